@@ -1,0 +1,35 @@
+// The fatsim CLI: one binary, one function per command. Each command parses
+// its own options (Boost.Program_options) and returns the process exit code.
+#pragma once
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+#include "topology.hpp"
+
+namespace fatsim::app {
+
+namespace po = boost::program_options;
+using Args = std::vector<std::string>;
+
+// A command-line mistake: printed with the command's usage, exit code 2.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int cmd_eval(const Args& args);
+int cmd_model(const Args& args);
+int cmd_config(const Args& args);
+int cmd_sweep(const Args& args);
+int cmd_bench(const Args& args);
+
+// Parses args against desc (+ positional); prints help and returns false on --help.
+bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,
+                   const std::string& usage, const po::positional_options_description* pos = nullptr);
+
+// Shared dataset options: --dataset, --data-dir, --images.
+void add_dataset_options(po::options_description& desc);
+InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);
+
+}  // namespace fatsim::app

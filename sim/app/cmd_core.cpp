@@ -1,0 +1,131 @@
+// eval, model, config: the commands around model files and configs.
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app.hpp"
+#include "config.hpp"
+#include "engine.hpp"
+#include "model.hpp"
+
+namespace fatsim::app {
+
+int cmd_eval(const Args& args) {
+    po::options_description desc("fatsim eval options");
+    desc.add_options()
+        ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
+        ("threads,j", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
+        ("json", po::bool_switch(), "print the result as JSON");
+    add_dataset_options(desc);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm, "fatsim eval --model M [--dataset D] [--images N]")) return 0;
+    const std::string path = vm["model"].as<std::string>();
+    const QnnModel model = load_model(path);
+    const InputBatch batch = load_inputs(vm, model.topology);
+    const Engine engine(model);
+    const auto t0 = std::chrono::steady_clock::now();
+    const EvalResult r = engine.evaluate(batch, {}, vm["threads"].as<int>());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (vm["json"].as<bool>()) {
+        nlohmann::json j = {{"model", path},
+                            {"dataset", vm["dataset"].as<std::string>()},
+                            {"images", r.images},
+                            {"correct", r.correct},
+                            {"accuracy", r.accuracy()},
+                            {"seconds", s}};
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("model     %s (%s)\n", path.c_str(), model.topology.name.c_str());
+        std::printf("dataset   %s, %d images\n", vm["dataset"].as<std::string>().c_str(), r.images);
+        std::printf("accuracy  %.2f %% (%d/%d)\n", r.accuracy(), r.correct, r.images);
+        std::printf("speed     %.0f images/s\n", s > 0 ? r.images / s : 0.0);
+    }
+    return 0;
+}
+
+int cmd_model(const Args& args) {
+    po::options_description desc("fatsim model options");
+    desc.add_options()
+        ("action", po::value<std::string>()->required(), "random | info")
+        ("topology,t", po::value<std::string>(), "topology YAML (random)")
+        ("width", po::value<double>()->default_value(0.0), "width multiplier overriding the topology's (0 = keep)")
+        ("seed", po::value<uint64_t>()->default_value(1), "random seed")
+        ("out,o", po::value<std::string>(), "output model file (random)")
+        ("model,m", po::value<std::string>(), "model file (info)");
+    po::positional_options_description pos;
+    pos.add("action", 1);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm,
+                       "fatsim model random --topology T [--width W] --seed N --out M | fatsim model info --model M",
+                       &pos))
+        return 0;
+    const std::string action = vm["action"].as<std::string>();
+    if (action == "random") {
+        if (!vm.count("topology") || !vm.count("out")) throw UsageError("model random needs --topology and --out");
+        const Topology topo = load_topology(vm["topology"].as<std::string>(), vm["width"].as<double>());
+        const QnnModel m = random_model(topo, vm["seed"].as<uint64_t>());
+        save_model(m, vm["out"].as<std::string>());
+        std::printf("wrote %s: %s, %zu layers, random weights (seed %llu)\n", vm["out"].as<std::string>().c_str(),
+                    topo.name.c_str(), topo.layers.size(), (unsigned long long)vm["seed"].as<uint64_t>());
+        return 0;
+    }
+    if (action == "info") {
+        if (!vm.count("model")) throw UsageError("model info needs --model");
+        const QnnModel m = load_model(vm["model"].as<std::string>());
+        std::printf("%s: %s, width %.3g, input %dx%dx%d (%d-bit)\n%s\n", vm["model"].as<std::string>().c_str(),
+                    m.topology.name.c_str(), m.topology.width, m.topology.in_dim, m.topology.in_dim,
+                    m.topology.in_channels, m.topology.in_bits, m.description.c_str());
+        std::printf("%-8s %-5s %6s %6s %4s %4s %5s %8s\n", "layer", "type", "MW", "MH", "W", "A", "OFM", "pool");
+        for (const auto& l : m.topology.layers)
+            std::printf("%-8s %-5s %6d %6d %4d %4d %5d %8d\n", l.name.c_str(), l.kind == LayerKind::Conv ? "conv" : "fc",
+                        l.mw(), l.mh(), l.weight_bits, l.act_bits, l.out_dim, l.pool);
+        return 0;
+    }
+    throw UsageError("unknown action '" + action + "' (random | info)");
+}
+
+int cmd_config(const Args& args) {
+    po::options_description desc("fatsim config options");
+    desc.add_options()
+        ("action", po::value<std::string>()->required(), "check")
+        ("files", po::value<std::vector<std::string>>()->multitoken(), "config files")
+        ("topology,t", po::value<std::string>(), "topology to check a FINN folding JSON against");
+    po::positional_options_description pos;
+    pos.add("action", 1).add("files", -1);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm, "fatsim config check FILE... [--topology T]", &pos)) return 0;
+    if (vm["action"].as<std::string>() != "check") throw UsageError("unknown action (check)");
+    if (!vm.count("files")) throw UsageError("config check needs at least one file");
+    int bad = 0;
+    for (const auto& f : vm["files"].as<std::vector<std::string>>()) {
+        try {
+            const std::string kind = detect_config_kind(f);
+            if (kind == "topology") {
+                const Topology t = load_topology(f);
+                std::printf("ok  %s: topology %s, %zu layers\n", f.c_str(), t.name.c_str(), t.layers.size());
+            } else if (kind == "accel") {
+                Topology t;
+                const AccelConfig a = load_accel(f, &t);
+                std::printf("ok  %s: %s accelerator for %s, %zu layers\n", f.c_str(),
+                            a.architecture == Architecture::Dataflow ? "dataflow" : "loopback", t.name.c_str(),
+                            a.layers.size());
+            } else if (kind == "finn-folding") {
+                if (!vm.count("topology")) throw UsageError(f + ": a FINN folding JSON needs --topology to check against");
+                const Topology t = load_topology(vm["topology"].as<std::string>());
+                const AccelConfig a = import_finn_folding(f, t);
+                std::printf("ok  %s: FINN folding for %s, %zu layers\n", f.c_str(), t.name.c_str(), a.layers.size());
+            } else {
+                std::printf("??  %s: not a config this build knows (%s)\n", f.c_str(), kind.c_str());
+                ++bad;
+            }
+        } catch (const UsageError&) {
+            throw;
+        } catch (const std::exception& e) {
+            std::printf("ERR %s\n", e.what());
+            ++bad;
+        }
+    }
+    return bad ? 1 : 0;
+}
+
+}  // namespace fatsim::app

@@ -1,0 +1,102 @@
+#include <cstdio>
+#include <iostream>
+
+#include "app.hpp"
+#include "config.hpp"
+#include "fatsim_version.hpp"
+#include "model.hpp"
+
+namespace fatsim::app {
+
+bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,
+                   const std::string& usage, const po::positional_options_description* pos) {
+    po::options_description all(desc);
+    all.add_options()("help,h", "show this help");
+    try {
+        po::command_line_parser parser(args);
+        parser.options(all);
+        if (pos) parser.positional(*pos);
+        po::store(parser.run(), vm);
+        if (vm.count("help")) {
+            std::cout << "Usage: " << usage << "\n\n" << all << "\n";
+            return false;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(std::string(e.what()) + "\nUsage: " + usage + " (see --help)");
+    }
+    return true;
+}
+
+void add_dataset_options(po::options_description& desc) {
+    desc.add_options()
+        ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist | mnist | cifar10")
+        ("data-dir", po::value<std::string>()->default_value(""),
+         "folder of the dataset files (default for fashion-mnist: the Debian package's folder)")
+        ("split", po::value<std::string>()->default_value("test"), "test | train")
+        ("images", po::value<int>()->default_value(0), "use only the first N images (0 = all)");
+}
+
+InputBatch load_inputs(const po::variables_map& vm, const Topology& topo) {
+    const int n = vm["images"].as<int>();
+    if (n < 0) throw UsageError("--images must be >= 0");
+    const Dataset ds = load_dataset(parse_dataset_kind(vm["dataset"].as<std::string>()),
+                                    vm["data-dir"].as<std::string>(), vm["split"].as<std::string>(), n);
+    return prepare_inputs(ds, topo, n);
+}
+
+}  // namespace fatsim::app
+
+namespace {
+
+const char* kMainHelp = R"(fatsim: cycle-level simulator and fault-aware training of FINN-style QNN accelerators
+
+Usage: fatsim <command> [options]      (fatsim <command> --help for its options)
+
+Commands:
+  eval        accuracy of a model file on a dataset (golden integer engine)
+  model       make model files: `fatsim model random --topology T --seed N --out M`
+  config      validate configs: `fatsim config check FILE...` (topology, accelerator YAML, FINN folding JSON)
+  sweep       channel / pixel stuck@ sweep of chosen layers (the paper's Algorithm 1)
+  bench       benchmarks: `fatsim bench engine` (images/s against the naive reference)
+
+Options:
+  -h, --help     this help
+  --version      version and the libraries it was built with
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace fatsim::app;
+    std::ios::sync_with_stdio(false);
+    if (argc < 2) {
+        std::cerr << kMainHelp;
+        return 2;
+    }
+    const std::string cmd = argv[1];
+    const Args args(argv + 2, argv + argc);
+    if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+        std::cout << kMainHelp;
+        return 0;
+    }
+    if (cmd == "--version") {
+        std::cout << "fatsim " << FATSIM_VERSION << " (model format " << fatsim::QnnModel::kFormatVersion << ")\n";
+        return 0;
+    }
+    try {
+        if (cmd == "eval") return cmd_eval(args);
+        if (cmd == "model") return cmd_model(args);
+        if (cmd == "config") return cmd_config(args);
+        if (cmd == "sweep") return cmd_sweep(args);
+        if (cmd == "bench") return cmd_bench(args);
+        std::cerr << "fatsim: unknown command '" << cmd << "'\n\n" << kMainHelp;
+        return 2;
+    } catch (const UsageError& e) {
+        std::cerr << "fatsim " << cmd << ": " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "fatsim " << cmd << ": error: " << e.what() << "\n";
+        return 1;
+    }
+}
