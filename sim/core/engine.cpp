@@ -20,9 +20,11 @@ struct Prepared {
     // operands so they never count as mismatches.
     int words = 0, pix_words = 0;
     std::vector<uint64_t> wbits;
-    // Integer path: MW padded to a multiple of 16 int16 lanes for vectorised MACs.
-    int mwp = 0;
-    std::vector<int16_t> w16;
+    // Integer path: weights transposed to [MW][MHP] (MH padded to a multiple
+    // of kLanes) so a block of kLanes accumulators stays in one vector register
+    // while the whole im2col row streams past.
+    int mhp = 0;
+    std::vector<int32_t> wT;
     std::vector<int32_t> thr;
     int16_t value_of[256];  // input code (as uint8) -> arithmetic value
 };
@@ -33,16 +35,42 @@ inline void put_bits(uint64_t* dst, int pos, uint64_t v) {
     if (o) dst[w + 1] |= v >> (64 - o);
 }
 
+// Packs codes 0/1 (one byte each) into bits, least significant first.
+inline void pack_bits(const int8_t* src, int n, uint64_t* dst) {
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        uint64_t v;
+        std::memcpy(&v, src + c, 8);
+        // Gathers the low bit of each byte into the top byte (no carries).
+        const uint64_t byte = ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+        dst[c >> 6] |= byte << (c & 63);
+    }
+    for (; c < n; ++c) dst[c >> 6] |= uint64_t(src[c] & 1) << (c & 63);
+}
+
 inline int mismatches(const uint64_t* a, const uint64_t* b, int n) {
     int m = 0;
     for (int j = 0; j < n; ++j) m += __builtin_popcountll(a[j] ^ b[j]);
     return m;
 }
 
-inline int32_t dot16(const int16_t* a, const int16_t* b, int n) {
-    int32_t s = 0;
-    for (int j = 0; j < n; ++j) s += int32_t(a[j]) * int32_t(b[j]);
-    return s;
+constexpr int kLanes = 16;
+// GCC/Clang vector extension: one AVX-512 register, or two AVX2 ones.
+typedef int32_t Lanes __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+// acc[0..n) = row . wT[:, block] for each block of kLanes output channels.
+inline void mac_row(int32_t* acc, const int32_t* row, const int32_t* wT, int mw, int mh, int mhp) {
+    for (int cb = 0; cb < mh; cb += kLanes) {
+        Lanes t = {};
+        const int32_t* w = wT + cb;
+        for (int k = 0; k < mw; ++k, w += mhp) {
+            Lanes wv;
+            std::memcpy(&wv, w, sizeof wv);
+            t += wv * row[k];
+        }
+        const int n = std::min(kLanes, mh - cb);
+        for (int j = 0; j < n; ++j) acc[cb + j] = t[j];
+    }
 }
 
 }  // namespace
@@ -85,10 +113,10 @@ Engine::Engine(const QnnModel& model) : model_(model), impl_(new Impl) {
                     if (w[size_t(r) * p.mw + k] > 0) p.wbits[size_t(r) * p.words + k / 64] |= 1ull << (k % 64);
             p.wbits.resize(size_t(p.mh) * p.words);
         } else {
-            p.mwp = (p.mw + 15) / 16 * 16;
-            p.w16.assign(size_t(p.mh) * p.mwp, 0);
+            p.mhp = (p.mh + kLanes - 1) / kLanes * kLanes;
+            p.wT.assign(size_t(p.mw) * p.mhp, 0);
             for (int r = 0; r < p.mh; ++r)
-                for (int k = 0; k < p.mw; ++k) p.w16[size_t(r) * p.mwp + k] = w[size_t(r) * p.mw + k];
+                for (int k = 0; k < p.mw; ++k) p.wT[size_t(k) * p.mhp + r] = w[size_t(r) * p.mw + k];
         }
         impl_->layers.push_back(std::move(p));
     }
@@ -98,7 +126,7 @@ Engine::~Engine() = default;
 
 std::unique_ptr<Engine::Workspace> Engine::make_workspace() const {
     auto ws = std::make_unique<Workspace>();
-    size_t act = 0, pix = 0, row = 0, row16 = 0;
+    size_t act = 0, pix = 0, row = 0, row32 = 0;
     for (const auto& p : impl_->layers) {
         ws->out.emplace_back(size_t(p.Q) * p.Q * p.mh);
         act = std::max(act, size_t(p.O) * p.O * p.mh);
@@ -106,14 +134,14 @@ std::unique_ptr<Engine::Workspace> Engine::make_workspace() const {
             pix = std::max(pix, size_t(p.D) * p.D * p.pix_words + 1);
             row = std::max(row, size_t(p.words) + size_t(p.pix_words) + 1);
         } else {
-            row16 = std::max(row16, size_t(p.mwp));
+            row32 = std::max(row32, size_t(p.mw));
         }
     }
+    ws->row32.resize(row32);
     ws->act.resize(act);
     ws->acc.resize(act);
     ws->pix.resize(pix);
     ws->row.resize(row);
-    ws->row16.resize(row16);
     return ws;
 }
 
@@ -136,11 +164,7 @@ void accumulate(const Prepared& p, Engine::Workspace& ws, const int8_t* in, int3
         const int pw = p.pix_words;
         uint64_t* pix = ws.pix.data();
         std::fill(pix, pix + size_t(D) * D * pw, 0);
-        for (int i = 0; i < D * D; ++i) {
-            const int8_t* src = in + size_t(i) * C;
-            uint64_t* dst = pix + size_t(i) * pw;
-            for (int c = 0; c < C; ++c) dst[c >> 6] |= uint64_t(src[c] & 1) << (c & 63);
-        }
+        for (int i = 0; i < D * D; ++i) pack_bits(in + size_t(i) * C, C, pix + size_t(i) * pw);
         uint64_t* row = ws.row.data();
         for (int oy = 0; oy < O; ++oy)
             for (int ox = 0; ox < O; ++ox) {
@@ -157,8 +181,7 @@ void accumulate(const Prepared& p, Engine::Workspace& ws, const int8_t* in, int3
                 for (int co = 0; co < MH; ++co, wb += p.words) a[co] = p.mw - mismatches(row, wb, p.words);
             }
     } else {
-        int16_t* row = ws.row16.data();
-        std::fill(row, row + p.mwp, 0);
+        int32_t* row = ws.row32.data();
         for (int oy = 0; oy < O; ++oy)
             for (int ox = 0; ox < O; ++ox) {
                 int k = 0;
@@ -167,9 +190,7 @@ void accumulate(const Prepared& p, Engine::Workspace& ws, const int8_t* in, int3
                         const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
                         for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
                     }
-                int32_t* a = acc + (size_t(oy) * O + ox) * MH;
-                const int16_t* wr = p.w16.data();
-                for (int co = 0; co < MH; ++co, wr += p.mwp) a[co] = dot16(row, wr, p.mwp);
+                mac_row(acc + (size_t(oy) * O + ox) * MH, row, p.wT.data(), p.mw, MH, p.mhp);
             }
     }
 }
@@ -178,15 +199,19 @@ void accumulate(const Prepared& p, Engine::Workspace& ws, const int8_t* in, int3
 void activate(const Prepared& p, const int32_t* acc, int8_t* act, int8_t* out) {
     const int O = p.O, MH = p.mh, T = p.T;
     const size_t n = size_t(O) * O * MH;
-    if (T == 1) {
-        for (size_t i = 0, co = 0; i < n; ++i, co = (co + 1 == size_t(MH) ? 0 : co + 1))
-            act[i] = int8_t(p.ar.lo + (acc[i] >= p.thr[co]));
-    } else {
-        for (size_t i = 0, co = 0; i < n; ++i, co = (co + 1 == size_t(MH) ? 0 : co + 1)) {
-            const int32_t* t = &p.thr[co * T];
-            int level = 0;
-            for (int k = 0; k < T; ++k) level += t[k] <= acc[i];
-            act[i] = int8_t(p.ar.lo + level);
+    const int32_t* thr = p.thr.data();
+    const int8_t lo = int8_t(p.ar.lo);
+    for (size_t base = 0; base < n; base += MH) {
+        const int32_t* a = acc + base;
+        int8_t* o = act + base;
+        if (T == 1) {
+            for (int co = 0; co < MH; ++co) o[co] = int8_t(lo + (a[co] >= thr[co]));
+        } else {
+            for (int co = 0; co < MH; ++co) {
+                int level = 0;
+                for (int k = 0; k < T; ++k) level += thr[co * T + k] <= a[co];
+                o[co] = int8_t(lo + level);
+            }
         }
     }
     if (p.P == 1) {

@@ -43,7 +43,7 @@ public:
         std::vector<int8_t> act;               // pre-pool codes of the current layer
         std::vector<int32_t> acc;              // accumulators of the current layer
         std::vector<uint64_t> pix, row;        // packed input pixels / im2col row (XNOR layers)
-        std::vector<int16_t> row16;            // im2col row (integer layers)
+        std::vector<int32_t> row32;            // im2col row (integer layers)
     };
     std::unique_ptr<Workspace> make_workspace() const;
 
