@@ -4,7 +4,9 @@
 #include "app.hpp"
 #include "config.hpp"
 #include "fatsim_version.hpp"
+#include "hw_info.hpp"
 #include "model.hpp"
+#include <boost/version.hpp>
 
 namespace fatsim::app {
 
@@ -47,6 +49,10 @@ InputBatch load_inputs(const po::variables_map& vm, const Topology& topo) {
 
 }  // namespace fatsim::app
 
+// libsystemc needs an sc_main symbol (its own main() would call it). fatsim
+// has its own main() and runs simulations directly, so this is never called.
+extern "C" int sc_main(int, char**) { return 1; }
+
 namespace {
 
 const char* kMainHelp = R"(fatsim: cycle-level simulator and fault-aware training of FINN-style QNN accelerators
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "--version") {
-        std::cout << "fatsim " << FATSIM_VERSION << " (model format " << fatsim::QnnModel::kFormatVersion << ")\n";
+        std::cout << "fatsim " << FATSIM_VERSION << "\nmodel file format " << fatsim::QnnModel::kFormatVersion
+                  << "\n" << fatsim::hw::systemc_version() << "\nBoost " << BOOST_LIB_VERSION << "\n";
         return 0;
     }
     try {
