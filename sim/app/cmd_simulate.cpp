@@ -1,0 +1,231 @@
+// simulate and bench hw: the SystemC cycle-level dataflow model (sim/hw).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <systemc>
+
+#include "app.hpp"
+#include "config.hpp"
+#include "dataflow.hpp"
+#include "engine.hpp"
+#include "model.hpp"
+
+// sc_main: main.cpp defines the stub libsystemc needs; fatsim has its own
+// main() and drives the kernel directly (sc_start after constructing modules).
+
+namespace fatsim::app {
+
+namespace {
+
+AccelConfig load_accel_for(const std::string& path, const Topology& model_topo) {
+    const bool json = path.size() > 5 && path.substr(path.size() - 5) == ".json";
+    AccelConfig acc;
+    if (json) {
+        acc = import_finn_folding(path, model_topo);
+    } else {
+        Topology t;
+        acc = load_accel(path, &t);
+    }
+    const auto errs = validate_folding(acc, model_topo);
+    if (!errs.empty()) throw ConfigError(path + " (against the model's topology)", errs);
+    return acc;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> r;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) r.push_back(item);
+    return r;
+}
+
+nlohmann::json report_json(const hw::CycleReport& r) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& c : r.layers)
+        layers.push_back({{"name", c.name},
+                          {"pe", c.pe},
+                          {"simd", c.simd},
+                          {"nf", c.nf},
+                          {"sf", c.sf},
+                          {"cycles_per_image", c.expected},
+                          {"busy", c.busy},
+                          {"stall_in", c.stall_in},
+                          {"stall_out", c.stall_out},
+                          {"swg_cycles_per_image", c.swg_expected},
+                          {"swg_busy", c.swg_busy}});
+    nlohmann::json fifos = nlohmann::json::array();
+    for (const auto& f : r.fifos) fifos.push_back({{"name", f.name}, {"depth", f.depth}, {"width", f.width}, {"peak", f.peak}});
+    return {{"images", r.images},
+            {"total_cycles", r.total_cycles},
+            {"first_image_latency", r.first_latency},
+            {"steady_state_cycles_per_image", r.steady_interval},
+            {"bottleneck_layer", r.bottleneck_layer},
+            {"bottleneck_cycles", r.bottleneck},
+            {"clock_mhz", r.clock_mhz},
+            {"fps", r.fps()},
+            {"layers", layers},
+            {"fifos", fifos}};
+}
+
+}  // namespace
+
+int cmd_simulate(const Args& args) {
+    po::options_description desc("fatsim simulate options");
+    desc.add_options()
+        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow) or FINN folding JSON")
+        ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
+        ("clock-mhz", po::value<double>()->default_value(0.0), "clock for the FPS figure (0 = the accelerator's)")
+        ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
+        ("trace", po::value<std::string>()->default_value(""),
+         "comma-separated stream names for --vcd (default: the inter-layer FIFOs fifo[0..L])")
+        ("fault", po::value<std::string>(), "arm one physical fault site, e.g. conv1.pe[3].acc.bit[7]:sa1")
+        ("fifo-depth-min", po::value<int>()->default_value(0), "raise every inter-layer FIFO to at least this depth")
+        ("check-layers", po::bool_switch(), "compare every layer's stream with the golden engine (more memory)")
+        ("random-inputs", po::value<uint64_t>(), "use random int8 images with this seed instead of a dataset")
+        ("json", po::bool_switch(), "print the result as JSON");
+    add_dataset_options(desc);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm,
+                       "fatsim simulate --accel A --model M --images N [--clock-mhz F] [--vcd out.vcd] [--json]"))
+        return 0;
+    const std::string model_path = vm["model"].as<std::string>();
+    const std::string accel_path = vm["accel"].as<std::string>();
+    const QnnModel model = load_model(model_path);
+    AccelConfig acc = load_accel_for(accel_path, model.topology);
+    if (vm["clock-mhz"].as<double>() > 0) acc.clock_mhz = vm["clock-mhz"].as<double>();
+    if (acc.architecture != Architecture::Dataflow)
+        throw UsageError(accel_path + " is a " + architecture_name(acc.architecture) +
+                         " accelerator; simulate models the dataflow architecture only");
+
+    InputBatch batch;
+    if (vm.count("random-inputs")) {
+        const int n = std::max(1, vm["images"].as<int>());
+        const auto& t = model.topology;
+        batch.count = n;
+        batch.dim = t.in_dim;
+        batch.channels = t.in_channels;
+        batch.data.resize(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
+        std::mt19937_64 rng(vm["random-inputs"].as<uint64_t>());
+        for (auto& v : batch.data) v = int8_t(int(rng() & 0xFF) - 128);
+        batch.labels.assign(n, 0);
+    } else {
+        batch = load_inputs(vm, model.topology);
+    }
+    if (batch.count == 0) throw UsageError("no images to simulate");
+
+    hw::DataflowOptions opt;
+    opt.capture = vm["check-layers"].as<bool>();
+    opt.fifo_depth_min = vm["fifo-depth-min"].as<int>();
+    hw::DataflowModel sim(model, acc, opt);
+    sim.load_images(batch.data.data(), batch.count);
+    if (vm.count("fault")) sim.arm_fault(vm["fault"].as<std::string>());
+    if (vm.count("vcd"))
+        hw::trace_streams_vcd(sim, acc.clock_mhz, vm["vcd"].as<std::string>(), split_commas(vm["trace"].as<std::string>()));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t cycles = hw::run_systemc(sim, acc.clock_mhz);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (vm.count("vcd")) hw::close_vcd();
+
+    // golden engine on the same images
+    const Engine engine(model);
+    auto ws = engine.make_workspace();
+    int correct = 0, golden_correct = 0, same_scores = 0, layer_mismatch = 0;
+    const size_t isz = engine.input_size();
+    const int L = int(model.topology.layers.size());
+    for (int i = 0; i < batch.count; ++i) {
+        Trace tr;
+        const int g = engine.classify(*ws, batch.image(i), {}, &tr);
+        correct += sim.prediction(i) == batch.labels[i];
+        golden_correct += g == batch.labels[i];
+        same_scores += sim.scores(i) == tr.layers[L - 1].acc;
+        if (opt.capture)
+            for (int l = 0; l + 1 < L; ++l) {
+                const auto& out = tr.layers[l].out;
+                if (sim.captured_output(l, i) != std::vector<int32_t>(out.begin(), out.end())) ++layer_mismatch;
+            }
+        (void)isz;
+    }
+    const hw::CycleReport r = sim.report();
+    const double acc_pct = 100.0 * correct / batch.count;
+    const double gacc_pct = 100.0 * golden_correct / batch.count;
+    if (vm["json"].as<bool>()) {
+        nlohmann::json j = report_json(r);
+        j["model"] = model_path;
+        j["accel"] = accel_path;
+        j["dataset"] = vm.count("random-inputs") ? "random" : vm["dataset"].as<std::string>();
+        j["correct"] = correct;
+        j["accuracy"] = acc_pct;
+        j["golden_accuracy"] = gacc_pct;
+        j["golden_identical_images"] = same_scores;
+        if (opt.capture) j["golden_layer_mismatches"] = layer_mismatch;
+        if (vm.count("fault")) j["fault"] = vm["fault"].as<std::string>();
+        j["wall_seconds"] = secs;
+        j["simulated_cycles_per_second"] = secs > 0 ? cycles / secs : 0.0;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("model     %s (%s)\n", model_path.c_str(), model.topology.name.c_str());
+        std::printf("accel     %s (dataflow, %.0f MHz)\n", accel_path.c_str(), acc.clock_mhz);
+        if (vm.count("fault")) std::printf("fault     %s\n", vm["fault"].as<std::string>().c_str());
+        std::printf("images    %d (%s)\n", batch.count,
+                    vm.count("random-inputs") ? "random" : vm["dataset"].as<std::string>().c_str());
+        std::printf("accuracy  %.2f %% (%d/%d); golden engine %.2f %%\n", acc_pct, correct, batch.count, gacc_pct);
+        std::printf("golden    %d/%d images with identical class scores%s\n", same_scores, batch.count,
+                    opt.capture ? (layer_mismatch ? ", LAYER MISMATCHES" : ", every layer identical") : "");
+        std::fputs(hw::format_report(r).c_str(), stdout);
+        std::printf("simulated %lld cycles in %.2f s (%.2f M cycles/s)\n", (long long)cycles, secs,
+                    secs > 0 ? cycles / secs / 1e6 : 0.0);
+    }
+    return (same_scores == batch.count && layer_mismatch == 0) || vm.count("fault") ? 0 : 1;
+}
+
+int cmd_bench_hw(const Args& args) {
+    po::options_description desc("fatsim bench hw options");
+    desc.add_options()
+        ("what", po::value<std::string>()->required(), "hw")
+        ("accel,a", po::value<std::string>()->default_value("models/accel/cnv_w1a1_bnnpynq.yaml"), "accelerator YAML")
+        ("images", po::value<int>()->default_value(8), "images back to back")
+        ("seed", po::value<uint64_t>()->default_value(1), "random model and input seed");
+    po::positional_options_description pos;
+    pos.add("what", 1);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm, "fatsim bench hw [--accel A] [--images N]", &pos)) return 0;
+    Topology topo;
+    const AccelConfig acc = load_accel(vm["accel"].as<std::string>(), &topo);
+    const QnnModel model = random_model(topo, vm["seed"].as<uint64_t>());
+    const int n = std::max(1, vm["images"].as<int>());
+    std::vector<int8_t> data(size_t(n) * topo.in_dim * topo.in_dim * topo.in_channels);
+    std::mt19937_64 rng(vm["seed"].as<uint64_t>());
+    for (auto& v : data) v = int8_t(int(rng() & 0xFF) - 128);
+    hw::DataflowModel sim(model, acc);
+    sim.load_images(data.data(), n);
+    // plain C++ loop, then the same model under the SystemC kernel
+    auto t0 = std::chrono::steady_clock::now();
+    const int64_t c_plain = sim.run();
+    const double s_plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sim.reset();
+    t0 = std::chrono::steady_clock::now();
+    const int64_t c_sc = hw::run_systemc(sim, acc.clock_mhz);
+    const double s_sc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const Engine engine(model);
+    auto ws = engine.make_workspace();
+    int same = 0;
+    for (int i = 0; i < n; ++i) {
+        Trace tr;
+        engine.classify(*ws, data.data() + i * engine.input_size(), {}, &tr);
+        same += sim.scores(i) == tr.layers.back().acc;
+    }
+    std::printf("bench hw: %s, %s, %d images back to back\n", vm["accel"].as<std::string>().c_str(), topo.name.c_str(), n);
+    std::printf("  SystemC kernel : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
+                (long long)c_sc, s_sc, c_sc / s_sc / 1e6, n / s_sc);
+    std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
+                (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain);
+    std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    return same == n ? 0 : 1;
+}
+
+}  // namespace fatsim::app

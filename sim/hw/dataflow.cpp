@@ -1,0 +1,380 @@
+#include "dataflow.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+
+namespace fatsim::hw {
+
+struct DataflowModel::Layer {
+    std::string name;
+    std::unique_ptr<Dwc> dwc_in;
+    std::unique_ptr<Swg> swg;
+    std::unique_ptr<Dwc> dwc_swg;
+    int swg_simd = 0;
+    std::unique_ptr<Mvtu> mvtu;
+    std::unique_ptr<Dwc> dwc_pool;
+    std::unique_ptr<MaxPool> pool;
+    Stream* mvtu_out = nullptr;
+    Stream* out = nullptr;
+    std::vector<int> perm;  // stream position (within a pixel) -> output channel
+    std::vector<uint64_t> tap_mvtu, tap_out;
+    int out_bits = 0;
+    bool out_signed = false;
+};
+
+double CycleReport::fps() const {
+    const double c = steady_interval > 0 ? double(steady_interval) : double(bottleneck);
+    return c > 0 ? clock_mhz * 1e6 / c : 0.0;
+}
+
+DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, DataflowOptions opt)
+    : model_(model), topo_(model.topology), accel_(accel), opt_(opt), clock_mhz_(accel.clock_mhz) {
+    const int L = int(topo_.layers.size());
+    if (accel.architecture != Architecture::Dataflow)
+        throw std::invalid_argument("DataflowModel: accelerator " + accel.source + " is not a dataflow architecture");
+    if (int(accel.layers.size()) != L)
+        throw std::invalid_argument("DataflowModel: accelerator has " + std::to_string(accel.layers.size()) +
+                                    " layers, model has " + std::to_string(L));
+    auto make = [&](const std::string& name, int width, int depth) {
+        streams_.push_back(std::make_unique<Stream>(name, width, depth));
+        all_streams_.push_back(streams_.back().get());
+        return streams_.back().get();
+    };
+    auto depth_of = [&](int i) {
+        int d = i < int(accel.fifo_depths.size()) ? accel.fifo_depths[i] : 2;
+        return std::max(d, opt_.fifo_depth_min);
+    };
+    // The configured FIFO in front of layer l (fifo[l]) holds words of the
+    // width that layer's chain reads (after its input DWC), so a consumer that
+    // reads in bursts (an MVTU at nf == 0) is not throttled by a narrow
+    // producer; fifo[L] after the last layer holds the score words.
+    std::vector<int> in_w(L), swg_simd(L);
+    for (int l = 0; l < L; ++l) {
+        const LayerSpec& s = topo_.layers[l];
+        const int simd = accel.layers[l].simd;
+        swg_simd[l] = s.kind == LayerKind::Conv ? std::gcd(simd, s.in_channels) : simd;
+        in_w[l] = swg_simd[l] * s.in_bits;
+    }
+    fifos_.assign(L + 1, nullptr);
+    auto fifo_name = [](int i) { return "fifo[" + std::to_string(i) + "]"; };
+    // producer output stream for consumer l: fifo[l] itself when widths agree
+    auto producer_stream = [&](const std::string& internal_name, int width, int l) {
+        if (l < L && width != in_w[l]) return make(internal_name, width, opt_.internal_depth);
+        fifos_[l] = make(fifo_name(l), width, depth_of(l));
+        return fifos_[l];
+    };
+    Stream* prev_out = producer_stream("input", topo_.in_channels * topo_.in_bits, 0);
+    source_ = std::make_unique<Source>(prev_out, topo_.in_channels, topo_.in_bits);
+    std::vector<int> prev_perm(topo_.in_channels);
+    for (int c = 0; c < topo_.in_channels; ++c) prev_perm[c] = c;
+    bool prev_signed = true;  // the network input is signed fixed point
+    for (int l = 0; l < L; ++l) {
+        const LayerSpec& s = topo_.layers[l];
+        const LayerFolding& f = accel.layers[l];
+        const bool last = l + 1 == L;
+        if (f.mh_padded > 0 && f.mh_padded != s.mh() && !last)
+            throw std::invalid_argument("DataflowModel: " + s.name + ": mh_padded is supported on the last layer only");
+        auto lay = std::make_unique<Layer>();
+        lay->name = s.name;
+        const int need = f.simd * s.in_bits;
+        // The SWG's SIMD must divide IFMC; when the MVTU's does not, the SWG
+        // runs at gcd(SIMD, IFMC) and a DWC regroups its words (same column order).
+        const int swg_w = in_w[l];
+        if (!fifos_[l]) {
+            fifos_[l] = make(fifo_name(l), swg_w, depth_of(l));
+            lay->dwc_in = std::make_unique<Dwc>(s.name + ".dwc_in", prev_out, fifos_[l]);
+        }
+        Stream* cur = fifos_[l];
+        if (s.kind == LayerKind::Conv) {
+            Stream* o = make(s.name + ".swg", swg_w, opt_.internal_depth);
+            lay->swg = std::make_unique<Swg>(s.name + ".swg", s.in_dim, s.kernel, s.in_channels, swg_simd[l], cur, o, 0);
+            lay->swg_simd = swg_simd[l];
+            cur = o;
+            if (swg_w != need) {
+                Stream* o2 = make(s.name + ".dwc_swg", need, opt_.internal_depth);
+                lay->dwc_swg = std::make_unique<Dwc>(s.name + ".dwc_swg", cur, o2);
+                cur = o2;
+            }
+        }
+        // column map: stream column -> weight matrix column (follows the producer's schedule)
+        Mvtu::Params mp;
+        mp.name = s.name;
+        mp.spec = &s;
+        mp.fold = &f;
+        mp.params = &model.layers[l];
+        mp.in_signed = prev_signed && s.in_bits > 1 && !s.in_bipolar;
+        mp.images = 0;
+        const int mw = s.mw();
+        const int cprev = int(prev_perm.size());
+        mp.colmap.resize(mw);
+        for (int k = 0; k < mw; ++k) mp.colmap[k] = (k / cprev) * cprev + prev_perm[k % cprev];
+        const int rows = f.mh_padded > 0 ? f.mh_padded : s.mh();
+        const int ob = s.act_bits ? s.act_bits : 0;
+        // the MVTU's output width depends on its accumulator width for the last layer;
+        // build with a provisional stream and fix up below
+        int out_bits = ob;
+        if (!s.act_bits) {
+            // same rule as Mvtu: 16-bit scores when the accumulator fits
+            const int64_t amax = s.in_bipolar ? 1 : (mp.in_signed ? (int64_t(1) << (s.in_bits - 1)) : (int64_t(1) << s.in_bits) - 1);
+            const int64_t bound = s.binary_xnor() ? int64_t(mw) : int64_t(mw) * weight_max(s.weight_bits) * amax;
+            out_bits = bound <= 32767 ? 16 : 32;
+        }
+        lay->out_bits = out_bits;
+        lay->out_signed = s.act_bits == 0 || s.act_bits == 2;
+        const int fifo_width = s.pool > 1 ? rows * out_bits : f.pe * out_bits;
+        Stream* next_fifo = producer_stream(s.name + ".out", fifo_width, l + 1);
+        Stream* mout = s.pool > 1 ? make(s.name + ".mvtu_out", f.pe * out_bits, opt_.internal_depth) : next_fifo;
+        lay->mvtu = std::make_unique<Mvtu>(mp, cur, mout);
+        lay->mvtu_out = mout;
+        if (s.pool > 1) {
+            Stream* pin = mout;
+            if (mout->width() != rows * out_bits) {
+                pin = make(s.name + ".dwc_pool", rows * out_bits, opt_.internal_depth);
+                lay->dwc_pool = std::make_unique<Dwc>(s.name + ".dwc_pool", mout, pin);
+            }
+            lay->pool = std::make_unique<MaxPool>(s.name + ".pool", s.out_dim, s.pool, rows, out_bits,
+                                                  lay->out_signed, pin, next_fifo, 0);
+        }
+        lay->out = next_fifo;
+        lay->perm = lay->mvtu->stream_perm();
+        prev_perm = lay->perm;
+        prev_out = next_fifo;
+        prev_signed = lay->out_signed;
+        layers_.push_back(std::move(lay));
+    }
+    const Layer& lastl = *layers_.back();
+    const LayerSpec& ls = topo_.layers.back();
+    sink_ = std::make_unique<Sink>(fifos_.back(), lastl.out_bits,
+                                   ls.pooled_dim * ls.pooled_dim * lastl.mvtu->rows());
+    if (opt_.capture)
+        for (auto& lay : layers_) {
+            lay->mvtu_out->tap = &lay->tap_mvtu;
+            if (lay->out != lay->mvtu_out) lay->out->tap = &lay->tap_out;
+        }
+}
+
+DataflowModel::~DataflowModel() = default;
+
+const Mvtu& DataflowModel::mvtu(int l) const { return *layers_[l]->mvtu; }
+
+const Stream* DataflowModel::find_stream(const std::string& name) const {
+    for (const Stream* s : all_streams_)
+        if (s->name() == name) return s;
+    return nullptr;
+}
+
+std::vector<std::string> DataflowModel::stream_names() const {
+    std::vector<std::string> r;
+    for (const Stream* s : all_streams_) r.push_back(s->name());
+    return r;
+}
+
+void DataflowModel::load_images(const int8_t* data, int count) {
+    data_ = data;
+    images_ = count;
+    reset();
+}
+
+void DataflowModel::reset() {
+    cycle_ = 0;
+    for (Stream* s : all_streams_) s->reset();
+    source_->load(data_, images_, topo_.in_dim * topo_.in_dim);
+    source_->reset();
+    sink_->reset(images_);
+    for (auto& lay : layers_) {
+        if (lay->dwc_in) lay->dwc_in->reset();
+        if (lay->swg) lay->swg->reset(images_);
+        if (lay->dwc_swg) lay->dwc_swg->reset();
+        lay->mvtu->reset(images_);
+        if (lay->dwc_pool) lay->dwc_pool->reset();
+        if (lay->pool) lay->pool->reset(images_);
+        lay->tap_mvtu.clear();
+        lay->tap_out.clear();
+    }
+}
+
+bool DataflowModel::done() const { return sink_->done(); }
+
+uint64_t DataflowModel::progress() const {
+    uint64_t p = 0;
+    for (const Stream* s : all_streams_) p += s->transfers() + uint64_t(s->occupancy());
+    return p;
+}
+
+void DataflowModel::tick() {
+    // consumers before producers: a pop frees space for a push in the same cycle
+    sink_->tick(cycle_);
+    for (int l = int(layers_.size()) - 1; l >= 0; --l) {
+        Layer& lay = *layers_[l];
+        if (lay.pool) lay.pool->tick();
+        if (lay.dwc_pool) lay.dwc_pool->tick();
+        lay.mvtu->tick();
+        if (lay.dwc_swg) lay.dwc_swg->tick();
+        if (lay.swg) lay.swg->tick();
+        if (lay.dwc_in) lay.dwc_in->tick();
+    }
+    source_->tick();
+    for (Stream* s : all_streams_) s->commit();
+    ++cycle_;
+}
+
+int64_t DataflowModel::run(int64_t max_cycles) {
+    const int64_t start = cycle_;
+    uint64_t last_progress = ~uint64_t(0);
+    while (!done() && (max_cycles < 0 || cycle_ - start < max_cycles)) {
+        tick();
+        if ((cycle_ & 0xFFFFF) == 0) {  // a deadlock is a bug: no word moved for 1M cycles
+            const uint64_t p = progress();
+            if (p == last_progress)
+                throw std::runtime_error("DataflowModel: deadlock at cycle " + std::to_string(cycle_));
+            last_progress = p;
+        }
+    }
+    return cycle_ - start;
+}
+
+void DataflowModel::arm_fault(const FaultSite& site) {
+    disarm_faults();
+    if (site.type == SiteType::FifoSlot) {
+        if (site.fifo < 0 || site.fifo >= int(fifos_.size()))
+            throw FaultSiteError("fault site '" + fault_site_name(site) + "': no fifo[" + std::to_string(site.fifo) +
+                                 "] (there are " + std::to_string(fifos_.size()) + ")");
+        Stream& f = *fifos_[site.fifo];
+        if (site.index >= f.depth() || site.bit >= f.width())
+            throw FaultSiteError("fault site '" + fault_site_name(site) + "': fifo[" + std::to_string(site.fifo) +
+                                 "] has " + std::to_string(f.depth()) + " slots of " + std::to_string(f.width()) +
+                                 " bits");
+        f.hook.arm(site, &cycle_);
+        return;
+    }
+    for (auto& lay : layers_)
+        if (lay->name == site.layer) {
+            lay->mvtu->arm(site, &cycle_);
+            return;
+        }
+    throw FaultSiteError("fault site '" + fault_site_name(site) + "': no layer named '" + site.layer + "'");
+}
+
+void DataflowModel::disarm_faults() {
+    for (Stream* s : all_streams_) s->hook.disarm();
+    for (auto& lay : layers_) lay->mvtu->disarm();
+}
+
+std::vector<int32_t> DataflowModel::scores(int image) const {
+    const Layer& lay = *layers_.back();
+    const int mh = topo_.layers.back().mh();
+    std::vector<int32_t> r(mh, 0);
+    const int rows = lay.mvtu->rows();
+    const int32_t* v = &sink_->values()[size_t(image) * rows];
+    for (int j = 0; j < rows; ++j)
+        if (lay.perm[j] < mh) r[lay.perm[j]] = v[j];
+    return r;
+}
+
+int DataflowModel::prediction(int image) const {
+    const auto s = scores(image);
+    return int(std::max_element(s.begin(), s.end()) - s.begin());
+}
+
+std::vector<int32_t> DataflowModel::decode(const std::vector<uint64_t>& tap, const Stream& s, int bits,
+                                           bool is_signed, const std::vector<int>& perm, int pixels, int mh,
+                                           int image) const {
+    const int cs = int(perm.size());
+    const int lanes = s.width() / bits;
+    const size_t per_image = size_t(pixels) * cs;
+    std::vector<int32_t> out(size_t(pixels) * mh, 0);
+    for (size_t e = 0; e < per_image; ++e) {
+        const size_t g = size_t(image) * per_image + e;
+        const size_t word = g / lanes;
+        const int lane = int(g % lanes);
+        if ((word + 1) * s.limbs() > tap.size()) break;
+        const uint64_t f = get_bits(&tap[word * s.limbs()], lane * bits, bits);
+        const int32_t v = is_signed ? int32_t(sign_extend(f, bits)) : int32_t(f);
+        const int ch = perm[e % cs];
+        if (ch < mh) out[(e / cs) * mh + ch] = v;
+    }
+    return out;
+}
+
+std::vector<int32_t> DataflowModel::captured_mvtu(int l, int image) const {
+    const Layer& lay = *layers_[l];
+    const LayerSpec& s = topo_.layers[l];
+    return decode(lay.tap_mvtu, *lay.mvtu_out, lay.out_bits, lay.out_signed, lay.perm, s.out_dim * s.out_dim,
+                  s.mh(), image);
+}
+
+std::vector<int32_t> DataflowModel::captured_output(int l, int image) const {
+    const Layer& lay = *layers_[l];
+    const LayerSpec& s = topo_.layers[l];
+    const auto& tap = lay.out == lay.mvtu_out ? lay.tap_mvtu : lay.tap_out;
+    return decode(tap, *lay.out, lay.out_bits, lay.out_signed, lay.perm, s.pooled_dim * s.pooled_dim, s.mh(),
+                  image);
+}
+
+CycleReport DataflowModel::report() const {
+    CycleReport r;
+    r.images = images_;
+    r.total_cycles = cycle_;
+    r.clock_mhz = clock_mhz_;
+    const auto& dc = sink_->done_cycles();
+    if (!dc.empty() && dc[0] >= 0) r.first_latency = dc[0];
+    if (dc.size() >= 2 && dc.back() >= 0) r.steady_interval = dc[dc.size() - 1] - dc[dc.size() - 2];
+    for (const auto& lay : layers_) {
+        LayerCycles c;
+        const Mvtu& m = *lay->mvtu;
+        c.name = lay->name;
+        c.pe = m.pe();
+        c.simd = m.simd();
+        c.nf = m.nf();
+        c.sf = m.sf();
+        c.reps = m.reps();
+        c.expected = m.expected_cycles_per_image();
+        c.busy = m.stats.busy;
+        c.stall_in = m.stats.stall_in;
+        c.stall_out = m.stats.stall_out;
+        if (lay->swg) {
+            c.swg_expected = lay->swg->expected_cycles_per_image();
+            c.swg_busy = lay->swg->stats.busy;
+            c.swg_simd = lay->swg_simd;
+        }
+        if (c.expected > r.bottleneck) {
+            r.bottleneck = c.expected;
+            r.bottleneck_layer = c.name;
+        }
+        r.layers.push_back(c);
+    }
+    for (const Stream* f : fifos_) r.fifos.push_back({f->name(), f->depth(), f->width(), f->peak()});
+    return r;
+}
+
+std::string format_report(const CycleReport& r) {
+    std::ostringstream o;
+    char line[256];
+    std::snprintf(line, sizeof line, "%-8s %4s %5s %5s %5s %12s %12s %12s %12s\n", "layer", "PE", "SIMD", "NF",
+                  "SF", "cycles/img", "busy/img", "stall_in", "stall_out");
+    o << line;
+    const double n = r.images > 0 ? double(r.images) : 1.0;
+    for (const auto& c : r.layers) {
+        std::snprintf(line, sizeof line, "%-8s %4d %5d %5d %5d %12llu %12.0f %12llu %12llu\n", c.name.c_str(), c.pe,
+                      c.simd, c.nf, c.sf, (unsigned long long)c.expected, double(c.busy) / n,
+                      (unsigned long long)c.stall_in, (unsigned long long)c.stall_out);
+        o << line;
+    }
+    o << "fifo peak occupancy:";
+    for (const auto& f : r.fifos) o << " " << f.name << "=" << f.peak << "/" << f.depth;
+    o << "\n";
+    std::snprintf(line, sizeof line,
+                  "images %d, total %lld cycles; first-image latency %lld cycles; steady state %lld cycles/image "
+                  "(bottleneck %s: %llu)\n",
+                  r.images, (long long)r.total_cycles, (long long)r.first_latency, (long long)r.steady_interval,
+                  r.bottleneck_layer.c_str(), (unsigned long long)r.bottleneck);
+    o << line;
+    std::snprintf(line, sizeof line, "throughput %.0f FPS at %.0f MHz\n", r.fps(), r.clock_mhz);
+    o << line;
+    return o.str();
+}
+
+}  // namespace fatsim::hw
