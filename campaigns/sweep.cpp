@@ -1,8 +1,12 @@
 #include "sweep.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <thread>
+
+#include "fast_sweep.hpp"
 
 namespace fatsim::campaigns {
 
@@ -12,6 +16,15 @@ ErrorPattern SweepFault::pattern(ErrorModelKind kind) const {
     p.stuck_code = code;
     (kind == ErrorModelKind::Channel ? p.channels : p.pixels).push_back(index);
     return p;
+}
+
+const char* to_string(SweepMode m) {
+    switch (m) {
+        case SweepMode::Naive: return "naive";
+        case SweepMode::Prefix: return "prefix";
+        case SweepMode::Fast: return "fast";
+    }
+    return "?";
 }
 
 std::vector<SweepFault> enumerate_faults(const Topology& topo, ErrorModelKind kind, const std::vector<int>& layers,
@@ -40,61 +53,155 @@ std::vector<SweepFault> enumerate_faults(const Topology& topo, ErrorModelKind ki
     return faults;
 }
 
-std::vector<FaultResult> run_sweep(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
-                                   const std::vector<SweepFault>& faults, int threads, Progress* progress) {
-    std::vector<FaultResult> results(faults.size());
-    const int nt = resolve_threads(threads);
-    const EvalResult clean = engine.evaluate(batch, {}, nt);
+namespace {
 
-    // Group faults by layer so each layer's fault-free outputs are computed once.
+template <class F>
+void parallel(int nt, F&& f) {
+    std::vector<std::thread> pool;
+    for (int t = 1; t < nt; ++t) pool.emplace_back(f);
+    f();
+    for (auto& t : pool) t.join();
+}
+
+struct Sink {
+    const SweepOptions& opt;
+    std::vector<FaultResult>& results;
+    std::mutex mu;
+    bool cancelled() const { return opt.cancel && opt.cancel->load(); }
+    void done(size_t i, const FaultResult& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        results[i] = r;
+        if (opt.on_done) opt.on_done(i, r);
+        if (opt.progress) opt.progress->add();
+    }
+};
+
+void sweep_naive(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
+                 const std::vector<SweepFault>& faults, const std::vector<int16_t>& clean, int nt, Sink& sink) {
+    std::atomic<size_t> next{0};
+    parallel(nt, [&]() {
+        auto ws = engine.make_workspace();
+        for (size_t k; !sink.cancelled() && (k = next.fetch_add(1)) < faults.size();) {
+            const std::vector<ErrorPattern> p{faults[k].pattern(kind)};
+            FaultResult r{faults[k], 0, 0};
+            std::vector<int16_t>* preds = sink.opt.predictions ? &(*sink.opt.predictions)[k] : nullptr;
+            for (int i = 0; i < batch.count; ++i) {
+                const int pred = engine.classify(*ws, batch.image(i), p);
+                r.correct += pred == batch.labels[i];
+                r.changed += pred != clean[i];
+                if (preds) (*preds)[i] = int16_t(pred);
+            }
+            sink.done(k, r);
+        }
+    });
+}
+
+void sweep_prefix(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
+                  const std::vector<SweepFault>& faults, const std::vector<int16_t>& clean, int nt, Sink& sink) {
     std::map<int, std::vector<size_t>> by_layer;
     for (size_t i = 0; i < faults.size(); ++i) by_layer[faults[i].layer].push_back(i);
     for (const auto& [layer, idx] : by_layer) {
         const size_t out_size = engine.output_size(layer);
         std::vector<int8_t> cache(out_size * batch.count);
-        {
-            std::atomic<int> next{0};
-            auto fill = [&]() {
-                auto ws = engine.make_workspace();
-                Trace trace;
-                for (int i; (i = next.fetch_add(1)) < batch.count;) {
-                    engine.classify(*ws, batch.image(i), {}, &trace);
-                    std::copy(trace.layers[layer].out.begin(), trace.layers[layer].out.end(),
-                              cache.begin() + size_t(i) * out_size);
-                }
-            };
-            std::vector<std::thread> pool;
-            for (int t = 1; t < nt; ++t) pool.emplace_back(fill);
-            fill();
-            for (auto& t : pool) t.join();
-        }
+        std::atomic<int> next{0};
+        parallel(nt, [&]() {
+            auto ws = engine.make_workspace();
+            Trace trace;
+            for (int i; (i = next.fetch_add(1)) < batch.count;) {
+                engine.classify(*ws, batch.image(i), {}, &trace);
+                std::copy(trace.layers[layer].out.begin(), trace.layers[layer].out.end(),
+                          cache.begin() + size_t(i) * out_size);
+            }
+        });
         const LayerSpec& s = engine.model().topology.layers[layer];
-        std::atomic<size_t> next{0};
-        auto work = [&]() {
+        std::atomic<size_t> nextf{0};
+        parallel(nt, [&]() {
             auto ws = engine.make_workspace();
             std::vector<int8_t> buf(out_size);
-            for (size_t k; (k = next.fetch_add(1)) < idx.size();) {
+            for (size_t k; !sink.cancelled() && (k = nextf.fetch_add(1)) < idx.size();) {
                 const size_t fi = idx[k];
                 const ErrorPattern p = faults[fi].pattern(kind);
                 FaultResult r{faults[fi], 0, 0};
+                std::vector<int16_t>* preds = sink.opt.predictions ? &(*sink.opt.predictions)[fi] : nullptr;
                 for (int i = 0; i < batch.count; ++i) {
                     std::copy(cache.begin() + size_t(i) * out_size, cache.begin() + size_t(i + 1) * out_size,
                               buf.begin());
                     apply_error_pattern(p, buf.data(), s.pooled_dim, s.mh());
                     const int pred = engine.classify_from(*ws, layer + 1, buf.data());
                     r.correct += pred == batch.labels[i];
-                    r.changed += pred != clean.predictions[i];
+                    r.changed += pred != clean[i];
+                    if (preds) (*preds)[i] = int16_t(pred);
                 }
-                results[fi] = r;
-                if (progress) progress->add();
+                sink.done(fi, r);
             }
-        };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < nt; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
+        });
+    }
+}
+
+void sweep_fast(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
+                const std::vector<SweepFault>& faults, int nt, Sink& sink) {
+    FastSweep fs(engine, batch, kind);
+    std::vector<FaultResult> partial(faults.size());
+    // Segments: runs of consecutive faults in one layer share a golden cache.
+    for (size_t a = 0; a < faults.size() && !sink.cancelled();) {
+        size_t b = a;
+        while (b < faults.size() && faults[b].layer == faults[a].layer) ++b;
+        const int layer = faults[a].layer;
+        const size_t per = std::max<size_t>(1, fs.bytes_per_image(layer));
+        const int chunk = int(std::max<size_t>(1, std::min<size_t>(batch.count, sink.opt.cache_bytes / per)));
+        for (size_t k = a; k < b; ++k) partial[k] = FaultResult{faults[k], 0, 0};
+        for (int first = 0; first < batch.count || (batch.count == 0 && first == 0); first += chunk) {
+            const int count = std::min(chunk, batch.count - first);
+            const bool last_chunk = first + count >= batch.count;
+            fs.prepare(layer, first, count, nt);
+            std::atomic<size_t> next{a};
+            parallel(nt, [&]() {
+                auto s = fs.make_scratch();
+                for (size_t k; !sink.cancelled() && (k = next.fetch_add(1)) < b;) {
+                    FaultResult& r = partial[k];
+                    std::vector<int16_t>* preds = sink.opt.predictions ? &(*sink.opt.predictions)[k] : nullptr;
+                    for (int i = first; i < first + count; ++i) {
+                        const int pred = fs.predict(*s, faults[k], i);
+                        r.correct += pred == batch.labels[i];
+                        r.changed += pred != fs.golden(i);
+                        if (preds) (*preds)[i] = int16_t(pred);
+                    }
+                    if (last_chunk) sink.done(k, r);
+                }
+            });
+            if (batch.count == 0) break;
+        }
+        a = b;
+    }
+}
+
+}  // namespace
+
+std::vector<FaultResult> run_sweep(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
+                                   const std::vector<SweepFault>& faults, const SweepOptions& opt) {
+    std::vector<FaultResult> results(faults.size());
+    if (opt.predictions) opt.predictions->assign(faults.size(), std::vector<int16_t>(batch.count, -1));
+    const int nt = resolve_threads(opt.threads);
+    Sink sink{opt, results, {}};
+    if (faults.empty()) return results;
+    if (opt.mode == SweepMode::Fast) {
+        sweep_fast(engine, batch, kind, faults, nt, sink);
+    } else {
+        const EvalResult clean = engine.evaluate(batch, {}, nt);
+        if (opt.mode == SweepMode::Naive)
+            sweep_naive(engine, batch, kind, faults, clean.predictions, nt, sink);
+        else
+            sweep_prefix(engine, batch, kind, faults, clean.predictions, nt, sink);
     }
     return results;
+}
+
+std::vector<FaultResult> run_sweep(const Engine& engine, const InputBatch& batch, ErrorModelKind kind,
+                                   const std::vector<SweepFault>& faults, int threads, Progress* progress) {
+    SweepOptions opt;
+    opt.threads = threads;
+    opt.progress = progress;
+    return run_sweep(engine, batch, kind, faults, opt);
 }
 
 }  // namespace fatsim::campaigns

@@ -39,6 +39,7 @@ int cmd_sweep(const Args& args) {
         ("error-model,e", po::value<std::string>()->default_value("channel"), "channel | pixel")
         ("values", po::value<std::vector<int>>()->multitoken(), "stuck codes (default: every activation level)")
         ("threads,j", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
+        ("mode", po::value<std::string>()->default_value("fast"), "fast | prefix | naive (all give the same results)")
         ("csv", po::value<std::string>(), "write one row per fault to this CSV file");
     add_dataset_options(desc);
     po::variables_map vm;
@@ -56,7 +57,15 @@ int cmd_sweep(const Args& args) {
                 faults.size(), to_string(kind));
     std::fflush(stdout);
     Progress progress("sweep", int64_t(faults.size()), "faults");
-    const auto results = campaigns::run_sweep(engine, batch, kind, faults, vm["threads"].as<int>(), &progress);
+    campaigns::SweepOptions opt;
+    opt.threads = vm["threads"].as<int>();
+    opt.progress = &progress;
+    const std::string mode = vm["mode"].as<std::string>();
+    if (mode == "fast") opt.mode = campaigns::SweepMode::Fast;
+    else if (mode == "prefix") opt.mode = campaigns::SweepMode::Prefix;
+    else if (mode == "naive") opt.mode = campaigns::SweepMode::Naive;
+    else throw UsageError("--mode=" + mode + " must be one of fast, prefix, naive");
+    const auto results = campaigns::run_sweep(engine, batch, kind, faults, opt);
     progress.finish();
 
     if (vm.count("csv")) {

@@ -1,0 +1,59 @@
+// Incremental stuck@ fault evaluation on top of the golden engine.
+//
+// A fault in layer L cannot change layers before L, so each image's
+// fault-free data from L on is computed once per (value, layer) segment and
+// reused by every fault of it. From there only what changed is propagated:
+//  * layer L+1 (and every FC layer and the classifier): the golden
+//    accumulators are cached, and each changed input element adds
+//    d * weight-column to the accumulators it feeds (d = value change, in the
+//    layer's threshold domain: /2 for XNOR-popcount layers);
+//  * later conv layers: only the output pixels whose receptive field holds a
+//    changed input are recomputed (all channels, bit-packed XNOR or integer
+//    MAC), then thresholded and max-pooled against the golden neighbours;
+//  * as soon as a layer's output equals the golden output, the image's
+//    prediction is the golden one and the work stops.
+// Every step is exact integer arithmetic: the result equals a full faulty
+// re-inference (checked by tests/unit/test_campaign.cpp on every W/A mix).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine.hpp"
+
+namespace fatsim::campaigns {
+
+struct SweepFault;
+
+class FastSweep {
+public:
+    FastSweep(const Engine& engine, const InputBatch& batch, ErrorModelKind kind);
+    ~FastSweep();
+    FastSweep(const FastSweep&) = delete;
+    FastSweep& operator=(const FastSweep&) = delete;
+
+    // Cache the fault-free data that faults in `layer` need for images
+    // [first, first + count), multi-threaded. Replaces any earlier cache.
+    void prepare(int layer, int first, int count, int threads);
+    // Bytes of cache one image takes for faults in `layer`.
+    size_t bytes_per_image(int layer) const;
+
+    struct Scratch;
+    std::unique_ptr<Scratch, void (*)(Scratch*)> make_scratch() const;
+
+    // Prediction of `image` (absolute index, inside the prepared range) under
+    // the fault, which must be in the prepared layer.
+    int predict(Scratch& s, const SweepFault& f, int image) const;
+    // Fault-free prediction of an image in the prepared range.
+    int golden(int image) const;
+
+    int prepared_layer() const;
+    int prepared_first() const;
+    int prepared_count() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fatsim::campaigns

@@ -1,0 +1,46 @@
+// Selective channel replication (TMR): rank channels by criticality under
+// single channel stuck@, triplicate the k most critical, and trace worst-case
+// error against hardware cost for k = 0 .. all.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "topology.hpp"
+
+namespace fatsim::campaigns {
+
+struct ChannelCriticality {
+    int layer = 0, channel = 0;
+    double worst_accuracy = 0;  // accuracy under the channel's worst stuck value, %
+};
+
+// Per channel, the minimum accuracy over its stuck values, from channel-sweep
+// CSV rows (columns layer, channel, value, accuracy; any order, extra columns
+// allowed). Throws std::runtime_error naming the file, line and problem.
+std::vector<ChannelCriticality> read_channel_criticality(const std::string& csv_path, const Topology& topo);
+
+struct ReplicationPoint {
+    int k = 0;                  // channels triplicated (the k most critical)
+    double worst_error = 0;     // 100 - min accuracy over unprotected channels (error-free when none is left)
+    double cost_unrolled = 1;   // normalised cost of a fully unrolled network
+    double cost_folded = 1;     // normalised MVTU PE x SIMD resources under the folding (0 when none given)
+    std::string added;          // the channel added at this step, "layer:channel"
+};
+
+// Cost models:
+//  - unrolled: every MAC of one inference is its own unit; a triplicated
+//    channel adds twice its MACs (OFM^2 * MW) plus a voter per output value
+//    (OFM^2 units); normalised by the network's MACs.
+//  - folded: per layer PE x SIMD; keeping the layer's NF (its throughput),
+//    MH + 2t rows need ceil((MH + 2t)/NF) PEs, and at least 3 so that the
+//    three copies sit on distinct PEs (as FINN's selective TMR requires);
+//    normalised by the unreplicated PE x SIMD.
+std::vector<ReplicationPoint> replication_tradeoff(const Topology& topo, const AccelConfig* folding,
+                                                   double error_free_accuracy,
+                                                   std::vector<ChannelCriticality> channels);
+
+// Smallest k whose worst-case error is at most `target_error` (-1 if none).
+int channels_needed(const std::vector<ReplicationPoint>& curve, double target_error);
+
+}  // namespace fatsim::campaigns

@@ -1,0 +1,173 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace fatsim::campaigns {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+json load_summary(const std::string& results) {
+    fs::path p(results);
+    if (fs::is_directory(p)) p /= "summary.json";
+    std::ifstream f(p);
+    if (!f) throw std::runtime_error(p.string() + ": cannot open (is the campaign finished?)");
+    try {
+        return json::parse(f);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(p.string() + ": " + e.what());
+    }
+}
+
+std::string fmt(const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+}
+
+bool has_terminal(const std::string& name) {
+    FILE* p = popen("gnuplot -e 'set terminal' 2>&1", "r");
+    if (!p) return false;
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+    std::stringstream ss(out);
+    for (std::string line; std::getline(ss, line);) {
+        std::stringstream ls(line);
+        std::string first;
+        ls >> first;
+        if (first == name) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string table_one(const std::string& results) {
+    const json s = load_summary(results);
+    std::ostringstream o;
+    std::vector<int> values;
+    for (const auto& l : s["per_layer"])
+        for (const auto& v : l["values"])
+            if (std::find(values.begin(), values.end(), v["value"].get<int>()) == values.end())
+                values.push_back(v["value"].get<int>());
+    std::sort(values.begin(), values.end());
+    const std::string unit = s["error_model"] == "channel" ? "channels" : "pixels";
+    o << "Table I: " << s["name"].get<std::string>() << " (" << s["topology"].get<std::string>() << ", "
+      << s["error_model"].get<std::string>() << " stuck@, " << s["images"].get<int>() << " images)\n";
+    o << "Error-free: " << fmt("%.2f", s["error_free_accuracy"].get<double>()) << "%\n";
+    o << "| layer | " << unit << " |";
+    for (int v : values) o << " s@" << v << " min | s@" << v << " max |";
+    o << "\n|---|---:|";
+    for (size_t i = 0; i < values.size(); ++i) o << "---:|---:|";
+    o << "\n";
+    for (const auto& l : s["per_layer"]) {
+        o << "| " << l["layer"].get<std::string>() << " | " << l[unit].get<int>() << " |";
+        for (int v : values) {
+            bool found = false;
+            for (const auto& x : l["values"])
+                if (x["value"].get<int>() == v) {
+                    o << " " << fmt("%.2f", x["min"].get<double>()) << " | " << fmt("%.2f", x["max"].get<double>())
+                      << " |";
+                    found = true;
+                }
+            if (!found) o << " - | - |";
+        }
+        o << "\n";
+    }
+    o << "min " << fmt("%.2f", s["min_accuracy"].get<double>()) << "%, variance "
+      << fmt("%.3f", s["variance"].get<double>()) << " over " << s["faults"].get<int>() << " faults\n";
+    return o.str();
+}
+
+std::string comparison_table(const std::vector<std::string>& results) {
+    std::ostringstream o;
+    o << "| campaign | topology | error model | images | faults | error-free [%] | min acc. [%] | variance |\n";
+    o << "|---|---|---|---:|---:|---:|---:|---:|\n";
+    for (const auto& r : results) {
+        const json s = load_summary(r);
+        o << "| " << s["name"].get<std::string>() << " | " << s["topology"].get<std::string>() << " | "
+          << s["error_model"].get<std::string>() << " | " << s["images"].get<int>() << " | "
+          << s["faults"].get<int>() << " | " << fmt("%.2f", s["error_free_accuracy"].get<double>()) << " | "
+          << fmt("%.2f", s["min_accuracy"].get<double>()) << " | " << fmt("%.3f", s["variance"].get<double>())
+          << " |\n";
+    }
+    return o.str();
+}
+
+std::string plot_min_max(const std::vector<std::string>& results, const std::string& out_stem,
+                         const std::string& format) {
+    std::string term, ext;
+    if ((format == "auto" || format == "png") && has_terminal("pngcairo"))
+        term = "pngcairo size 900,560 noenhanced font 'Sans,10'", ext = ".png";
+    else if ((format == "auto" || format == "png") && has_terminal("png"))
+        term = "png size 900,560 noenhanced", ext = ".png";
+    else if (format == "auto" || format == "svg")
+        term = "svg size 900,560 noenhanced", ext = ".svg";
+    else
+        throw std::runtime_error("gnuplot has no " + format + " terminal");
+    const fs::path stem(out_stem);
+    if (stem.has_parent_path()) fs::create_directories(stem.parent_path());
+    // One data block per campaign: layer index, name, min, max, error-free.
+    std::ofstream dat(out_stem + ".dat");
+    std::vector<json> sums;
+    for (const auto& r : results) sums.push_back(load_summary(r));
+    for (size_t i = 0; i < sums.size(); ++i) {
+        const json& s = sums[i];
+        dat << "# " << s["name"].get<std::string>() << "\n# layer name min max error_free\n";
+        int x = 0;
+        for (const auto& l : s["per_layer"]) {
+            double lo = 1e9, hi = -1e9;
+            for (const auto& v : l["values"]) {
+                lo = std::min(lo, v["min"].get<double>());
+                hi = std::max(hi, v["max"].get<double>());
+            }
+            dat << x++ << " " << l["layer"].get<std::string>() << " " << lo << " " << hi << " "
+                << s["error_free_accuracy"].get<double>() << "\n";
+        }
+        dat << "\n\n";
+    }
+    dat.close();
+    const std::string image = out_stem + ext;
+    std::ofstream gp(out_stem + ".gp");
+    gp << "set terminal " << term << "\nset output '" << image << "'\n"
+       << "set title 'Accuracy under single " << sums[0]["error_model"].get<std::string>()
+       << " stuck@ faults: min / max per layer'\n"
+       << "set xlabel 'layer'\nset ylabel 'test accuracy [%]'\nset key outside right\nset grid ytics\n"
+       << "set offsets 0.5, 0.5, 0, 0\n";
+    gp << "plot ";
+    const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+    for (size_t i = 0; i < sums.size(); ++i) {
+        const std::string name = sums[i]["name"].get<std::string>();
+        const std::string c = colors[i % 6];
+        const std::string file = out_stem + ".dat";
+        if (i) gp << ", \\\n     ";
+        gp << "'" << file << "' index " << i << " using 1:3:xtic(2) with points pt 7 ps 1.3 lc rgb '" << c
+           << "' title '" << name << " min', \\\n     "
+           << "'" << file << "' index " << i << " using 1:4 with points pt 5 ps 1.0 lc rgb '" << c << "' title '"
+           << name << " max', \\\n     "
+           << "'" << file << "' index " << i << " using 1:5 with lines dt 2 lc rgb '" << c << "' title '" << name
+           << " error-free'";
+    }
+    gp << "\n";
+    gp.close();
+    const std::string cmd = "gnuplot '" + out_stem + ".gp' 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) throw std::runtime_error("cannot run gnuplot");
+    std::string err;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) err += buf;
+    if (pclose(p) != 0 || !fs::exists(image)) throw std::runtime_error("gnuplot failed: " + err);
+    return image;
+}
+
+}  // namespace fatsim::campaigns

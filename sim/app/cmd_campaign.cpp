@@ -1,0 +1,164 @@
+// campaign: run / resume a fault campaign from a YAML spec (or options);
+// bench campaign: naive full re-inference vs the optimised sweep.
+#include <chrono>
+#include <filesystem>
+#include <cstdio>
+#include <sstream>
+
+#include "app.hpp"
+#include "campaign.hpp"
+#include "config.hpp"
+#include "model.hpp"
+#include "report.hpp"
+#include "sweep.hpp"
+
+namespace fatsim::app {
+
+namespace {
+std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    for (std::string x; std::getline(ss, x, ',');)
+        if (!x.empty()) out.push_back(x);
+    return out;
+}
+campaigns::SweepMode parse_mode(const std::string& m) {
+    if (m == "fast") return campaigns::SweepMode::Fast;
+    if (m == "prefix") return campaigns::SweepMode::Prefix;
+    if (m == "naive") return campaigns::SweepMode::Naive;
+    throw UsageError("--mode=" + m + " must be one of fast, prefix, naive");
+}
+}  // namespace
+
+int cmd_campaign(const Args& args) {
+    po::options_description desc("fatsim campaign options (each overrides the spec's field)");
+    desc.add_options()
+        ("spec", po::value<std::string>(), "campaign spec YAML (see campaigns/example_channel.yaml)")
+        ("model,m", po::value<std::string>(), "model file (.fatq)")
+        ("error-model,e", po::value<std::string>(), "channel | pixel")
+        ("layers,l", po::value<std::string>(), "comma-separated layer names, or all")
+        ("values", po::value<std::string>(), "comma-separated stuck codes, or all")
+        ("images", po::value<int>(), "first N images (0 = all)")
+        ("dataset", po::value<std::string>(), "fashion-mnist | mnist | cifar10")
+        ("data-dir", po::value<std::string>(), "dataset folder")
+        ("output,o", po::value<std::string>(), "results folder")
+        ("threads,j", po::value<int>(), "worker threads (0 = all cores)")
+        ("seed", po::value<int>(), "seed (random image / fault sampling)")
+        ("fresh", "discard earlier results in the output folder instead of resuming")
+        ("mode", po::value<std::string>()->default_value("fast"), "fast | prefix | naive (same results)")
+        ("quiet,q", "no progress bar");
+    po::positional_options_description pos;
+    pos.add("spec", 1);
+    po::variables_map vm;
+    if (!parse_or_help(args, desc, vm, "fatsim campaign SPEC.yaml [overrides] | fatsim campaign --model M --output DIR ...",
+                       &pos))
+        return 0;
+    campaigns::CampaignSpec spec;
+    if (vm.count("spec")) {
+        spec = campaigns::load_campaign_spec(vm["spec"].as<std::string>());
+    } else {
+        // Same validation path as a file: build the YAML from the options.
+        if (!vm.count("model") || !vm.count("output"))
+            throw UsageError("give a spec file, or at least --model and --output");
+        spec = campaigns::parse_campaign_spec("error_model: channel\nmodel: x\noutput: x\n", "(options)");
+        spec.name = "campaign";
+    }
+    if (vm.count("model")) spec.model = vm["model"].as<std::string>();
+    if (vm.count("output")) spec.output = vm["output"].as<std::string>();
+    if (!vm.count("spec")) spec.name = std::filesystem::path(spec.output).lexically_normal().filename().string();
+    if (vm.count("error-model")) spec.error_model = parse_error_model_kind(vm["error-model"].as<std::string>());
+    if (vm.count("layers")) {
+        const std::string l = vm["layers"].as<std::string>();
+        spec.layers = l == "all" ? std::vector<std::string>{} : split_list(l);
+    }
+    if (vm.count("values")) {
+        spec.values.clear();
+        const std::string v = vm["values"].as<std::string>();
+        if (v != "all")
+            for (const auto& x : split_list(v)) spec.values.push_back(std::stoi(x));
+    }
+    if (vm.count("images")) spec.images = vm["images"].as<int>();
+    if (vm.count("dataset")) spec.dataset = vm["dataset"].as<std::string>();
+    if (vm.count("data-dir")) spec.data_dir = vm["data-dir"].as<std::string>();
+    if (vm.count("threads")) spec.threads = vm["threads"].as<int>();
+    if (vm.count("seed")) spec.seed = uint64_t(vm["seed"].as<int>());
+    campaigns::CampaignOptions opt;
+    opt.fresh = vm.count("fresh");
+    opt.mode = parse_mode(vm["mode"].as<std::string>());
+    opt.show_progress = !vm.count("quiet");
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = campaigns::run_campaign(spec, opt);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r.resumed_from) std::printf("resumed after %d of %d faults\n", r.resumed_from, r.faults);
+    std::printf("%s: %d faults x %d images in %.1f s\n", spec.name.c_str(), r.faults - r.resumed_from, r.images, s);
+    std::printf("error-free %.2f %%, min %.2f %%, variance %.3f\n", r.error_free, r.min_accuracy, r.variance);
+    std::printf("wrote %s and %s\n", r.csv.c_str(), r.summary.c_str());
+    std::printf("\n%s", campaigns::table_one(spec.output).c_str());
+    return 0;
+}
+
+int cmd_bench_campaign(const Args& args_in) {
+    const Args args(args_in.begin() + 1, args_in.end());  // drop "campaign"
+    po::options_description desc("fatsim bench campaign options");
+    desc.add_options()
+        ("model,m", po::value<std::string>(), "model file (default: a random full-width CNV-W1A1, seed 1)")
+        ("topology,t", po::value<std::string>()->default_value("models/cnv_w1a1.yaml"), "topology for the random model")
+        ("width", po::value<double>()->default_value(0.0), "width multiplier (0 = the topology's)")
+        ("error-model,e", po::value<std::string>()->default_value("channel"), "channel | pixel")
+        ("threads,j", po::value<int>()->default_value(2), "worker threads")
+        ("naive", po::value<std::string>()->default_value("naive"), "baseline: naive (full re-inference) | prefix")
+        ("sweep-images", po::value<int>()->default_value(10000), "projected campaign size for the time estimate");
+    add_dataset_options(desc);
+    po::variables_map vm;
+    std::vector<std::string> a = args;
+    if (std::find(a.begin(), a.end(), "--images") == a.end()) a.insert(a.end(), {"--images", "100"});
+    if (!parse_or_help(a, desc, vm, "fatsim bench campaign [--images N] [--model M] [--threads T]")) return 0;
+    QnnModel model = vm.count("model") ? load_model(vm["model"].as<std::string>())
+                                       : random_model(load_topology(vm["topology"].as<std::string>(),
+                                                                    vm["width"].as<double>()), 1);
+    const ErrorModelKind kind = parse_error_model_kind(vm["error-model"].as<std::string>());
+    const InputBatch batch = load_inputs(vm, model.topology);
+    const int threads = vm["threads"].as<int>();
+    std::vector<int> layers;
+    for (size_t l = 0; l < model.topology.layers.size(); ++l)
+        if (model.topology.layers[l].act_bits) layers.push_back(int(l));
+    const auto faults = campaigns::enumerate_faults(model.topology, kind, layers);
+    const Engine engine(model);
+    const double evals = double(faults.size()) * batch.count;
+    std::printf("bench campaign: %s (width %.3g), full %s stuck@ sweep: %zu faults x %d images = %.0f fault-image "
+                "evaluations, %d threads\n",
+                model.topology.name.c_str(), model.topology.width, to_string(kind), faults.size(), batch.count, evals,
+                resolve_threads(threads));
+    std::fflush(stdout);
+    auto timed = [&](campaigns::SweepMode mode, std::vector<campaigns::FaultResult>& out) {
+        campaigns::SweepOptions o;
+        o.mode = mode;
+        o.threads = threads;
+        Progress progress(std::string("bench ") + campaigns::to_string(mode), int64_t(faults.size()), "faults");
+        o.progress = &progress;
+        const auto t0 = std::chrono::steady_clock::now();
+        out = campaigns::run_sweep(engine, batch, kind, faults, o);
+        progress.finish();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    std::vector<campaigns::FaultResult> rn, rf;
+    const campaigns::SweepMode base = parse_mode(vm["naive"].as<std::string>());
+    const double tf = timed(campaigns::SweepMode::Fast, rf);
+    const double tn = timed(base, rn);
+    int mismatch = 0;
+    for (size_t k = 0; k < faults.size(); ++k)
+        mismatch += rn[k].correct != rf[k].correct || rn[k].changed != rf[k].changed;
+    const double rate_n = evals / tn, rate_f = evals / tf;
+    const double full = double(faults.size()) * vm["sweep-images"].as<int>();
+    std::printf("(a) %-6s %12.0f fault-image evaluations/s  (%.1f s)\n", campaigns::to_string(base), rate_n, tn);
+    std::printf("(b) fast   %12.0f fault-image evaluations/s  (%.1f s)\n", rate_f, tf);
+    std::printf("speed-up   %12.1f x\n", rate_f / rate_n);
+    std::printf("agreement  %s (%d of %zu faults differ in accuracy or changed predictions)\n",
+                mismatch ? "MISMATCH" : "identical", mismatch, faults.size());
+    std::printf("projected full sweep over %d images: fast %s, %s %s (target 10:00)\n", vm["sweep-images"].as<int>(),
+                format_duration(full / rate_f).c_str(), campaigns::to_string(base),
+                format_duration(full / rate_n).c_str());
+    return mismatch ? 1 : 0;
+}
+
+}  // namespace fatsim::app

@@ -1,0 +1,307 @@
+// Campaigns: the optimised sweep against naive full re-inference (every fault,
+// every image), spec validation errors, resume, reports.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "fast_sweep.hpp"
+#include "reference.hpp"
+#include "sweep.hpp"
+
+using namespace fatsim;
+using namespace fatsim::campaigns;
+
+namespace {
+
+// Shapes that exercise the corners: 70 channels cross a 64-bit word, a pool
+// after a conv, a 2x2 kernel after pooling, a conv with a 2x2 output feeding
+// an FC (flattened HWC), two FC layers.
+Topology small_topology(int wbits, int abits) {
+    const std::string yaml = "name: small_w" + std::to_string(wbits) + "a" + std::to_string(abits) +
+                             "\ninput: {channels: 3, dim: 16, bits: 8}\nweight_bits: " + std::to_string(wbits) +
+                             "\nact_bits: " + std::to_string(abits) +
+                             "\nlayers:\n"
+                             "  - {name: c0, type: conv, channels: 8}\n"
+                             "  - {name: c1, type: conv, channels: 70, pool: 2}\n"
+                             "  - {name: c2, type: conv, channels: 16, kernel: 2}\n"
+                             "  - {name: c3, type: conv, channels: 12, kernel: 2, pool: 2}\n"
+                             "  - {name: f0, type: fc, channels: 20}\n"
+                             "  - {name: f1, type: fc, channels: 10, act_bits: 0}\n";
+    return parse_topology(yaml, "small.yaml");
+}
+
+InputBatch random_batch(const Topology& t, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> px(-128, 127);
+    InputBatch b;
+    b.count = n;
+    b.dim = t.in_dim;
+    b.channels = t.in_channels;
+    b.data.resize(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
+    for (auto& v : b.data) v = int8_t(px(rng));
+    for (int i = 0; i < n; ++i) b.labels.push_back(uint8_t(rng() % 10));
+    return b;
+}
+
+std::vector<int> all_act_layers(const Topology& t) {
+    std::vector<int> v;
+    for (size_t l = 0; l < t.layers.size(); ++l)
+        if (t.layers[l].act_bits) v.push_back(int(l));
+    return v;
+}
+
+struct WA {
+    int w, a;
+};
+class FastVsNaive : public ::testing::TestWithParam<WA> {};
+
+TEST_P(FastVsNaive, EveryFaultEveryImagePrediction) {
+    const Topology topo = small_topology(GetParam().w, GetParam().a);
+    const QnnModel m = random_model(topo, 17);
+    const Engine engine(m);
+    const InputBatch batch = random_batch(topo, 8, 3);
+    // Lowest, a middle and the highest level: every sign of value change.
+    const ActRange ar = act_range(GetParam().a);
+    const std::vector<int> values = ar.levels() == 2 ? std::vector<int>{0, 1}
+                                                     : std::vector<int>{ar.lo, (ar.lo + 2 * ar.hi) / 3, ar.hi};
+    for (ErrorModelKind kind : {ErrorModelKind::Channel, ErrorModelKind::Pixel}) {
+        SCOPED_TRACE(to_string(kind));
+        const auto faults = enumerate_faults(topo, kind, all_act_layers(topo), values);
+        ASSERT_FALSE(faults.empty());
+        std::vector<std::vector<int16_t>> pn, pp, pf;
+        SweepOptions o;
+        o.threads = 2;
+        o.mode = SweepMode::Naive;
+        o.predictions = &pn;
+        const auto rn = run_sweep(engine, batch, kind, faults, o);
+        o.mode = SweepMode::Prefix;
+        o.predictions = &pp;
+        const auto rp = run_sweep(engine, batch, kind, faults, o);
+        o.mode = SweepMode::Fast;
+        o.predictions = &pf;
+        o.cache_bytes = 1;  // forces one image per chunk: exercises chunking
+        const auto rf = run_sweep(engine, batch, kind, faults, o);
+        o.cache_bytes = size_t(1) << 30;
+        std::vector<std::vector<int16_t>> pf2;
+        o.predictions = &pf2;
+        run_sweep(engine, batch, kind, faults, o);
+        int changed_somewhere = 0;
+        for (size_t k = 0; k < faults.size(); ++k) {
+            SCOPED_TRACE("fault layer " + std::to_string(faults[k].layer) + " index " +
+                         std::to_string(faults[k].index) + " value " + std::to_string(faults[k].code));
+            ASSERT_EQ(pn[k], pf[k]);
+            ASSERT_EQ(pn[k], pf2[k]);
+            ASSERT_EQ(pn[k], pp[k]);
+            ASSERT_EQ(rn[k].correct, rf[k].correct);
+            ASSERT_EQ(rn[k].changed, rf[k].changed);
+            ASSERT_EQ(rf[k].fault, faults[k]);
+            changed_somewhere += rn[k].changed > 0;
+        }
+        // The check means something only if faults do change predictions.
+        EXPECT_GT(changed_somewhere, 0);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWA, FastVsNaive,
+                         ::testing::Values(WA{1, 1}, WA{1, 2}, WA{1, 3}, WA{1, 4}, WA{2, 2}, WA{2, 4}, WA{4, 1},
+                                           WA{8, 4}),
+                         [](const ::testing::TestParamInfo<WA>& i) {
+                             return "W" + std::to_string(i.param.w) + "A" + std::to_string(i.param.a);
+                         });
+
+TEST(FastSweep, NaiveAgreesWithReference) {
+    // Ties the naive baseline itself to the reference implementation.
+    const Topology topo = small_topology(1, 2);
+    const QnnModel m = random_model(topo, 5);
+    const Engine engine(m);
+    const InputBatch batch = random_batch(topo, 4, 9);
+    const auto faults = enumerate_faults(topo, ErrorModelKind::Channel, {1, 3});
+    std::vector<std::vector<int16_t>> pf;
+    SweepOptions o;
+    o.predictions = &pf;
+    run_sweep(engine, batch, ErrorModelKind::Channel, faults, o);
+    for (size_t k = 0; k < faults.size(); k += 7)
+        for (int i = 0; i < batch.count; ++i)
+            ASSERT_EQ(pf[k][i], reference_classify(m, batch.image(i), {faults[k].pattern(ErrorModelKind::Channel)}));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- specs, resume, report
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "campaign.hpp"
+#include "model.hpp"
+#include "report.hpp"
+
+namespace {
+
+std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> spec_errors(const std::string& yaml) {
+    try {
+        parse_campaign_spec(yaml, "bad.yaml");
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(e.file(), "bad.yaml");
+        return e.errors();
+    }
+    return {};
+}
+
+bool has(const std::vector<std::string>& errs, const std::string& text) {
+    for (const auto& e : errs)
+        if (e == text) return true;
+    ADD_FAILURE() << "no error '" << text << "' among:\n" << ::testing::PrintToString(errs);
+    return false;
+}
+
+TEST(CampaignSpec, ParsesEveryFieldAndResolvesPaths) {
+    const auto s = parse_campaign_spec(
+        "name: n\nmodel: m.fatq\ndataset: {name: mnist, dir: d, split: train, images: 50, sample: random}\n"
+        "error_model: pixel\nlayers: [conv0, fc1]\nvalues: [0, 1]\noutput: out\nthreads: 3\nseed: 9\nmax_faults: 7\n",
+        "specs/a.yaml");
+    EXPECT_EQ(s.name, "n");
+    EXPECT_EQ(s.model, "specs/m.fatq");
+    EXPECT_EQ(s.output, "specs/out");
+    EXPECT_EQ(s.data_dir, "specs/d");
+    EXPECT_EQ(s.dataset, "mnist");
+    EXPECT_EQ(s.split, "train");
+    EXPECT_EQ(s.images, 50);
+    EXPECT_EQ(s.sample, "random");
+    EXPECT_EQ(s.error_model, ErrorModelKind::Pixel);
+    EXPECT_EQ(s.layers, (std::vector<std::string>{"conv0", "fc1"}));
+    EXPECT_EQ(s.values, (std::vector<int>{0, 1}));
+    EXPECT_EQ(s.threads, 3);
+    EXPECT_EQ(s.seed, 9u);
+    EXPECT_EQ(s.max_faults, 7);
+    const auto d = parse_campaign_spec("model: /m\noutput: /o\nerror_model: channel\nlayers: all\nvalues: all\n", "x.yaml");
+    EXPECT_EQ(d.name, "x");
+    EXPECT_TRUE(d.layers.empty());
+    EXPECT_TRUE(d.values.empty());
+}
+
+TEST(CampaignSpec, CollectsEveryErrorWithPathAndRule) {
+    const auto errs = spec_errors(
+        "model: m\nerror_model: stuck\nthreads: two\nseed: -1\nvalues: [0, 99, 0]\nlayers: [conv0, conv0]\n"
+        "dataset: {name: imagenet, images: -5, colour: red}\nbogus: 1\n");
+    has(errs, "output: required key missing");
+    has(errs, "error_model=stuck must be one of channel, pixel");
+    has(errs, "threads=two must be an integer");
+    has(errs, "seed=-1 must be in 0..2147483647");
+    has(errs, "values[1]=99 must be in -1..15 (activation codes of A1..A4)");
+    has(errs, "values[2]=0 is listed twice");
+    has(errs, "layers[1]=conv0 is listed twice");
+    has(errs, "dataset.name=imagenet must be one of fashion-mnist, mnist, cifar10");
+    has(errs, "dataset.images=-5 must be in 0..100000000");
+    has(errs, "dataset.colour: unknown key (allowed: name, dir, split, images, sample)");
+    EXPECT_EQ(errs.size(), 11u) << ::testing::PrintToString(errs);  // + bogus: unknown key
+    has(spec_errors("model: m\noutput: o\n"), "error_model: required key missing");
+    has(spec_errors("[1, 2]"), "top level must be a map");
+    EXPECT_NE(spec_errors("model: [unclosed\n")[0].find("syntax error at line"), std::string::npos);
+}
+
+class CampaignRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir = std::filesystem::temp_directory_path() /
+              ("fatsim_campaign_test_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        const Topology t = load_topology(std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a1.yaml", 0.25);
+        save_model(random_model(t, 4), (dir / "m.fatq").string());
+    }
+    void TearDown() override { std::filesystem::remove_all(dir); }
+    CampaignSpec spec(const std::string& out, const std::string& extra = "") {
+        return parse_campaign_spec("model: m.fatq\noutput: " + out +
+                                       "\nerror_model: channel\nlayers: [conv3, conv5, fc1]\nthreads: 2\n"
+                                       "dataset: {images: 40}\n" + extra,
+                                   (dir / "spec.yaml").string());
+    }
+    std::filesystem::path dir;
+};
+
+TEST_F(CampaignRun, ResumeAfterStopYieldsIdenticalFiles) {
+    CampaignOptions q;
+    q.show_progress = false;
+    const auto full = run_campaign(spec("a"), q);
+    ASSERT_TRUE(full.complete);
+    EXPECT_EQ(full.faults, 2 * (32 + 64 + 128));
+    // Interrupted twice, then resumed.
+    CampaignOptions stop = q;
+    stop.stop_after = 37;
+    EXPECT_FALSE(run_campaign(spec("b"), stop).complete);
+    // A torn last line (killed mid-write) is cut on resume.
+    { std::ofstream(dir / "b" / "faults.csv", std::ios::app) << "conv5,3"; }
+    stop.stop_after = 100;
+    const auto mid = run_campaign(spec("b"), stop);
+    EXPECT_EQ(mid.resumed_from, 37);
+    const auto end = run_campaign(spec("b"), q);
+    EXPECT_EQ(end.resumed_from, 137);
+    ASSERT_TRUE(end.complete);
+    EXPECT_EQ(slurp((dir / "a" / "faults.csv").string()), slurp((dir / "b" / "faults.csv").string()));
+    EXPECT_EQ(slurp((dir / "a" / "summary.json").string()), slurp((dir / "b" / "summary.json").string()));
+    // Same seed, other modes: same results.
+    CampaignOptions naive = q;
+    naive.mode = SweepMode::Prefix;
+    run_campaign(spec("c"), naive);
+    EXPECT_EQ(slurp((dir / "a" / "faults.csv").string()), slurp((dir / "c" / "faults.csv").string()));
+    // Another spec into the same folder is refused.
+    try {
+        run_campaign(spec("b", "seed: 5\n"), q);
+        ADD_FAILURE() << "resume with another seed accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("different campaign (seed differ)"), std::string::npos) << e.what();
+    }
+    // Report: Table I rows per layer, comparison table, plot.
+    const std::string t1 = table_one((dir / "a").string());
+    EXPECT_NE(t1.find("| conv3 | 32 |"), std::string::npos) << t1;
+    EXPECT_NE(comparison_table({(dir / "a").string(), (dir / "b").string()}).find("| spec | cnv_w1a1 | channel | 40 | 448 |"),
+              std::string::npos);
+    const std::string img = plot_min_max({(dir / "a").string()}, (dir / "fig").string(), "svg");
+    EXPECT_TRUE(std::filesystem::exists(img));
+}
+
+TEST_F(CampaignRun, ModelDependentSpecErrors) {
+    CampaignOptions q;
+    q.show_progress = false;
+    auto s = spec("x");
+    s.layers = {"conv9", "fc2"};
+    s.values = {7};
+    try {
+        run_campaign(s, q);
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(e.errors(), (std::vector<std::string>{
+                                  "layers[0]=conv9 is not a layer of cnv_w1a1",
+                                  "layers[1]=fc2 has no activation (classifier outputs are not swept)",
+                                  "values[0]=7 is not an activation code of any swept layer"}));
+    }
+}
+
+TEST_F(CampaignRun, SeededSamplingIsReproducible) {
+    CampaignOptions q;
+    q.show_progress = false;
+    const std::string extra = "seed: 3\nmax_faults: 20\n";
+    auto s1 = spec("r1", extra), s2 = spec("r2", extra);
+    s1.sample = s2.sample = "random";
+    run_campaign(s1, q);
+    run_campaign(s2, q);
+    const std::string a = slurp((dir / "r1" / "faults.csv").string());
+    EXPECT_EQ(a, slurp((dir / "r2" / "faults.csv").string()));
+    EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 21);
+}
+
+}  // namespace
