@@ -104,8 +104,7 @@ std::string comparison_table(const std::vector<std::string>& results) {
     return o.str();
 }
 
-std::string plot_min_max(const std::vector<std::string>& results, const std::string& out_stem,
-                         const std::string& format) {
+std::string render_gnuplot(const std::string& out_stem, const std::string& plot_commands, const std::string& format) {
     std::string term, ext;
     if ((format == "auto" || format == "png") && has_terminal("pngcairo"))
         term = "pngcairo size 900,560 noenhanced font 'Sans,10'", ext = ".png";
@@ -117,49 +116,11 @@ std::string plot_min_max(const std::vector<std::string>& results, const std::str
         throw std::runtime_error("gnuplot has no " + format + " terminal");
     const fs::path stem(out_stem);
     if (stem.has_parent_path()) fs::create_directories(stem.parent_path());
-    // One data block per campaign: layer index, name, min, max, error-free.
-    std::ofstream dat(out_stem + ".dat");
-    std::vector<json> sums;
-    for (const auto& r : results) sums.push_back(load_summary(r));
-    for (size_t i = 0; i < sums.size(); ++i) {
-        const json& s = sums[i];
-        dat << "# " << s["name"].get<std::string>() << "\n# layer name min max error_free\n";
-        int x = 0;
-        for (const auto& l : s["per_layer"]) {
-            double lo = 1e9, hi = -1e9;
-            for (const auto& v : l["values"]) {
-                lo = std::min(lo, v["min"].get<double>());
-                hi = std::max(hi, v["max"].get<double>());
-            }
-            dat << x++ << " " << l["layer"].get<std::string>() << " " << lo << " " << hi << " "
-                << s["error_free_accuracy"].get<double>() << "\n";
-        }
-        dat << "\n\n";
-    }
-    dat.close();
     const std::string image = out_stem + ext;
-    std::ofstream gp(out_stem + ".gp");
-    gp << "set terminal " << term << "\nset output '" << image << "'\n"
-       << "set title 'Accuracy under single " << sums[0]["error_model"].get<std::string>()
-       << " stuck@ faults: min / max per layer'\n"
-       << "set xlabel 'layer'\nset ylabel 'test accuracy [%]'\nset key outside right\nset grid ytics\n"
-       << "set offsets 0.5, 0.5, 0, 0\n";
-    gp << "plot ";
-    const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
-    for (size_t i = 0; i < sums.size(); ++i) {
-        const std::string name = sums[i]["name"].get<std::string>();
-        const std::string c = colors[i % 6];
-        const std::string file = out_stem + ".dat";
-        if (i) gp << ", \\\n     ";
-        gp << "'" << file << "' index " << i << " using 1:3:xtic(2) with points pt 7 ps 1.3 lc rgb '" << c
-           << "' title '" << name << " min', \\\n     "
-           << "'" << file << "' index " << i << " using 1:4 with points pt 5 ps 1.0 lc rgb '" << c << "' title '"
-           << name << " max', \\\n     "
-           << "'" << file << "' index " << i << " using 1:5 with lines dt 2 lc rgb '" << c << "' title '" << name
-           << " error-free'";
+    {
+        std::ofstream gp(out_stem + ".gp");
+        gp << "set terminal " << term << "\nset output '" << image << "'\n" << plot_commands;
     }
-    gp << "\n";
-    gp.close();
     const std::string cmd = "gnuplot '" + out_stem + ".gp' 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) throw std::runtime_error("cannot run gnuplot");
@@ -168,6 +129,54 @@ std::string plot_min_max(const std::vector<std::string>& results, const std::str
     while (fgets(buf, sizeof buf, p)) err += buf;
     if (pclose(p) != 0 || !fs::exists(image)) throw std::runtime_error("gnuplot failed: " + err);
     return image;
+}
+
+const char* plot_color(size_t i) {
+    static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+    return colors[i % 6];
+}
+
+std::string plot_min_max(const std::vector<std::string>& results, const std::string& out_stem,
+                         const std::string& format) {
+    // The paper's Fig. 3/6: one point per layer at (min, max) accuracy over its
+    // faults, and each model's error-free accuracy on the diagonal.
+    const fs::path stem(out_stem);
+    if (stem.has_parent_path()) fs::create_directories(stem.parent_path());
+    std::vector<json> sums;
+    for (const auto& r : results) sums.push_back(load_summary(r));
+    {
+        std::ofstream dat(out_stem + ".dat");
+        for (const json& s : sums) {
+            dat << "# " << s["name"].get<std::string>() << "\n# layer min max\n";
+            for (const auto& l : s["per_layer"]) {
+                double lo = 1e9, hi = -1e9;
+                for (const auto& v : l["values"]) {
+                    lo = std::min(lo, v["min"].get<double>());
+                    hi = std::max(hi, v["max"].get<double>());
+                }
+                dat << l["layer"].get<std::string>() << " " << lo << " " << hi << "\n";
+            }
+            dat << "\n\n";
+        }
+    }
+    std::ostringstream gp;
+    gp << "set title 'Single " << sums[0]["error_model"].get<std::string>()
+       << " stuck@: min and max accuracy per layer'\n"
+       << "set xlabel 'min. accuracy [%]'\nset ylabel 'max. accuracy [%]'\nset key outside right\nset grid\n"
+       << "set offsets 1, 1, 1, 1\n";
+    gp << "plot ";
+    const std::string file = out_stem + ".dat";
+    for (size_t i = 0; i < sums.size(); ++i) {
+        const std::string name = sums[i]["name"].get<std::string>();
+        const double ef = sums[i]["error_free_accuracy"].get<double>();
+        if (i) gp << ", \\\n     ";
+        gp << "'" << file << "' index " << i << " using 2:3 with points pt 7 ps 1.2 lc rgb '" << plot_color(i)
+           << "' title '" << name << "', \\\n     "
+           << "'+' using (" << ef << "):(" << ef << ") every ::0::0 with points pt 9 ps 2.2 lc rgb '"
+           << plot_color(i) << "' title '" << name << " error-free'";
+    }
+    gp << "\n";
+    return render_gnuplot(out_stem, gp.str(), format);
 }
 
 }  // namespace fatsim::campaigns

@@ -3,12 +3,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app.hpp"
 #include "config.hpp"
 #include "engine.hpp"
 #include "model.hpp"
 #include "replicate.hpp"
+#include "report.hpp"
 
 namespace fatsim::app {
 
@@ -90,7 +92,8 @@ int cmd_replicate(const Args& args) {
     if (targets.empty()) {
         double floor_err = 0;
         for (const auto& r : runs) floor_err = std::max(floor_err, 100.0 - r.error_free);
-        for (double d : {0.5, 1.0, 2.0, 5.0, 10.0}) targets.push_back(std::ceil(floor_err + d));
+        for (double d : {0.5, 1.0, 2.0, 5.0, 10.0})
+            if (floor_err + d < 100) targets.push_back(std::ceil(floor_err + d));
     }
     std::printf("%-12s %10s %12s %12s %14s\n", "model", "error-free", "worst error", "channels", "full TMR cost");
     for (const auto& r : runs)
@@ -110,7 +113,19 @@ int cmd_replicate(const Args& args) {
         }
         std::printf("\n");
     }
-    std::printf("\nwrote %s/replication_<label>.csv (k, worst_error, cost_unrolled, cost_folded, pareto, added)\n",
+    // Fig. 9: worst-case error against normalised cost, one curve per model.
+    std::ostringstream gp;
+    gp << "set title 'Selective channel replication: worst-case error under single channel stuck@'\n"
+       << "set xlabel 'normalised hardware cost (fully unrolled)'\nset ylabel 'worst-case error [%]'\n"
+       << "set key top right\nset grid\nset datafile separator ','\nplot ";
+    for (size_t i = 0; i < runs.size(); ++i)
+        gp << (i ? ", " : "") << "'" << out << "/replication_" << runs[i].label
+           << ".csv' skip 1 using 3:2 with steps lw 2 lc rgb '" << campaigns::plot_color(i) << "' title '"
+           << runs[i].label << "'";
+    gp << "\n";
+    const std::string image = campaigns::render_gnuplot(out + "/replication", gp.str());
+    std::printf("\nplot: %s\n", image.c_str());
+    std::printf("wrote %s/replication_<label>.csv (k, worst_error, cost_unrolled, cost_folded, pareto, added)\n",
                 out.c_str());
     return 0;
 }
