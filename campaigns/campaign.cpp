@@ -17,6 +17,8 @@
 #include <sstream>
 
 #include "config.hpp"
+#include "files.hpp"
+#include "yaml_fields.hpp"
 #include "dataset.hpp"
 #include "model.hpp"
 
@@ -30,116 +32,10 @@ using json = nlohmann::json;
 // Same conventions as sim/core/config.cpp: every error is "path: rule" or
 // "path=value rule", all collected, thrown as one ConfigError naming the file.
 
-namespace {
-
-std::string shown(const YAML::Node& n) {
-    if (n.IsScalar()) return "=" + n.Scalar();
-    if (n.IsMap()) return " (a map)";
-    if (n.IsSequence()) return " (a list)";
-    return " (empty)";
-}
-std::string sub(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
-
-void check_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> allowed,
-                Errors& errs) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        if (!seen.insert(key).second) {
-            errs.push_back(sub(path, key) + ": duplicate key");
-            continue;
-        }
-        bool ok = false;
-        std::string list;
-        for (const char* a : allowed) {
-            ok = ok || key == a;
-            list += (list.empty() ? "" : ", ") + std::string(a);
-        }
-        if (!ok) errs.push_back(sub(path, key) + ": unknown key (allowed: " + list + ")");
-    }
-}
-
-bool get_int(const YAML::Node& map, const char* key, const std::string& path, int& out, Errors& errs, int lo,
-             int hi) {
-    const YAML::Node n = map[key];
-    if (!n) return false;
-    const std::string p = sub(path, key);
-    int v = 0;
-    if (!n.IsScalar() || !YAML::convert<int>::decode(n, v)) {
-        errs.push_back(p + shown(n) + " must be an integer");
-        return false;
-    }
-    if (v < lo || v > hi) {
-        errs.push_back(p + "=" + std::to_string(v) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi));
-        return false;
-    }
-    out = v;
-    return true;
-}
-
-bool get_string(const YAML::Node& map, const char* key, const std::string& path, std::string& out, Errors& errs,
-                bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    if (!n.IsScalar() || n.Scalar().empty()) {
-        errs.push_back(p + shown(n) + " must be a non-empty string");
-        return false;
-    }
-    out = n.Scalar();
-    return true;
-}
-
-bool get_choice(const YAML::Node& map, const char* key, const std::string& path,
-                std::initializer_list<const char*> choices, std::string& out, Errors& errs) {
-    std::string s;
-    if (!get_string(map, key, path, s, errs)) return false;
-    std::string list;
-    for (const char* c : choices) {
-        if (s == c) {
-            out = s;
-            return true;
-        }
-        list += (list.empty() ? "" : ", ") + std::string(c);
-    }
-    errs.push_back(sub(path, key) + "=" + s + " must be one of " + list);
-    return false;
-}
-
-std::string resolve(const std::string& source, const std::string& rel) {
-    if (rel.empty()) return rel;
-    const fs::path p(rel);
-    if (p.is_absolute()) return p.lexically_normal().string();
-    return (fs::path(source).parent_path() / p).lexically_normal().string();
-}
-
-std::string read_text(const std::string& path) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) throw ConfigError(path, {"cannot open: is a directory"});
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(path, {std::string("cannot open: ") + std::strerror(errno)});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-}  // namespace
+using namespace yamlf;
 
 CampaignSpec parse_campaign_spec(const std::string& text, const std::string& source) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        std::ostringstream ss;
-        ss << "syntax error";
-        if (!e.mark.is_null()) ss << " at line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
-        ss << ": " << e.msg;
-        throw ConfigError(source, {ss.str()});
-    }
-    if (!root.IsMap()) throw ConfigError(source, {"top level must be a map"});
+    const YAML::Node root = load_map(text, source);
     Errors errs;
     check_keys(root, "",
                {"name", "model", "dataset", "error_model", "layers", "values", "output", "threads", "seed",
@@ -149,8 +45,8 @@ CampaignSpec parse_campaign_spec(const std::string& text, const std::string& sou
     s.source = source;
     s.name = fs::path(source).stem().string();
     get_string(root, "name", "", s.name, errs);
-    if (get_string(root, "model", "", s.model, errs, true)) s.model = resolve(source, s.model);
-    if (get_string(root, "output", "", s.output, errs, true)) s.output = resolve(source, s.output);
+    if (get_string(root, "model", "", s.model, errs, true)) s.model = resolve_relative(source, s.model);
+    if (get_string(root, "output", "", s.output, errs, true)) s.output = resolve_relative(source, s.output);
 
     if (const YAML::Node d = root["dataset"]) {
         if (!d.IsMap()) {
@@ -158,7 +54,7 @@ CampaignSpec parse_campaign_spec(const std::string& text, const std::string& sou
         } else {
             check_keys(d, "dataset", {"name", "dir", "split", "images", "sample"}, errs);
             get_choice(d, "name", "dataset", {"fashion-mnist", "mnist", "cifar10"}, s.dataset, errs);
-            if (get_string(d, "dir", "dataset", s.data_dir, errs)) s.data_dir = resolve(source, s.data_dir);
+            if (get_string(d, "dir", "dataset", s.data_dir, errs)) s.data_dir = resolve_relative(source, s.data_dir);
             get_choice(d, "split", "dataset", {"test", "train"}, s.split, errs);
             get_int(d, "images", "dataset", s.images, errs, 0, 100000000);
             get_choice(d, "sample", "dataset", {"first", "random"}, s.sample, errs);
@@ -215,39 +111,17 @@ CampaignSpec parse_campaign_spec(const std::string& text, const std::string& sou
     return s;
 }
 
-CampaignSpec load_campaign_spec(const std::string& path) { return parse_campaign_spec(read_text(path), path); }
+CampaignSpec load_campaign_spec(const std::string& path) { return parse_campaign_spec(read_text_file(path), path); }
 
 // ---------------------------------------------------------------- runner
 
 namespace {
-
-uint64_t fnv1a(const std::string& bytes) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
-
-std::string hex64(uint64_t v) {
-    char b[20];
-    std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
-    return b;
-}
 
 std::string format_row(const Topology& topo, const FaultResult& r, int images) {
     char b[160];
     std::snprintf(b, sizeof b, "%s,%d,%d,%.4f,%d,%d\n", topo.layers[r.fault.layer].name.c_str(), r.fault.index,
                   r.fault.code, images ? 100.0 * r.correct / images : 0.0, r.correct, r.changed);
     return b;
-}
-
-void write_atomic(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << text;
-        if (!f) throw std::runtime_error(tmp + ": cannot write");
-    }
-    fs::rename(tmp, path);
 }
 
 }  // namespace
@@ -334,7 +208,7 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
     json manifest = {{"format", 1},
                      {"name", spec.name},
                      {"model", spec.model},
-                     {"model_fnv1a", hex64(fnv1a(mbytes.str()))},
+                     {"model_fnv1a", hex64(fnv1a64(mbytes.str()))},
                      {"topology", topo.name},
                      {"dataset", spec.dataset},
                      {"split", spec.split},
@@ -407,8 +281,8 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
         done = 0;
         std::error_code ec;
         fs::remove(sum, ec);
-        write_atomic(csv, header);
-        write_atomic(man, manifest.dump(2) + "\n");
+        write_file_atomic(csv, header);
+        write_file_atomic(man, manifest.dump(2) + "\n");
     }
 
     CampaignOutcome out;
@@ -512,7 +386,7 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
     summary["variance_definition"] = "population variance of the faulty accuracies, in %^2";
     summary["worst_fault"] = worst;
     summary["per_layer"] = jl;
-    write_atomic(sum, summary.dump(2) + "\n");
+    write_file_atomic(sum, summary.dump(2) + "\n");
     out.error_free = clean.accuracy();
     out.min_accuracy = lo;
     out.variance = var;
