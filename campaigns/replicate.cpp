@@ -1,5 +1,12 @@
 #include "replicate.hpp"
 
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "files.hpp"
+#include "report.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -118,6 +125,68 @@ int channels_needed(const std::vector<ReplicationPoint>& curve, double target_er
     for (const auto& p : curve)
         if (p.worst_error <= target_error + 1e-9) return p.k;
     return -1;
+}
+
+std::string write_replication(const std::vector<ReplicationRun>& runs, const std::string& out) {
+    std::filesystem::create_directories(out);
+    for (const auto& r : runs) {
+        std::ostringstream f;
+        f << "k,worst_error,cost_unrolled,cost_folded,pareto,added\n";
+        double best = 1e9;
+        for (const auto& p : r.curve) {
+            // On the Pareto front when it lowers the worst-case error (cost only grows with k).
+            const bool pareto = p.worst_error < best - 1e-9;
+            best = std::min(best, p.worst_error);
+            f << p.k << ',' << p.worst_error << ',' << p.cost_unrolled << ',' << p.cost_folded << ','
+              << (pareto ? 1 : 0) << ',' << p.added << '\n';
+        }
+        write_file_atomic(out + "/replication_" + r.label + ".csv", f.str());
+    }
+    // Fig. 9: worst-case error against normalised cost, one curve per model.
+    std::ostringstream gp;
+    gp << "set title 'Selective channel replication: worst-case error under single channel stuck@'\n"
+       << "set xlabel 'normalised hardware cost (fully unrolled)'\nset ylabel 'worst-case error [%]'\n"
+       << "set key top right\nset grid\nset datafile separator ','\nplot ";
+    for (size_t i = 0; i < runs.size(); ++i)
+        gp << (i ? ", " : "") << "'" << out << "/replication_" << runs[i].label
+           << ".csv' skip 1 using 3:2 with steps lw 2 lc rgb '" << plot_color(i) << "' title '" << runs[i].label
+           << "'";
+    gp << "\n";
+    return render_gnuplot(out + "/replication", gp.str());
+}
+
+std::vector<double> default_targets(const std::vector<ReplicationRun>& runs) {
+    double floor_err = 0;
+    for (const auto& r : runs) floor_err = std::max(floor_err, 100.0 - r.error_free);
+    std::vector<double> t;
+    for (double d : {0.5, 1.0, 2.0, 5.0, 10.0})
+        if (floor_err + d < 100) t.push_back(std::ceil((floor_err + d) * 10) / 10);
+    return t;
+}
+
+std::string replication_table(const std::vector<ReplicationRun>& runs, const std::vector<double>& targets) {
+    std::ostringstream o;
+    o << "| worst-case error |";
+    for (const auto& r : runs) o << " " << r.label << " |";
+    o << "\n|---:|";
+    for (size_t i = 0; i < runs.size(); ++i) o << "---:|";
+    o << "\n";
+    char buf[64];
+    for (double t : targets) {
+        std::snprintf(buf, sizeof buf, "<= %.2f %%", t);
+        o << "| " << buf << " |";
+        for (const auto& r : runs) {
+            const int k = channels_needed(r.curve, t);
+            if (k < 0) {
+                o << " unreachable |";
+            } else {
+                std::snprintf(buf, sizeof buf, " %d ch (%.3fx) |", k, r.curve[k].cost_unrolled);
+                o << buf;
+            }
+        }
+        o << "\n";
+    }
+    return o.str();
 }
 
 }  // namespace fatsim::campaigns

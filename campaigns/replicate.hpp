@@ -43,4 +43,19 @@ std::vector<ReplicationPoint> replication_tradeoff(const Topology& topo, const A
 // Smallest k whose worst-case error is at most `target_error` (-1 if none).
 int channels_needed(const std::vector<ReplicationPoint>& curve, double target_error);
 
+// One model's trade-off, for writing and comparing several models.
+struct ReplicationRun {
+    std::string label;
+    double error_free = 0;
+    std::vector<ReplicationPoint> curve;
+};
+// Writes <out>/replication_<label>.csv per run (k, worst_error, cost_unrolled,
+// cost_folded, pareto, added) and the Fig. 9 plot <out>/replication.png;
+// returns the plot's path.
+std::string write_replication(const std::vector<ReplicationRun>& runs, const std::string& out);
+// Default targets: 0.5, 1, 2, 5 and 10 points above the worst error-free error.
+std::vector<double> default_targets(const std::vector<ReplicationRun>& runs);
+// Markdown table: per target, the channels (and unrolled cost) each model needs.
+std::string replication_table(const std::vector<ReplicationRun>& runs, const std::vector<double>& targets);
+
 }  // namespace fatsim::campaigns

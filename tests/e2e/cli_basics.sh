@@ -28,6 +28,11 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     "$fatsim" sweep --model "$tmp/a.fatq" --layers conv5 --images 100 --csv "$tmp/s.csv" >/dev/null 2>&1
     # 64 channels x 2 values, plus the header.
     check "sweep writes one row per fault" test "$(wc -l <"$tmp/s.csv")" -eq 129
+    out=$("$fatsim" replicate --model "$tmp/a.fatq" --sweep "$tmp/s.csv" --label A --images 100 --out "$tmp/rep" 2>&1)
+    # k = 0..64 (the 64 swept channels), plus the header.
+    check "replicate writes the curve" test "$(wc -l <"$tmp/rep/replication_A.csv")" -eq 66
+    check "replicate answers the question" contains "$out" "channels to triplicate"
+    check "replicate plots" test -s "$tmp/rep/replication.png"
 else
     echo "skip eval/sweep: Fashion-MNIST not installed"
 fi
