@@ -682,4 +682,11 @@ std::string detect_config_kind(const std::string& path) {
     return "unknown";
 }
 
+void bind_folding(AccelConfig& acc, const Topology& topo) {
+    if (acc.architecture == Architecture::Dataflow && acc.layers.size() == topo.layers.size())
+        for (size_t l = 0; l < topo.layers.size(); ++l) acc.layers[l].mh = topo.layers[l].mh();
+    std::vector<std::string> errs = validate_folding(acc, topo);
+    if (!errs.empty()) throw ConfigError(acc.source, std::move(errs));
+}
+
 }  // namespace fatsim

@@ -63,6 +63,10 @@ AccelConfig parse_accel(const std::string& yaml_text, const std::string& source,
 AccelConfig import_finn_folding(const std::string& path, const Topology& topo);
 // Checks folding rules; returns the list of errors (empty when valid).
 std::vector<std::string> validate_folding(const AccelConfig& acc, const Topology& topo);
+// Re-targets a folding at another topology of the same shape (e.g. the same
+// network at another width): takes its MH per layer, then validates. Throws
+// ConfigError(acc.source) when the folding does not fit.
+void bind_folding(AccelConfig& acc, const Topology& topo);
 
 // What kind of YAML a file is, by its top-level keys (topology, accel, campaign...).
 std::string detect_config_kind(const std::string& path);
