@@ -23,6 +23,15 @@ int cmd_model(const Args& args);
 int cmd_config(const Args& args);
 int cmd_sweep(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_simulate(const Args& args);   // sim/app/cmd_simulate.cpp
+int cmd_bench_hw(const Args& args);   // `fatsim bench hw`
+int cmd_campaign(const Args& args);        // cmd_campaign.cpp
+int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench campaign`
+int cmd_report(const Args& args);          // cmd_report.cpp
+int cmd_replicate(const Args& args);       // cmd_replicate.cpp
+int cmd_train(const Args& args);   // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
+int cmd_export(const Args& args);  // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
+int cmd_pipeline(const Args& args);  // cmd_pipeline.cpp (only with FATSIM_HAVE_TRAINER)
 
 // Parses args against desc (+ positional); prints help and returns false on --help.
 bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,

@@ -61,10 +61,17 @@ Usage: fatsim <command> [options]      (fatsim <command> --help for its options)
 
 Commands:
   eval        accuracy of a model file on a dataset (golden integer engine)
-  model       make model files: `fatsim model random --topology T --seed N --out M`
+  model       make and inspect model files: `fatsim model random|info`
   config      validate configs: `fatsim config check FILE...` (topology, accelerator YAML, FINN folding JSON)
-  sweep       channel / pixel stuck@ sweep of chosen layers (the paper's Algorithm 1)
-  bench       benchmarks: `fatsim bench engine` (images/s against the naive reference)
+  train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
+  export      export a training checkpoint to a model file (BN folded into integer thresholds)
+  sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
+  campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary
+  report      Table I, side-by-side comparison and min/max plot of campaign results
+  replicate   selective channel replication (TMR): worst-case error against hardware cost
+  pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
+  simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign`
 
 Options:
   -h, --help     this help
@@ -96,7 +103,21 @@ int main(int argc, char** argv) {
         if (cmd == "model") return cmd_model(args);
         if (cmd == "config") return cmd_config(args);
         if (cmd == "sweep") return cmd_sweep(args);
+        if (cmd == "campaign") return cmd_campaign(args);
+        if (cmd == "report") return cmd_report(args);
+        if (cmd == "replicate") return cmd_replicate(args);
+        if (cmd == "simulate") return cmd_simulate(args);
         if (cmd == "bench") return cmd_bench(args);
+#ifdef FATSIM_HAVE_TRAINER
+        if (cmd == "train") return cmd_train(args);
+        if (cmd == "export") return cmd_export(args);
+        if (cmd == "pipeline") return cmd_pipeline(args);
+#else
+        if (cmd == "train" || cmd == "export" || cmd == "pipeline") {
+            std::cerr << "fatsim " << cmd << ": this build has no trainer (configure with -DFATSIM_TRAINER=ON and LibTorch)\n";
+            return 1;
+        }
+#endif
         std::cerr << "fatsim: unknown command '" << cmd << "'\n\n" << kMainHelp;
         return 2;
     } catch (const UsageError& e) {

@@ -1,0 +1,378 @@
+// Trainer tests (label trainer): quantisers, the injection layer's statistics,
+// gradient mask and broadcast shapes, FAT method 2, export exactness against
+// the golden engine, checkpoint resume. Tiny nets on synthetic data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "nn.hpp"
+
+using namespace fatsim;
+using namespace fatsim::trainer;
+namespace fs = std::filesystem;
+
+namespace {
+
+Topology tiny_topology(int wbits, int abits, int dim = 10) {
+    const std::string y = "name: tiny\ninput: {channels: 3, dim: " + std::to_string(dim) +
+                          ", bits: 8}\nweight_bits: " + std::to_string(wbits) + "\nact_bits: " + std::to_string(abits) +
+                          "\nwidth: 1.0\nlayers:\n"
+                          "  - {name: conv0, type: conv, channels: 8, kernel: 3}\n"
+                          "  - {name: conv1, type: conv, channels: 8, kernel: 3, pool: 2}\n"
+                          "  - {name: fc0, type: fc, channels: 16}\n"
+                          "  - {name: fc1, type: fc, channels: 10, act_bits: 0, scale: false}\n";
+    return parse_topology(y, "tiny.yaml");
+}
+
+// Learnable synthetic data: the label is the brightest of 10 vertical stripes-ish regions.
+InputBatch synthetic(const Topology& t, int n, uint64_t seed) {
+    InputBatch b;
+    b.count = n;
+    b.dim = t.in_dim;
+    b.channels = t.in_channels;
+    b.data.resize(size_t(n) * b.dim * b.dim * b.channels);
+    b.labels.resize(size_t(n));
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < n; ++i) {
+        const int label = int(rng() % 10);
+        b.labels[size_t(i)] = uint8_t(label);
+        for (int y = 0; y < b.dim; ++y)
+            for (int x = 0; x < b.dim; ++x)
+                for (int c = 0; c < b.channels; ++c) {
+                    int v = int(rng() % 120) - 100;
+                    if ((x + y * b.dim) % 10 == label) v += 120;
+                    b.data[((size_t(i) * b.dim + y) * b.dim + x) * b.channels + c] = int8_t(std::clamp(v, -128, 127));
+                }
+    }
+    return b;
+}
+
+TrainOptions quick_options() {
+    TrainOptions o;
+    o.epochs = 2;
+    o.batch = 20;
+    o.threads = 1;  // robust on a loaded 2-core machine
+    o.progress = false;
+    o.eval_each_epoch = false;
+    o.check_export = false;
+    o.max_train_batches = 5;
+    return o;
+}
+
+// Binomial tolerance: |k - n q| <= 5 sigma.
+void expect_rate(int64_t k, int64_t n, double q, const std::string& what) {
+    const double sigma = std::sqrt(n * q * (1 - q));
+    EXPECT_LE(std::fabs(double(k) - n * q), 5 * sigma + 1) << what << ": " << k << " of " << n << ", expected rate " << q;
+}
+
+torch::Tensor T(std::vector<double> v) { return torch::tensor(v, torch::kFloat32); }
+
+}  // namespace
+
+TEST(Quantisers, ForwardValuesAndTies) {
+    const auto x = T({-2.0, -0.6, -0.5, -0.2, 0.0, 0.2, 0.5, 0.7, 3.0});
+    EXPECT_TRUE(torch::equal(quantize_weight(x, 1), T({-1, -1, -1, -1, 1, 1, 1, 1, 1})));
+    EXPECT_TRUE(torch::equal(quantize_act(x, 1), T({-1, -1, -1, -1, 1, 1, 1, 1, 1})));
+    // narrow INT2, round half up (a value at a step goes up, as acc >= T does)
+    EXPECT_TRUE(torch::equal(quantize_act(x, 2), T({-1, -1, 0, 0, 0, 0, 1, 1, 1})));
+    EXPECT_TRUE(torch::equal(quantize_weight(x, 2), T({-1, -1, 0, 0, 0, 0, 1, 1, 1})));
+    const auto a4 = quantize_act(T({-1.0, 0.0, 0.1, 1.0, 2.95, 10.0}), 4);
+    EXPECT_TRUE(torch::equal(a4, T({0, 0, 1, 5, 15, 15})));
+    // levels by steps agree with the quantiser
+    for (int b : {1, 2, 3, 4}) {
+        const auto steps = act_steps(b);
+        const auto vals = act_values(b);
+        ASSERT_EQ(steps.size() + 1, vals.size());
+        for (int i = -200; i < 400; ++i) {
+            const double y = i / 100.0 + 0.0037;  // off the steps
+            int level = 0;
+            for (double s : steps) level += y >= s;
+            EXPECT_EQ(quantize_act(torch::tensor({y}, torch::kFloat64), b).item<double>(), vals[size_t(level)])
+                << "bits " << b << " y " << y;
+        }
+    }
+}
+
+TEST(Quantisers, StraightThroughGradients) {
+    auto x = T({-1.5, -0.5, 0.5, 1.5}).requires_grad_();
+    quantize_act(x, 1).sum().backward();  // hardtanh STE
+    EXPECT_TRUE(torch::equal(x.grad(), T({0, 1, 1, 0})));
+    auto w = T({-1.5, -0.5, 0.5, 1.5}).requires_grad_();
+    quantize_weight(w, 1).sum().backward();  // identity STE
+    EXPECT_TRUE(torch::equal(w.grad(), torch::ones({4})));
+}
+
+TEST(Injection, RatePerLevelWithinBinomialTolerance) {
+    torch::manual_seed(7);
+    for (int bits : {1, 2, 3}) {
+        InjectionOptions o;
+        o.granularity = InjectGranularity::Element;
+        o.p = 0.1;
+        Injection inj(act_values(bits), o);
+        inj->enabled = true;
+        inj->train();
+        // a constant input at a value outside the levels shows every injection
+        const auto x = torch::full({64, 16, 16, 16}, 100.0f);
+        const auto y = inj(x);
+        const auto vals = act_values(bits);
+        const int64_t n = x.numel();
+        const double q = o.p / vals.size();
+        int64_t total = 0;
+        for (double v : vals) {
+            const int64_t k = (y == v).sum().item<int64_t>();
+            expect_rate(k, n, q, "bits " + std::to_string(bits) + " level " + std::to_string(v));
+            total += k;
+        }
+        EXPECT_EQ(total + (y == 100.0).sum().item<int64_t>(), n);  // nothing else changes
+        EXPECT_EQ(inj->last_mask.sum().item<int64_t>(), total);
+    }
+}
+
+TEST(Injection, GradientZeroedWhereInjectedNoRescaling) {
+    torch::manual_seed(3);
+    InjectionOptions o;
+    o.granularity = InjectGranularity::Element;
+    o.p = 0.3;
+    Injection inj(act_values(1), o);
+    inj->enabled = true;
+    inj->train();
+    auto x = torch::ones({8, 4, 5, 5}, torch::requires_grad());
+    auto y = inj(x);
+    const auto g = torch::rand({8, 4, 5, 5});
+    (y * g).sum().backward();
+    const auto mask = inj->last_mask.expand_as(x);
+    EXPECT_GT(mask.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(torch::equal(x.grad(), torch::where(mask, torch::zeros_like(g), g)));
+}
+
+TEST(Injection, ChannelAndPixelBroadcastShapes) {
+    torch::manual_seed(5);
+    const auto x = torch::full({32, 6, 4, 4}, 100.0f);
+    for (auto gr : {InjectGranularity::Channel, InjectGranularity::Pixel}) {
+        InjectionOptions o;
+        o.granularity = gr;
+        o.p = 0.5;
+        Injection inj(act_values(2), o);
+        inj->enabled = true;
+        inj->train();
+        const auto y = inj(x);
+        if (gr == InjectGranularity::Channel) {
+            EXPECT_EQ(inj->last_mask.sizes().vec(), (std::vector<int64_t>{32, 6, 1, 1}));
+            // every channel is either untouched or one constant value
+            const auto mn = y.amin({2, 3}), mx = y.amax({2, 3});
+            EXPECT_TRUE(torch::equal(mn, mx));
+        } else {
+            EXPECT_EQ(inj->last_mask.sizes().vec(), (std::vector<int64_t>{32, 1, 4, 4}));
+            const auto mn = y.amin(1), mx = y.amax(1);  // same value across the channels of a pixel
+            EXPECT_TRUE(torch::equal(mn, mx));
+        }
+        const auto hit = (y != 100.0).to(torch::kFloat64).mean().item<double>();
+        EXPECT_NEAR(hit, 0.5, 0.1);
+        // FC (2-D) tensors
+        const auto y2 = inj(torch::full({32, 6}, 100.0f));
+        EXPECT_EQ(inj->last_mask.sizes().vec(),
+                  gr == InjectGranularity::Channel ? (std::vector<int64_t>{32, 6}) : (std::vector<int64_t>{32, 1}));
+        EXPECT_EQ(y2.sizes().vec(), (std::vector<int64_t>{32, 6}));
+    }
+}
+
+TEST(Injection, DisabledOrEvalIsTransparent) {
+    InjectionOptions o;
+    o.p = 0.9;
+    Injection inj(act_values(1), o);
+    const auto x = torch::ones({4, 3, 2, 2});
+    inj->train();
+    EXPECT_TRUE(torch::equal(inj(x), x));  // disabled
+    inj->enabled = true;
+    inj->eval();
+    EXPECT_TRUE(torch::equal(inj(x), x));  // eval mode
+}
+
+TEST(Injection, ChannelGroupsFailTogetherWithMappedValues) {
+    torch::manual_seed(11);
+    InjectionOptions o;
+    o.granularity = InjectGranularity::ChannelGroup;
+    o.p = 0.3;
+    o.group.modulus = 4;
+    o.group.weights = {1.0};
+    o.group.maps = {{2, 0, 1}};  // A2: -1 -> +1, 0 -> -1, +1 -> 0
+    Injection inj(act_values(2), o);
+    inj->enabled = true;
+    inj->train();
+    auto x = torch::randint(-1, 2, {200, 12, 3, 3}).to(torch::kFloat32).requires_grad_();
+    const auto y = inj(x);
+    const auto m = inj->last_mask;
+    ASSERT_EQ(m.sizes().vec(), (std::vector<int64_t>{200, 12, 1, 1}));
+    for (int c = 4; c < 12; ++c) EXPECT_TRUE(torch::equal(m.select(1, c), m.select(1, c % 4)));
+    const auto mapped = torch::where(x == -1, torch::ones_like(x), torch::where(x == 0, -torch::ones_like(x), torch::zeros_like(x)));
+    const auto me = m.expand_as(x);
+    EXPECT_TRUE(torch::equal(torch::where(me, mapped, x), y));
+    expect_rate(m.select(1, 0).sum().item<int64_t>() + m.select(1, 1).sum().item<int64_t>() +
+                    m.select(1, 2).sum().item<int64_t>() + m.select(1, 3).sum().item<int64_t>(),
+                200 * 4, 0.3, "group failure rate");
+    y.sum().backward();
+    EXPECT_TRUE(torch::equal(x.grad(), torch::where(me, torch::zeros_like(x), torch::ones_like(x))));
+}
+
+TEST(Injection, Dropout2dZerosAndRescales) {
+    torch::manual_seed(2);
+    InjectionOptions o;
+    o.p = 0.25;
+    Injection inj(act_values(1), o);
+    inj->enabled = true;
+    inj->dropout = true;
+    inj->train();
+    const auto y = inj(torch::ones({64, 8, 3, 3}));
+    const auto u = std::get<0>(torch::_unique(y));
+    ASSERT_EQ(u.numel(), 2);
+    EXPECT_FLOAT_EQ(u[0].item<float>(), 0.0f);
+    EXPECT_FLOAT_EQ(u[1].item<float>(), 1.0f / 0.75f);
+    EXPECT_TRUE(torch::equal(y.amin({2, 3}), y.amax({2, 3})));  // whole channels
+}
+
+TEST(Training, ModesEnableTheRightInjectionLayers) {
+    const Topology t = tiny_topology(1, 1);
+    const InputBatch tr = synthetic(t, 200, 1), te;
+    auto o = quick_options();
+    o.epochs = 6;
+    o.mode = TrainMode::Fat2;
+    const auto r = train(t, o, tr, te);
+    ASSERT_EQ(r.epochs.size(), 6u);
+    std::set<int> seen;
+    for (const auto& e : r.epochs) {
+        ASSERT_EQ(e.enabled.size(), 1u) << "epoch " << e.epoch;
+        EXPECT_LT(e.enabled[0], 3);
+        seen.insert(e.enabled[0]);
+    }
+    EXPECT_GE(seen.size(), 2u);  // random over epochs
+    o.epochs = 1;
+    o.mode = TrainMode::Fat1;
+    EXPECT_EQ(train(t, o, tr, te).epochs[0].enabled, (std::vector<int>{0, 1, 2}));
+    o.mode = TrainMode::Sat;
+    EXPECT_TRUE(train(t, o, tr, te).epochs[0].enabled.empty());
+    o.mode = TrainMode::Fat1;
+    o.inject.layers = {"conv1"};
+    EXPECT_EQ(train(t, o, tr, te).epochs[0].enabled, (std::vector<int>{1}));
+    o.inject.layers = {"fc1"};
+    EXPECT_THROW(train(t, o, tr, te), std::invalid_argument);
+}
+
+TEST(Training, WeightsStayClampedAndLossFalls) {
+    const Topology t = tiny_topology(1, 1);
+    const InputBatch tr = synthetic(t, 400, 2), te = synthetic(t, 200, 3);
+    auto o = quick_options();
+    o.epochs = 4;
+    o.max_train_batches = 0;
+    o.eval_each_epoch = true;
+    const auto r = train(t, o, tr, te);
+    EXPECT_LT(r.epochs.back().loss, r.epochs.front().loss);
+    EXPECT_GT(r.test_acc, 20.0);  // chance is 10 %
+}
+
+class ExportExact : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(ExportExact, GoldenEngineAgreesOnEveryActivation) {
+    const auto [wb, ab] = GetParam();
+    const Topology t = tiny_topology(wb, ab);
+    const InputBatch tr = synthetic(t, 300, 4), te = synthetic(t, 300, 5);
+    auto o = quick_options();
+    o.max_train_batches = 0;
+    o.mode = TrainMode::Fat1;
+    o.inject.p = 0.05;
+    const fs::path dir = fs::temp_directory_path() / ("fatsim_test_export_" + std::to_string(wb) + std::to_string(ab));
+    fs::remove_all(dir);
+    o.checkpoint_dir = dir.string();
+    o.check_export = true;
+    const auto r = train(t, o, tr, te);
+    EXPECT_EQ(r.agreement.images, 300);
+    EXPECT_EQ(r.agreement.pred_agree, 300);
+    EXPECT_EQ(r.agreement.act_agree, 300);
+    EXPECT_GE(r.agreement.float_agree, 270);  // float BN vs integer thresholds: ties and rounding only
+
+    // Negative BN gammas flip weight rows; the export must stay exact.
+    torch::manual_seed(9);
+    QnnNet net(t);
+    torch::load(net, (dir / "net_epoch1.pt").string());
+    {
+        torch::NoGradGuard ng;
+        for (auto& L : net->layers)
+            if (L->bn) {
+                L->bn->weight.mul_(torch::where(torch::rand_like(L->bn->weight) < 0.5, -1.0, 1.0));
+                L->bn->weight.index_put_({0}, 0.0);  // and a zero gamma: constant output
+            }
+    }
+    net->eval();
+    const QnnModel m = fold(net);
+    const auto a = check_agreement(net, m, te, 2);
+    EXPECT_EQ(a.pred_agree, 300);
+    EXPECT_EQ(a.act_agree, 300);
+    EXPECT_GE(a.float_agree, 270);
+
+    // export_checkpoint gives the same model as the trainer's export
+    const QnnModel e = export_checkpoint(dir.string(), "", 0.0);
+    ASSERT_EQ(e.layers.size(), r.model.layers.size());
+    for (size_t l = 0; l < e.layers.size(); ++l) {
+        EXPECT_EQ(e.layers[l].weights, r.model.layers[l].weights);
+        EXPECT_EQ(e.layers[l].thresholds, r.model.layers[l].thresholds);
+    }
+    fs::remove_all(dir);
+}
+INSTANTIATE_TEST_SUITE_P(WA, ExportExact,
+                         ::testing::Values(std::make_pair(1, 1), std::make_pair(1, 2), std::make_pair(2, 2),
+                                           std::make_pair(1, 3), std::make_pair(1, 4)));
+
+TEST(Training, ResumeGivesTheSameWeights) {
+    const Topology t = tiny_topology(1, 2);
+    const InputBatch tr = synthetic(t, 200, 6), te;
+    auto o = quick_options();
+    o.mode = TrainMode::Fat2;
+    const fs::path a = fs::temp_directory_path() / "fatsim_test_resume_a", b = fs::temp_directory_path() / "fatsim_test_resume_b";
+    fs::remove_all(a);
+    fs::remove_all(b);
+    o.epochs = 3;
+    o.checkpoint_dir = a.string();
+    const auto full = train(t, o, tr, te);
+    o.epochs = 2;
+    o.checkpoint_dir = b.string();
+    train(t, o, tr, te);
+    o.epochs = 3;
+    o.resume = true;
+    const auto resumed = train(t, o, tr, te);
+    ASSERT_EQ(resumed.epochs.size(), 1u);
+    EXPECT_EQ(resumed.epochs[0].epoch, 2);
+    EXPECT_EQ(resumed.epochs[0].enabled, full.epochs[2].enabled);
+    for (size_t l = 0; l < full.model.layers.size(); ++l) {
+        EXPECT_EQ(full.model.layers[l].weights, resumed.model.layers[l].weights);
+        EXPECT_EQ(full.model.layers[l].thresholds, resumed.model.layers[l].thresholds);
+    }
+    QnnNet na(t), nb(t);
+    torch::load(na, (a / "net_epoch2.pt").string());
+    torch::load(nb, (b / "net_epoch2.pt").string());
+    const auto pa = na->named_parameters(), pb = nb->named_parameters();
+    for (const auto& kv : pa) EXPECT_TRUE(torch::equal(kv.value(), pb[kv.key()])) << kv.key();
+    const auto ba = na->named_buffers(), bb = nb->named_buffers();
+    for (const auto& kv : ba) EXPECT_TRUE(torch::equal(kv.value(), bb[kv.key()])) << kv.key();
+    fs::remove_all(a);
+    fs::remove_all(b);
+}
+
+TEST(FashionMnist, QuarterCnvExportExactOnRealImages) {
+    if (!fs::exists(std::string(kDefaultFashionDir) + "/t10k-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Fashion-MNIST not installed";
+    const Topology t = load_topology(FATSIM_SOURCE_DIR "/models/cnv_w1a1.yaml", 0.25);
+    const InputBatch tr = prepare_inputs(load_dataset(DatasetKind::FashionMnist, "", "train", 1000), t);
+    const InputBatch te = prepare_inputs(load_dataset(DatasetKind::FashionMnist, "", "test", 300), t);
+    auto o = quick_options();
+    o.epochs = 1;
+    o.batch = 100;
+    o.max_train_batches = 10;
+    o.mode = TrainMode::Fat2;
+    o.check_export = true;
+    const auto r = train(t, o, tr, te);
+    EXPECT_EQ(r.agreement.pred_agree, 300);
+    EXPECT_EQ(r.agreement.act_agree, 300);
+}

@@ -1,0 +1,418 @@
+// Quantisers, error-injection layer, network, BN folding, streamlined eval.
+#include "nn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "engine.hpp"
+
+namespace fatsim::trainer {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+namespace I = torch::indexing;
+
+uint64_t mix_seed(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFull;  // torch seeds are signed-safe
+}
+
+// ---- quantisers --------------------------------------------------------------
+Tensor SignSte::forward(AutogradContext*, Tensor x) {
+    return torch::where(x >= 0, torch::ones_like(x), -torch::ones_like(x));
+}
+variable_list SignSte::backward(AutogradContext*, variable_list g) { return {g[0]}; }
+
+Tensor BipolarActSte::forward(AutogradContext* ctx, Tensor x) {
+    ctx->save_for_backward({x});
+    return torch::where(x >= 0, torch::ones_like(x), -torch::ones_like(x));
+}
+variable_list BipolarActSte::backward(AutogradContext* ctx, variable_list g) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    return {g[0] * (x.abs() <= 1).to(g[0].dtype())};
+}
+
+Tensor RoundSte::forward(AutogradContext* ctx, Tensor x, double scale, double lo, double hi) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["lo"] = lo;
+    ctx->saved_data["hi"] = hi;
+    return (x * scale + 0.5).floor().clamp(lo, hi);
+}
+variable_list RoundSte::backward(AutogradContext* ctx, variable_list g) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const double lo = ctx->saved_data["lo"].toDouble(), hi = ctx->saved_data["hi"].toDouble();
+    const Tensor v = x * scale;
+    const Tensor inside = ((v >= lo) & (v <= hi)).to(g[0].dtype());
+    return {g[0] * inside * scale, Tensor(), Tensor(), Tensor()};
+}
+
+Tensor quantize_weight(const Tensor& w, int bits) {
+    if (bits == 1) return SignSte::apply(w);
+    const double m = weight_max(bits);
+    return RoundSte::apply(w, m, -m, m);
+}
+
+double act_scale(int act_bits) { return act_bits >= 3 ? ((1 << act_bits) - 1) / 3.0 : 1.0; }
+
+Tensor quantize_act(const Tensor& y, int act_bits) {
+    if (act_bits == 1) return BipolarActSte::apply(y);
+    if (act_bits == 2) return RoundSte::apply(y, 1.0, -1.0, 1.0);
+    return RoundSte::apply(y, act_scale(act_bits), 0.0, double((1 << act_bits) - 1));
+}
+
+std::vector<double> act_steps(int act_bits) {
+    if (act_bits == 1) return {0.0};
+    if (act_bits == 2) return {-0.5, 0.5};
+    std::vector<double> s;
+    const double sc = act_scale(act_bits);
+    for (int k = 1; k < (1 << act_bits); ++k) s.push_back((k - 0.5) / sc);
+    return s;
+}
+
+std::vector<double> act_values(int act_bits) {
+    const ActRange r = act_range(act_bits);
+    std::vector<double> v;
+    for (int c = r.lo; c <= r.hi; ++c) v.push_back(r.value(c));
+    return v;
+}
+
+// ---- injection ---------------------------------------------------------------
+Tensor InjectFn::forward(AutogradContext* ctx, Tensor x, Tensor mask, Tensor values) {
+    ctx->save_for_backward({mask});
+    return torch::where(mask, values.to(x.dtype()), x);
+}
+variable_list InjectFn::backward(AutogradContext* ctx, variable_list g) {
+    const Tensor mask = ctx->get_saved_variables()[0];
+    return {g[0].masked_fill(mask, 0.0), Tensor(), Tensor()};
+}
+
+InjectionImpl::InjectionImpl(std::vector<double> lv, InjectionOptions o) : opt(std::move(o)) {
+    const int M = int(lv.size());
+    levels = torch::tensor(lv, torch::kFloat32);  // not state: checkpoints hold only weights and BN
+    if (opt.granularity == InjectGranularity::ChannelGroup) {
+        auto& g = opt.group;
+        if (g.modulus < 1) throw std::invalid_argument("group error model: modulus must be >= 1");
+        if (g.maps.empty()) {  // uniform stuck-at over the M levels
+            g.maps.clear();
+            g.weights.assign(size_t(M), 1.0);
+            for (int m = 0; m < M; ++m) g.maps.push_back(std::vector<int>(size_t(M), m));
+        }
+        if (g.weights.size() != g.maps.size())
+            throw std::invalid_argument("group error model: weights and maps differ in count");
+        std::vector<int64_t> flat;
+        std::vector<double> cdf;
+        double sum = 0;
+        for (double w : g.weights) {
+            if (!(w >= 0)) throw std::invalid_argument("group error model: negative weight");
+            sum += w;
+        }
+        if (!(sum > 0)) throw std::invalid_argument("group error model: weights sum to 0");
+        double acc = 0;
+        for (size_t k = 0; k < g.maps.size(); ++k) {
+            if (int(g.maps[k].size()) != M)
+                throw std::invalid_argument("group error model: map " + std::to_string(k) + " has " +
+                                            std::to_string(g.maps[k].size()) + " entries, expected " +
+                                            std::to_string(M) + " (one per activation level)");
+            for (int v : g.maps[k]) {
+                if (v < 0 || v >= M) throw std::invalid_argument("group error model: level index out of range");
+                flat.push_back(v);
+            }
+            acc += g.weights[k];
+            cdf.push_back(acc / sum);
+        }
+        cdf.back() = 1.0;
+        group_maps = torch::tensor(flat, torch::kLong);
+        group_cdf = torch::tensor(cdf, torch::kFloat64);
+    }
+}
+
+Tensor InjectionImpl::forward(const Tensor& x) {
+    last_mask = Tensor();
+    const double p = opt.p;
+    if (!enabled || !is_training() || p <= 0) return x;
+    const bool is4 = x.dim() == 4;
+    const int64_t B = x.size(0), C = x.size(1);
+    if (dropout) {  // Dropout2D baseline: whole channels to 0, survivors scaled by 1/(1-p)
+        const Tensor x4 = is4 ? x : x.view({B, C, 1, 1});
+        const Tensor y = torch::feature_dropout(x4, p, true);
+        return is4 ? y : y.view({B, C});
+    }
+    const int64_t M = levels.numel();
+    if (opt.granularity == InjectGranularity::ChannelGroup) {
+        const int64_t G = opt.group.modulus;
+        const Tensor fail = torch::rand({B, G}, torch::kFloat64) < p;
+        const Tensor u = torch::rand({B, G}, torch::kFloat64);
+        const Tensor cls = torch::searchsorted(group_cdf, u, /*out_int32=*/false, /*right=*/true)
+                               .clamp_max(group_cdf.numel() - 1);
+        const Tensor cg = torch::arange(C, torch::kLong).remainder(G);
+        Tensor mask = fail.index_select(1, cg);   // [B, C]
+        Tensor cls_c = cls.index_select(1, cg);   // [B, C]
+        if (is4) {
+            mask = mask.view({B, C, 1, 1});
+            cls_c = cls_c.view({B, C, 1, 1});
+        }
+        const double v0 = levels[0].item<double>(), step = M > 1 ? (levels[1] - levels[0]).item<double>() : 1.0;
+        const Tensor li = ((x.detach() - v0) / step).round().to(torch::kLong).clamp(0, M - 1);
+        const Tensor faulty_idx = group_maps.index({cls_c * M + li});
+        const Tensor values = levels.index({faulty_idx}).to(x.dtype());
+        last_mask = mask;
+        return InjectFn::apply(x, mask, values);
+    }
+    std::vector<int64_t> rs;
+    switch (opt.granularity) {
+        case InjectGranularity::Element: rs = x.sizes().vec(); break;
+        case InjectGranularity::Channel: rs = is4 ? std::vector<int64_t>{B, C, 1, 1} : std::vector<int64_t>{B, C}; break;
+        case InjectGranularity::Pixel:
+            rs = is4 ? std::vector<int64_t>{B, 1, x.size(2), x.size(3)} : std::vector<int64_t>{B, 1};
+            break;
+        default: break;
+    }
+    // Equation (1) with p_j = p (j+1) / M: r < p injects level floor(r M / p).
+    const Tensor r = torch::rand(rs, torch::kFloat64);
+    const Tensor mask = r < p;
+    const Tensor idx = (r * (double(M) / p)).floor().clamp_max(double(M - 1)).to(torch::kLong);
+    const Tensor values = levels.index({idx}).to(x.dtype());
+    last_mask = mask;
+    return InjectFn::apply(x, mask, values);
+}
+
+// ---- network -----------------------------------------------------------------
+QLayerImpl::QLayerImpl(const LayerSpec& s, const InjectionOptions& inj, bool inject_here) : spec(s) {
+    const int64_t O = s.mh();
+    if (s.kind == LayerKind::Conv)
+        weight = register_parameter("weight", torch::empty({O, s.in_channels, s.kernel, s.kernel}).uniform_(-1, 1));
+    else
+        weight = register_parameter("weight", torch::empty({O, int64_t(s.mw())}).uniform_(-1, 1));
+    if (s.act_bits == 0) {
+        // One positive global scale for the loss (argmax-neutral).
+        out_log_scale = register_parameter("out_log_scale", torch::full({1}, -0.5 * std::log(double(s.mw()))));
+    } else {
+        bn = register_module("bn", torch::nn::BatchNorm1d(torch::nn::BatchNormOptions(O).eps(1e-4).momentum(0.1)));
+        if (inject_here) inject = register_module("inject", Injection(act_values(s.act_bits), inj));
+    }
+}
+
+Tensor QLayerImpl::accumulate(const Tensor& x) const {
+    const Tensor qw = quantize_weight(weight, spec.weight_bits);
+    return spec.kind == LayerKind::Conv ? torch::conv2d(x, qw) : torch::linear(x, qw);
+}
+
+QnnNetImpl::QnnNetImpl(const Topology& t, const InjectionOptions& inj) : topo(t) {
+    for (const auto& name : inj.layers) {
+        const int l = topo.find_layer(name);
+        if (l < 0) throw std::invalid_argument("injection layer '" + name + "' is not in topology '" + topo.name + "'");
+        if (topo.layers[size_t(l)].act_bits == 0)
+            throw std::invalid_argument("injection layer '" + name + "' has no activation (last layer)");
+    }
+    for (size_t l = 0; l < topo.layers.size(); ++l) {
+        const auto& s = topo.layers[l];
+        bool here = s.act_bits != 0 &&
+                    (inj.layers.empty() || std::find(inj.layers.begin(), inj.layers.end(), s.name) != inj.layers.end());
+        layers.push_back(register_module(s.name, QLayer(s, inj, here)));
+    }
+}
+
+Tensor QnnNetImpl::forward(Tensor x) {
+    for (auto& L : layers) {
+        const auto& s = L->spec;
+        if (s.kind == LayerKind::Fc && x.dim() == 4) x = x.permute({0, 2, 3, 1}).contiguous().flatten(1);
+        Tensor acc = L->accumulate(x);
+        if (s.act_bits == 0) return acc * L->out_log_scale.exp();
+        const auto& bo = L->bn->options;
+        Tensor y = torch::batch_norm(acc, L->bn->weight, L->bn->bias, L->bn->running_mean, L->bn->running_var,
+                                     is_training(), bo.momentum().value(), bo.eps(), false);
+        Tensor a = quantize_act(y, s.act_bits);
+        const bool after_pool = L->inject ? L->inject->opt.after_pool : true;
+        if (L->inject && !after_pool) a = L->inject(a);
+        if (s.pool > 1) a = torch::max_pool2d(a, s.pool, s.pool);
+        if (L->inject && after_pool) a = L->inject(a);
+        x = a;
+    }
+    return x;
+}
+
+void QnnNetImpl::clamp_weights() {
+    torch::NoGradGuard ng;
+    for (auto& L : layers) L->weight.clamp_(-1.0, 1.0);
+}
+
+std::vector<Injection> QnnNetImpl::injections() const {
+    std::vector<Injection> v;
+    for (const auto& L : layers)
+        if (L->inject) v.push_back(L->inject);
+    return v;
+}
+std::vector<int> QnnNetImpl::injection_layers() const {
+    std::vector<int> v;
+    for (size_t l = 0; l < layers.size(); ++l)
+        if (layers[l]->inject) v.push_back(int(l));
+    return v;
+}
+void QnnNetImpl::set_injection(int enabled_layer) {
+    for (size_t l = 0; l < layers.size(); ++l)
+        if (layers[l]->inject) layers[l]->inject->enabled = enabled_layer == -1 || enabled_layer == int(l);
+}
+void QnnNetImpl::set_dropout(bool d) {
+    for (auto& inj : injections()) inj->dropout = d;
+}
+
+Tensor input_tensor(const InputBatch& b, int first, int n, torch::Dtype dtype) {
+    const int D = b.dim, C = b.channels;
+    auto* p = const_cast<int8_t*>(b.data.data()) + size_t(first) * D * D * C;
+    return torch::from_blob(p, {n, D, D, C}, torch::kInt8).to(dtype).permute({0, 3, 1, 2}).contiguous();
+}
+
+// ---- folding -----------------------------------------------------------------
+QnnModel fold(QnnNet& net, const std::string& description) {
+    torch::NoGradGuard ng;
+    QnnModel m;
+    m.topology = net->topo;
+    m.description = description;
+    constexpr double kBig = 1073741824.0;  // 2^30: beyond any accumulator
+    for (auto& L : net->layers) {
+        const LayerSpec& s = L->spec;
+        const int O = s.mh(), MW = s.mw();
+        Tensor w = quantize_weight(L->weight.detach(), s.weight_bits).to(torch::kFloat64);
+        if (s.kind == LayerKind::Conv) w = w.permute({0, 2, 3, 1});
+        w = w.reshape({O, MW}).contiguous();
+        const double* wp = w.data_ptr<double>();
+        LayerParams lp;
+        lp.weights.resize(size_t(O) * MW);
+        for (size_t i = 0; i < lp.weights.size(); ++i) lp.weights[i] = int8_t(std::lround(wp[i]));
+        if (s.act_bits != 0) {
+            const auto steps = act_steps(s.act_bits);
+            const Tensor g = L->bn->weight.detach().to(torch::kFloat64), b = L->bn->bias.detach().to(torch::kFloat64);
+            const Tensor mu = L->bn->running_mean.to(torch::kFloat64), var = L->bn->running_var.to(torch::kFloat64);
+            const Tensor A = g / (var + L->bn->options.eps()).sqrt();
+            const Tensor Bt = b - mu * A;
+            const auto Aa = A.accessor<double, 1>(), Ba = Bt.accessor<double, 1>();
+            const bool xnor = s.binary_xnor();
+            for (int o = 0; o < O; ++o) {
+                const double a = Aa[o], bb = Ba[o];
+                if (a < 0)
+                    for (int c = 0; c < MW; ++c) lp.weights[size_t(o) * MW + c] = int8_t(-lp.weights[size_t(o) * MW + c]);
+                const double aa = std::fabs(a);
+                for (double t : steps) {
+                    double thr;
+                    if (aa == 0.0 || !std::isfinite((t - bb) / aa)) {
+                        const bool on = aa == 0.0 ? bb >= t : (t - bb) / aa < 0;
+                        thr = on ? (xnor ? 0.0 : -kBig) : (xnor ? MW + 1.0 : kBig);
+                    } else {
+                        const double tp = (t - bb) / aa;  // y >= t  <=>  acc >= tp
+                        if (xnor)  // dot = 2P - MW  =>  P >= (tp + MW) / 2
+                            thr = std::ceil(std::clamp((tp + MW) / 2.0, 0.0, MW + 1.0));
+                        else
+                            thr = std::ceil(std::clamp(tp, -kBig, kBig));
+                    }
+                    lp.thresholds.push_back(int32_t(thr));
+                }
+            }
+        }
+        m.layers.push_back(std::move(lp));
+    }
+    m.validate("trainer export");
+    return m;
+}
+
+// ---- streamlined eval ----------------------------------------------------------
+std::vector<int> first_argmax(const Tensor& logits) {
+    const Tensor l = logits.detach().to(torch::kFloat64).contiguous();
+    const int64_t N = l.size(0), K = l.size(1);
+    const double* p = l.data_ptr<double>();
+    std::vector<int> out(static_cast<size_t>(N));
+    for (int64_t i = 0; i < N; ++i) out[size_t(i)] = int(std::max_element(p + i * K, p + (i + 1) * K) - (p + i * K));
+    return out;
+}
+
+namespace {
+Tensor codes_nhwc(const Tensor& codes) {  // [N,C,H,W] or [N,C] double -> int8 [N, H*W*C]
+    Tensor c = codes.dim() == 4 ? codes.permute({0, 2, 3, 1}) : codes;
+    return c.contiguous().to(torch::kInt8).flatten(1);
+}
+}  // namespace
+
+std::vector<int> streamlined_predict(const QnnModel& m, const Tensor& input, std::vector<Tensor>* trace_act,
+                                     std::vector<Tensor>* trace_out) {
+    torch::NoGradGuard ng;
+    Tensor x = input.to(torch::kFloat64);
+    if (trace_act) trace_act->clear();
+    if (trace_out) trace_out->clear();
+    const auto& T = m.topology;
+    for (size_t l = 0; l < T.layers.size(); ++l) {
+        const LayerSpec& s = T.layers[l];
+        const int O = s.mh(), MW = s.mw();
+        if (s.kind == LayerKind::Fc && x.dim() == 4) x = x.permute({0, 2, 3, 1}).contiguous().flatten(1);
+        const auto& lw = m.layers[l].weights;
+        Tensor w = torch::from_blob(const_cast<int8_t*>(lw.data()), {O, MW}, torch::kInt8).to(torch::kFloat64);
+        Tensor acc;
+        if (s.kind == LayerKind::Conv)
+            acc = torch::conv2d(x, w.view({O, s.kernel, s.kernel, s.in_channels}).permute({0, 3, 1, 2}).contiguous());
+        else
+            acc = torch::linear(x, w);
+        if (s.act_bits == 0) return first_argmax(acc);
+        const ActRange ar = act_range(s.act_bits);
+        const int NT = ar.thresholds();
+        const auto& th = m.layers[l].thresholds;
+        Tensor thr = torch::from_blob(const_cast<int32_t*>(th.data()), {O, NT}, torch::kInt32).to(torch::kFloat64);
+        if (s.binary_xnor()) thr = thr * 2.0 - MW;  // popcount domain -> dot domain
+        Tensor level = acc.dim() == 4 ? (acc.unsqueeze(-1) >= thr.view({1, O, 1, 1, NT})).sum(-1)
+                                      : (acc.unsqueeze(-1) >= thr.view({1, O, NT})).sum(-1);
+        Tensor codes = level.to(torch::kFloat64) + ar.lo;
+        if (trace_act) trace_act->push_back(codes_nhwc(codes));
+        if (s.pool > 1) codes = torch::max_pool2d(codes, s.pool, s.pool);  // codes ordered like values
+        if (trace_out) trace_out->push_back(codes_nhwc(codes));
+        x = ar.bipolar ? codes * 2.0 - 1.0 : codes;
+    }
+    throw std::logic_error("streamlined_predict: topology has no last layer");
+}
+
+AgreementReport check_agreement(QnnNet& net, const QnnModel& m, const InputBatch& batch, int threads) {
+    torch::NoGradGuard ng;
+    AgreementReport rep;
+    const bool was_training = net->is_training();
+    net->eval();
+    Engine eng(m);
+    auto ws = eng.make_workspace();
+    const int L = int(m.topology.layers.size());
+    const int chunk = 250;
+    for (int s0 = 0; s0 < batch.count; s0 += chunk) {
+        const int n = std::min(chunk, batch.count - s0);
+        std::vector<Tensor> ta, to;
+        const auto ps = streamlined_predict(m, input_tensor(batch, s0, n, torch::kFloat64), &ta, &to);
+        const auto pf = first_argmax(net->forward(input_tensor(batch, s0, n)));
+        for (int i = 0; i < n; ++i) {
+            Trace tr;
+            const int pe = eng.classify(*ws, batch.image(s0 + i), {}, &tr);
+            const int label = batch.labels[size_t(s0 + i)];
+            ++rep.images;
+            rep.pred_agree += pe == ps[size_t(i)];
+            rep.float_agree += pf[size_t(i)] == ps[size_t(i)];
+            rep.engine_correct += pe == label;
+            rep.torch_correct += ps[size_t(i)] == label;
+            rep.float_correct += pf[size_t(i)] == label;
+            bool ok = true;
+            for (int l = 0; l + 1 < L && ok; ++l) {
+                const auto& a = tr.layers[size_t(l)].act;
+                const auto& o = tr.layers[size_t(l)].out;
+                const Tensor& xa = ta[size_t(l)];
+                const Tensor& xo = to[size_t(l)];
+                ok = size_t(xa.size(1)) == a.size() && size_t(xo.size(1)) == o.size() &&
+                     std::memcmp(xa[i].data_ptr<int8_t>(), a.data(), a.size()) == 0 &&
+                     std::memcmp(xo[i].data_ptr<int8_t>(), o.data(), o.size()) == 0;
+            }
+            rep.act_agree += ok;
+        }
+    }
+    (void)threads;
+    if (was_training) net->train();
+    return rep;
+}
+
+}  // namespace fatsim::trainer

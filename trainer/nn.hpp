@@ -1,0 +1,128 @@
+// LibTorch internals of the trainer (included only by trainer/*.cpp and
+// tests/trainer): quantisers, the error-injection layer, the network built from
+// a Topology, BN folding to integer thresholds, and the streamlined eval.
+#pragma once
+#include <torch/torch.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model.hpp"
+#include "topology.hpp"
+#include "trainer.hpp"
+
+namespace fatsim::trainer {
+
+// ---- quantisers (straight-through estimators) -------------------------------
+// Weights, 1 bit: +1 where x >= 0 else -1; identity gradient (weights are
+// clamped to [-1,1] after each optimiser step).
+struct SignSte : torch::autograd::Function<SignSte> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+// Activations, 1 bit: hardtanh then sign (x >= 0 -> +1); gradient 1 on |x| <= 1.
+struct BipolarActSte : torch::autograd::Function<BipolarActSte> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+// Uniform rounding quantiser: q = clamp(floor(x*scale + 0.5), lo, hi) (round half
+// up, so a value at a step goes up, like the hardware's "acc >= T");
+// gradient scale inside [lo, hi] (in x*scale units), 0 outside.
+// Narrow INT2: scale 1, lo -1, hi 1. Unsigned Ab: lo 0, hi 2^b-1.
+// Narrow signed weights of b bits: scale = hi = 2^(b-1)-1.
+struct RoundSte : torch::autograd::Function<RoundSte> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, double scale,
+                                 double lo, double hi);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+
+torch::Tensor quantize_weight(const torch::Tensor& w, int bits);
+// Scale of unsigned A3/A4 activations: BN outputs in [0, 3] span all levels.
+double act_scale(int act_bits);
+torch::Tensor quantize_act(const torch::Tensor& y, int act_bits);
+// Quantiser steps in the BN-output domain: level = lo + #{k : y >= steps[k]}.
+std::vector<double> act_steps(int act_bits);
+// The activation values (ascending) a layer with act_bits can output.
+std::vector<double> act_values(int act_bits);
+
+// ---- error injection ---------------------------------------------------------
+// out = where(mask, values, x); backward: gradient zeroed where mask, no rescaling
+// (equation (3)). mask broadcasts to x.
+struct InjectFn : torch::autograd::Function<InjectFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor mask,
+                                 torch::Tensor values);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+
+struct InjectionImpl : torch::nn::Module {
+    InjectionImpl(std::vector<double> levels, InjectionOptions opt);
+    // Equations (1)-(5). Returns x unchanged when disabled or p == 0.
+    torch::Tensor forward(const torch::Tensor& x);
+    bool enabled = false;
+    bool dropout = false;      // Dropout2D baseline instead of injection
+    InjectionOptions opt;
+    torch::Tensor levels;      // M values, float
+    torch::Tensor last_mask;   // mask of the last forward (broadcastable to x), for tests
+    torch::Tensor group_maps;  // [classes, M] level indices; group_cdf [classes]
+    torch::Tensor group_cdf;
+};
+TORCH_MODULE(Injection);
+
+// ---- network -----------------------------------------------------------------
+struct QLayerImpl : torch::nn::Module {
+    QLayerImpl(const LayerSpec& spec, const InjectionOptions& inj, bool inject_here);
+    LayerSpec spec;
+    torch::Tensor weight;               // latent float weights, conv [O][C][K][K] or fc [O][MW]
+    torch::nn::BatchNorm1d bn{nullptr}; // per-channel params + running stats, applied with torch::batch_norm (2D or 4D); absent on the last layer
+    Injection inject{nullptr};          // absent when the layer has no injection point
+    torch::Tensor out_log_scale;        // last layer only: logits = acc * exp(out_log_scale)
+    // Accumulator (dot product) of the quantised weights with input values.
+    torch::Tensor accumulate(const torch::Tensor& x) const;
+};
+TORCH_MODULE(QLayer);
+
+struct QnnNetImpl : torch::nn::Module {
+    explicit QnnNetImpl(const Topology& topo, const InjectionOptions& inj = {});
+    // Training: float BN with batch stats and injection. Eval: float BN with running stats, no injection.
+    // x: NCHW float input values (q = pixel - 128). Returns the last layer's logits.
+    torch::Tensor forward(torch::Tensor x);
+    void clamp_weights();
+    std::vector<Injection> injections() const;   // in layer order
+    std::vector<int> injection_layers() const;   // their topology layer indices
+    void set_injection(int enabled_layer);       // -1: all enabled; -2: none; else only that layer
+    void set_dropout(bool d);
+    Topology topo;
+    std::vector<QLayer> layers;
+};
+TORCH_MODULE(QnnNet);
+
+// NCHW float input values from prepared int8 HWC images [first, first+n).
+torch::Tensor input_tensor(const InputBatch& b, int first, int n, torch::Dtype dtype = torch::kFloat32);
+
+// BN folding: integer weights (rows flipped where A < 0) and thresholds in the
+// model's accumulator domain. Computed once; used by both the streamlined eval
+// and the export, which is what makes them agree exactly.
+QnnModel fold(QnnNet& net, const std::string& description = "");
+
+// Streamlined (FINN integer) eval of a folded model in float64 (every
+// accumulator is a small integer, exact in double). Returns predictions (first
+// argmax of the last accumulator). trace_act/trace_out, when given, receive per
+// layer the pre-pool and post-pool codes as int8 [N][H*W*C] HWC.
+std::vector<int> streamlined_predict(const QnnModel& m, const torch::Tensor& x,
+                                     std::vector<torch::Tensor>* trace_act = nullptr,
+                                     std::vector<torch::Tensor>* trace_out = nullptr);
+// First argmax per row (ties -> lowest index, as the engine).
+std::vector<int> first_argmax(const torch::Tensor& logits);
+
+// Compare the LibTorch net (streamlined and float-BN eval) with the golden
+// engine on the folded model, on every image of batch.
+AgreementReport check_agreement(QnnNet& net, const QnnModel& m, const InputBatch& batch, int threads);
+
+uint64_t mix_seed(uint64_t a, uint64_t b);
+
+}  // namespace fatsim::trainer

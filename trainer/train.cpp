@@ -1,0 +1,345 @@
+// Training loop (SAT / FAT method 1 / FAT method 2 / Dropout2D), checkpoints,
+// resume, export and the injection-overhead measurement.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "config.hpp"
+#include "nn.hpp"
+#include "progress.hpp"
+
+namespace fatsim::trainer {
+
+namespace fs = std::filesystem;
+using torch::Tensor;
+
+const char* to_string(TrainMode m) {
+    switch (m) {
+        case TrainMode::Sat: return "sat";
+        case TrainMode::Fat1: return "fat1";
+        case TrainMode::Fat2: return "fat2";
+        case TrainMode::Dropout2d: return "dropout2d";
+    }
+    return "?";
+}
+const char* to_string(InjectGranularity g) {
+    switch (g) {
+        case InjectGranularity::Element: return "element";
+        case InjectGranularity::Channel: return "channel";
+        case InjectGranularity::Pixel: return "pixel";
+        case InjectGranularity::ChannelGroup: return "group";
+    }
+    return "?";
+}
+TrainMode parse_train_mode(const std::string& s) {
+    if (s == "sat") return TrainMode::Sat;
+    if (s == "fat1") return TrainMode::Fat1;
+    if (s == "fat2") return TrainMode::Fat2;
+    if (s == "dropout2d" || s == "dropout") return TrainMode::Dropout2d;
+    throw std::invalid_argument("unknown training mode '" + s + "' (sat | fat1 | fat2 | dropout2d)");
+}
+InjectGranularity parse_granularity(const std::string& s) {
+    if (s == "element") return InjectGranularity::Element;
+    if (s == "channel") return InjectGranularity::Channel;
+    if (s == "pixel") return InjectGranularity::Pixel;
+    if (s == "group" || s == "channel-group") return InjectGranularity::ChannelGroup;
+    throw std::invalid_argument("unknown error model '" + s + "' (element | channel | pixel | group)");
+}
+
+namespace {
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Tensor batch_images(const Tensor& all_i8, const Tensor& idx) {
+    return all_i8.index_select(0, idx).to(torch::kFloat32).permute({0, 3, 1, 2}).contiguous();
+}
+
+Tensor sq_hinge(const Tensor& logits, const Tensor& labels) {
+    Tensor target = -torch::ones_like(logits);
+    target.scatter_(1, labels.view({-1, 1}), 1.0);
+    return (1.0 - target * logits).clamp_min(0).pow(2).mean();
+}
+
+void apply_mode(QnnNet& net, TrainMode mode, int fat2_layer) {
+    switch (mode) {
+        case TrainMode::Sat: net->set_injection(-2); break;
+        case TrainMode::Fat1: net->set_injection(-1); break;
+        case TrainMode::Fat2: net->set_injection(fat2_layer); break;
+        case TrainMode::Dropout2d: net->set_injection(-1); net->set_dropout(true); break;
+    }
+}
+
+void write_text_atomic(const fs::path& p, const std::string& text) {
+    const fs::path tmp = p.string() + ".tmp";
+    {
+        std::ofstream f(tmp);
+        f << text;
+        if (!f) throw std::runtime_error("cannot write " + tmp.string());
+    }
+    fs::rename(tmp, p);
+}
+int latest_epoch(const fs::path& dir) {
+    std::ifstream f(dir / "latest");
+    int e = -1;
+    if (f) f >> e;
+    return e;
+}
+fs::path net_file(const fs::path& dir, int e) { return dir / ("net_epoch" + std::to_string(e) + ".pt"); }
+fs::path optim_file(const fs::path& dir, int e) { return dir / ("optim_epoch" + std::to_string(e) + ".pt"); }
+fs::path meta_file(const fs::path& dir, int e) { return dir / ("meta_epoch" + std::to_string(e) + ".txt"); }
+// The epoch's export: also records the topology, so a checkpoint needs no YAML.
+fs::path model_file(const fs::path& dir, int e) { return dir / ("model_epoch" + std::to_string(e) + ".fatq"); }
+
+double eval_streamlined(QnnNet& net, const InputBatch& test, QnnModel* folded = nullptr) {
+    if (test.count == 0) return -1;
+    const QnnModel m = fold(net);
+    int correct = 0;
+    for (int s0 = 0; s0 < test.count; s0 += 500) {
+        const int n = std::min(500, test.count - s0);
+        const auto p = streamlined_predict(m, input_tensor(test, s0, n, torch::kFloat64));
+        for (int i = 0; i < n; ++i) correct += p[size_t(i)] == test.labels[size_t(s0 + i)];
+    }
+    if (folded) *folded = m;
+    return 100.0 * correct / test.count;
+}
+
+// Interleaved timing of training steps without and with injection on every
+// injection layer (the most injection work), on a scratch copy of the net.
+void measure_overhead(const Topology& topo, const TrainOptions& opt, const InputBatch& train_set,
+                      TrainResult& res) {
+    torch::manual_seed(int64_t(mix_seed(opt.seed, 424242)));
+    QnnNet net(topo, opt.inject);
+    net->train();
+    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(opt.lr));
+    const Tensor all = torch::from_blob(const_cast<int8_t*>(train_set.data.data()),
+                                        {train_set.count, train_set.dim, train_set.dim, train_set.channels}, torch::kInt8);
+    const Tensor labels = torch::tensor(std::vector<int64_t>(train_set.labels.begin(), train_set.labels.end()));
+    const int B = std::min(opt.batch, train_set.count);
+    const int nb = std::max(1, train_set.count / B);
+    double t[2] = {0, 0};
+    const int K = opt.measure_overhead_batches;
+    for (int k = 0; k < 2 * K + 2; ++k) {  // first pair warms up
+        const int which = k % 2;
+        net->set_injection(which ? -1 : -2);
+        const int b = (k / 2) % nb;
+        const Tensor idx = torch::arange(int64_t(b) * B, int64_t(b + 1) * B, torch::kLong);
+        const double t0 = now_s();
+        Tensor loss = sq_hinge(net->forward(batch_images(all, idx)), labels.index_select(0, idx));
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+        net->clamp_weights();
+        if (k >= 2) t[which] += now_s() - t0;
+    }
+    res.overhead_sat_s = t[0];
+    res.overhead_inject_s = t[1];
+}
+
+// "Precise BN": the running statistics of a binary net lag its fast-moving
+// weights; replace them with the plain average over fixed training batches
+// (forward only, injection off). Deterministic: the batches are the first ones.
+void recalibrate_bn(QnnNet& net, const Tensor& all, int batches, int B) {
+    if (batches <= 0) return;
+    torch::NoGradGuard ng;
+    std::vector<bool> enabled;
+    for (auto& inj : net->injections()) {
+        enabled.push_back(inj->enabled);
+        inj->enabled = false;
+    }
+    for (auto& L : net->layers)
+        if (L->bn) {
+            L->bn->running_mean.zero_();
+            L->bn->running_var.fill_(1.0);
+        }
+    net->train();
+    const int64_t N = all.size(0);
+    const int nb = int(std::min<int64_t>(batches, std::max<int64_t>(1, N / B)));
+    for (int k = 0; k < nb; ++k) {
+        for (auto& L : net->layers)
+            if (L->bn) L->bn->options.momentum(1.0 / (k + 1));  // cumulative average
+        const Tensor idx = torch::arange(int64_t(k) * B, std::min<int64_t>(N, int64_t(k + 1) * B), torch::kLong);
+        net->forward(batch_images(all, idx));
+    }
+    for (auto& L : net->layers)
+        if (L->bn) L->bn->options.momentum(0.1);
+    size_t i = 0;
+    for (auto& inj : net->injections()) inj->enabled = enabled[i++];
+}
+
+}  // namespace
+
+TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatch& train_set,
+                  const InputBatch& test_set) {
+    if (opt.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
+    if (opt.batch < 1) throw std::invalid_argument("batch must be >= 1");
+    if (opt.lr_step < 1) throw std::invalid_argument("lr-step must be >= 1");
+    if (!(opt.inject.p >= 0 && opt.inject.p < 1)) throw std::invalid_argument("p must be in [0, 1)");
+    if (train_set.count < 1) throw std::invalid_argument("no training images");
+    if (train_set.dim != topo.in_dim || train_set.channels != topo.in_channels)
+        throw std::invalid_argument("training images do not match the topology input");
+    torch::set_num_threads(std::max(1, opt.threads));
+    TrainResult res;
+    if (opt.measure_overhead_batches > 0) measure_overhead(topo, opt, train_set, res);
+
+    torch::manual_seed(int64_t(mix_seed(opt.seed, 0)));
+    QnnNet net(topo, opt.inject);
+    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(opt.lr).weight_decay(opt.weight_decay));
+    const auto inj_layers = net->injection_layers();
+    if (opt.mode != TrainMode::Sat && inj_layers.empty()) throw std::invalid_argument("no injection layer");
+
+    int start = 0;
+    const fs::path dir = opt.checkpoint_dir;
+    if (!opt.checkpoint_dir.empty()) fs::create_directories(dir);
+    if (opt.resume) {
+        if (opt.checkpoint_dir.empty()) throw std::invalid_argument("--resume needs --checkpoint-dir");
+        const int e = latest_epoch(dir);
+        if (e >= 0) {
+            torch::load(net, net_file(dir, e).string());
+            torch::load(adam, optim_file(dir, e).string());
+            start = e + 1;
+            if (opt.progress) std::fprintf(stderr, "resuming after epoch %d from %s\n", e + 1, dir.c_str());
+        }
+    }
+
+    const Tensor all = torch::from_blob(const_cast<int8_t*>(train_set.data.data()),
+                                        {train_set.count, train_set.dim, train_set.dim, train_set.channels}, torch::kInt8);
+    const Tensor labels = torch::tensor(std::vector<int64_t>(train_set.labels.begin(), train_set.labels.end()));
+    const int N = train_set.count, B = std::min(opt.batch, N);
+    int nb = N / B;  // drop the last partial batch (BN needs > 1 sample)
+    if (opt.max_train_batches > 0) nb = std::min(nb, opt.max_train_batches);
+
+    for (int e = start; e < opt.epochs; ++e) {
+        EpochRecord rec;
+        rec.epoch = e;
+        rec.lr = opt.lr * std::pow(0.5, e / opt.lr_step);
+        for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(rec.lr);
+        // Everything random in an epoch derives from (seed, epoch): resume is exact.
+        torch::manual_seed(int64_t(mix_seed(opt.seed, uint64_t(e) + 1)));
+        std::mt19937_64 rng(mix_seed(opt.seed ^ 0x5A5A5A5Aull, uint64_t(e)));
+        int fat2_layer = -2;
+        if (opt.mode == TrainMode::Fat2) fat2_layer = inj_layers[size_t(rng() % inj_layers.size())];
+        apply_mode(net, opt.mode, fat2_layer);
+        for (size_t k = 0; k < inj_layers.size(); ++k)
+            if (net->injections()[k]->enabled) rec.enabled.push_back(inj_layers[k]);
+
+        net->train();
+        const Tensor perm = torch::randperm(N, torch::kLong);
+        Progress bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(opt.epochs), nb, "batch", opt.progress);
+        double loss_sum = 0;
+        int64_t correct = 0, seen = 0;
+        const double t0 = now_s();
+        for (int b = 0; b < nb; ++b) {
+            const Tensor idx = perm.slice(0, int64_t(b) * B, int64_t(b + 1) * B);
+            const Tensor y = labels.index_select(0, idx);
+            const Tensor logits = net->forward(batch_images(all, idx));
+            Tensor loss = sq_hinge(logits, y);
+            adam.zero_grad();
+            loss.backward();
+            adam.step();
+            net->clamp_weights();
+            loss_sum += loss.item<double>();
+            correct += (logits.argmax(1) == y).sum().item<int64_t>();
+            seen += B;
+            bar.add(1);
+        }
+        rec.seconds = now_s() - t0;
+        bar.finish();
+        rec.loss = loss_sum / nb;
+        rec.train_acc = 100.0 * double(correct) / double(seen);
+        recalibrate_bn(net, all, opt.bn_recalibrate_batches, B);
+        if (opt.eval_each_epoch || e + 1 == opt.epochs) {
+            net->eval();
+            rec.test_acc = eval_streamlined(net, test_set);
+        }
+        if (opt.progress) {
+            std::string en;
+            if (opt.mode == TrainMode::Fat2 && !rec.enabled.empty()) en = ", inject " + topo.layers[size_t(rec.enabled[0])].name;
+            std::fprintf(stderr, "epoch %d/%d: lr %.4g, loss %.4f, train acc %.2f %%, test acc %s, %.1f s%s\n", e + 1,
+                         opt.epochs, rec.lr, rec.loss, rec.train_acc,
+                         rec.test_acc >= 0 ? (std::to_string(rec.test_acc).substr(0, 5) + " %").c_str() : "-",
+                         rec.seconds, en.c_str());
+        }
+        if (!opt.checkpoint_dir.empty()) {
+            torch::save(net, net_file(dir, e).string());
+            torch::save(adam, optim_file(dir, e).string());
+            std::ostringstream meta;
+            meta << "topology " << (opt.topology_path.empty() ? "" : fs::absolute(opt.topology_path).string()) << "\n"
+                 << "width " << topo.width << "\nepoch " << e << "\nmode " << to_string(opt.mode) << "\n";
+            write_text_atomic(meta_file(dir, e), meta.str());
+            save_model(fold(net, "checkpoint epoch " + std::to_string(e)), model_file(dir, e).string());
+            write_text_atomic(dir / "latest", std::to_string(e) + "\n");
+        }
+        res.epochs.push_back(rec);
+    }
+
+    net->eval();
+    std::ostringstream desc;
+    desc << "fatsim train: " << topo.name << " width " << topo.width << ", mode " << to_string(opt.mode);
+    if (opt.mode != TrainMode::Sat)
+        desc << ", p " << opt.inject.p << ", error model " << to_string(opt.inject.granularity);
+    desc << ", " << opt.epochs << " epochs, seed " << opt.seed;
+    res.test_acc = eval_streamlined(net, test_set);
+    res.model = fold(net, desc.str());
+    if (opt.check_export && test_set.count > 0) res.agreement = check_agreement(net, res.model, test_set, opt.threads);
+    return res;
+}
+
+namespace {
+struct Loaded {
+    QnnNet net{nullptr};
+};
+Loaded load_checkpoint(const std::string& checkpoint, const std::string& topology_override, double width_override) {
+    fs::path p = checkpoint;
+    std::string epoch;
+    if (fs::is_directory(p)) {
+        const int e = latest_epoch(p);
+        if (e < 0) throw std::runtime_error(checkpoint + ": no 'latest' checkpoint in this directory");
+        epoch = std::to_string(e);
+        p = net_file(p, e);
+    } else {
+        const std::string stem = p.filename().string();  // net_epochN.pt
+        if (stem.rfind("net_epoch", 0) != 0 || stem.size() < 13 || stem.substr(stem.size() - 3) != ".pt")
+            throw std::runtime_error(checkpoint + ": expected a checkpoint directory or a net_epochN.pt file");
+        epoch = stem.substr(9, stem.size() - 12);
+    }
+    const fs::path dir = p.parent_path();
+    Topology topo;
+    if (!topology_override.empty()) {
+        topo = load_topology(topology_override, width_override);
+    } else {
+        const fs::path mp = dir / ("model_epoch" + epoch + ".fatq");
+        if (!fs::exists(mp)) throw std::runtime_error(checkpoint + ": " + mp.string() + " missing; pass --topology");
+        topo = load_model(mp.string()).topology;
+        if (width_override > 0 && width_override != topo.width)
+            throw std::runtime_error(checkpoint + ": recorded width " + std::to_string(topo.width) +
+                                     " differs from --width; pass --topology too");
+    }
+    Loaded L;
+    L.net = QnnNet(topo);
+    torch::load(L.net, p.string());
+    L.net->eval();
+    return L;
+}
+}  // namespace
+
+QnnModel export_checkpoint(const std::string& checkpoint, const std::string& topology_override,
+                           double width_override) {
+    auto L = load_checkpoint(checkpoint, topology_override, width_override);
+    return fold(L.net, "fatsim export of " + checkpoint);
+}
+
+AgreementReport check_agreement_checkpoint(const std::string& checkpoint, const InputBatch& batch, int threads) {
+    torch::set_num_threads(std::max(1, threads));
+    auto L = load_checkpoint(checkpoint, "", 0.0);
+    const QnnModel m = fold(L.net);
+    return check_agreement(L.net, m, batch, threads);
+}
+
+}  // namespace fatsim::trainer
