@@ -303,7 +303,7 @@ TEST(Accel, BnnPynqW1A1) {
     EXPECT_DOUBLE_EQ(a.clock_mhz, 300.0);
     ASSERT_EQ(a.layers.size(), 9u);
     EXPECT_TRUE(validate_folding(a, t).empty());
-    EXPECT_EQ(a.fifo_depths, (std::vector<int>{128, 128, 128, 128, 81, 1, 1, 128, 3, 2}));
+    EXPECT_EQ(a.fifo_depths, (std::vector<int>{128, 128, 128, 128, 81, 1, 128, 128, 128, 2}));
     EXPECT_EQ(a.layers[8].mh_padded, 64);
     EXPECT_EQ(a.layers[8].rows(), 64);
     EXPECT_EQ(a.layers[0].rows(), 64);
@@ -511,7 +511,7 @@ TEST_F(AccelErrors, LayerNamesAndCount) {
 }
 
 TEST_F(AccelErrors, FifoRules) {
-    std::string text = w1a1_with("fifo_depths: [128, 128, 128, 128, 81, 1, 1, 128, 3, 2]",
+    std::string text = w1a1_with("fifo_depths: [128, 128, 128, 128, 81, 1, 128, 128, 128, 2]",
                                  "fifo_depths: [128, 0, 4]");
     const ConfigError e = load(text);
     EXPECT_HAS_ERROR(e, "fifo_depths: 3 entries, must be 10 (one per layer input plus one after the last layer)");
