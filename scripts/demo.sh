@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (Fashion-MNIST): installs what is
-# missing, builds the CLI, then runs the experiment, printing as it goes.
-# Outputs go to out/ (override with FATSIM_OUT).
+# missing, builds the CLI, then runs the FAT paper's experiment end to end
+# (campaigns/fashion_cnv.yaml): trains SAT, FAT method 1, FAT method 2 and
+# Dropout2D models, runs channel and pixel stuck@ campaigns on each, traces
+# selective channel replication, and writes out/report.md with plots.
+# Finished steps are skipped on a second run; an interrupted run resumes.
+# Extra args go to `fatsim pipeline` (e.g. --topology models/cnv_w2a2.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
 scripts/bootstrap.sh
 echo "== building fatsim"
 scripts/build.sh fatsim
-fatsim=build/sim/app/fatsim
-out=${FATSIM_OUT:-out}
-mkdir -p "$out"
-
-echo "== 1. a CNV-W1A1 with random weights (seed 1)"
-$fatsim model random --topology models/cnv_w1a1.yaml --seed 1 --out "$out/cnv_w1a1_random.fatq"
-echo "== 2. its accuracy on the Fashion-MNIST test set (golden integer engine)"
-$fatsim eval --model "$out/cnv_w1a1_random.fatq"
-echo "== 3. channel stuck@ sweep of conv3 on 2,000 test images"
-$fatsim sweep --model "$out/cnv_w1a1_random.fatq" --layers conv3 --images 2000 --csv "$out/sweep_conv3.csv"
+build/sim/app/fatsim pipeline campaigns/fashion_cnv.yaml "$@"

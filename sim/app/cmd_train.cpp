@@ -60,7 +60,7 @@ int cmd_train(const Args& args) {
         ("topology,t", po::value<std::string>()->required(), "topology YAML (models/cnv_w1a1.yaml)")
         ("width", po::value<double>()->default_value(0.0), "width multiplier overriding the topology's (0 = keep)")
         ("mode", po::value<std::string>()->default_value("sat"), "sat | fat1 (all injection layers) | fat2 (one random layer per epoch) | dropout2d")
-        ("p", po::value<double>()->default_value(0.05), "injection probability (fraction; 0.05 = 5 %)")
+        ("p", po::value<double>()->default_value(0.05, "0.05"), "injection probability (fraction; 0.05 = 5 %)")
         ("error-model", po::value<std::string>()->default_value("channel"), "element | channel | pixel | group")
         ("group-modulus", po::value<int>()->default_value(1), "group error model: channels c with equal c mod N fail together (N = PE)")
         ("group-maps", po::value<std::string>()->default_value(""),
