@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <unistd.h>
 
@@ -61,7 +62,8 @@ TEST(Replicate, FoldedCostKeepsNFAndNeedsThreeDistinctPEs) {
 
 TEST(Replicate, ReadsWorstValuePerChannelAndRejectsBadRows) {
     const Topology t = two_layers();
-    const std::string p = "/tmp/fatsim_rep_" + std::to_string(::getpid()) + ".csv";
+    const std::string p =
+        (std::filesystem::temp_directory_path() / ("fatsim_rep_" + std::to_string(::getpid()) + ".csv")).string();
     {
         std::ofstream f(p);
         f << "layer,channel,value,accuracy,changed\nc0,0,0,70.5,3\nc0,0,1,50.25,9\nc0,2,1,88,1\n";

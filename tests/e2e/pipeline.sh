@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end: a tiny pipeline (train, export, campaigns, replication, report),
+# then a second run that must skip every step, then a bad spec.
+# Args: path to fatsim, source dir.
+set -u
+fatsim=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {
+    local name=$1; shift
+    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+contains() { grep -q -- "$2" <<<"$1"; }
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then echo "skip: Fashion-MNIST not installed"; exit 0; fi
+
+cat >"$tmp/spec.yaml" <<YAML
+name: tiny
+output: out
+topology: $src/models/cnv_w1a1.yaml
+width: 0.25
+dataset: {name: fashion-mnist, train_images: 400, test_images: 200}
+train: {epochs: 1, seed: 3, threads: 2}
+models:
+  - {label: SAT, mode: sat}
+  - {label: FAT2, mode: fat2, p: 0.05}
+campaigns: {channel_images: 40, pixel_images: 20}
+replicate: {accel: $src/models/accel/cnv_w1a1_quarter.yaml}
+YAML
+out=$("$fatsim" pipeline "$tmp/spec.yaml" 2>/dev/null); rc=$?
+check "first run succeeds" test $rc -eq 0
+check "report written" test -s "$tmp/out/report.md"
+report=$(cat "$tmp/out/report.md" 2>/dev/null)
+check "report has the training table" contains "$report" "| SAT | sat | 0 % |"
+check "report checks the claims" contains "$report" "Do the paper's claims hold here?"
+check "export agreed on every test image" contains "$report" "| 200/200 |"
+check "channel CSV has every fault" test "$(wc -l <"$tmp/out/campaigns/SAT_channel/faults.csv")" -eq 961
+check "replication curve" test -s "$tmp/out/replication/replication_FAT2.csv"
+check "plots" test -s "$tmp/out/fig_pixel_min_max.png"
+
+cp "$tmp/out/models/SAT.fatq" "$tmp/sat_before.fatq"
+out=$("$fatsim" pipeline "$tmp/spec.yaml" 2>/dev/null); rc=$?
+check "second run succeeds" test $rc -eq 0
+check "second run skips training" contains "$out" "SAT: up to date"
+check "second run skips campaigns" contains "$out" "FAT2_pixel: up to date, skipped"
+check "model untouched" cmp -s "$tmp/sat_before.fatq" "$tmp/out/models/SAT.fatq"
+
+sed 's/^width: 0.25/width: 0.25\ncolour: red/; s/epochs: 1,/epochs: 0,/' "$tmp/spec.yaml" >"$tmp/bad.yaml"
+out=$("$fatsim" pipeline "$tmp/bad.yaml" 2>&1); rc=$?
+check "bad spec: exit 1" test $rc -eq 1
+check "bad spec: unknown key named" contains "$out" "bad.yaml: colour: unknown key"
+check "bad spec: range named" contains "$out" "train.epochs=0 must be in 1..100000"
+[ $fails -eq 0 ]
