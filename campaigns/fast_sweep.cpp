@@ -6,37 +6,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "kernels.hpp"
 #include "sweep.hpp"
 
 namespace fatsim::campaigns {
 
+using namespace kernels;
+
 namespace {
-
-constexpr int kLanes = 16;
-typedef int32_t Lanes __attribute__((vector_size(kLanes * sizeof(int32_t))));
-
-inline void put_bits(uint64_t* dst, int pos, uint64_t v) {
-    const int w = pos >> 6, o = pos & 63;
-    dst[w] |= v << o;
-    if (o) dst[w + 1] |= v >> (64 - o);
-}
-
-inline void pack_bits(const int8_t* src, int n, uint64_t* dst) {
-    int c = 0;
-    for (; c + 8 <= n; c += 8) {
-        uint64_t v;
-        std::memcpy(&v, src + c, 8);
-        const uint64_t byte = ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
-        dst[c >> 6] |= byte << (c & 63);
-    }
-    for (; c < n; ++c) dst[c >> 6] |= uint64_t(src[c] & 1) << (c & 63);
-}
-
-inline int mismatches(const uint64_t* a, const uint64_t* b, int n) {
-    int m = 0;
-    for (int j = 0; j < n; ++j) m += __builtin_popcountll(a[j] ^ b[j]);
-    return m;
-}
 
 // One compute layer, prepared for dense recomputation of single output pixels
 // and for accumulator deltas (weights transposed to [MW][MHP], MH padded to
