@@ -310,13 +310,15 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
         so.on_done = [&](size_t k, const FaultResult& r) {
             // Rows go out in fault order, each as soon as all before it are done.
             pending[k] = format_row(topo, r, batch.count);
-            while (!pending.empty() && pending.begin()->first == next_row) {
+            const auto stop_reached = [&] { return opt.stop_after >= 0 && written >= opt.stop_after; };
+            // Exactly stop_after rows even when other threads finish more faults.
+            while (!pending.empty() && pending.begin()->first == next_row && !stop_reached()) {
                 f << pending.begin()->second;
                 pending.erase(pending.begin());
                 ++next_row;
                 ++written;
-                if (opt.stop_after >= 0 && written >= opt.stop_after) cancel = true;
             }
+            if (stop_reached()) cancel = true;
             f.flush();
         };
         run_sweep(engine, batch, spec.error_model, rest, so);

@@ -2,6 +2,9 @@
 // yaml-cpp and nlohmann-json stay inside this file (see config.hpp).
 #include "config.hpp"
 
+#include "files.hpp"
+#include "yaml_fields.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -64,15 +67,8 @@ const char* schedule_name(Schedule s) {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) throw ConfigError(path, {"cannot open: is a directory"});
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(path, {std::string("cannot open: ") + std::strerror(errno)});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using yamlf::shown;
+using yamlf::sub;
 
 YAML::Node load_yaml(const std::string& text, const std::string& source) {
     try {
@@ -94,19 +90,8 @@ std::string num(double v) {
     return ss.str();
 }
 
-std::string sub(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-}
 std::string idx(const std::string& path, size_t i) {
     return path + "[" + std::to_string(i) + "]";
-}
-
-// How a node that has the wrong type is shown in an error.
-std::string shown(const YAML::Node& n) {
-    if (n.IsScalar()) return "=" + n.Scalar();
-    if (n.IsMap()) return " (a map)";
-    if (n.IsSequence()) return " (a list)";
-    return " (empty)";
 }
 
 // The path part of an error text: up to the first '=', ':' or ' '.
@@ -269,12 +254,6 @@ std::string stem_of(const std::string& source) {
     return s.empty() ? source : s;
 }
 
-// Paths in an accelerator config are relative to the config file's folder.
-std::string resolve_relative(const std::string& source, const std::string& rel) {
-    const fs::path p(rel);
-    if (p.is_absolute()) return p.lexically_normal().string();
-    return (fs::path(source).parent_path() / p).lexically_normal().string();
-}
 
 }  // namespace
 
@@ -354,7 +333,7 @@ Topology parse_topology(const std::string& yaml_text, const std::string& source,
 }
 
 Topology load_topology(const std::string& path, double width_override) {
-    return parse_topology(read_text(path), path, width_override);
+    return parse_topology(read_text_file(path), path, width_override);
 }
 
 // ---------------------------------------------------------------- folding validation
@@ -517,7 +496,7 @@ AccelConfig parse_accel(const std::string& yaml_text, const std::string& source,
 }
 
 AccelConfig load_accel(const std::string& path, Topology* topo_out) {
-    const YAML::Node root = load_yaml(read_text(path), path);
+    const YAML::Node root = load_yaml(read_text_file(path), path);
     if (!root.IsMap()) throw ConfigError(path, {"top level must be a map"});
     Errors errs;
     std::string rel;
@@ -567,7 +546,7 @@ bool json_int(const nlohmann::json& j, int& out) {
 }
 
 nlohmann::json load_json(const std::string& path) {
-    const std::string text = read_text(path);
+    const std::string text = read_text_file(path);
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
@@ -674,7 +653,7 @@ std::string detect_config_kind(const std::string& path) {
                 if (is_mvau_key(kv.key())) return "finn-folding";
         return "unknown";
     }
-    const YAML::Node root = load_yaml(read_text(path), path);
+    const YAML::Node root = load_yaml(read_text_file(path), path);
     if (!root.IsMap()) return "unknown";
     if (root["layers"] && root["input"]) return "topology";
     if (root["architecture"] || root["engine"]) return "accel";
