@@ -10,24 +10,13 @@
 #include "dataflow.hpp"
 #include "engine.hpp"
 #include "fault.hpp"
+#include "small_nets.hpp"
 
 using namespace fatsim;
 using namespace fatsim::hw;
+using fatsim::testing::small_topology;
 
 namespace {
-
-Topology small_topology(int wbits, int abits) {
-    const std::string yaml = "name: small_w" + std::to_string(wbits) + "a" + std::to_string(abits) +
-                             "\ninput: {channels: 3, dim: 12, bits: 8}\nweight_bits: " + std::to_string(wbits) +
-                             "\nact_bits: " + std::to_string(abits) +
-                             "\nlayers:\n"
-                             "  - {name: c0, type: conv, channels: 8}\n"
-                             "  - {name: c1, type: conv, channels: 70, pool: 2}\n"
-                             "  - {name: c2, type: conv, channels: 16, kernel: 2}\n"
-                             "  - {name: f0, type: fc, channels: 20}\n"
-                             "  - {name: f1, type: fc, channels: 10, act_bits: 0}\n";
-    return parse_topology(yaml, "small.yaml");
-}
 
 // Layer folding sets: (pe, simd) per layer c0 (27x8), c1 (72x70), c2 (280x16), f0 (144x20), f1 (20x10).
 struct Folding {

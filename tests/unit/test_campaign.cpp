@@ -11,29 +11,17 @@
 #include "engine.hpp"
 #include "fast_sweep.hpp"
 #include "reference.hpp"
+#include "small_nets.hpp"
 #include "sweep.hpp"
 
 using namespace fatsim;
 using namespace fatsim::campaigns;
 
 namespace {
+Topology small_topology(int wbits, int abits) { return fatsim::testing::small_topology(wbits, abits, true); }
+}  // namespace
 
-// Shapes that exercise the corners: 70 channels cross a 64-bit word, a pool
-// after a conv, a 2x2 kernel after pooling, a conv with a 2x2 output feeding
-// an FC (flattened HWC), two FC layers.
-Topology small_topology(int wbits, int abits) {
-    const std::string yaml = "name: small_w" + std::to_string(wbits) + "a" + std::to_string(abits) +
-                             "\ninput: {channels: 3, dim: 16, bits: 8}\nweight_bits: " + std::to_string(wbits) +
-                             "\nact_bits: " + std::to_string(abits) +
-                             "\nlayers:\n"
-                             "  - {name: c0, type: conv, channels: 8}\n"
-                             "  - {name: c1, type: conv, channels: 70, pool: 2}\n"
-                             "  - {name: c2, type: conv, channels: 16, kernel: 2}\n"
-                             "  - {name: c3, type: conv, channels: 12, kernel: 2, pool: 2}\n"
-                             "  - {name: f0, type: fc, channels: 20}\n"
-                             "  - {name: f1, type: fc, channels: 10, act_bits: 0}\n";
-    return parse_topology(yaml, "small.yaml");
-}
+namespace {
 
 InputBatch random_batch(const Topology& t, int n, unsigned seed) {
     std::mt19937 rng(seed);

@@ -8,32 +8,13 @@
 #include "config.hpp"
 #include "engine.hpp"
 #include "reference.hpp"
+#include "small_nets.hpp"
 
 using namespace fatsim;
+using fatsim::testing::random_input;
+using fatsim::testing::small_topology;
 
 namespace {
-
-// A small CNV-like net whose shapes exercise the packing corners: 70 channels
-// cross a 64-bit word, a pool, a conv after pooling, two FC layers.
-Topology small_topology(int wbits, int abits) {
-    const std::string yaml = "name: small_w" + std::to_string(wbits) + "a" + std::to_string(abits) +
-                             "\ninput: {channels: 3, dim: 12, bits: 8}\nweight_bits: " + std::to_string(wbits) +
-                             "\nact_bits: " + std::to_string(abits) +
-                             "\nlayers:\n"
-                             "  - {name: c0, type: conv, channels: 8}\n"
-                             "  - {name: c1, type: conv, channels: 70, pool: 2}\n"
-                             "  - {name: c2, type: conv, channels: 16, kernel: 2}\n"
-                             "  - {name: f0, type: fc, channels: 20}\n"
-                             "  - {name: f1, type: fc, channels: 10, act_bits: 0}\n";
-    return parse_topology(yaml, "small.yaml");
-}
-
-std::vector<int8_t> random_input(const Topology& t, std::mt19937& rng) {
-    std::uniform_int_distribution<int> px(-128, 127);
-    std::vector<int8_t> in(size_t(t.in_dim) * t.in_dim * t.in_channels);
-    for (auto& v : in) v = int8_t(px(rng));
-    return in;
-}
 
 struct WA {
     int w, a;
