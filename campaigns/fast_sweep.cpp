@@ -15,6 +15,22 @@ using namespace kernels;
 
 namespace {
 
+// Calls f(q, tap) for each output pixel q (of an O x O map, K x K kernel,
+// stride 1) whose window contains input pixel `pix` of a D x D map; tap is
+// ky*K + kx, the kernel position pix sits at.
+template <class F>
+inline void for_each_window_output(int pix, int D, int K, int O, F&& f) {
+    const int y = pix / D, x = pix - y * D;
+    for (int ky = 0; ky < K; ++ky) {
+        const int oy = y - ky;
+        if (oy < 0 || oy >= O) continue;
+        for (int kx = 0; kx < K; ++kx) {
+            const int ox = x - kx;
+            if (ox >= 0 && ox < O) f(oy * O + ox, ky * K + kx);
+        }
+    }
+}
+
 // One compute layer, prepared for dense recomputation of single output pixels
 // and for accumulator deltas (weights transposed to [MW][MHP], MH padded to
 // kLanes, so one weight column is a run of Lanes vectors).
@@ -312,30 +328,22 @@ int FastSweep::predict(Scratch& s, const SweepFault& f, int image) const {
             for (const auto& ch : s.changes) {
                 const int d = (Y.value_of[uint8_t(ch.new_code)] - Y.value_of[uint8_t(ch.old_code)]) / Y.div;
                 const int pix = ch.idx / C, c = ch.idx - pix * C;
-                const int y = pix / D, x = pix - y * D;
-                for (int ky = 0; ky < K; ++ky) {
-                    const int oy = y - ky;
-                    if (oy < 0 || oy >= O) continue;
-                    for (int kx = 0; kx < K; ++kx) {
-                        const int ox = x - kx;
-                        if (ox < 0 || ox >= O) continue;
-                        const int q = oy * O + ox;
-                        int32_t* a = acc + size_t(q) * mhp;
-                        if (s.mark[q] != stamp) {
-                            s.mark[q] = stamp;
-                            s.dirty.push_back(q);
-                            std::fill(a, a + mhp, 0);
-                        }
-                        const int32_t* w = Y.wT.data() + size_t((ky * K + kx) * C + c) * mhp;
-                        for (int j = 0; j < mhp; j += kLanes) {
-                            Lanes av, wv;
-                            std::memcpy(&av, a + j, sizeof av);
-                            std::memcpy(&wv, w + j, sizeof wv);
-                            av += wv * d;
-                            std::memcpy(a + j, &av, sizeof av);
-                        }
+                for_each_window_output(pix, D, K, O, [&](int q, int tap) {
+                    int32_t* a = acc + size_t(q) * mhp;
+                    if (s.mark[q] != stamp) {
+                        s.mark[q] = stamp;
+                        s.dirty.push_back(q);
+                        std::fill(a, a + mhp, 0);
                     }
-                }
+                    const int32_t* w = Y.wT.data() + size_t(tap * C + c) * mhp;
+                    for (int j = 0; j < mhp; j += kLanes) {
+                        Lanes av, wv;
+                        std::memcpy(&av, a + j, sizeof av);
+                        std::memcpy(&wv, w + j, sizeof wv);
+                        av += wv * d;
+                        std::memcpy(a + j, &av, sizeof av);
+                    }
+                });
             }
             for (int q : s.dirty) {
                 int32_t* a = acc + size_t(q) * mhp;
@@ -345,21 +353,12 @@ int FastSweep::predict(Scratch& s, const SweepFault& f, int image) const {
             // Recompute the output pixels that see a changed input, from the
             // modified input tensor in s.in.
             for (const auto& ch : s.changes) {
-                const int pix = ch.idx / C;
-                const int y = pix / D, x = pix - y * D;
-                for (int ky = 0; ky < K; ++ky) {
-                    const int oy = y - ky;
-                    if (oy < 0 || oy >= O) continue;
-                    for (int kx = 0; kx < K; ++kx) {
-                        const int ox = x - kx;
-                        if (ox < 0 || ox >= O) continue;
-                        const int q = oy * O + ox;
-                        if (s.mark[q] != stamp) {
-                            s.mark[q] = stamp;
-                            s.dirty.push_back(q);
-                        }
+                for_each_window_output(ch.idx / C, D, K, O, [&](int q, int) {
+                    if (s.mark[q] != stamp) {
+                        s.mark[q] = stamp;
+                        s.dirty.push_back(q);
                     }
-                }
+                });
             }
             if (Y.last || Y.fc || 2.0 * double(s.dirty.size()) * per_pixel > dense)
                 return I.engine.classify_from(*s.ws, l, s.in.data());  // dense is cheaper: the engine runs the rest

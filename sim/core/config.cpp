@@ -67,6 +67,7 @@ const char* schedule_name(Schedule s) {
 
 namespace {
 
+using yamlf::get_bool;
 using yamlf::shown;
 using yamlf::sub;
 
@@ -165,19 +166,6 @@ bool get_double(const YAML::Node& map, const char* key, const std::string& path,
     double v = 0;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
         errs.push_back(p + shown(n) + " must be a number");
-        return false;
-    }
-    out = v;
-    return true;
-}
-
-bool get_bool(const YAML::Node& map, const char* key, const std::string& path, bool& out,
-              Errors& errs) {
-    const YAML::Node n = map[key];
-    if (!n) return false;
-    bool v = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
-        errs.push_back(sub(path, key) + shown(n) + " must be true or false");
         return false;
     }
     out = v;
