@@ -55,14 +55,6 @@ const char* architecture_name(Architecture a) {
     return "?";
 }
 
-const char* schedule_name(Schedule s) {
-    switch (s) {
-        case Schedule::Interleaved: return "interleaved";
-        case Schedule::Blocked: return "blocked";
-    }
-    return "?";
-}
-
 // ---------------------------------------------------------------- helpers
 
 namespace {
