@@ -44,11 +44,15 @@ public:
         faults_.back().fired = false;
         now_ = clock;
         armed = true;
+        types_ |= 1u << unsigned(f.type);
     }
     void disarm() {
         faults_.clear();
         armed = false;
+        types_ = 0;
     }
+    // Whether some armed fault is of type t (a cheap test before scanning).
+    bool has(SiteType t) const { return types_ & (1u << unsigned(t)); }
     // Transients fire again after a reset.
     void rearm_transients() {
         for (ArmedFault& f : faults_) f.fired = false;
@@ -58,7 +62,7 @@ public:
     // Forces v through every armed fault at (type, pe, a, b). `width` is the
     // register width: the result is sign-extended from it when is_signed.
     inline int64_t pass(SiteType t, int pe, int a, int b, int64_t v, int width, bool is_signed) {
-        if (!armed) return v;
+        if (!has(t)) return v;
         for (ArmedFault& f : faults_)
             if (f.type == t && f.pe == pe && f.a == a && f.b == b) v = force(f, f.bit, v, width, is_signed);
         return v;
@@ -87,6 +91,7 @@ public:
 private:
     std::vector<ArmedFault> faults_;
     const int64_t* now_ = nullptr;  // the model's cycle counter
+    unsigned types_ = 0;            // bit per SiteType armed
 };
 
 }  // namespace fatsim::hw

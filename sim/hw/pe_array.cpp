@@ -113,28 +113,31 @@ void PeArray::accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeI
     for (int pe = 0; pe < PE; ++pe) {
         // A faulty weight word is read lane by lane through the armed weight faults.
         bool wfault = false;
-        for (ArmedFault& f : hook.faults_mut()) {
-            if (f.type != SiteType::WeightWord || f.pe != pe || f.a != word) continue;
-            if (!wfault) {
-                wfault_.resize(size_t(SIMD));
-                for (int e = 0; e < SIMD; ++e) wfault_[e] = p.weight(pe, word, e);
-                wfault = true;
+        if (hook.has(SiteType::WeightWord))
+            for (ArmedFault& f : hook.faults_mut()) {
+                if (f.type != SiteType::WeightWord || f.pe != pe || f.a != word) continue;
+                if (!wfault) {
+                    wfault_.resize(size_t(SIMD));
+                    for (int e = 0; e < SIMD; ++e) wfault_[e] = p.weight(pe, word, e);
+                    wfault = true;
+                }
+                const int e = f.bit / wb, b = f.bit % wb;
+                const int64_t field = hook.force(f, b, int64_t(p.weight_field(wfault_[e])), wb, false);
+                wfault_[e] = p.weight_of_field(uint64_t(field));
             }
-            const int e = f.bit / wb, b = f.bit % wb;
-            const int64_t field = hook.force(f, b, int64_t(p.weight_field(wfault_[e])), wb, false);
-            wfault_[e] = p.weight_of_field(uint64_t(field));
-        }
-        for (int e = 0; e < SIMD; ++e) {
-            int64_t prod;
-            if (xnor) {
-                const uint64_t wbit = wfault ? uint64_t(wfault_[e]) : uint64_t(p.weight(pe, word, e));
+        if (xnor) {
+            const uint64_t* w = p.weight_bits(pe, word);
+            for (int e = 0; e < SIMD; ++e) {
+                const uint64_t wbit = wfault ? uint64_t(wfault_[e]) : (w[e >> 6] >> (e & 63)) & 1;
                 const uint64_t xbit = (x.bits[e >> 6] >> (e & 63)) & 1;
-                prod = (wbit == xbit) ? 1 : 0;
-            } else {
-                const int64_t wv = wfault ? wfault_[e] : p.weight_values(pe, word)[e];
-                prod = wv * x.values[e];
+                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wbit == xbit ? 1 : 0, acc_bits, acc_signed);
             }
-            tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, prod, acc_bits, acc_signed);
+        } else {
+            const int16_t* w = p.weight_values(pe, word);
+            for (int e = 0; e < SIMD; ++e) {
+                const int64_t wv = wfault ? wfault_[e] : w[e];
+                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wv * x.values[e], acc_bits, acc_signed);
+            }
         }
         int n = SIMD, level = 0;
         while (n > 1) {
