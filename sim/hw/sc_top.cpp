@@ -18,9 +18,9 @@ AcceleratorTop& top() {
 int64_t run_systemc(Accelerator& model, double clock_mhz) {
     AcceleratorTop& t = top();
     const sc_core::sc_time period(std::round(1e6 / (clock_mhz > 0 ? clock_mhz : 300.0)), sc_core::SC_PS);
-    // High for the first half (rounded down to the time resolution), low for the rest.
-    t.high_time = sc_core::sc_time(std::floor(period.to_seconds() * 1e12 / 2), sc_core::SC_PS);
-    t.low_time = period - t.high_time;
+    // High for the first half (rounded up to the time resolution, like sc_clock), low for the rest.
+    t.low_time = sc_core::sc_time(std::floor(period.to_seconds() * 1e12 / 2), sc_core::SC_PS);
+    t.high_time = period - t.low_time;
     t.model = &model;
     const int64_t start = model.cycle();
     if (sc_core::sc_get_status() != sc_core::SC_ELABORATION) t.start.notify(sc_core::SC_ZERO_TIME);
