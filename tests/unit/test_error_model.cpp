@@ -36,8 +36,9 @@ const char* kFullModel =
     "    layers: [conv1]\n"
     "    channels: {modulus: 4, residue: 1}\n"
     "    transition: {-1: 1, 1: -1}\n"
-    "  - {layers: any, channels: [0, 3], pixels: [0, 4, 8], stuck: -1}\n"
-    "  - {layers: all, stuck: any}\n";
+    "  - {layers: [conv0], channels: [0, 3], pixels: [0, 4, 8], stuck: -1}\n"
+    "  - {layers: any, stuck: any}\n"
+    "  - {layers: all, pixels: [0], stuck: 1}\n";
 
 std::vector<std::string> errors_of(const std::string& text) {
     try {
@@ -64,7 +65,7 @@ TEST(ErrorModel, ParsesEveryForm) {
     const ErrorModel m = parse_error_model(kFullModel, "m.yaml");
     EXPECT_EQ(m.granularity, ErrorModelKind::Group);
     EXPECT_EQ(m.group_modulus, 4);
-    ASSERT_EQ(m.classes.size(), 3u);
+    ASSERT_EQ(m.classes.size(), 4u);
     const PatternClass& a = m.classes[0];
     EXPECT_EQ(a.name, "pe1-flip");
     EXPECT_EQ(a.weight, 2.5);
@@ -77,16 +78,20 @@ TEST(ErrorModel, ParsesEveryForm) {
     EXPECT_EQ(a.transition, (std::map<int, int>{{-1, 1}, {1, -1}}));
     const PatternClass& b = m.classes[1];
     EXPECT_EQ(b.weight, 1.0);
-    EXPECT_EQ(b.layer_scope, LayerScope::Any);
+    EXPECT_EQ(b.layer_scope, LayerScope::Listed);
     EXPECT_EQ(b.channels.list, (std::vector<int>{0, 3}));
     EXPECT_EQ(b.pixels.list, (std::vector<int>{0, 4, 8}));
     EXPECT_EQ(b.effect, Effect::Stuck);
     EXPECT_EQ(b.stuck_code, -1);
-    EXPECT_EQ(m.classes[2].layer_scope, LayerScope::All);
+    EXPECT_EQ(m.classes[2].layer_scope, LayerScope::Any);
     EXPECT_EQ(m.classes[2].effect, Effect::StuckUniform);
+    EXPECT_EQ(m.classes[3].layer_scope, LayerScope::All);
+    EXPECT_EQ(m.classes[3].effect, Effect::Stuck);
+    EXPECT_EQ(m.classes[3].stuck_code, 1);
     EXPECT_TRUE(check_error_model(m, a2_topology()).empty());
     EXPECT_EQ(class_layers(m.classes[0], a2_topology()), (std::vector<int>{1}));
     EXPECT_EQ(class_layers(m.classes[2], a2_topology()), (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(class_layers(m.classes[3], a2_topology()), (std::vector<int>{0, 1, 2}));
 }
 
 TEST(ErrorModel, EveryErrorNamesItsFieldAndRule) {
