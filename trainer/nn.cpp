@@ -268,8 +268,12 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         values = levels.index({entry_maps.index({cls * M + li})});
     }
     if (ut) {  // only the elements of the unit inside the entry's channels and pixels change
-        const Tensor ci = torch::arange(C, torch::kLong).view(is4 ? std::vector<int64_t>{1, C, 1, 1} : std::vector<int64_t>{1, C});
-        const Tensor pi = is4 ? torch::arange(H * W, torch::kLong).view({1, 1, H, W}) : torch::zeros({1, 1}, torch::kLong);
+        Tensor ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
+        Tensor pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
+        if (!is4) {  // FC: [B, C], one pixel
+            ci = ci.view({1, C});
+            pi = pi.view({1, 1});
+        }
         mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
     }
     last_mask = mask;

@@ -320,7 +320,8 @@ std::vector<std::string> check_error_model(const ErrorModel& m, const Topology& 
         for (size_t k = 0; k < c.layers.size(); ++k) {
             const int l = topo.find_layer(c.layers[k]);
             if (l < 0)
-                errs.push_back(at(path + ".layers", k) + "=" + c.layers[k] + " is not a layer of topology " + topo.name);
+                errs.push_back(at(path + ".layers", k) + "=" + c.layers[k] + " is not a layer of topology " +
+                               topo.name);
             else if (topo.layers[size_t(l)].act_bits == 0)
                 errs.push_back(at(path + ".layers", k) + "=" + c.layers[k] + " has no activation (last layer)");
         }

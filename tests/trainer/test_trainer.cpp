@@ -234,14 +234,16 @@ TEST(Injection, BuiltinModelsDrawEquationOneExactly) {
                 const auto y = inj(x);
                 const int64_t B = 16, C = 6, M = int64_t(act_values(bits).size());
                 std::vector<int64_t> rs = x.sizes().vec();
-                if (gr == ErrorModelKind::Channel) rs = is4 ? std::vector<int64_t>{B, C, 1, 1} : std::vector<int64_t>{B, C};
-                if (gr == ErrorModelKind::Pixel) rs = is4 ? std::vector<int64_t>{B, 1, 5, 5} : std::vector<int64_t>{B, 1};
+                using Shape = std::vector<int64_t>;
+                if (gr == ErrorModelKind::Channel) rs = is4 ? Shape{B, C, 1, 1} : Shape{B, C};
+                if (gr == ErrorModelKind::Pixel) rs = is4 ? Shape{B, 1, 5, 5} : Shape{B, 1};
                 torch::manual_seed(17);
                 const auto r = torch::rand(rs, torch::kFloat64);
                 const auto mask = r < o.p;
                 const auto idx = (r * (double(M) / o.p)).floor().clamp_max(double(M - 1)).to(torch::kLong);
                 const auto want = torch::where(mask, inj->levels.index({idx}), x);
-                const std::string what = std::string(to_string(gr)) + " A" + std::to_string(bits) + (is4 ? " 4-D" : " 2-D");
+                const std::string what =
+                    std::string(to_string(gr)) + " A" + std::to_string(bits) + (is4 ? " 4-D" : " 2-D");
                 EXPECT_TRUE(torch::equal(y, want)) << what;
                 EXPECT_TRUE(torch::equal(inj->last_mask, mask)) << what;
             }
@@ -296,6 +298,11 @@ TEST(Injection, RestrictedWeightedClassesStrikeOnlyTheirElements) {
     }
     expect_rate(neg + pos, 3 * 400, 0.4, "PE 1 failure rate");
     expect_rate(neg, neg + pos, 0.75, "weight 3 of 4");
+    // FC outputs (B x C, one pixel): the same classes strike the same channels
+    const auto xf = torch::randint(-1, 2, {400, 12}).to(torch::kFloat32);
+    const auto changed_f = inj(xf) != xf;
+    for (int c : {0, 3, 4, 6, 7, 8, 10, 11}) EXPECT_FALSE(changed_f.select(1, c).any().item<bool>()) << c;
+    for (int c : {1, 2, 5, 9}) EXPECT_TRUE(changed_f.select(1, c).any().item<bool>()) << c;
 }
 
 TEST(Injection, ClassesFireOnlyAtTheirLayer) {
