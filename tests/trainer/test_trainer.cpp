@@ -429,6 +429,36 @@ TEST(Training, ModesEnableTheRightInjectionLayers) {
     EXPECT_THROW(train(t, o, tr, te), std::invalid_argument);
 }
 
+// A group model with transition tables and a class restricted to one layer's
+// channel and pixels trains through the whole net and exports exactly.
+TEST(Training, ErrorModelWithTransitionsTrainsAndExportsExactly) {
+    const Topology t = tiny_topology(1, 2);
+    const InputBatch tr = synthetic(t, 200, 6), te = synthetic(t, 100, 7);
+    auto o = quick_options();
+    o.mode = TrainMode::Fat1;
+    o.inject.p = 0.2;
+    o.inject.error_model = group_error_model(4, {{3.0, {{-1, 1}, {1, -1}}}, {1.0, {{0, 1}}}});
+    PatternClass corner;
+    corner.layer_scope = LayerScope::Listed;
+    corner.layers = {"conv1"};
+    corner.channels.list = {2};
+    corner.pixels.list = {0, 5};
+    corner.effect = Effect::Stuck;
+    corner.stuck_code = 1;
+    o.inject.error_model.classes.push_back(corner);
+    o.check_export = true;
+    const auto r = train(t, o, tr, te);
+    EXPECT_EQ(r.agreement.pred_agree, 100);
+    EXPECT_EQ(r.agreement.act_agree, 100);
+    o.inject.p = 0;  // same seed without injection: another trajectory
+    const auto r0 = train(t, o, tr, te);
+    bool differ = false;
+    for (size_t l = 0; l < r.model.layers.size(); ++l)
+        differ = differ || r.model.layers[l].weights != r0.model.layers[l].weights ||
+                 r.model.layers[l].thresholds != r0.model.layers[l].thresholds;
+    EXPECT_TRUE(differ);
+}
+
 TEST(Training, WeightsStayClampedAndLossFalls) {
     const Topology t = tiny_topology(1, 1);
     const InputBatch tr = synthetic(t, 400, 2), te = synthetic(t, 200, 3);
