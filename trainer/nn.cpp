@@ -93,44 +93,123 @@ variable_list InjectFn::backward(AutogradContext* ctx, variable_list g) {
     return {g[0].masked_fill(mask, 0.0), Tensor(), Tensor()};
 }
 
-InjectionImpl::InjectionImpl(std::vector<double> lv, InjectionOptions o) : opt(std::move(o)) {
-    const int M = int(lv.size());
-    levels = torch::tensor(lv, torch::kFloat32);  // not state: checkpoints hold only weights and BN
-    if (opt.granularity == InjectGranularity::ChannelGroup) {
-        auto& g = opt.group;
-        if (g.modulus < 1) throw std::invalid_argument("group error model: modulus must be >= 1");
-        if (g.maps.empty()) {  // uniform stuck-at over the M levels
-            g.maps.clear();
-            g.weights.assign(size_t(M), 1.0);
-            for (int m = 0; m < M; ++m) g.maps.push_back(std::vector<int>(size_t(M), m));
-        }
-        if (g.weights.size() != g.maps.size())
-            throw std::invalid_argument("group error model: weights and maps differ in count");
-        std::vector<int64_t> flat;
-        std::vector<double> cdf;
-        double sum = 0;
-        for (double w : g.weights) {
-            if (!(w >= 0)) throw std::invalid_argument("group error model: negative weight");
-            sum += w;
-        }
-        if (!(sum > 0)) throw std::invalid_argument("group error model: weights sum to 0");
-        double acc = 0;
-        for (size_t k = 0; k < g.maps.size(); ++k) {
-            if (int(g.maps[k].size()) != M)
-                throw std::invalid_argument("group error model: map " + std::to_string(k) + " has " +
-                                            std::to_string(g.maps[k].size()) + " entries, expected " +
-                                            std::to_string(M) + " (one per activation level)");
-            for (int v : g.maps[k]) {
-                if (v < 0 || v >= M) throw std::invalid_argument("group error model: level index out of range");
-                flat.push_back(v);
+namespace {
+// The trainer injects single-layer classes: layers any (each injection point
+// alone) or exactly one named layer.
+bool fires_at(const PatternClass& c, const std::string& layer) {
+    return c.layer_scope == LayerScope::Any ||
+           (c.layer_scope == LayerScope::Listed && c.layers.size() == 1 && c.layers[0] == layer);
+}
+std::string class_path(size_t i) { return "error model classes[" + std::to_string(i) + "]"; }
+}  // namespace
+
+InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string& layer) : opt(std::move(o)) {
+    const ActRange range = act_range(act_bits);
+    const int M = range.levels();
+    levels = torch::tensor(act_values(act_bits), torch::kFloat32);  // not state: checkpoints hold only weights and BN
+    const ErrorModel& em = opt.error_model;
+    if (em.granularity == ErrorModelKind::Group && em.group_modulus < 1)
+        throw std::invalid_argument("error model: granularity group needs group_modulus >= 1");
+    std::vector<int64_t> maps, stuck;
+    bool all_stuck = true;
+    auto level_of = [&](size_t i, int code) {
+        if (code < range.lo || code > range.hi)
+            throw std::invalid_argument(class_path(i) + ": code " + std::to_string(code) + " is not a code of layer " +
+                                        (layer.empty() ? "?" : layer) + " (" + std::to_string(range.lo) + ".." +
+                                        std::to_string(range.hi) + ")");
+        return int64_t(code - range.lo);
+    };
+    auto add = [&](size_t i, double w, const std::vector<int64_t>& map) {
+        entry_class.push_back(i);
+        entry_weight.push_back(w);
+        maps.insert(maps.end(), map.begin(), map.end());
+        const bool constant = std::all_of(map.begin(), map.end(), [&](int64_t v) { return v == map[0]; });
+        all_stuck = all_stuck && constant;
+        stuck.push_back(map[0]);
+    };
+    for (size_t i = 0; i < em.classes.size(); ++i) {
+        const PatternClass& c = em.classes[i];
+        if (!fires_at(c, layer)) continue;
+        if (!(c.weight > 0)) throw std::invalid_argument(class_path(i) + ": weight must be > 0");
+        whole_layer = whole_layer && c.channels.all() && c.pixels.all();
+        switch (c.effect) {
+            case Effect::StuckUniform:
+                for (int m = 0; m < M; ++m) add(i, c.weight, std::vector<int64_t>(size_t(M), m));
+                break;
+            case Effect::Stuck: add(i, c.weight * M, std::vector<int64_t>(size_t(M), level_of(i, c.stuck_code))); break;
+            case Effect::Transition: {
+                std::vector<int64_t> map;
+                for (int code = range.lo; code <= range.hi; ++code) {
+                    const auto it = c.transition.find(code);
+                    map.push_back(level_of(i, it == c.transition.end() ? code : it->second));
+                }
+                add(i, c.weight * M, map);
+                break;
             }
-            acc += g.weights[k];
-            cdf.push_back(acc / sum);
         }
-        cdf.back() = 1.0;
-        group_maps = torch::tensor(flat, torch::kLong);
-        group_cdf = torch::tensor(cdf, torch::kFloat64);
     }
+    if (entry_weight.empty()) return;  // no class fires here
+    entry_maps = torch::tensor(maps, torch::kLong);
+    if (all_stuck) entry_stuck = torch::tensor(stuck, torch::kLong);
+    std::vector<double> cv;
+    for (double w : entry_weight) cv.push_back(total += w);
+    cum = torch::tensor(cv, torch::kFloat64);
+}
+
+const InjectionImpl::UnitTables& InjectionImpl::unit_tables(int64_t C, int64_t H, int64_t W) {
+    const std::vector<int64_t> chw{C, H, W};
+    if (tables.chw == chw) return tables;
+    const auto& classes = opt.error_model.classes;
+    const int64_t K = int64_t(entry_weight.size()), HW = H * W, G = opt.error_model.group_modulus;
+    std::vector<int64_t> rc(static_cast<size_t>(K * C)), rp(static_cast<size_t>(K * HW));
+    std::vector<bool> any_c(static_cast<size_t>(K)), any_p(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) {
+        const PatternClass& cls = classes[entry_class[size_t(k)]];
+        for (int64_t c = 0; c < C; ++c)
+            if ((rc[size_t(k * C + c)] = cls.channels.contains(int(c)))) any_c[size_t(k)] = true;
+        for (int64_t px = 0; px < HW; ++px)
+            if ((rp[size_t(k * HW + px)] = cls.pixels.contains(int(px)))) any_p[size_t(k)] = true;
+    }
+    // Can entry k strike unit u (does the unit meet the entry's channels and pixels)?
+    auto strikes = [&](int64_t k, int64_t u) -> bool {
+        switch (opt.error_model.granularity) {
+            case ErrorModelKind::Element: return rc[size_t(k * C + u / HW)] && rp[size_t(k * HW + u % HW)];
+            case ErrorModelKind::Channel: return rc[size_t(k * C + u)] && any_p[size_t(k)];
+            case ErrorModelKind::Pixel: return any_c[size_t(k)] && rp[size_t(k * HW + u)];
+            case ErrorModelKind::Group:
+                for (int64_t c = u; c < C; c += G)
+                    if (rc[size_t(k * C + c)]) return any_p[size_t(k)];
+                return false;
+        }
+        return false;
+    };
+    int64_t U = C;
+    switch (opt.error_model.granularity) {
+        case ErrorModelKind::Element: U = C * HW; break;
+        case ErrorModelKind::Channel: U = C; break;
+        case ErrorModelKind::Pixel: U = HW; break;
+        case ErrorModelKind::Group: U = G; break;
+    }
+    std::vector<double> cv(static_cast<size_t>(U * K)), tot(static_cast<size_t>(U));
+    std::vector<int64_t> last(static_cast<size_t>(U), 0);
+    for (int64_t u = 0; u < U; ++u) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k) {
+            if (strikes(k, u)) {
+                acc += entry_weight[size_t(k)];
+                last[size_t(u)] = k;
+            }
+            cv[size_t(u * K + k)] = acc;
+        }
+        tot[size_t(u)] = acc;
+    }
+    tables.chw = chw;
+    tables.cum = torch::tensor(cv, torch::kFloat64).view({U, K});
+    tables.total = torch::tensor(tot, torch::kFloat64);
+    tables.last = torch::tensor(last, torch::kLong);
+    tables.region_c = torch::tensor(rc, torch::kLong).view({K, C}).to(torch::kBool);
+    tables.region_p = torch::tensor(rp, torch::kLong).view({K, HW}).to(torch::kBool);
+    return tables;
 }
 
 Tensor InjectionImpl::forward(const Tensor& x) {
@@ -144,43 +223,61 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         const Tensor y = torch::feature_dropout(x4, p, true);
         return is4 ? y : y.view({B, C});
     }
-    const int64_t M = levels.numel();
-    if (opt.granularity == InjectGranularity::ChannelGroup) {
-        const int64_t G = opt.group.modulus;
-        const Tensor fail = torch::rand({B, G}, torch::kFloat64) < p;
-        const Tensor u = torch::rand({B, G}, torch::kFloat64);
-        const Tensor cls = torch::searchsorted(group_cdf, u, /*out_int32=*/false, /*right=*/true)
-                               .clamp_max(group_cdf.numel() - 1);
-        const Tensor cg = torch::arange(C, torch::kLong).remainder(G);
-        Tensor mask = fail.index_select(1, cg);   // [B, C]
-        Tensor cls_c = cls.index_select(1, cg);   // [B, C]
+    const int64_t K = int64_t(entry_weight.size());
+    if (K == 0) return x;
+    const int64_t M = levels.numel(), H = is4 ? x.size(2) : 1, W = is4 ? x.size(3) : 1;
+    const ErrorModelKind gran = opt.error_model.granularity;
+    std::vector<int64_t> rs;  // one draw per unit
+    switch (gran) {
+        case ErrorModelKind::Element: rs = x.sizes().vec(); break;
+        case ErrorModelKind::Channel: rs = is4 ? std::vector<int64_t>{B, C, 1, 1} : std::vector<int64_t>{B, C}; break;
+        case ErrorModelKind::Pixel: rs = is4 ? std::vector<int64_t>{B, 1, H, W} : std::vector<int64_t>{B, 1}; break;
+        case ErrorModelKind::Group: rs = {B, opt.error_model.group_modulus}; break;
+    }
+    // Equation (1) with p_k = p * cum_k / S: r < p injects entry #{k : cum_k <= r S / p}
+    // (the paper's models: cum_k = k, S = M, entry = level floor(r M / p)).
+    const Tensor r = torch::rand(rs, torch::kFloat64);
+    Tensor mask, cls;
+    const UnitTables* ut = nullptr;
+    if (whole_layer) {
+        mask = r < p;
+        cls = torch::searchsorted(cum, r * (total / p), /*out_int32=*/false, /*right=*/true).clamp_max(K - 1);
+    } else {  // the entries that can strike differ from unit to unit
+        ut = &unit_tables(C, H, W);
+        const int64_t U = ut->total.numel();
+        const Tensor rv = r.reshape({B, U});
+        const Tensor c = torch::searchsorted(ut->cum, (rv * (ut->total / p)).t().contiguous(), false, true).t();
+        cls = torch::minimum(c, ut->last).reshape(rs);
+        mask = ((rv < p) & (ut->total > 0)).reshape(rs);
+    }
+    if (gran == ErrorModelKind::Group) {  // channel c belongs to group c mod G
+        const Tensor cg = torch::arange(C, torch::kLong).remainder(opt.error_model.group_modulus);
+        mask = mask.index_select(1, cg);
+        cls = cls.index_select(1, cg);
         if (is4) {
             mask = mask.view({B, C, 1, 1});
-            cls_c = cls_c.view({B, C, 1, 1});
+            cls = cls.view({B, C, 1, 1});
         }
+    }
+    Tensor values;
+    if (entry_stuck.defined()) {
+        values = levels.index({entry_stuck.index({cls})});
+    } else {
         const double v0 = levels[0].item<double>(), step = M > 1 ? (levels[1] - levels[0]).item<double>() : 1.0;
         const Tensor li = ((x.detach() - v0) / step).round().to(torch::kLong).clamp(0, M - 1);
-        const Tensor faulty_idx = group_maps.index({cls_c * M + li});
-        const Tensor values = levels.index({faulty_idx}).to(x.dtype());
-        last_mask = mask;
-        return InjectFn::apply(x, mask, values);
+        values = levels.index({entry_maps.index({cls * M + li})});
     }
-    std::vector<int64_t> rs;
-    switch (opt.granularity) {
-        case InjectGranularity::Element: rs = x.sizes().vec(); break;
-        case InjectGranularity::Channel: rs = is4 ? std::vector<int64_t>{B, C, 1, 1} : std::vector<int64_t>{B, C}; break;
-        case InjectGranularity::Pixel:
-            rs = is4 ? std::vector<int64_t>{B, 1, x.size(2), x.size(3)} : std::vector<int64_t>{B, 1};
-            break;
-        default: break;
+    if (ut) {  // only the elements of the unit inside the entry's channels and pixels change
+        Tensor ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
+        Tensor pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
+        if (!is4) {  // FC: [B, C], one pixel
+            ci = ci.view({1, C});
+            pi = pi.view({1, 1});
+        }
+        mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
     }
-    // Equation (1) with p_j = p (j+1) / M: r < p injects level floor(r M / p).
-    const Tensor r = torch::rand(rs, torch::kFloat64);
-    const Tensor mask = r < p;
-    const Tensor idx = (r * (double(M) / p)).floor().clamp_max(double(M - 1)).to(torch::kLong);
-    const Tensor values = levels.index({idx}).to(x.dtype());
     last_mask = mask;
-    return InjectFn::apply(x, mask, values);
+    return InjectFn::apply(x, mask, values.to(x.dtype()));
 }
 
 // ---- network -----------------------------------------------------------------
@@ -195,7 +292,7 @@ QLayerImpl::QLayerImpl(const LayerSpec& s, const InjectionOptions& inj, bool inj
         out_log_scale = register_parameter("out_log_scale", torch::full({1}, -0.5 * std::log(double(s.mw()))));
     } else {
         bn = register_module("bn", torch::nn::BatchNorm1d(torch::nn::BatchNormOptions(O).eps(1e-4).momentum(0.1)));
-        if (inject_here) inject = register_module("inject", Injection(act_values(s.act_bits), inj));
+        if (inject_here) inject = register_module("inject", Injection(s.act_bits, inj, s.name));
     }
 }
 
@@ -205,6 +302,14 @@ Tensor QLayerImpl::accumulate(const Tensor& x) const {
 }
 
 QnnNetImpl::QnnNetImpl(const Topology& t, const InjectionOptions& inj) : topo(t) {
+    validate_error_model(inj.error_model, topo, "error model");
+    for (size_t i = 0; i < inj.error_model.classes.size(); ++i) {
+        const PatternClass& c = inj.error_model.classes[i];
+        if (c.layer_scope == LayerScope::All || (c.layer_scope == LayerScope::Listed && c.layers.size() > 1))
+            throw std::invalid_argument(class_path(i) +
+                                        ".layers: the trainer injects single-layer classes only (layers: any, or "
+                                        "one layer name); a class whose layers fail together is not supported yet");
+    }
     for (const auto& name : inj.layers) {
         const int l = topo.find_layer(name);
         if (l < 0) throw std::invalid_argument("injection layer '" + name + "' is not in topology '" + topo.name + "'");

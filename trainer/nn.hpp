@@ -59,17 +59,39 @@ struct InjectFn : torch::autograd::Function<InjectFn> {
                                                    torch::autograd::variable_list g);
 };
 
+// The error model's classes as they fire at one layer: a StuckUniform class
+// becomes M stuck-at entries of its weight, every other class one entry of M
+// times its weight (same odds, and the paper's models get the integer
+// cumulative weights 1..M that make the draw equal to equation (1)).
 struct InjectionImpl : torch::nn::Module {
-    InjectionImpl(std::vector<double> levels, InjectionOptions opt);
-    // Equations (1)-(5). Returns x unchanged when disabled or p == 0.
+    // act_bits: the layer's activation; layer: its name (classes naming another
+    // layer do not fire here; "" = only classes with layers: any).
+    InjectionImpl(int act_bits, InjectionOptions opt, const std::string& layer = "");
+    // Equations (1)-(5) generalised to the error model: each unit fails with
+    // probability p and one draw r per unit picks both (r < p) and the entry
+    // (cumulative weight <= r S / p). Returns x unchanged when disabled or p == 0.
     torch::Tensor forward(const torch::Tensor& x);
     bool enabled = false;
     bool dropout = false;      // Dropout2D baseline instead of injection
     InjectionOptions opt;
     torch::Tensor levels;      // M values, float
     torch::Tensor last_mask;   // mask of the last forward (broadcastable to x), for tests
-    torch::Tensor group_maps;  // [classes, M] level indices; group_cdf [classes]
-    torch::Tensor group_cdf;
+
+private:
+    struct UnitTables {        // per-unit entry odds for one (C, H, W) when classes restrict channels / pixels
+        std::vector<int64_t> chw;
+        torch::Tensor cum, total, last;  // [U, K] cumulative weights, [U] their sum, [U] last entry with weight
+        torch::Tensor region_c, region_p;  // [K, C], [K, H*W] bool: the entry's channels / pixels
+    };
+    const UnitTables& unit_tables(int64_t C, int64_t H, int64_t W);
+    std::vector<size_t> entry_class;  // K entries: index into opt.error_model.classes
+    std::vector<double> entry_weight;
+    torch::Tensor entry_maps;   // [K * M] faulty level index per (entry, golden level index)
+    torch::Tensor entry_stuck;  // [K] level index when every entry is a stuck-at (values independent of x)
+    torch::Tensor cum;          // [K] cumulative weights when every entry covers the whole layer
+    double total = 0;           // their sum
+    bool whole_layer = true;    // every entry covers every channel and pixel
+    UnitTables tables;
 };
 TORCH_MODULE(Injection);
 

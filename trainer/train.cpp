@@ -27,28 +27,12 @@ const char* to_string(TrainMode m) {
     }
     return "?";
 }
-const char* to_string(InjectGranularity g) {
-    switch (g) {
-        case InjectGranularity::Element: return "element";
-        case InjectGranularity::Channel: return "channel";
-        case InjectGranularity::Pixel: return "pixel";
-        case InjectGranularity::ChannelGroup: return "group";
-    }
-    return "?";
-}
 TrainMode parse_train_mode(const std::string& s) {
     if (s == "sat") return TrainMode::Sat;
     if (s == "fat1") return TrainMode::Fat1;
     if (s == "fat2") return TrainMode::Fat2;
     if (s == "dropout2d" || s == "dropout") return TrainMode::Dropout2d;
     throw std::invalid_argument("unknown training mode '" + s + "' (sat | fat1 | fat2 | dropout2d)");
-}
-InjectGranularity parse_granularity(const std::string& s) {
-    if (s == "element") return InjectGranularity::Element;
-    if (s == "channel") return InjectGranularity::Channel;
-    if (s == "pixel") return InjectGranularity::Pixel;
-    if (s == "group" || s == "channel-group") return InjectGranularity::ChannelGroup;
-    throw std::invalid_argument("unknown error model '" + s + "' (element | channel | pixel | group)");
 }
 
 namespace {
@@ -283,7 +267,7 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
     std::ostringstream desc;
     desc << "fatsim train: " << topo.name << " width " << topo.width << ", mode " << to_string(opt.mode);
     if (opt.mode != TrainMode::Sat)
-        desc << ", p " << opt.inject.p << ", error model " << to_string(opt.inject.granularity);
+        desc << ", p " << opt.inject.p << ", error model " << to_string(opt.inject.error_model.granularity);
     desc << ", " << opt.epochs << " epochs, seed " << opt.seed;
     res.test_acc = eval_streamlined(net, test_set);
     res.model = fold(net, desc.str());

@@ -8,36 +8,23 @@
 #include <vector>
 
 #include "dataset.hpp"
+#include "error_model.hpp"
 #include "model.hpp"
 #include "topology.hpp"
 
 namespace fatsim::trainer {
 
 enum class TrainMode { Sat, Fat1, Fat2, Dropout2d };
-enum class InjectGranularity { Element, Channel, Pixel, ChannelGroup };
 const char* to_string(TrainMode m);
-const char* to_string(InjectGranularity g);
 TrainMode parse_train_mode(const std::string& s);              // sat|fat1|fat2|dropout2d
-InjectGranularity parse_granularity(const std::string& s);     // element|channel|pixel|group
-
-// Channel-group error model: channels {c : c mod modulus == g} fail together
-// (e.g. modulus = PE: one faulty PE). When a group fails, one mapping class is
-// drawn by weight and every element of the group's channels becomes
-// maps[class][golden level index] (level index 0..M-1, lowest value first).
-// A stuck-at-v fault is a constant map; a simulator-derived error model is a
-// weighted set of such maps. Empty maps = uniform stuck-at over the M levels.
-struct GroupErrorModel {
-    int modulus = 1;
-    std::vector<double> weights;
-    std::vector<std::vector<int>> maps;
-};
 
 struct InjectionOptions {
-    InjectGranularity granularity = InjectGranularity::Channel;
-    double p = 0.05;                  // total probability (fraction, 0.05 = 5 %)
+    // What fails and what it becomes (error_model.hpp). The default is the
+    // paper's channel model: whole channels stuck at a uniformly drawn level.
+    ErrorModel error_model = stuck_at_error_model(ErrorModelKind::Channel);
+    double p = 0.05;                  // total probability per unit (fraction, 0.05 = 5 %)
     bool after_pool = true;           // inject after the pooling that follows the activation (paper Fig. 5)
     std::vector<std::string> layers;  // layers with an injection point; empty = every layer with an activation
-    GroupErrorModel group;
 };
 
 struct TrainOptions {

@@ -161,7 +161,7 @@ TrainedModel train_step(const PipelineSpec& s, const ModelEntry& e, const Topolo
     opt.width = s.width;
     opt.mode = e.mode;
     opt.inject.p = e.p;
-    opt.inject.granularity = trainer::parse_granularity(e.error_model);
+    opt.inject.error_model = stuck_at_error_model(parse_error_model_kind(e.error_model));
     opt.epochs = s.epochs;
     opt.batch = s.batch;
     opt.lr = s.lr;

@@ -1,11 +1,13 @@
 // train, export: the LibTorch trainer's commands (issue 3). Only built with
 // FATSIM_TRAINER; uses the torch-free facade trainer.hpp.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "app.hpp"
 #include "config.hpp"
+#include "error_model.hpp"
 #include "model.hpp"
 #include "trainer.hpp"
 
@@ -20,28 +22,21 @@ std::vector<std::string> split_list(const std::string& s) {
         if (!item.empty()) out.push_back(item);
     return out;
 }
-// "W:a,b,c;W:d,e,f" -> weights and level-index maps (group error model).
-void parse_group_maps(const std::string& s, trainer::GroupErrorModel& g) {
-    for (const auto& cls : [&] {
-             std::vector<std::string> v;
-             std::stringstream ss(s);
-             std::string it;
-             while (std::getline(ss, it, ';'))
-                 if (!it.empty()) v.push_back(it);
-             return v;
-         }()) {
-        const auto colon = cls.find(':');
-        if (colon == std::string::npos)
-            throw UsageError("--group-maps: class '" + cls + "' must be WEIGHT:LEVEL,LEVEL,... (level indices, lowest value 0)");
-        try {
-            g.weights.push_back(std::stod(cls.substr(0, colon)));
-            std::vector<int> m;
-            for (const auto& x : split_list(cls.substr(colon + 1))) m.push_back(std::stoi(x));
-            g.maps.push_back(m);
-        } catch (const std::logic_error&) {
-            throw UsageError("--group-maps: cannot parse class '" + cls + "'");
-        }
+// --error-model: a built-in granularity name (the paper's stuck-at models; group
+// with --group-modulus) or an error-model file, checked against the topology.
+ErrorModel load_train_error_model(const std::string& arg, int group_modulus, const Topology& topo) {
+    ErrorModelKind builtin;
+    try {
+        builtin = parse_error_model_kind(
+            arg, {ErrorModelKind::Element, ErrorModelKind::Channel, ErrorModelKind::Pixel, ErrorModelKind::Group});
+    } catch (const ErrorModelKindError&) {
+        if (!std::filesystem::exists(arg))
+            throw UsageError("--error-model " + arg +
+                             ": neither a built-in model (element | channel | pixel | group) nor an error-model file");
+        return load_error_model(arg, topo);
     }
+    if (builtin == ErrorModelKind::Group && group_modulus < 1) throw UsageError("--group-modulus must be >= 1");
+    return stuck_at_error_model(builtin, group_modulus);
 }
 void print_agreement(const trainer::AgreementReport& a) {
     std::printf("export check on %d test images:\n", a.images);
@@ -61,10 +56,9 @@ int cmd_train(const Args& args) {
         ("width", po::value<double>()->default_value(0.0), "width multiplier overriding the topology's (0 = keep)")
         ("mode", po::value<std::string>()->default_value("sat"), "sat | fat1 (all injection layers) | fat2 (one random layer per epoch) | dropout2d")
         ("p", po::value<double>()->default_value(0.05, "0.05"), "injection probability (fraction; 0.05 = 5 %)")
-        ("error-model", po::value<std::string>()->default_value("channel"), "element | channel | pixel | group")
-        ("group-modulus", po::value<int>()->default_value(1), "group error model: channels c with equal c mod N fail together (N = PE)")
-        ("group-maps", po::value<std::string>()->default_value(""),
-         "group error model classes 'W:l0,l1,..;W:..': weight and the faulty level index for each golden level index (default: uniform stuck-at)")
+        ("error-model", po::value<std::string>()->default_value("channel"),
+         "element | channel | pixel | group (uniform stuck-at), or an error-model file (.yaml / .json)")
+        ("group-modulus", po::value<int>()->default_value(1), "--error-model group: channels c with equal c mod N fail together (N = PE)")
         ("inject-layers", po::value<std::string>()->default_value(""), "comma-separated layers with an injection point (default: every layer with an activation)")
         ("inject-before-pool", po::bool_switch(), "inject right after the activation instead of after the pooling")
         ("epochs", po::value<int>()->default_value(10), "training epochs")
@@ -93,15 +87,12 @@ int cmd_train(const Args& args) {
     trainer::TrainOptions opt;
     try {
         opt.mode = trainer::parse_train_mode(vm["mode"].as<std::string>());
-        opt.inject.granularity = trainer::parse_granularity(vm["error-model"].as<std::string>());
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
     opt.topology_path = vm["topology"].as<std::string>();
     opt.width = vm["width"].as<double>();
     opt.inject.p = vm["p"].as<double>();
-    opt.inject.group.modulus = vm["group-modulus"].as<int>();
-    parse_group_maps(vm["group-maps"].as<std::string>(), opt.inject.group);
     opt.inject.layers = split_list(vm["inject-layers"].as<std::string>());
     opt.inject.after_pool = !vm["inject-before-pool"].as<bool>();
     opt.epochs = vm["epochs"].as<int>();
@@ -126,6 +117,7 @@ int cmd_train(const Args& args) {
     if (ntrain < 0 || ntest < 0) throw UsageError("--train-images and --images must be >= 0");
 
     const Topology topo = load_topology(opt.topology_path, opt.width);
+    opt.inject.error_model = load_train_error_model(vm["error-model"].as<std::string>(), vm["group-modulus"].as<int>(), topo);
     const DatasetKind kind = parse_dataset_kind(vm["dataset"].as<std::string>());
     const std::string dir = vm["data-dir"].as<std::string>();
     const InputBatch train_set = prepare_inputs(load_dataset(kind, dir, "train", ntrain), topo, ntrain);
@@ -134,7 +126,7 @@ int cmd_train(const Args& args) {
                  topo.width, trainer::to_string(opt.mode),
                  opt.mode == trainer::TrainMode::Sat
                      ? ""
-                     : (", p " + std::to_string(opt.inject.p) + " " + trainer::to_string(opt.inject.granularity)).c_str(),
+                     : (", p " + std::to_string(opt.inject.p) + " " + to_string(opt.inject.error_model.granularity)).c_str(),
                  train_set.count, test_set.count);
 
     const trainer::TrainResult r = trainer::train(topo, opt, train_set, test_set);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <random>
 
@@ -110,9 +112,9 @@ TEST(Injection, RatePerLevelWithinBinomialTolerance) {
     torch::manual_seed(7);
     for (int bits : {1, 2, 3}) {
         InjectionOptions o;
-        o.granularity = InjectGranularity::Element;
+        o.error_model = stuck_at_error_model(ErrorModelKind::Element);
         o.p = 0.1;
-        Injection inj(act_values(bits), o);
+        Injection inj(bits, o);
         inj->enabled = true;
         inj->train();
         // a constant input at a value outside the levels shows every injection
@@ -135,9 +137,9 @@ TEST(Injection, RatePerLevelWithinBinomialTolerance) {
 TEST(Injection, GradientZeroedWhereInjectedNoRescaling) {
     torch::manual_seed(3);
     InjectionOptions o;
-    o.granularity = InjectGranularity::Element;
+    o.error_model = stuck_at_error_model(ErrorModelKind::Element);
     o.p = 0.3;
-    Injection inj(act_values(1), o);
+    Injection inj(1, o);
     inj->enabled = true;
     inj->train();
     auto x = torch::ones({8, 4, 5, 5}, torch::requires_grad());
@@ -152,15 +154,15 @@ TEST(Injection, GradientZeroedWhereInjectedNoRescaling) {
 TEST(Injection, ChannelAndPixelBroadcastShapes) {
     torch::manual_seed(5);
     const auto x = torch::full({32, 6, 4, 4}, 100.0f);
-    for (auto gr : {InjectGranularity::Channel, InjectGranularity::Pixel}) {
+    for (auto gr : {ErrorModelKind::Channel, ErrorModelKind::Pixel}) {
         InjectionOptions o;
-        o.granularity = gr;
+        o.error_model = stuck_at_error_model(gr);
         o.p = 0.5;
-        Injection inj(act_values(2), o);
+        Injection inj(2, o);
         inj->enabled = true;
         inj->train();
         const auto y = inj(x);
-        if (gr == InjectGranularity::Channel) {
+        if (gr == ErrorModelKind::Channel) {
             EXPECT_EQ(inj->last_mask.sizes().vec(), (std::vector<int64_t>{32, 6, 1, 1}));
             // every channel is either untouched or one constant value
             const auto mn = y.amin({2, 3}), mx = y.amax({2, 3});
@@ -175,7 +177,7 @@ TEST(Injection, ChannelAndPixelBroadcastShapes) {
         // FC (2-D) tensors
         const auto y2 = inj(torch::full({32, 6}, 100.0f));
         EXPECT_EQ(inj->last_mask.sizes().vec(),
-                  gr == InjectGranularity::Channel ? (std::vector<int64_t>{32, 6}) : (std::vector<int64_t>{32, 1}));
+                  gr == ErrorModelKind::Channel ? (std::vector<int64_t>{32, 6}) : (std::vector<int64_t>{32, 1}));
         EXPECT_EQ(y2.sizes().vec(), (std::vector<int64_t>{32, 6}));
     }
 }
@@ -183,7 +185,7 @@ TEST(Injection, ChannelAndPixelBroadcastShapes) {
 TEST(Injection, DisabledOrEvalIsTransparent) {
     InjectionOptions o;
     o.p = 0.9;
-    Injection inj(act_values(1), o);
+    Injection inj(1, o);
     const auto x = torch::ones({4, 3, 2, 2});
     inj->train();
     EXPECT_TRUE(torch::equal(inj(x), x));  // disabled
@@ -195,12 +197,9 @@ TEST(Injection, DisabledOrEvalIsTransparent) {
 TEST(Injection, ChannelGroupsFailTogetherWithMappedValues) {
     torch::manual_seed(11);
     InjectionOptions o;
-    o.granularity = InjectGranularity::ChannelGroup;
     o.p = 0.3;
-    o.group.modulus = 4;
-    o.group.weights = {1.0};
-    o.group.maps = {{2, 0, 1}};  // A2: -1 -> +1, 0 -> -1, +1 -> 0
-    Injection inj(act_values(2), o);
+    o.error_model = group_error_model(4, {{1.0, {{-1, 1}, {0, -1}, {1, 0}}}});  // A2: -1 -> +1, 0 -> -1, +1 -> 0
+    Injection inj(2, o);
     inj->enabled = true;
     inj->train();
     auto x = torch::randint(-1, 2, {200, 12, 3, 3}).to(torch::kFloat32).requires_grad_();
@@ -218,11 +217,180 @@ TEST(Injection, ChannelGroupsFailTogetherWithMappedValues) {
     EXPECT_TRUE(torch::equal(x.grad(), torch::where(me, torch::zeros_like(x), torch::ones_like(x))));
 }
 
+// The paper's built-in models draw exactly what equation (1) drew before error
+// models existed: one uniform r per unit, r < p injects level floor(r M / p).
+TEST(Injection, BuiltinModelsDrawEquationOneExactly) {
+    for (auto gr : {ErrorModelKind::Element, ErrorModelKind::Channel, ErrorModelKind::Pixel})
+        for (int bits : {1, 2, 3})
+            for (bool is4 : {true, false}) {
+                InjectionOptions o;
+                o.error_model = stuck_at_error_model(gr);
+                o.p = 0.2;
+                Injection inj(bits, o);
+                inj->enabled = true;
+                inj->train();
+                const auto x = is4 ? torch::full({16, 6, 5, 5}, 100.0f) : torch::full({16, 6}, 100.0f);
+                torch::manual_seed(17);
+                const auto y = inj(x);
+                const int64_t B = 16, C = 6, M = int64_t(act_values(bits).size());
+                std::vector<int64_t> rs = x.sizes().vec();
+                using Shape = std::vector<int64_t>;
+                if (gr == ErrorModelKind::Channel) rs = is4 ? Shape{B, C, 1, 1} : Shape{B, C};
+                if (gr == ErrorModelKind::Pixel) rs = is4 ? Shape{B, 1, 5, 5} : Shape{B, 1};
+                torch::manual_seed(17);
+                const auto r = torch::rand(rs, torch::kFloat64);
+                const auto mask = r < o.p;
+                const auto idx = (r * (double(M) / o.p)).floor().clamp_max(double(M - 1)).to(torch::kLong);
+                const auto want = torch::where(mask, inj->levels.index({idx}), x);
+                const std::string what =
+                    std::string(to_string(gr)) + " A" + std::to_string(bits) + (is4 ? " 4-D" : " 2-D");
+                EXPECT_TRUE(torch::equal(y, want)) << what;
+                EXPECT_TRUE(torch::equal(inj->last_mask, mask)) << what;
+            }
+}
+
+// Classes restricted to channels / pixels change only their elements, and a
+// failed unit draws its class by weight among the classes that can strike it.
+TEST(Injection, RestrictedWeightedClassesStrikeOnlyTheirElements) {
+    torch::manual_seed(23);
+    InjectionOptions o;
+    o.p = 0.4;
+    o.error_model.granularity = ErrorModelKind::Channel;
+    PatternClass pe1;  // one faulty PE of 4: channels 1, 5, 9 stuck at -1
+    pe1.channels.modulus = 4;
+    pe1.channels.residue = 1;
+    pe1.effect = Effect::Stuck;
+    pe1.stuck_code = -1;
+    pe1.weight = 3;
+    PatternClass corner;  // channel 2, pixels 0 and 8 only: golden -> transition
+    corner.channels.list = {2};
+    corner.pixels.list = {0, 8};
+    corner.effect = Effect::Transition;
+    corner.transition = {{-1, 1}, {1, -1}};
+    PatternClass pe1b = pe1;  // also on PE 1: stuck at +1, 1/4 of PE 1's failures
+    pe1b.stuck_code = 1;
+    pe1b.weight = 1;
+    o.error_model.classes = {pe1, corner, pe1b};
+    Injection inj(2, o);
+    inj->enabled = true;
+    inj->train();
+    const auto x = torch::randint(-1, 2, {400, 12, 3, 3}).to(torch::kFloat32);
+    const auto y = inj(x);
+    const auto changed = y != x;
+    // untouched channels: not PE 1, not channel 2
+    for (int c : {0, 3, 4, 6, 7, 8, 10, 11}) EXPECT_FALSE(changed.select(1, c).any().item<bool>()) << c;
+    // channel 2: only pixels 0 and 8, negated where nonzero
+    const auto c2 = y.select(1, 2).flatten(1), x2 = x.select(1, 2).flatten(1);
+    EXPECT_FALSE(c2.slice(1, 1, 8).ne(x2.slice(1, 1, 8)).any().item<bool>());
+    const auto hit2 = inj->last_mask.select(1, 2).flatten(1);
+    EXPECT_TRUE(torch::equal(torch::where(hit2, -x2, x2), c2));
+    expect_rate(hit2.select(1, 0).sum().item<int64_t>(), 400, 0.4, "channel 2 failure rate");
+    // PE 1 channels: whole channel constant -1 (weight 3) or +1 (weight 1) when failed
+    int64_t neg = 0, pos = 0;
+    for (int c : {1, 5, 9}) {
+        const auto m = inj->last_mask.select(1, c).flatten(1).all(1);
+        const auto v = y.select(1, c).flatten(1);
+        EXPECT_TRUE(torch::equal(inj->last_mask.select(1, c).flatten(1).any(1), m));
+        neg += (m & (v == -1).all(1)).sum().item<int64_t>();
+        pos += (m & (v == 1).all(1)).sum().item<int64_t>();
+        EXPECT_EQ((m & (v == -1).all(1)).sum().item<int64_t>() + (m & (v == 1).all(1)).sum().item<int64_t>(),
+                  m.sum().item<int64_t>());
+    }
+    expect_rate(neg + pos, 3 * 400, 0.4, "PE 1 failure rate");
+    expect_rate(neg, neg + pos, 0.75, "weight 3 of 4");
+    // FC outputs (B x C, one pixel): the same classes strike the same channels
+    const auto xf = torch::randint(-1, 2, {400, 12}).to(torch::kFloat32);
+    const auto changed_f = inj(xf) != xf;
+    for (int c : {0, 3, 4, 6, 7, 8, 10, 11}) EXPECT_FALSE(changed_f.select(1, c).any().item<bool>()) << c;
+    for (int c : {1, 2, 5, 9}) EXPECT_TRUE(changed_f.select(1, c).any().item<bool>()) << c;
+}
+
+TEST(Injection, ClassesFireOnlyAtTheirLayer) {
+    InjectionOptions o;
+    o.p = 0.9;
+    o.error_model = stuck_at_error_model(ErrorModelKind::Element);
+    o.error_model.classes[0].layer_scope = LayerScope::Listed;
+    o.error_model.classes[0].layers = {"conv1"};
+    const auto x = torch::full({8, 4, 3, 3}, 100.0f);
+    for (const std::string layer : {"conv0", "conv1"}) {
+        Injection inj(1, o, layer);
+        inj->enabled = true;
+        inj->train();
+        const bool changed = !torch::equal(inj(x), x);
+        EXPECT_EQ(changed, layer == "conv1") << layer;
+    }
+}
+
+TEST(Injection, NetRejectsModelsItCannotInject) {
+    const Topology t = tiny_topology(1, 2);
+    InjectionOptions o;
+    o.error_model = stuck_at_error_model(ErrorModelKind::Channel);
+    o.error_model.classes[0].layer_scope = LayerScope::Listed;
+    o.error_model.classes[0].layers = {"conv0", "conv1"};
+    try {
+        QnnNet net(t, o);
+        FAIL() << "a two-layer class was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("classes[0].layers: the trainer injects single-layer classes only"),
+                  std::string::npos)
+            << e.what();
+    }
+    o.error_model.classes[0].layers = {"conv0"};
+    o.error_model.classes[0].channels.list = {8};  // conv0 has 8 channels
+    try {
+        QnnNet net(t, o);
+        FAIL() << "channel 8 was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("classes[0].channels[0]=8 is not a channel of layer conv0"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// `fatsim train --error-model FILE`: a bad file fails before any data is read,
+// naming the file, the field and the rule.
+TEST(TrainCli, BadErrorModelFileIsAClearError) {
+    const fs::path dir = fs::temp_directory_path() / "fatsim_train_error_model";
+    fs::create_directories(dir);
+    const std::string bad = (dir / "bad.yaml").string(), out = (dir / "out.txt").string();
+    {
+        std::ofstream f(bad);
+        f << "granularity: channel\nclasses:\n  - {layers: [conv0], stuck: 5}\n  - {stuck: any, colour: red}\n";
+    }
+    const std::string topo = std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a2.yaml";
+    auto run = [&](const std::string& model) {
+        const std::string cmd = std::string(FATSIM_BINARY) + " train -t " + topo + " --mode fat1 --error-model " +
+                                model + " -o " + (dir / "m.fatq").string() + " > " + out + " 2>&1";
+        const int rc = std::system(cmd.c_str());
+        std::ifstream in(out);
+        return std::make_pair(rc, std::string(std::istreambuf_iterator<char>(in), {}));
+    };
+    const auto [rc, text] = run(bad);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(text.find(bad + ": classes[1].colour: unknown key"), std::string::npos) << text;
+    {
+        std::ofstream f(bad);
+        f << "granularity: channel\nclasses:\n  - {layers: [conv0], stuck: 5}\n";
+    }
+    const auto [rc2, text2] = run(bad);
+    EXPECT_NE(rc2, 0);
+    EXPECT_NE(text2.find(bad + ": classes[0].stuck=5 is not an activation code of layer conv0 (codes -1..1)"),
+              std::string::npos)
+        << text2;
+    const auto [rc3, text3] = run("no-such-model");
+    EXPECT_NE(rc3, 0);
+    EXPECT_NE(text3.find("--error-model no-such-model: neither a built-in model (element | channel | pixel | group) "
+                         "nor an error-model file"),
+              std::string::npos)
+        << text3;
+    fs::remove_all(dir);
+}
+
 TEST(Injection, Dropout2dZerosAndRescales) {
     torch::manual_seed(2);
     InjectionOptions o;
     o.p = 0.25;
-    Injection inj(act_values(1), o);
+    Injection inj(1, o);
     inj->enabled = true;
     inj->dropout = true;
     inj->train();
@@ -259,6 +427,36 @@ TEST(Training, ModesEnableTheRightInjectionLayers) {
     EXPECT_EQ(train(t, o, tr, te).epochs[0].enabled, (std::vector<int>{1}));
     o.inject.layers = {"fc1"};
     EXPECT_THROW(train(t, o, tr, te), std::invalid_argument);
+}
+
+// A group model with transition tables and a class restricted to one layer's
+// channel and pixels trains through the whole net and exports exactly.
+TEST(Training, ErrorModelWithTransitionsTrainsAndExportsExactly) {
+    const Topology t = tiny_topology(1, 2);
+    const InputBatch tr = synthetic(t, 200, 6), te = synthetic(t, 100, 7);
+    auto o = quick_options();
+    o.mode = TrainMode::Fat1;
+    o.inject.p = 0.2;
+    o.inject.error_model = group_error_model(4, {{3.0, {{-1, 1}, {1, -1}}}, {1.0, {{0, 1}}}});
+    PatternClass corner;
+    corner.layer_scope = LayerScope::Listed;
+    corner.layers = {"conv1"};
+    corner.channels.list = {2};
+    corner.pixels.list = {0, 5};
+    corner.effect = Effect::Stuck;
+    corner.stuck_code = 1;
+    o.inject.error_model.classes.push_back(corner);
+    o.check_export = true;
+    const auto r = train(t, o, tr, te);
+    EXPECT_EQ(r.agreement.pred_agree, 100);
+    EXPECT_EQ(r.agreement.act_agree, 100);
+    o.inject.p = 0;  // same seed without injection: another trajectory
+    const auto r0 = train(t, o, tr, te);
+    bool differ = false;
+    for (size_t l = 0; l < r.model.layers.size(); ++l)
+        differ = differ || r.model.layers[l].weights != r0.model.layers[l].weights ||
+                 r.model.layers[l].thresholds != r0.model.layers[l].thresholds;
+    EXPECT_TRUE(differ);
 }
 
 TEST(Training, WeightsStayClampedAndLossFalls) {
