@@ -102,6 +102,8 @@ ParamDecl make(std::string key, ParamType type, std::string def, std::string des
 }  // namespace
 
 std::string num(double v) {
+    // Whole numbers in full (2147483647, not 2.14748e+09).
+    if (std::fabs(v) < 1e15 && v == std::floor(v)) return std::to_string(static_cast<long long>(v));
     std::ostringstream ss;
     ss << v;
     return ss.str();
@@ -279,7 +281,12 @@ using yamlf::SectionReader;
 using yamlf::shown;
 using yamlf::sub;
 
-std::string num(double v) { return param::num(v); }
+// A value in an error message, as the user would write it.
+std::string num(double v) {
+    std::ostringstream ss;
+    ss << v;
+    return ss.str();
+}
 
 std::string idx(const std::string& path, size_t i) {
     return path + "[" + std::to_string(i) + "]";

@@ -39,21 +39,9 @@ std::string sub(const std::string& path, const std::string& key) { return path.e
 
 void check_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> allowed,
                 Errors& errs) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        if (!seen.insert(key).second) {
-            errs.push_back(sub(path, key) + ": duplicate key");
-            continue;
-        }
-        bool ok = false;
-        std::string list;
-        for (const char* a : allowed) {
-            ok = ok || key == a;
-            list += (list.empty() ? "" : ", ") + std::string(a);
-        }
-        if (!ok) errs.push_back(sub(path, key) + ": unknown key (allowed: " + list + ")");
-    }
+    ConfigSection section;
+    for (const char* a : allowed) section.params.push_back(param::string(a, "", ""));
+    check_keys(map, path, section, errs);
 }
 
 bool get_int(const YAML::Node& map, const char* key, const std::string& path, int& out, Errors& errs, int lo,
