@@ -285,6 +285,66 @@ const TrainedModel* find_mode(const std::vector<TrainedModel>& ms, const std::st
     return nullptr;
 }
 
+// The paper's claims, checked on these numbers (a section of report.md).
+void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& trained,
+                        const std::vector<std::string>& channel_dirs, const std::vector<std::string>& pixel_dirs,
+                        const std::vector<ReplicationRun>& runs) {
+    md << "\n## Do the paper's claims hold here?\n\n";
+    auto summary = [&](const std::vector<std::string>& dirs, const TrainedModel* t) -> json {
+        for (size_t i = 0; i < trained.size(); ++i)
+            if (&trained[i] == t) return load_json(dirs[i] + "/summary.json");
+        return json();
+    };
+    const TrainedModel* sat = find_mode(trained, kSat);
+    const TrainedModel* fat2 = find_mode(trained, "fat2");
+    const TrainedModel* fat1 = find_mode(trained, "fat1");
+    const TrainedModel* drop = find_mode(trained, "dropout2d");
+    auto verdict = [](bool ok) { return ok ? "**holds**" : "**does not hold**"; };
+    if (sat) {
+        const json c = summary(channel_dirs, sat);
+        const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
+        md << "- SAT's min accuracy under single channel stuck@ far below its error-free accuracy: " << verdict(ef - mn > 5)
+           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, a drop of " << fmt2(ef - mn) << " points).\n";
+    }
+    if (sat && fat2) {
+        const json cs = summary(channel_dirs, sat), cf = summary(channel_dirs, fat2);
+        const double ef = cf["error_free_accuracy"], mn = cf["min_accuracy"], efs = cs["error_free_accuracy"];
+        // "A few points": the paper's own FAT gaps (Table II) are 1.3 to 3.8 points.
+        md << "- FAT method 2 (p = " << fat2->entry.p * 100 << " %) keeps its min accuracy within a few (<= 4) points "
+           << "of error-free: " << verdict(ef - mn <= 4) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn)
+           << " %, " << fmt2(ef - mn) << " points).\n"
+           << "- FAT method 2's error-free accuracy within about 1 point of SAT: " << verdict(std::fabs(ef - efs) <= 1.0)
+           << " (" << fmt2(ef) << " % vs " << fmt2(efs) << " %, " << fmt2(ef - efs) << " points).\n";
+    }
+    if (fat1) {
+        const json c = summary(channel_dirs, fat1);
+        const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
+        md << "- The same for FAT method 1 (p = " << fat1->entry.p * 100 << " %): " << verdict(ef - mn <= 4)
+           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, " << fmt2(ef - mn) << " points).\n";
+    }
+    if (drop && (fat1 || fat2)) {
+        const TrainedModel* fat = fat1 ? fat1 : fat2;
+        const json pf = summary(pixel_dirs, fat), pd = summary(pixel_dirs, drop);
+        md << "- FAT beats Dropout2D under pixel stuck@ (min accuracy): "
+           << verdict(pf["min_accuracy"].get<double>() > pd["min_accuracy"].get<double>()) << " (" << fat->entry.label
+           << " " << fmt2(pf["min_accuracy"]) << " % vs " << drop->entry.label << " " << fmt2(pd["min_accuracy"])
+           << " %).\n";
+    }
+    if (sat && fat2) {
+        const ReplicationRun *rs = nullptr, *rf = nullptr;
+        for (size_t i = 0; i < trained.size(); ++i) {
+            if (&trained[i] == sat) rs = &runs[i];
+            if (&trained[i] == fat2) rf = &runs[i];
+        }
+        // Target: FAT2's worst-case error with nothing triplicated.
+        const double target = rf->curve.front().worst_error;
+        const int ks = channels_needed(rs->curve, target), kf = channels_needed(rf->curve, target);
+        md << "- FAT needs far fewer triplicated channels for the same worst-case error: " << verdict(ks > kf)
+           << " (to guarantee " << fmt2(target) << " % worst-case error: SAT " << ks << " channels, "
+           << fat2->entry.label << " " << kf << ").\n";
+    }
+}
+
 }  // namespace
 
 PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, std::ostream& log) {
@@ -361,61 +421,7 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
        << replication_table(runs, default_targets(runs)) << "\n![worst-case error vs cost]("
        << "replication/" << fs::path(rep_plot).filename().string() << ")\n";
 
-    // The paper's claims, checked on these numbers.
-    md << "\n## Do the paper's claims hold here?\n\n";
-    auto summary = [&](const std::vector<std::string>& dirs, const TrainedModel* t) -> json {
-        for (size_t i = 0; i < trained.size(); ++i)
-            if (&trained[i] == t) return load_json(dirs[i] + "/summary.json");
-        return json();
-    };
-    const TrainedModel* sat = find_mode(trained, kSat);
-    const TrainedModel* fat2 = find_mode(trained, "fat2");
-    const TrainedModel* fat1 = find_mode(trained, "fat1");
-    const TrainedModel* drop = find_mode(trained, "dropout2d");
-    auto verdict = [](bool ok) { return ok ? "**holds**" : "**does not hold**"; };
-    if (sat) {
-        const json c = summary(channel_dirs, sat);
-        const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
-        md << "- SAT's min accuracy under single channel stuck@ far below its error-free accuracy: " << verdict(ef - mn > 5)
-           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, a drop of " << fmt2(ef - mn) << " points).\n";
-    }
-    if (sat && fat2) {
-        const json cs = summary(channel_dirs, sat), cf = summary(channel_dirs, fat2);
-        const double ef = cf["error_free_accuracy"], mn = cf["min_accuracy"], efs = cs["error_free_accuracy"];
-        // "A few points": the paper's own FAT gaps (Table II) are 1.3 to 3.8 points.
-        md << "- FAT method 2 (p = " << fat2->entry.p * 100 << " %) keeps its min accuracy within a few (<= 4) points "
-           << "of error-free: " << verdict(ef - mn <= 4) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn)
-           << " %, " << fmt2(ef - mn) << " points).\n"
-           << "- FAT method 2's error-free accuracy within about 1 point of SAT: " << verdict(std::fabs(ef - efs) <= 1.0)
-           << " (" << fmt2(ef) << " % vs " << fmt2(efs) << " %, " << fmt2(ef - efs) << " points).\n";
-    }
-    if (fat1) {
-        const json c = summary(channel_dirs, fat1);
-        const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
-        md << "- The same for FAT method 1 (p = " << fat1->entry.p * 100 << " %): " << verdict(ef - mn <= 4)
-           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, " << fmt2(ef - mn) << " points).\n";
-    }
-    if (drop && (fat1 || fat2)) {
-        const TrainedModel* fat = fat1 ? fat1 : fat2;
-        const json pf = summary(pixel_dirs, fat), pd = summary(pixel_dirs, drop);
-        md << "- FAT beats Dropout2D under pixel stuck@ (min accuracy): "
-           << verdict(pf["min_accuracy"].get<double>() > pd["min_accuracy"].get<double>()) << " (" << fat->entry.label
-           << " " << fmt2(pf["min_accuracy"]) << " % vs " << drop->entry.label << " " << fmt2(pd["min_accuracy"])
-           << " %).\n";
-    }
-    if (sat && fat2) {
-        const ReplicationRun *rs = nullptr, *rf = nullptr;
-        for (size_t i = 0; i < trained.size(); ++i) {
-            if (&trained[i] == sat) rs = &runs[i];
-            if (&trained[i] == fat2) rf = &runs[i];
-        }
-        // Target: FAT2's worst-case error with nothing triplicated.
-        const double target = rf->curve.front().worst_error;
-        const int ks = channels_needed(rs->curve, target), kf = channels_needed(rf->curve, target);
-        md << "- FAT needs far fewer triplicated channels for the same worst-case error: " << verdict(ks > kf)
-           << " (to guarantee " << fmt2(target) << " % worst-case error: SAT " << ks << " channels, "
-           << fat2->entry.label << " " << kf << ").\n";
-    }
+    write_claim_checks(md, trained, channel_dirs, pixel_dirs, runs);
     md << "\n## Table I analogue per model (channel stuck@)\n\n";
     for (const auto& d : channel_dirs) md << table_one(d) << "\n";
     md << "\nRun time of this pipeline invocation: " << fmt2(seconds_since(t_start)) << " s (skipped steps cost "
