@@ -1,17 +1,18 @@
-// simulate and bench hw: the SystemC cycle-level dataflow model (sim/hw).
+// simulate and bench hw: the cycle-level accelerator models (sim/hw), driven
+// through the Accelerator interface and run under the SystemC kernel.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-#include <systemc>
 
+#include "accelerator.hpp"
 #include "app.hpp"
 #include "config.hpp"
-#include "dataflow.hpp"
 #include "engine.hpp"
 #include "model.hpp"
+#include "sc_top.hpp"
 
 // sc_main: main.cpp defines the stub libsystemc needs; fatsim has its own
 // main() and drives the kernel directly (sc_start after constructing modules).
@@ -82,7 +83,8 @@ int cmd_simulate(const Args& args) {
         ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
         ("trace", po::value<std::string>()->default_value(""),
          "comma-separated stream names for --vcd (default: the inter-layer FIFOs fifo[0..L])")
-        ("fault", po::value<std::string>(), "arm one physical fault site, e.g. conv1.pe[3].acc.bit[7]:sa1")
+        ("fault", po::value<std::vector<std::string>>()->composing(),
+         "arm a physical fault site, e.g. conv1.pe[3].acc.bit[7]:sa1 (repeat for several at once)")
         ("fifo-depth-min", po::value<int>()->default_value(0), "raise every inter-layer FIFO to at least this depth")
         ("check-layers", po::bool_switch(), "compare every layer's stream with the golden engine (more memory)")
         ("random-inputs", po::value<uint64_t>(), "use random int8 images with this seed instead of a dataset")
@@ -120,11 +122,14 @@ int cmd_simulate(const Args& args) {
     hw::DataflowOptions opt;
     opt.capture = vm["check-layers"].as<bool>();
     opt.fifo_depth_min = vm["fifo-depth-min"].as<int>();
-    hw::DataflowModel sim(model, acc, opt);
+    const std::unique_ptr<hw::Accelerator> accel = hw::make_accelerator(model, acc, opt);
+    hw::Accelerator& sim = *accel;
     sim.load_images(batch.data.data(), batch.count);
-    if (vm.count("fault")) sim.arm_fault(vm["fault"].as<std::string>());
+    const std::vector<std::string> faults =
+        vm.count("fault") ? vm["fault"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    for (const std::string& f : faults) sim.arm_fault(f);
     if (vm.count("vcd"))
-        hw::trace_streams_vcd(sim, acc.clock_mhz, vm["vcd"].as<std::string>(), split_commas(vm["trace"].as<std::string>()));
+        hw::trace_streams_vcd(sim, vm["vcd"].as<std::string>(), split_commas(vm["trace"].as<std::string>()));
 
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t cycles = hw::run_systemc(sim, acc.clock_mhz);
@@ -163,14 +168,16 @@ int cmd_simulate(const Args& args) {
         j["golden_accuracy"] = gacc_pct;
         j["golden_identical_images"] = same_scores;
         if (opt.capture) j["golden_layer_mismatches"] = layer_mismatch;
-        if (vm.count("fault")) j["fault"] = vm["fault"].as<std::string>();
+        // one fault: its name (as before); several: the list
+        if (faults.size() == 1) j["fault"] = faults[0];
+        else if (!faults.empty()) j["fault"] = faults;
         j["wall_seconds"] = secs;
         j["simulated_cycles_per_second"] = secs > 0 ? cycles / secs : 0.0;
         std::cout << j.dump(2) << "\n";
     } else {
         std::printf("model     %s (%s)\n", model_path.c_str(), model.topology.name.c_str());
         std::printf("accel     %s (dataflow, %.0f MHz)\n", accel_path.c_str(), acc.clock_mhz);
-        if (vm.count("fault")) std::printf("fault     %s\n", vm["fault"].as<std::string>().c_str());
+        for (const std::string& f : faults) std::printf("fault     %s\n", f.c_str());
         std::printf("images    %d (%s)\n", batch.count,
                     vm.count("random-inputs") ? "random" : vm["dataset"].as<std::string>().c_str());
         std::printf("accuracy  %.2f %% (%d/%d); golden engine %.2f %%\n", acc_pct, correct, batch.count, gacc_pct);
@@ -180,7 +187,7 @@ int cmd_simulate(const Args& args) {
         std::printf("simulated %lld cycles in %.2f s (%.2f M cycles/s)\n", (long long)cycles, secs,
                     secs > 0 ? cycles / secs / 1e6 : 0.0);
     }
-    return (same_scores == batch.count && layer_mismatch == 0) || vm.count("fault") ? 0 : 1;
+    return (same_scores == batch.count && layer_mismatch == 0) || !faults.empty() ? 0 : 1;
 }
 
 int cmd_bench_hw(const Args& args) {
@@ -201,7 +208,8 @@ int cmd_bench_hw(const Args& args) {
     std::vector<int8_t> data(size_t(n) * topo.in_dim * topo.in_dim * topo.in_channels);
     std::mt19937_64 rng(vm["seed"].as<uint64_t>());
     for (auto& v : data) v = int8_t(int(rng() & 0xFF) - 128);
-    hw::DataflowModel sim(model, acc);
+    const std::unique_ptr<hw::Accelerator> accel = hw::make_accelerator(model, acc);
+    hw::Accelerator& sim = *accel;
     sim.load_images(data.data(), n);
     // plain C++ loop, then the same model under the SystemC kernel
     auto t0 = std::chrono::steady_clock::now();

@@ -56,14 +56,6 @@ const char* architecture_name(Architecture a) {
     return "?";
 }
 
-const char* schedule_name(Schedule s) {
-    switch (s) {
-        case Schedule::Interleaved: return "interleaved";
-        case Schedule::Blocked: return "blocked";
-    }
-    return "?";
-}
-
 // ---------------------------------------------------------------- declared parameters
 
 std::string ParamDecl::type_text() const {

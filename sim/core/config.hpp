@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "datapath.hpp"
 #include "topology.hpp"
 
 namespace fatsim {
@@ -22,10 +23,8 @@ private:
 };
 
 enum class Architecture { Dataflow, Loopback };
-enum class Schedule { Interleaved, Blocked };  // channel c on PE c mod PE | PE p owns a block
-// The YAML spelling of each value ("dataflow", "interleaved", ...).
+// The YAML spelling ("dataflow", "loopback"); schedule_name is in datapath.hpp.
 const char* architecture_name(Architecture a);
-const char* schedule_name(Schedule s);
 
 struct LayerFolding {
     std::string name;

@@ -20,9 +20,9 @@ ActRange act_range(int act_bits) {
     return r;
 }
 
-int Topology::find_layer(const std::string& name) const {
+int Topology::find_layer(const std::string& layer_name) const {
     for (size_t i = 0; i < layers.size(); ++i)
-        if (layers[i].name == name) return static_cast<int>(i);
+        if (layers[i].name == layer_name) return static_cast<int>(i);
     return -1;
 }
 

@@ -25,11 +25,6 @@ struct DataflowModel::Layer {
     bool out_signed = false;
 };
 
-double CycleReport::fps() const {
-    const double c = steady_interval > 0 ? double(steady_interval) : double(bottleneck);
-    return c > 0 ? clock_mhz * 1e6 / c : 0.0;
-}
-
 DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, DataflowOptions opt)
     : model_(model), topo_(model.topology), accel_(accel), opt_(opt), clock_mhz_(accel.clock_mhz) {
     const int L = int(topo_.layers.size());
@@ -71,7 +66,6 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
     source_ = std::make_unique<Source>(prev_out, topo_.in_channels, topo_.in_bits);
     std::vector<int> prev_perm(topo_.in_channels);
     for (int c = 0; c < topo_.in_channels; ++c) prev_perm[c] = c;
-    bool prev_signed = true;  // the network input is signed fixed point
     for (int l = 0; l < L; ++l) {
         const LayerSpec& s = topo_.layers[l];
         const LayerFolding& f = accel.layers[l];
@@ -100,35 +94,19 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
                 cur = o2;
             }
         }
-        // column map: stream column -> weight matrix column (follows the producer's schedule)
-        Mvtu::Params mp;
-        mp.name = s.name;
-        mp.spec = &s;
-        mp.fold = &f;
-        mp.params = &model.layers[l];
-        mp.in_signed = prev_signed && s.in_bits > 1 && !s.in_bipolar;
-        mp.images = 0;
-        const int mw = s.mw();
-        const int cprev = int(prev_perm.size());
-        mp.colmap.resize(mw);
-        for (int k = 0; k < mw; ++k) mp.colmap[k] = (k / cprev) * cprev + prev_perm[k % cprev];
-        const int rows = f.mh_padded > 0 ? f.mh_padded : s.mh();
-        const int ob = s.act_bits ? s.act_bits : 0;
-        // the MVTU's output width depends on its accumulator width for the last layer;
-        // build with a provisional stream and fix up below
-        int out_bits = ob;
-        if (!s.act_bits) {
-            // same rule as Mvtu: 16-bit scores when the accumulator fits
-            const int64_t amax = s.in_bipolar ? 1 : (mp.in_signed ? (int64_t(1) << (s.in_bits - 1)) : (int64_t(1) << s.in_bits) - 1);
-            const int64_t bound = s.binary_xnor() ? int64_t(mw) : int64_t(mw) * weight_max(s.weight_bits) * amax;
-            out_bits = bound <= 32767 ? 16 : 32;
-        }
+        // Widths, signedness and folding from the one datapath description;
+        // stream columns follow the producer's output order.
+        const LayerGeometry geom = layer_geometry(topo_, l);
+        const FoldingMap fold(s.mh(), s.mw(), f.pe, f.simd, f.mh_padded, f.schedule);
+        const int rows = fold.rows, out_bits = geom.out_bits;
         lay->out_bits = out_bits;
-        lay->out_signed = s.act_bits == 0 || s.act_bits == 2;
+        lay->out_signed = geom.out_signed;
         const int fifo_width = s.pool > 1 ? rows * out_bits : f.pe * out_bits;
         Stream* next_fifo = producer_stream(s.name + ".out", fifo_width, l + 1);
         Stream* mout = s.pool > 1 ? make(s.name + ".mvtu_out", f.pe * out_bits, opt_.internal_depth) : next_fifo;
-        lay->mvtu = std::make_unique<Mvtu>(mp, cur, mout);
+        lay->mvtu = std::make_unique<Mvtu>(
+            LayerProgram(s.name, geom, fold, s.out_dim * s.out_dim, model.layers[l], stream_column_map(s.mw(), prev_perm)),
+            cur, mout);
         lay->mvtu_out = mout;
         if (s.pool > 1) {
             Stream* pin = mout;
@@ -140,10 +118,9 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
                                                   lay->out_signed, pin, next_fifo, 0);
         }
         lay->out = next_fifo;
-        lay->perm = lay->mvtu->stream_perm();
+        lay->perm = fold.stream_perm();
         prev_perm = lay->perm;
         prev_out = next_fifo;
-        prev_signed = lay->out_signed;
         layers_.push_back(std::move(lay));
     }
     const Layer& lastl = *layers_.back();
@@ -222,46 +199,46 @@ void DataflowModel::tick() {
     ++cycle_;
 }
 
-int64_t DataflowModel::run(int64_t max_cycles) {
-    const int64_t start = cycle_;
-    uint64_t last_progress = ~uint64_t(0);
-    while (!done() && (max_cycles < 0 || cycle_ - start < max_cycles)) {
-        tick();
-        if ((cycle_ & 0xFFFFF) == 0) {  // a deadlock is a bug: no word moved for 1M cycles
-            const uint64_t p = progress();
-            if (p == last_progress)
-                throw std::runtime_error("DataflowModel: deadlock at cycle " + std::to_string(cycle_));
-            last_progress = p;
-        }
-    }
-    return cycle_ - start;
-}
-
 void DataflowModel::arm_fault(const FaultSite& site) {
-    disarm_faults();
-    if (site.type == SiteType::FifoSlot) {
-        if (site.fifo < 0 || site.fifo >= int(fifos_.size()))
-            throw FaultSiteError("fault site '" + fault_site_name(site) + "': no fifo[" + std::to_string(site.fifo) +
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
+        if (fb->fifo >= int(fifos_.size()))
+            throw FaultSiteError("fault site '" + fault_site_name(site) + "': no fifo[" + std::to_string(fb->fifo) +
                                  "] (there are " + std::to_string(fifos_.size()) + ")");
-        Stream& f = *fifos_[site.fifo];
-        if (site.index >= f.depth() || site.bit >= f.width())
-            throw FaultSiteError("fault site '" + fault_site_name(site) + "': fifo[" + std::to_string(site.fifo) +
+        Stream& f = *fifos_[size_t(fb->fifo)];
+        if (fb->slot >= f.depth() || fb->bit >= f.width())
+            throw FaultSiteError("fault site '" + fault_site_name(site) + "': fifo[" + std::to_string(fb->fifo) +
                                  "] has " + std::to_string(f.depth()) + " slots of " + std::to_string(f.width()) +
                                  " bits");
-        f.hook.arm(site, &cycle_);
+        f.hook.arm(armed_fault(site), &cycle_);
         return;
     }
+    const std::string& layer = site_layer(site.where);
     for (auto& lay : layers_)
-        if (lay->name == site.layer) {
+        if (lay->name == layer) {
             lay->mvtu->arm(site, &cycle_);
             return;
         }
-    throw FaultSiteError("fault site '" + fault_site_name(site) + "': no layer named '" + site.layer + "'");
+    throw FaultSiteError("fault site '" + fault_site_name(site) + "': no layer named '" + layer + "'");
 }
 
 void DataflowModel::disarm_faults() {
     for (Stream* s : all_streams_) s->hook.disarm();
     for (auto& lay : layers_) lay->mvtu->disarm();
+}
+
+void DataflowModel::for_each_fault_site(const std::function<void(const SiteLocation&)>& fn) const {
+    for (const auto& lay : layers_) lay->mvtu->array().for_each_site(lay->mvtu->program(), fn);
+    for (size_t i = 0; i < fifos_.size(); ++i)
+        for (int slot = 0; slot < fifos_[i]->depth(); ++slot)
+            for (int b = 0; b < fifos_[i]->width(); ++b) fn(FifoBit{int(i), slot, b});
+}
+
+FaultSiteCounts DataflowModel::fault_site_counts() const {
+    FaultSiteCounts c;
+    for (const auto& lay : layers_) lay->mvtu->array().count_sites(lay->mvtu->program(), c.per_class);
+    for (const Stream* f : fifos_)
+        c.per_class[int(SiteClass::FifoSlot)] += uint64_t(f->depth()) * uint64_t(f->width());
+    return c;
 }
 
 std::vector<int32_t> DataflowModel::scores(int image) const {
@@ -273,11 +250,6 @@ std::vector<int32_t> DataflowModel::scores(int image) const {
     for (int j = 0; j < rows; ++j)
         if (lay.perm[j] < mh) r[lay.perm[j]] = v[j];
     return r;
-}
-
-int DataflowModel::prediction(int image) const {
-    const auto s = scores(image);
-    return int(std::max_element(s.begin(), s.end()) - s.begin());
 }
 
 std::vector<int32_t> DataflowModel::decode(const std::vector<uint64_t>& tap, const Stream& s, int bits,
@@ -349,33 +321,6 @@ CycleReport DataflowModel::report() const {
     }
     for (const Stream* f : fifos_) r.fifos.push_back({f->name(), f->depth(), f->width(), f->peak()});
     return r;
-}
-
-std::string format_report(const CycleReport& r) {
-    std::ostringstream o;
-    char line[256];
-    std::snprintf(line, sizeof line, "%-8s %4s %5s %5s %5s %12s %12s %12s %12s\n", "layer", "PE", "SIMD", "NF",
-                  "SF", "cycles/img", "busy/img", "stall_in", "stall_out");
-    o << line;
-    const double n = r.images > 0 ? double(r.images) : 1.0;
-    for (const auto& c : r.layers) {
-        std::snprintf(line, sizeof line, "%-8s %4d %5d %5d %5d %12llu %12.0f %12llu %12llu\n", c.name.c_str(), c.pe,
-                      c.simd, c.nf, c.sf, (unsigned long long)c.expected, double(c.busy) / n,
-                      (unsigned long long)c.stall_in, (unsigned long long)c.stall_out);
-        o << line;
-    }
-    o << "fifo peak occupancy:";
-    for (const auto& f : r.fifos) o << " " << f.name << "=" << f.peak << "/" << f.depth;
-    o << "\n";
-    std::snprintf(line, sizeof line,
-                  "images %d, total %lld cycles; first-image latency %lld cycles; steady state %lld cycles/image "
-                  "(bottleneck %s: %llu)\n",
-                  r.images, (long long)r.total_cycles, (long long)r.first_latency, (long long)r.steady_interval,
-                  r.bottleneck_layer.c_str(), (unsigned long long)r.bottleneck);
-    o << line;
-    std::snprintf(line, sizeof line, "throughput %.0f FPS at %.0f MHz\n", r.fps(), r.clock_mhz);
-    o << line;
-    return o.str();
 }
 
 }  // namespace fatsim::hw

@@ -6,36 +6,34 @@
 namespace fatsim::hw {
 
 namespace {
-struct Kernel {
-    sc_core::sc_time period;
-    sc_core::sc_clock clk;
-    DataflowTop top;
-    explicit Kernel(double mhz)
-        : period(std::round(1e6 / mhz), sc_core::SC_PS), clk("clk", period), top("dataflow_top") {
-        top.clk(clk);
-    }
-};
-Kernel* g_kernel = nullptr;  // one elaboration per process, reused by every run
+AcceleratorTop* g_top = nullptr;  // one elaboration per process, reused by every run
 sc_core::sc_trace_file* g_vcd = nullptr;
 
-Kernel& kernel(double mhz) {
-    if (!g_kernel) g_kernel = new Kernel(mhz > 0 ? mhz : 300.0);
-    return *g_kernel;
+AcceleratorTop& top() {
+    if (!g_top) g_top = new AcceleratorTop("accelerator_top");
+    return *g_top;
 }
 }  // namespace
 
-int64_t run_systemc(DataflowModel& model, double clock_mhz) {
-    Kernel& k = kernel(clock_mhz);
-    k.top.model = &model;
+int64_t run_systemc(Accelerator& model, double clock_mhz) {
+    AcceleratorTop& t = top();
+    const sc_core::sc_time period(std::round(1e6 / (clock_mhz > 0 ? clock_mhz : 300.0)), sc_core::SC_PS);
+    // High for the first half (rounded up to the time resolution, like sc_clock), low for the rest.
+    t.low_time = sc_core::sc_time(std::floor(period.to_seconds() * 1e12 / 2), sc_core::SC_PS);
+    t.high_time = period - t.low_time;
+    t.model = &model;
     const int64_t start = model.cycle();
+    if (sc_core::sc_get_status() != sc_core::SC_ELABORATION) t.start.notify(sc_core::SC_ZERO_TIME);
     constexpr int kChunk = 4096;  // cycles per sc_start call
-    while (!model.done()) sc_core::sc_start(k.period * kChunk);
+    while (!model.done()) sc_core::sc_start(period * kChunk);
+    sc_core::sc_start(period);  // past the last falling edge: the clock has stopped
     return model.cycle() - start;
 }
 
-void trace_streams_vcd(DataflowModel& model, double clock_mhz, const std::string& path,
-                       const std::vector<std::string>& streams) {
-    Kernel& k = kernel(clock_mhz);
+double systemc_time_ps() { return sc_core::sc_time_stamp().to_seconds() * 1e12; }
+
+void trace_streams_vcd(Accelerator& model, const std::string& path, const std::vector<std::string>& streams) {
+    AcceleratorTop& t = top();
     std::vector<std::string> names = streams;
     if (names.empty())
         for (const auto& n : model.stream_names())
@@ -50,7 +48,7 @@ void trace_streams_vcd(DataflowModel& model, double clock_mhz, const std::string
     if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
     g_vcd = sc_core::sc_create_vcd_trace_file(base.c_str());
     g_vcd->set_time_unit(1, sc_core::SC_PS);
-    sc_core::sc_trace(g_vcd, k.clk, "clk");
+    sc_core::sc_trace(g_vcd, t.clk, "clk");
     for (const Stream* s : found) {
         std::string n = s->name();
         for (char& c : n)

@@ -1,24 +1,55 @@
-// The thin SystemC wrapper of the dataflow model: an SC_METHOD on the rising
-// clock edge that ticks the plain C++ model (explicit state, no threads).
+// The thin SystemC wrapper of the cycle models (target fatsim_hw_sc): an
+// SC_METHOD that ticks any Accelerator on every rising edge of its own clock,
+// plus VCD tracing of its streams. The cycle models themselves (fatsim_hw)
+// neither include nor link SystemC.
 #pragma once
+#include <cstdint>
+#include <string>
 #include <systemc>
+#include <vector>
 
-#include "dataflow.hpp"
+#include "accelerator.hpp"
 
 namespace fatsim::hw {
 
-SC_MODULE(DataflowTop) {
-    sc_core::sc_in<bool> clk;
-    DataflowModel* model = nullptr;
+// The clock is generated here rather than by an sc_clock, whose period is
+// fixed at elaboration: each run_systemc() sets the period anew. The method
+// runs at initialization (the first run) or on `start` (later runs), ticks
+// the model on every rising edge and stops re-triggering itself once the
+// model is done.
+SC_MODULE(AcceleratorTop) {
+    sc_core::sc_signal<bool> clk;  // for traces
+    sc_core::sc_event start;       // notified by run_systemc after the first run
+    Accelerator* model = nullptr;
+    sc_core::sc_time high_time, low_time;
 
-    void on_clock() {
-        if (model && !model->done()) model->tick();
+    void on_edge() {
+        if (clk.read()) {  // falling edge
+            clk.write(false);
+            if (model && !model->done()) next_trigger(low_time);
+            return;
+        }
+        if (!model || model->done()) return;
+        clk.write(true);
+        model->tick();
+        next_trigger(high_time);
     }
-    SC_CTOR(DataflowTop) {
-        SC_METHOD(on_clock);
-        sensitive << clk.pos();
-        dont_initialize();
+    SC_CTOR(AcceleratorTop) {
+        SC_METHOD(on_edge);
+        sensitive << start;
     }
 };
+
+// Runs the model under the SystemC kernel at clock_mhz (<= 0: 300 MHz) until
+// it is done; the kernel objects are made once per process and reused, each
+// call at its own clock. Returns the cycles simulated.
+int64_t run_systemc(Accelerator& model, double clock_mhz);
+// Simulated time so far (for tests: it advances by cycles x period).
+double systemc_time_ps();
+// Before the first run_systemc: trace the named streams (empty = the inter-layer
+// FIFOs) to a VCD file: occupancy and words transferred, sampled every clock.
+// Throws std::invalid_argument for an unknown stream name.
+void trace_streams_vcd(Accelerator& model, const std::string& path, const std::vector<std::string>& streams);
+void close_vcd();
 
 }  // namespace fatsim::hw

@@ -101,25 +101,27 @@ public:
         head_ = count_ = visible_ = peak_ = 0;
         pops_ = 0;
         std::fill(buf_.begin(), buf_.end(), 0);
-        hook.fired = false;
+        hook.rearm_transients();
     }
 
-    FaultHook hook;  // site type FifoSlot, index = slot
+    FaultHook hook;  // FIFO slot faults: ArmedFault::a = slot
     std::vector<uint64_t>* tap = nullptr;  // when set, every pushed word is appended (tests, capture)
 
 private:
     void apply_slot_fault() {
-        const int slot = hook.site.index;
-        if (slot < 0 || slot >= depth_ || hook.site.bit >= width_) return;
-        for (int k = visible_; k < count_; ++k) {
-            int s = head_ + k;
-            if (s >= depth_) s -= depth_;
-            if (s != slot) continue;
-            uint64_t& limb = buf_[size_t(s) * limbs_ + (hook.site.bit >> 6)];
-            const int b = hook.site.bit & 63;
-            const int64_t v = int64_t((limb >> b) & 1) << hook.site.bit;
-            const uint64_t nb = (uint64_t(hook.force(v, 64, false)) >> hook.site.bit) & 1;
-            limb = (limb & ~(uint64_t(1) << b)) | (nb << b);
+        for (ArmedFault& f : hook.faults_mut()) {
+            const int slot = f.a;
+            if (slot < 0 || slot >= depth_ || f.bit >= width_) continue;
+            for (int k = visible_; k < count_; ++k) {
+                int s = head_ + k;
+                if (s >= depth_) s -= depth_;
+                if (s != slot) continue;
+                uint64_t& limb = buf_[size_t(s) * limbs_ + (f.bit >> 6)];
+                const int b = f.bit & 63;
+                const int64_t v = int64_t(limb & (uint64_t(1) << b));
+                const uint64_t nb = (uint64_t(hook.force(f, b, v, 64, false)) >> b) & 1;
+                limb = (limb & ~(uint64_t(1) << b)) | (nb << b);
+            }
         }
     }
 

@@ -17,11 +17,6 @@ void shift_right(uint64_t* buf, int n, int k) {
         buf[i] = v;
     }
 }
-int bits_for_unsigned(int64_t max) {
-    int b = 1;
-    while ((int64_t(1) << b) <= max) ++b;
-    return b;
-}
 }  // namespace
 
 // ---------------------------------------------------------------- Dwc
@@ -213,251 +208,61 @@ void MaxPool::tick() {
 }
 
 // ---------------------------------------------------------------- Mvtu
-Mvtu::Mvtu(const Params& p, Stream* in, Stream* out) : name_(p.name), in_(in), out_(out) {
-    const LayerSpec& s = *p.spec;
-    const LayerFolding& f = *p.fold;
-    const int mw = s.mw();
-    mh_ = s.mh();
-    rows_ = f.mh_padded > 0 ? f.mh_padded : mh_;
-    PE_ = f.pe;
-    SIMD_ = f.simd;
-    if (rows_ % PE_ || mw % SIMD_)
-        throw std::invalid_argument(name_ + ": PE must divide MH and SIMD must divide MW");
-    NF_ = rows_ / PE_;
-    SF_ = mw / SIMD_;
-    reps_ = s.out_dim * s.out_dim;
-    T_ = s.act_bits ? act_range(s.act_bits).thresholds() : 0;
-    has_act_ = s.act_bits != 0;
-    act_lo_ = has_act_ ? act_range(s.act_bits).lo : 0;
-    wb_ = s.weight_bits;
-    ib_ = s.in_bits;
-    xnor_ = s.binary_xnor();
-    blocked_ = f.schedule == Schedule::Blocked;
-    in_signed_ = p.in_signed;
-    in_bipolar_ = s.in_bipolar;
-    // accumulator range
-    int64_t amax = in_bipolar_ ? 1 : (in_signed_ ? (int64_t(1) << (ib_ - 1)) : (int64_t(1) << ib_) - 1);
-    if (xnor_) {
-        acc_bits_ = bits_for_unsigned(mw);
-        acc_signed_ = false;
-    } else {
-        acc_bits_ = bits_for_unsigned(int64_t(mw) * weight_max(wb_) * amax) + 1;
-        acc_signed_ = true;
-    }
-    thr_bits_ = acc_bits_ + 1;
-    if (has_act_) {
-        ob_ = s.act_bits;
-    } else {  // BNN-PYNQ: 16-bit class scores when they fit
-        const int64_t bound = xnor_ ? int64_t(mw) : int64_t(mw) * weight_max(wb_) * amax;
-        ob_ = bound <= 32767 ? 16 : 32;
-    }
-    if (out_->width() != PE_ * ob_ || in_->width() != SIMD_ * ib_)
-        throw std::invalid_argument(name_ + ": stream widths do not match PE*obits / SIMD*ibits");
-    wl_ = limbs_for(SIMD_);
-    const auto& W = p.params->weights;
-    // weight memory, FINN layout under the schedule
-    if (xnor_) wbits_.assign(size_t(PE_) * NF_ * SF_ * wl_, 0);
-    else w16_.assign(size_t(PE_) * NF_ * SF_ * SIMD_, 0);
-    for (int pe = 0; pe < PE_; ++pe)
-        for (int nf = 0; nf < NF_; ++nf) {
-            const int row = row_of(pe, nf);
-            for (int sf = 0; sf < SF_; ++sf) {
-                const size_t word = (size_t(pe) * NF_ + nf) * SF_ + sf;
-                for (int e = 0; e < SIMD_; ++e) {
-                    const int col = p.colmap[sf * SIMD_ + e];
-                    const int v = row < mh_ ? W[size_t(row) * mw + col] : 0;
-                    if (xnor_) {
-                        if (v > 0) wbits_[word * wl_ + (e >> 6)] |= uint64_t(1) << (e & 63);
-                    } else {
-                        w16_[word * SIMD_ + e] = int16_t(v);
-                    }
-                }
-            }
-        }
-    if (has_act_) {
-        thr_.assign(size_t(PE_) * NF_ * T_, 0);
-        const auto& th = p.params->thresholds;
-        for (int pe = 0; pe < PE_; ++pe)
-            for (int nf = 0; nf < NF_; ++nf) {
-                const int row = row_of(pe, nf);
-                for (int t = 0; t < T_; ++t)
-                    thr_[(size_t(pe) * NF_ + nf) * T_ + t] = row < mh_ ? th[size_t(row) * T_ + t] : 0;
-            }
-    }
-    if (xnor_) ibits_.assign(size_t(SF_) * wl_, 0);
-    else ival_.assign(size_t(SF_) * SIMD_, 0);
-    acc_.assign(PE_, 0);
-    reset(p.images);
-}
-
-std::vector<int> Mvtu::stream_perm() const {
-    std::vector<int> perm(rows_);
-    for (int nf = 0; nf < NF_; ++nf)
-        for (int pe = 0; pe < PE_; ++pe) perm[nf * PE_ + pe] = row_of(pe, nf);
-    return perm;
+Mvtu::Mvtu(LayerProgram program, Stream* in, Stream* out, int images)
+    : prog_(std::move(program)), array_(prog_.fold.pe, prog_.fold.simd), in_(in), out_(out) {
+    const FoldingMap& f = prog_.fold;
+    if (out_->width() != f.pe * prog_.geom.out_bits || in_->width() != f.simd * prog_.geom.in_bits)
+        throw std::invalid_argument(prog_.name + ": stream widths do not match PE*obits / SIMD*ibits");
+    if (prog_.geom.xnor) ibits_.assign(size_t(f.sf) * prog_.word_limbs, 0);
+    else ival_.assign(size_t(f.sf) * f.simd, 0);
+    reset(images);
 }
 
 void Mvtu::reset(int images) {
     images_ = images;
-    total_vecs_ = images * reps_;
+    total_vecs_ = images * prog_.reps;
     vec_ = nf_ = sf_ = 0;
-    std::fill(acc_.begin(), acc_.end(), 0);
+    array_.clear();
     stats.reset();
-    hook.fired = false;
+    array_.hook.rearm_transients();
 }
 
 void Mvtu::arm(const FaultSite& s, const int64_t* clock) {
-    auto bad = [&](const std::string& what) {
-        throw FaultSiteError("fault site '" + fault_site_name(s) + "': " + what);
-    };
-    if (s.pe < 0 || s.pe >= PE_) bad("pe " + std::to_string(s.pe) + " out of range (layer " + name_ + " has PE=" + std::to_string(PE_) + ")");
-    switch (s.type) {
-        case SiteType::Acc:
-            if (s.bit >= acc_bits_) bad("accumulator has " + std::to_string(acc_bits_) + " bits");
-            break;
-        case SiteType::AdderNode:
-            if (s.level < 0 || s.node < 0) bad("bad adder node");
-            break;
-        case SiteType::WeightWord:
-            if (s.index < 0 || s.index >= NF_ * SF_) bad("weight memory has " + std::to_string(NF_ * SF_) + " words");
-            if (s.bit >= SIMD_ * wb_) bad("weight word has " + std::to_string(SIMD_ * wb_) + " bits");
-            break;
-        case SiteType::Threshold:
-            if (!has_act_) bad("layer has no thresholds");
-            if (s.index < 0 || s.index >= NF_ * T_) bad("threshold memory has " + std::to_string(NF_ * T_) + " words");
-            if (s.bit >= thr_bits_) bad("threshold word has " + std::to_string(thr_bits_) + " bits");
-            break;
-        case SiteType::Comparator:
-            if (!has_act_ || s.index < 0 || s.index >= T_) bad("comparator index out of range");
-            break;
-        case SiteType::FifoSlot: bad("not an MVTU site");
-    }
-    hook.arm(s, clock);
+    array_.check_site(prog_, s);
+    array_.hook.arm(armed_fault(s), clock);
 }
 
 void Mvtu::load_input() {
     const uint64_t* w = in_->front();
-    if (xnor_) {
-        std::copy(w, w + wl_, &ibits_[size_t(sf_) * wl_]);
+    const LayerGeometry& g = prog_.geom;
+    const int SIMD = prog_.fold.simd, ib = g.in_bits;
+    if (g.xnor) {
+        std::copy(w, w + prog_.word_limbs, &ibits_[size_t(sf_) * prog_.word_limbs]);
     } else {
-        int16_t* v = &ival_[size_t(sf_) * SIMD_];
-        if (in_bipolar_) {
-            for (int e = 0; e < SIMD_; ++e) v[e] = int16_t(2 * int(get_bits(w, e, 1)) - 1);
-        } else if (in_signed_) {
-            for (int e = 0; e < SIMD_; ++e) v[e] = int16_t(sign_extend(get_bits(w, e * ib_, ib_), ib_));
+        int16_t* v = &ival_[size_t(sf_) * SIMD];
+        if (g.in_bipolar) {
+            for (int e = 0; e < SIMD; ++e) v[e] = int16_t(g.input_value(int(get_bits(w, e, 1))));
+        } else if (g.in_signed) {
+            for (int e = 0; e < SIMD; ++e) v[e] = int16_t(sign_extend(get_bits(w, e * ib, ib), ib));
         } else {
-            for (int e = 0; e < SIMD_; ++e) v[e] = int16_t(get_bits(w, e * ib_, ib_));
+            for (int e = 0; e < SIMD; ++e) v[e] = int16_t(get_bits(w, e * ib, ib));
         }
     }
     in_->pop();
 }
 
-void Mvtu::compute_fast() {
-    const bool first = sf_ == 0;
-    if (xnor_) {
-        const uint64_t* x = &ibits_[size_t(sf_) * wl_];
-        for (int pe = 0; pe < PE_; ++pe) {
-            const uint64_t* w = &wbits_[((size_t(pe) * NF_ + nf_) * SF_ + sf_) * wl_];
-            int mis = 0;
-            for (int j = 0; j < wl_; ++j) mis += __builtin_popcountll(x[j] ^ w[j]);
-            const int32_t sum = SIMD_ - mis;
-            acc_[pe] = first ? sum : acc_[pe] + sum;
-        }
-    } else {
-        const int16_t* x = &ival_[size_t(sf_) * SIMD_];
-        for (int pe = 0; pe < PE_; ++pe) {
-            const int16_t* w = &w16_[((size_t(pe) * NF_ + nf_) * SF_ + sf_) * SIMD_];
-            int32_t sum = 0;
-            for (int e = 0; e < SIMD_; ++e) sum += int32_t(w[e]) * x[e];
-            acc_[pe] = first ? sum : acc_[pe] + sum;
-        }
-    }
-}
-
-// Every value through the hook: weight word, products (l0), adder-tree nodes,
-// accumulator register.
-void Mvtu::compute_slow() {
-    const bool first = sf_ == 0;
-    const int widx = nf_ * SF_ + sf_;
-    tree_.resize(SIMD_);
-    for (int pe = 0; pe < PE_; ++pe) {
-        const size_t word = (size_t(pe) * NF_ + nf_) * SF_ + sf_;
-        // weight word (packed), through the hook bit by bit of the armed site
-        const bool wsite = hook.site.type == SiteType::WeightWord && hook.site.pe == pe && hook.site.index == widx;
-        int forced_elem = -1;
-        int64_t forced_val = 0;
-        if (wsite) {
-            const int e = hook.site.bit / wb_, b = hook.site.bit % wb_;
-            uint64_t field;
-            if (xnor_) field = (wbits_[word * wl_ + (e >> 6)] >> (e & 63)) & 1;
-            else field = to_field(w16_[word * SIMD_ + e], wb_);
-            FaultSite saved = hook.site;
-            hook.site.bit = b;
-            const int64_t nf = hook.force(int64_t(field), wb_, !xnor_ && wb_ > 1);
-            hook.site = saved;
-            forced_elem = e;
-            forced_val = xnor_ ? (nf & 1) : (wb_ == 1 ? ((nf & 1) ? 1 : -1) : nf);
-        }
-        for (int e = 0; e < SIMD_; ++e) {
-            int64_t prod;
-            if (xnor_) {
-                uint64_t wbit = (wbits_[word * wl_ + (e >> 6)] >> (e & 63)) & 1;
-                if (e == forced_elem) wbit = uint64_t(forced_val);
-                const uint64_t xbit = (ibits_[size_t(sf_) * wl_ + (e >> 6)] >> (e & 63)) & 1;
-                prod = (wbit == xbit) ? 1 : 0;
-            } else {
-                int64_t wv = w16_[word * SIMD_ + e];
-                if (e == forced_elem) wv = forced_val;
-                prod = wv * ival_[size_t(sf_) * SIMD_ + e];
-            }
-            tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, prod, acc_bits_, acc_signed_);
-        }
-        int n = SIMD_, level = 0;
-        while (n > 1) {
-            ++level;
-            const int m = (n + 1) / 2;
-            for (int k = 0; k < m; ++k) {
-                const int64_t v = 2 * k + 1 < n ? tree_[2 * k] + tree_[2 * k + 1] : tree_[2 * k];
-                tree_[k] = hook.pass(SiteType::AdderNode, pe, level, k, v, acc_bits_, acc_signed_);
-            }
-            n = m;
-        }
-        const int64_t nv = (first ? 0 : int64_t(acc_[pe])) + tree_[0];
-        acc_[pe] = int32_t(hook.pass(SiteType::Acc, pe, 0, 0, nv, acc_bits_, acc_signed_));
-    }
-}
-
 void Mvtu::write_output() {
     uint64_t* o = out_->push_slot();
-    const bool slow = hook.armed;
-    for (int pe = 0; pe < PE_; ++pe) {
-        int64_t v;
-        if (!has_act_) {
-            v = acc_[pe];
-        } else {
-            const int32_t* t = &thr_[(size_t(pe) * NF_ + nf_) * T_];
-            const int32_t a = acc_[pe];
-            int level = 0;
-            if (!slow) {
-                for (int k = 0; k < T_; ++k) level += t[k] <= a;
-            } else {
-                for (int k = 0; k < T_; ++k) {
-                    const int64_t th = hook.pass(SiteType::Threshold, pe, nf_ * T_ + k, 0, t[k], thr_bits_, true);
-                    const int64_t c = th <= a ? 1 : 0;
-                    level += int(hook.pass(SiteType::Comparator, pe, k, 0, c, 1, false) & 1);
-                }
-            }
-            v = act_lo_ + level;
-        }
-        or_bits(o, pe * ob_, ob_, to_field(v, ob_));
-    }
+    const int ob = prog_.geom.out_bits;
+    for (int pe = 0; pe < prog_.fold.pe; ++pe) or_bits(o, pe * ob, ob, to_field(array_.output(prog_, pe, nf_), ob));
     out_->push();
 }
 
 void Mvtu::tick() {
     if (vec_ >= total_vecs_) return;
+    const int NF = prog_.fold.nf, SF = prog_.fold.sf;
     const bool need_in = nf_ == 0;
-    const bool need_out = sf_ == SF_ - 1;
+    const bool need_out = sf_ == SF - 1;
     if (need_in && !in_->can_pop()) {
         ++stats.stall_in;
         return;
@@ -467,13 +272,15 @@ void Mvtu::tick() {
         return;
     }
     if (need_in) load_input();
-    if (__builtin_expect(hook.armed, 0)) compute_slow();
-    else compute_fast();
+    PeInput x;
+    if (prog_.geom.xnor) x.bits = &ibits_[size_t(sf_) * prog_.word_limbs];
+    else x.values = &ival_[size_t(sf_) * prog_.fold.simd];
+    array_.accumulate(prog_, nf_, sf_, x);
     if (need_out) write_output();
     ++stats.busy;
-    if (++sf_ == SF_) {
+    if (++sf_ == SF) {
         sf_ = 0;
-        if (++nf_ == NF_) {
+        if (++nf_ == NF) {
             nf_ = 0;
             ++vec_;
         }

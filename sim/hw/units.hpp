@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "model.hpp"
+#include "pe_array.hpp"
 #include "stream.hpp"
 
 namespace fatsim::hw {
@@ -81,68 +82,51 @@ private:
     std::vector<int32_t> maxbuf_;   // multi-bit: Q x C levels
 };
 
-// Matrix-Vector-Threshold Unit. PE x SIMD, flat loop reps*NF*SF at one
-// iteration per cycle; input words read while nf == 0 and replayed from the
-// input buffer for nf > 0; per-PE weight memory (NF*SF words of SIMD*WW bits),
-// one adder tree per PE, accumulator, per-PE threshold memory (NF*T words)
-// and comparators; one output word of PE lanes at sf == SF-1.
+// Matrix-Vector-Threshold Unit: one PE array running one layer program.
+// Flat loop reps*NF*SF at one iteration per cycle; input words read while
+// nf == 0 and replayed from the input buffer for nf > 0; one output word of
+// PE lanes at sf == SF-1.
 class Mvtu {
 public:
-    struct Params {
-        std::string name;
-        const LayerSpec* spec = nullptr;
-        const LayerFolding* fold = nullptr;
-        const LayerParams* params = nullptr;
-        std::vector<int> colmap;  // stream column -> weight matrix column
-        bool in_signed = false;   // input codes are two's complement
-        int images = 0;
-    };
-    Mvtu(const Params& p, Stream* in, Stream* out);
+    Mvtu(LayerProgram program, Stream* in, Stream* out, int images = 0);
     void tick();
     void reset(int images);
-    const std::string& name() const { return name_; }
+    const std::string& name() const { return prog_.name; }
 
-    int pe() const { return PE_; }
-    int simd() const { return SIMD_; }
-    int nf() const { return NF_; }
-    int sf() const { return SF_; }
-    int reps() const { return reps_; }
-    int rows() const { return rows_; }
-    int out_bits() const { return ob_; }
-    int acc_bits() const { return acc_bits_; }
-    bool xnor() const { return xnor_; }
-    uint64_t expected_cycles_per_image() const { return uint64_t(reps_) * NF_ * SF_; }
+    const LayerProgram& program() const { return prog_; }
+    const PeArray& array() const { return array_; }
+    int pe() const { return prog_.fold.pe; }
+    int simd() const { return prog_.fold.simd; }
+    int nf() const { return prog_.fold.nf; }
+    int sf() const { return prog_.fold.sf; }
+    int reps() const { return prog_.reps; }
+    int rows() const { return prog_.fold.rows; }
+    int out_bits() const { return prog_.geom.out_bits; }
+    int acc_bits() const { return prog_.geom.acc_bits; }
+    bool xnor() const { return prog_.geom.xnor; }
+    uint64_t expected_cycles_per_image() const { return prog_.expected_cycles_per_image(); }
     // Output channel of (pe, nf) under the layer's schedule.
-    int row_of(int pe, int nf) const { return blocked_ ? pe * NF_ + nf : nf * PE_ + pe; }
+    int row_of(int pe, int nf) const { return prog_.fold.row_of(pe, nf); }
     // Stream position j (within one pixel's channels) -> output channel.
-    std::vector<int> stream_perm() const;
+    std::vector<int> stream_perm() const { return prog_.fold.stream_perm(); }
 
-    // Arms a fault in this unit (acc, adder node, weight word, threshold, comparator).
+    // Adds a fault of this unit (acc, adder node, weight word, threshold,
+    // comparator) to the armed set; throws FaultSiteError for a site it lacks.
     void arm(const FaultSite& s, const int64_t* clock);
-    void disarm() { hook.disarm(); }
-    FaultHook hook;
+    void disarm() { array_.hook.disarm(); }
+    const FaultHook& hook() const { return array_.hook; }
     UnitStats stats;
 
 private:
     void load_input();
-    void compute_fast();
-    void compute_slow();
     void write_output();
 
-    std::string name_;
+    LayerProgram prog_;
+    PeArray array_;
     Stream *in_, *out_;
-    int PE_, SIMD_, NF_, SF_, reps_, rows_, mh_, T_, wb_, ib_, ob_, acc_bits_, thr_bits_;
-    bool xnor_, blocked_, has_act_, in_signed_, in_bipolar_, acc_signed_;
-    int act_lo_;
-    int wl_;  // limbs of one XNOR word (SIMD bits)
     int images_ = 0, vec_ = 0, nf_ = 0, sf_ = 0, total_vecs_ = 0;
-    std::vector<uint64_t> wbits_;   // XNOR: [pe][nf][sf][limb]
-    std::vector<int16_t> w16_;      // MAC:  [pe][nf][sf][s]
-    std::vector<int32_t> thr_;      // [pe][nf][t]
-    std::vector<uint64_t> ibits_;   // input buffer, XNOR: [sf][limb]
-    std::vector<int16_t> ival_;     // input buffer, MAC:  [sf][s]
-    std::vector<int32_t> acc_;      // [pe]
-    std::vector<int64_t> tree_;     // slow path scratch
+    std::vector<uint64_t> ibits_;  // input buffer, XNOR: [sf][limb]
+    std::vector<int16_t> ival_;    // input buffer, MAC:  [sf][s]
 };
 
 // Network input: one pixel (IFMC x in_bits) per word, images back to back.

@@ -4,60 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <random>
-#include <systemc>
 
 #include "config.hpp"
 #include "dataflow.hpp"
 #include "engine.hpp"
-#include "fault.hpp"
+#include "fault_site.hpp"
+#include "hw_test_util.hpp"
 #include "small_nets.hpp"
 
 using namespace fatsim;
 using namespace fatsim::hw;
 using fatsim::testing::small_topology;
+using namespace fatsim::hw_testing;
 
 namespace {
-
-// Layer folding sets: (pe, simd) per layer c0 (27x8), c1 (72x70), c2 (280x16), f0 (144x20), f1 (20x10).
-struct Folding {
-    const char* name;
-    int ps[5][2];
-    bool blocked;
-};
-const Folding kFoldings[] = {
-    {"pe1_simd1", {{1, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, false},
-    {"peMH_simdMW", {{8, 27}, {70, 72}, {16, 280}, {20, 144}, {10, 20}}, false},
-    {"mixed", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, false},
-    {"mixed2_blocked", {{2, 9}, {35, 1}, {16, 14}, {20, 9}, {5, 20}}, true},
-    {"mixed_blocked", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, true},
-};
-
-AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_depth = 2) {
-    AccelConfig a;
-    a.source = std::string("test:") + f.name;
-    a.clock_mhz = 100;
-    for (size_t l = 0; l < topo.layers.size(); ++l) {
-        LayerFolding lf;
-        lf.name = topo.layers[l].name;
-        lf.pe = f.ps[l][0];
-        lf.simd = f.ps[l][1];
-        lf.mh = topo.layers[l].mh();
-        lf.schedule = f.blocked ? Schedule::Blocked : Schedule::Interleaved;
-        a.layers.push_back(lf);
-    }
-    a.dataflow.fifo_depths.assign(topo.layers.size() + 1, fifo_depth);
-    const auto errs = validate_folding(a, topo);
-    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
-    return a;
-}
-
-std::vector<int8_t> random_images(const Topology& t, int n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> px(-128, 127);
-    std::vector<int8_t> in(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
-    for (auto& v : in) v = int8_t(px(rng));
-    return in;
-}
 
 std::vector<int32_t> widen(const std::vector<int8_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
@@ -179,8 +139,10 @@ TEST(HwFaults, AccStuckBitTouchesOnlyThatPesChannels) {
     hw.load_images(images.data(), n);
     hw.run();
     const auto golden = hw.captured_mvtu(1, 0);
+    const auto golden_c0 = hw.captured_output(0, 0);
     const int PE = 7, MH = 70;
     for (int p : {0, 3, 6}) {
+        hw.disarm_faults();
         hw.arm_fault("c1.pe[" + std::to_string(p) + "].acc.bit[6]:sa1");
         hw.reset();
         hw.run();
@@ -196,7 +158,7 @@ TEST(HwFaults, AccStuckBitTouchesOnlyThatPesChannels) {
         }
         EXPECT_GT(changed, 0) << "acc bit 6 stuck at 1 should change some outputs of PE " << p;
         // layers before c1 untouched
-        EXPECT_EQ(hw.captured_output(0, 0), hw.captured_output(0, 0));
+        EXPECT_EQ(hw.captured_output(0, 0), golden_c0);
     }
     hw.disarm_faults();
     hw.reset();
@@ -225,11 +187,12 @@ TEST(HwFaults, EverySiteKindArmsAndRuns) {
         SCOPED_TRACE(s);
         const FaultSite fs = parse_fault_site(s);
         EXPECT_EQ(fault_site_name(fs), s);
+        hw.disarm_faults();
         hw.arm_fault(fs);
         hw.reset();
         hw.run();
         ASSERT_TRUE(hw.done());
-        if (fs.type != SiteType::FifoSlot) {
+        if (site_class(fs.where) != SiteClass::FifoSlot) {
             const auto f = hw.captured_mvtu(0, 0);
             int changed = 0;
             for (size_t i = 0; i < f.size(); ++i)
@@ -250,25 +213,6 @@ TEST(HwFaults, EverySiteKindArmsAndRuns) {
     hw.reset();
     hw.run();
     expect_matches_golden(hw, m, images, 2);
-}
-
-// The SystemC kernel path gives the same cycles and data as the plain loop,
-// and one elaboration runs several times.
-TEST(HwSystemC, KernelRunEqualsPlainRunAndReruns) {
-    const Topology topo = small_topology(1, 1);
-    const QnnModel m = random_model(topo, 2);
-    const AccelConfig acc = make_accel(topo, kFoldings[2]);
-    DataflowOptions opt;
-    opt.capture = true;
-    DataflowModel hw(m, acc, opt);
-    const auto images = random_images(topo, 2, 3);
-    hw.load_images(images.data(), 2);
-    const int64_t plain = hw.run();
-    for (int k = 0; k < 2; ++k) {
-        hw.reset();
-        EXPECT_EQ(run_systemc(hw, 100.0), plain);
-        expect_matches_golden(hw, m, images, 2);
-    }
 }
 
 #ifdef FATSIM_SOURCE_DIR
@@ -326,8 +270,3 @@ TEST(HwCnv, W2A2BnnPynqFoldingMatchesFinnTable) {
 #endif
 
 }  // namespace
-
-int sc_main(int argc, char** argv) {
-    ::testing::InitGoogleTest(&argc, argv);
-    return RUN_ALL_TESTS();
-}

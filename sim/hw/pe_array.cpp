@@ -1,0 +1,245 @@
+#include "pe_array.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "stream.hpp"
+
+namespace fatsim::hw {
+
+// ---------------------------------------------------------------- LayerProgram
+LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const FoldingMap& fold_, int reps_,
+                           const LayerParams& params, const std::vector<int>& colmap)
+    : name(std::move(name_)), geom(geom_), fold(fold_), reps(reps_), word_limbs(limbs_for(fold_.simd)) {
+    const int words = fold.weight_words(), simd = fold.simd, mh = geom.mh, mw = geom.mw;
+    const auto& W = params.weights;
+    if (geom.xnor) wbits.assign(size_t(fold.pe) * words * word_limbs, 0);
+    else wvals.assign(size_t(fold.pe) * words * simd, 0);
+    for (int pe = 0; pe < fold.pe; ++pe)
+        for (int f = 0; f < fold.nf; ++f) {
+            const int row = fold.row_of(pe, f);
+            for (int s = 0; s < fold.sf; ++s) {
+                const size_t word = size_t(pe) * words + fold.weight_word(f, s);
+                for (int e = 0; e < simd; ++e) {
+                    const int v = row < mh ? W[size_t(row) * mw + colmap[size_t(s) * simd + e]] : 0;
+                    if (geom.xnor) {
+                        if (v > 0) wbits[word * word_limbs + (e >> 6)] |= uint64_t(1) << (e & 63);
+                    } else {
+                        wvals[word * simd + e] = int16_t(v);
+                    }
+                }
+            }
+        }
+    if (geom.has_act) {
+        const int T = geom.thresholds;
+        thr.assign(size_t(fold.pe) * fold.nf * T, 0);
+        for (int pe = 0; pe < fold.pe; ++pe)
+            for (int f = 0; f < fold.nf; ++f) {
+                const int row = fold.row_of(pe, f);
+                for (int t = 0; t < T; ++t)
+                    thr[size_t(pe) * fold.nf * T + fold.threshold_word(f, t, T)] =
+                        row < mh ? params.thresholds[size_t(row) * T + t] : 0;
+            }
+    }
+}
+
+int64_t LayerProgram::weight(int pe, int word, int e) const {
+    if (geom.xnor) return int64_t((weight_bits(pe, word)[e >> 6] >> (e & 63)) & 1);
+    return weight_values(pe, word)[e];
+}
+
+uint64_t LayerProgram::weight_field(int64_t v) const {
+    if (geom.xnor) return uint64_t(v) & 1;
+    if (geom.weight_bits == 1) return v > 0 ? 1 : 0;
+    return to_field(v, geom.weight_bits);
+}
+
+int64_t LayerProgram::weight_of_field(uint64_t field) const {
+    if (geom.xnor) return int64_t(field & 1);
+    if (geom.weight_bits == 1) return (field & 1) ? 1 : -1;
+    return sign_extend(field, geom.weight_bits);
+}
+
+std::vector<int> adder_tree_levels(int simd) {
+    std::vector<int> levels{simd};
+    for (int n = simd; n > 1;) {
+        n = (n + 1) / 2;
+        levels.push_back(n);
+    }
+    return levels;
+}
+
+// ---------------------------------------------------------------- PeArray
+PeArray::PeArray(int pe, int simd) : pe_(pe), simd_(simd), acc_(size_t(pe), 0), tree_(size_t(simd), 0) {}
+
+void PeArray::check_fits(const LayerProgram& p) const {
+    if (p.fold.pe > pe_ || p.fold.simd > simd_)
+        throw std::invalid_argument(p.name + ": needs PE=" + std::to_string(p.fold.pe) + " x SIMD=" +
+                                    std::to_string(p.fold.simd) + ", the array has " + std::to_string(pe_) + " x " +
+                                    std::to_string(simd_));
+}
+
+void PeArray::clear() { std::fill(acc_.begin(), acc_.end(), 0); }
+
+void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInput& x) {
+    const bool first = sf == 0;
+    const int PE = p.fold.pe, SIMD = p.fold.simd, word = p.fold.weight_word(nf, sf);
+    if (p.geom.xnor) {
+        const int wl = p.word_limbs;
+        for (int pe = 0; pe < PE; ++pe) {
+            const uint64_t* w = p.weight_bits(pe, word);
+            int mis = 0;
+            for (int j = 0; j < wl; ++j) mis += __builtin_popcountll(x.bits[j] ^ w[j]);
+            const int32_t sum = SIMD - mis;
+            acc_[pe] = first ? sum : acc_[pe] + sum;
+        }
+    } else {
+        for (int pe = 0; pe < PE; ++pe) {
+            const int16_t* w = p.weight_values(pe, word);
+            int32_t sum = 0;
+            for (int e = 0; e < SIMD; ++e) sum += int32_t(w[e]) * x.values[e];
+            acc_[pe] = first ? sum : acc_[pe] + sum;
+        }
+    }
+}
+
+// Every value through the hook: weight word, products (l0), adder-tree nodes,
+// accumulator register.
+void PeArray::accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x) {
+    const bool first = sf == 0;
+    const int PE = p.fold.pe, SIMD = p.fold.simd, word = p.fold.weight_word(nf, sf);
+    const int wb = p.geom.weight_bits, acc_bits = p.geom.acc_bits;
+    const bool xnor = p.geom.xnor, acc_signed = p.geom.acc_signed;
+    for (int pe = 0; pe < PE; ++pe) {
+        // A faulty weight word is read lane by lane through the armed weight faults.
+        bool wfault = false;
+        if (hook.has(SiteType::WeightWord))
+            for (ArmedFault& f : hook.faults_mut()) {
+                if (f.type != SiteType::WeightWord || f.pe != pe || f.a != word) continue;
+                if (!wfault) {
+                    wfault_.resize(size_t(SIMD));
+                    for (int e = 0; e < SIMD; ++e) wfault_[e] = p.weight(pe, word, e);
+                    wfault = true;
+                }
+                const int e = f.bit / wb, b = f.bit % wb;
+                const int64_t field = hook.force(f, b, int64_t(p.weight_field(wfault_[e])), wb, false);
+                wfault_[e] = p.weight_of_field(uint64_t(field));
+            }
+        if (xnor) {
+            const uint64_t* w = p.weight_bits(pe, word);
+            for (int e = 0; e < SIMD; ++e) {
+                const uint64_t wbit = wfault ? uint64_t(wfault_[e]) : (w[e >> 6] >> (e & 63)) & 1;
+                const uint64_t xbit = (x.bits[e >> 6] >> (e & 63)) & 1;
+                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wbit == xbit ? 1 : 0, acc_bits, acc_signed);
+            }
+        } else {
+            const int16_t* w = p.weight_values(pe, word);
+            for (int e = 0; e < SIMD; ++e) {
+                const int64_t wv = wfault ? wfault_[e] : w[e];
+                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wv * x.values[e], acc_bits, acc_signed);
+            }
+        }
+        int n = SIMD, level = 0;
+        while (n > 1) {
+            ++level;
+            const int m = (n + 1) / 2;
+            for (int k = 0; k < m; ++k) {
+                const int64_t v = 2 * k + 1 < n ? tree_[2 * k] + tree_[2 * k + 1] : tree_[2 * k];
+                tree_[k] = hook.pass(SiteType::AdderNode, pe, level, k, v, acc_bits, acc_signed);
+            }
+            n = m;
+        }
+        const int64_t nv = (first ? 0 : int64_t(acc_[pe])) + tree_[0];
+        acc_[pe] = int32_t(hook.pass(SiteType::Acc, pe, 0, 0, nv, acc_bits, acc_signed));
+    }
+}
+
+int64_t PeArray::output(const LayerProgram& p, int pe, int nf) {
+    const int32_t a = acc_[pe];
+    if (!p.geom.has_act) return a;
+    const int32_t* t = p.thresholds(pe, nf);
+    if (!hook.armed) return p.geom.threshold(a, t);
+    const int T = p.geom.thresholds;
+    int level = 0;
+    for (int k = 0; k < T; ++k) {
+        const int64_t th =
+            hook.pass(SiteType::Threshold, pe, p.fold.threshold_word(nf, k, T), 0, t[k], p.geom.thr_bits, true);
+        const int64_t c = th <= a ? 1 : 0;
+        level += int(hook.pass(SiteType::Comparator, pe, k, 0, c, 1, false) & 1);
+    }
+    return p.geom.act.lo + level;
+}
+
+// ---------------------------------------------------------------- fault sites
+void PeArray::check_site(const LayerProgram& p, const FaultSite& s) const {
+    auto bad = [&](const std::string& what) {
+        throw FaultSiteError("fault site '" + fault_site_name(s) + "': " + what);
+    };
+    const ArmedFault a = armed_fault(s);
+    const int PE = p.fold.pe, T = p.geom.thresholds;
+    if (a.pe < 0 || a.pe >= PE)
+        bad("pe " + std::to_string(a.pe) + " out of range (layer " + p.name + " has PE=" + std::to_string(PE) + ")");
+    switch (a.type) {
+        case SiteType::Acc:
+            if (a.bit >= p.geom.acc_bits) bad("accumulator has " + std::to_string(p.geom.acc_bits) + " bits");
+            break;
+        case SiteType::AdderNode: {
+            const std::vector<int> levels = adder_tree_levels(p.fold.simd);
+            if (a.a >= int(levels.size()))
+                bad("adder tree has levels l0..l" + std::to_string(levels.size() - 1) + " (SIMD=" +
+                    std::to_string(p.fold.simd) + ")");
+            if (a.b >= levels[size_t(a.a)])
+                bad("adder level l" + std::to_string(a.a) + " has nodes n0..n" + std::to_string(levels[size_t(a.a)] - 1));
+            if (a.bit >= p.geom.acc_bits) bad("adder nodes have " + std::to_string(p.geom.acc_bits) + " bits");
+            break;
+        }
+        case SiteType::WeightWord:
+            if (a.a >= p.fold.weight_words())
+                bad("weight memory has " + std::to_string(p.fold.weight_words()) + " words");
+            if (a.bit >= p.fold.simd * p.geom.weight_bits)
+                bad("weight word has " + std::to_string(p.fold.simd * p.geom.weight_bits) + " bits");
+            break;
+        case SiteType::Threshold:
+            if (!p.geom.has_act) bad("layer has no thresholds");
+            if (a.a >= p.fold.nf * T) bad("threshold memory has " + std::to_string(p.fold.nf * T) + " words");
+            if (a.bit >= p.geom.thr_bits) bad("threshold word has " + std::to_string(p.geom.thr_bits) + " bits");
+            break;
+        case SiteType::Comparator:
+            if (!p.geom.has_act || a.a >= T) bad("comparator index out of range");
+            break;
+        case SiteType::FifoSlot: bad("not a PE array site");
+    }
+}
+
+void PeArray::for_each_site(const LayerProgram& p, const std::function<void(const SiteLocation&)>& fn) const {
+    const std::string& L = p.name;
+    const int PE = p.fold.pe, T = p.geom.thresholds, acc_bits = p.geom.acc_bits;
+    const std::vector<int> levels = adder_tree_levels(p.fold.simd);
+    for (int pe = 0; pe < PE; ++pe) {
+        for (int b = 0; b < acc_bits; ++b) fn(AccBit{L, pe, b});
+        for (int l = 0; l < int(levels.size()); ++l)
+            for (int n = 0; n < levels[size_t(l)]; ++n)
+                for (int b = 0; b < acc_bits; ++b) fn(AdderNodeBit{L, pe, l, n, b});
+        for (int w = 0; w < p.fold.weight_words(); ++w)
+            for (int b = 0; b < p.fold.simd * p.geom.weight_bits; ++b) fn(WeightBit{L, pe, w, b});
+        if (!p.geom.has_act) continue;
+        for (int w = 0; w < p.fold.nf * T; ++w)
+            for (int b = 0; b < p.geom.thr_bits; ++b) fn(ThresholdBit{L, pe, w, b});
+        for (int t = 0; t < T; ++t) fn(Comparator{L, pe, t});
+    }
+}
+
+void PeArray::count_sites(const LayerProgram& p, uint64_t counts[kSiteClasses]) const {
+    const uint64_t PE = uint64_t(p.fold.pe), T = uint64_t(p.geom.thresholds), acc_bits = uint64_t(p.geom.acc_bits);
+    uint64_t nodes = 0;
+    for (int n : adder_tree_levels(p.fold.simd)) nodes += uint64_t(n);
+    counts[int(SiteType::Acc)] += PE * acc_bits;
+    counts[int(SiteType::AdderNode)] += PE * nodes * acc_bits;
+    counts[int(SiteType::WeightWord)] += PE * uint64_t(p.fold.weight_words()) * uint64_t(p.fold.simd * p.geom.weight_bits);
+    if (p.geom.has_act) {
+        counts[int(SiteType::Threshold)] += PE * uint64_t(p.fold.nf) * T * uint64_t(p.geom.thr_bits);
+        counts[int(SiteType::Comparator)] += PE * T;
+    }
+}
+
+}  // namespace fatsim::hw

@@ -1,0 +1,98 @@
+// The compute core of an MVTU split in two: the PE array (the hardware: PE x
+// SIMD lanes, XNOR-popcount / MAC adder trees, accumulators, comparators and
+// the fault hook) and the layer program it runs (a layer's geometry, folding
+// and memory contents). One array can run several programs in turn; the
+// dataflow MVTU runs one program on its own array.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "datapath.hpp"
+#include "fault.hpp"
+#include "model.hpp"
+
+namespace fatsim::hw {
+
+// One layer as a PE array runs it: geometry, folding, NF/SF loop bounds and
+// the weight and threshold memories in FINN's layout (see FoldingMap).
+struct LayerProgram {
+    std::string name;
+    LayerGeometry geom;
+    FoldingMap fold;
+    int reps = 0;        // input vectors per image (OFM^2)
+    int word_limbs = 0;  // XNOR: 64-bit limbs of one weight word (SIMD bits)
+    std::vector<uint64_t> wbits;  // XNOR: [pe][word][limb], bit 1 = +1
+    std::vector<int16_t> wvals;   // MAC:  [pe][word][simd lane]
+    std::vector<int32_t> thr;     // [pe][threshold word]; rows >= MH (padding) hold 0
+
+    // colmap: stream column -> weight matrix column (stream_column_map).
+    LayerProgram(std::string name, const LayerGeometry& geom, const FoldingMap& fold, int reps,
+                 const LayerParams& params, const std::vector<int>& colmap);
+
+    const uint64_t* weight_bits(int pe, int word) const {
+        return &wbits[(size_t(pe) * fold.weight_words() + word) * word_limbs];
+    }
+    const int16_t* weight_values(int pe, int word) const {
+        return &wvals[(size_t(pe) * fold.weight_words() + word) * fold.simd];
+    }
+    const int32_t* thresholds(int pe, int f) const {
+        return &thr[size_t(pe) * fold.nf * geom.thresholds + fold.threshold_word(f, 0, geom.thresholds)];
+    }
+    // Value of lane e of weight word `word` of PE pe (XNOR: the stored bit).
+    int64_t weight(int pe, int word, int e) const;
+    // A weight value <-> its field in a memory word (weight_bits wide; 1-bit: 1 = +1).
+    uint64_t weight_field(int64_t v) const;
+    int64_t weight_of_field(uint64_t field) const;  // XNOR: the bit itself
+    uint64_t expected_cycles_per_image() const { return uint64_t(reps) * fold.nf * fold.sf; }
+};
+
+// Node counts per adder-tree level: level 0 = the SIMD products, then the
+// pairwise sums (an odd node passes through) down to the root.
+std::vector<int> adder_tree_levels(int simd);
+
+// One SF step's input as the PE lanes see it.
+struct PeInput {
+    const uint64_t* bits = nullptr;   // XNOR: SIMD bits
+    const int16_t* values = nullptr;  // MAC: SIMD values
+};
+
+class PeArray {
+public:
+    PeArray(int pe, int simd);
+    int pe() const { return pe_; }
+    int simd() const { return simd_; }
+
+    // Throws std::invalid_argument when the program needs more PEs or lanes.
+    void check_fits(const LayerProgram& p) const;
+    // Every PE adds the dot product of its weight word (nf, sf) and x to its
+    // accumulator (restarting it at sf == 0). Armed: every value through the hook.
+    void accumulate(const LayerProgram& p, int nf, int sf, const PeInput& x) {
+        if (__builtin_expect(hook.armed, 0)) accumulate_hooked(p, nf, sf, x);
+        else accumulate_fast(p, nf, sf, x);
+    }
+    // Output of PE pe for fold nf: the threshold code, or the raw accumulator
+    // for a layer without activation.
+    int64_t output(const LayerProgram& p, int pe, int nf);
+    void clear();
+    const std::vector<int32_t>& accumulators() const { return acc_; }
+
+    // Fault sites of the array running p, named for p's layer.
+    void check_site(const LayerProgram& p, const FaultSite& s) const;  // throws FaultSiteError
+    void for_each_site(const LayerProgram& p, const std::function<void(const SiteLocation&)>& fn) const;
+    void count_sites(const LayerProgram& p, uint64_t counts[kSiteClasses]) const;
+
+    FaultHook hook;
+
+private:
+    void accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInput& x);
+    void accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x);
+
+    int pe_, simd_;
+    std::vector<int32_t> acc_;     // [pe]
+    std::vector<int64_t> tree_;    // adder-tree scratch
+    std::vector<int64_t> wfault_;  // a faulty weight word's lanes
+};
+
+}  // namespace fatsim::hw

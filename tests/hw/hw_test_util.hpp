@@ -1,0 +1,55 @@
+// Accelerator configurations and inputs shared by the hw tests.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "topology.hpp"
+
+namespace fatsim::hw_testing {
+
+// Layer folding sets: (pe, simd) per layer c0 (27x8), c1 (72x70), c2 (280x16), f0 (144x20), f1 (20x10).
+struct Folding {
+    const char* name;
+    int ps[5][2];
+    bool blocked;
+};
+inline const Folding kFoldings[] = {
+    {"pe1_simd1", {{1, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, false},
+    {"peMH_simdMW", {{8, 27}, {70, 72}, {16, 280}, {20, 144}, {10, 20}}, false},
+    {"mixed", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, false},
+    {"mixed2_blocked", {{2, 9}, {35, 1}, {16, 14}, {20, 9}, {5, 20}}, true},
+    {"mixed_blocked", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, true},
+};
+
+inline AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_depth = 2) {
+    AccelConfig a;
+    a.source = std::string("test:") + f.name;
+    a.clock_mhz = 100;
+    for (size_t l = 0; l < topo.layers.size(); ++l) {
+        LayerFolding lf;
+        lf.name = topo.layers[l].name;
+        lf.pe = f.ps[l][0];
+        lf.simd = f.ps[l][1];
+        lf.mh = topo.layers[l].mh();
+        lf.schedule = f.blocked ? Schedule::Blocked : Schedule::Interleaved;
+        a.layers.push_back(lf);
+    }
+    a.dataflow.fifo_depths.assign(topo.layers.size() + 1, fifo_depth);
+    const auto errs = validate_folding(a, topo);
+    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
+    return a;
+}
+
+inline std::vector<int8_t> random_images(const Topology& t, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> px(-128, 127);
+    std::vector<int8_t> in(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
+    for (auto& v : in) v = int8_t(px(rng));
+    return in;
+}
+
+}  // namespace fatsim::hw_testing
