@@ -47,11 +47,14 @@ const ConfigSchema& campaign_spec_schema() {
               map("dataset", "the images the faults are evaluated on"),
               required(choice("error_model", {"channel", "pixel"}, "",
                               "a fault sticks one output channel, or one pixel (all its channels)")),
-              custom("layers", "all | list of layer names", "all", "layers to sweep (all = every layer with an activation)"),
-              custom("values", "all | list of ints -1..15", "all", "stuck activation codes (all = every level of each layer)"),
+              custom("layers", "all | list of layer names", "all",
+                     "layers to sweep (all = every layer with an activation)"),
+              custom("values", "all | list of ints -1..15", "all",
+                     "stuck activation codes (all = every level of each layer)"),
               required(path("output", "", "results folder, relative to this file")),
               integer("threads", 0, 1024, std::to_string(c.threads), "worker threads (0 = all cores)"),
-              integer("seed", 0, 2147483647, std::to_string(c.seed), "seed of the random image sample and fault subset"),
+              integer("seed", 0, 2147483647, std::to_string(c.seed),
+                      "seed of the random image sample and fault subset"),
               integer("max_faults", 0, 100000000, std::to_string(c.max_faults),
                       "0 = every fault; else a random subset of that many (by seed)")}},
             {"dataset",
@@ -216,8 +219,8 @@ std::vector<SweepFault> StuckAtFaultSource::faults(const Topology& topo) const {
 }
 
 json StuckAtFaultSource::manifest(const Topology& topo) const {
-    json m = {{"error_model", to_string(kind)}, {"layers", json::array()}, {"values", values},
-              {"max_faults", max_faults}};
+    json m = {
+        {"error_model", to_string(kind)}, {"layers", json::array()}, {"values", values}, {"max_faults", max_faults}};
     for (int l : layers) m["layers"].push_back(topo.layers[l].name);
     return m;
 }
@@ -269,8 +272,9 @@ size_t ResultStore::open(const json& manifest, const std::vector<SweepFault>& fa
             for (auto it = manifest.begin(); it != manifest.end(); ++it)
                 if (!old.contains(it.key()) || old[it.key()] != it.value())
                     diff += (diff.empty() ? "" : ", ") + it.key();
-            throw std::runtime_error(fs::path(csv_).parent_path().string() + " holds results of a different campaign (" +
-                                     diff + " differ): use --fresh to overwrite or another output folder");
+            throw std::runtime_error(fs::path(csv_).parent_path().string() +
+                                     " holds results of a different campaign (" + diff +
+                                     " differ): use --fresh to overwrite or another output folder");
         }
     }
     if (resume) {
@@ -358,8 +362,11 @@ json summarize(const json& manifest, const std::vector<fault_csv::Row>& rows, co
         accs.push_back(a);
         if (a < worst_acc) {
             worst_acc = a;
-            worst = {{"layer", rows[k].layer}, {index_key, faults[k].index}, {"value", faults[k].code},
-                     {"accuracy", a}, {"changed", rows[k].changed}};
+            worst = {{"layer", rows[k].layer},
+                     {index_key, faults[k].index},
+                     {"value", faults[k].code},
+                     {"accuracy", a},
+                     {"changed", rows[k].changed}};
         }
     }
     double mean = 0, var = 0;
@@ -505,16 +512,15 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
         Progress progress("campaign " + spec.name, int64_t(rest.size()), "faults", opt.show_progress);
         const EngineEvaluator evaluator(engine, batch, spec.error_model, opt.mode, spec.threads);
         const bool complete = evaluator.run(rest, &progress, [&](size_t k, const FaultResult& r) {
-            return store.add(k, fault_csv::format_row(topo.layers[r.fault.layer].name, r, batch.count),
-                             opt.stop_after);
+            return store.add(k, fault_csv::format_row(topo.layers[r.fault.layer].name, r, batch.count), opt.stop_after);
         });
         progress.finish();
         store.close();
         if (!complete) return out;  // stopped early (testing aid); resumable
     }
 
-    const json summary = summarize(manifest, store.rows(), faults, layers, topo, batch.count, clean.accuracy(),
-                                   store.csv());
+    const json summary =
+        summarize(manifest, store.rows(), faults, layers, topo, batch.count, clean.accuracy(), store.csv());
     write_file_atomic(store.summary_path(), summary.dump(2) + "\n");
     out.error_free = clean.accuracy();
     out.min_accuracy = summary["min_accuracy"].get<double>();

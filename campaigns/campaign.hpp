@@ -138,8 +138,8 @@ private:
 // resumed run gives the same numbers as an uninterrupted one): extremes,
 // variance, worst fault, and per layer and value min / max / mean.
 nlohmann::json summarize(const nlohmann::json& manifest, const std::vector<fault_csv::Row>& rows,
-                         const std::vector<SweepFault>& faults, const std::vector<int>& layers,
-                         const Topology& topo, int images, double error_free, const std::string& csv);
+                         const std::vector<SweepFault>& faults, const std::vector<int>& layers, const Topology& topo,
+                         int images, double error_free, const std::string& csv);
 
 struct CampaignOptions {
     SweepMode mode = SweepMode::Fast;

@@ -32,18 +32,17 @@ const ConfigSchema& pipeline_spec_schema() {
         const PipelineModel m;
         ConfigSchema s;
         s.kind = "pipeline";
-        s.summary = "the paper's experiment end to end: train, campaigns, replication, report (campaigns/fashion_cnv.yaml)";
+        s.summary =
+            "the paper's experiment end to end: train, campaigns, replication, report (campaigns/fashion_cnv.yaml)";
         s.sections = {
             {"",
              {string("name", "file stem", "report title"),
               required(path("output", "", "results folder (report.md, models/, campaigns/, replication/)")),
               required(path("topology", "", "topology YAML of the trained network")),
               number("width", 0.0, 16.0, num(d.width), "width multiplier (0 = the topology's)"),
-              map("dataset", "training and test images"),
-              map("train", "training settings shared by every model"),
+              map("dataset", "training and test images"), map("train", "training settings shared by every model"),
               required(list("models", "maps", "", "the models to train and compare (see models[])")),
-              map("campaigns", "images of the stuck@ campaigns"),
-              map("replicate", "selective channel replication")}},
+              map("campaigns", "images of the stuck@ campaigns"), map("replicate", "selective channel replication")}},
             {"dataset",
              {choice("name", {"fashion-mnist", "mnist", "cifar10"}, d.dataset, "dataset"),
               path("dir", "the dataset's default folder", "folder of the dataset files"),
@@ -154,7 +153,6 @@ std::string read_or_empty(const std::string& path) {
     return ss.str();
 }
 
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -222,8 +220,8 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
                 {"export_activation_agree", r.export_activation_agree}};
     write_file_atomic(record_path, t.record.dump(2) + "\n");
     char buf[200];
-    std::snprintf(buf, sizeof buf, "   %s: test accuracy %.2f %%, export agrees with LibTorch on %d/%d images", e.label.c_str(),
-                  r.test_accuracy, r.export_prediction_agree, r.export_images);
+    std::snprintf(buf, sizeof buf, "   %s: test accuracy %.2f %%, export agrees with LibTorch on %d/%d images",
+                  e.label.c_str(), r.test_accuracy, r.export_prediction_agree, r.export_images);
     log << buf << std::endl;
     return t;
 }
@@ -303,8 +301,9 @@ void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& train
     if (sat) {
         const json c = summary(channel_dirs, sat);
         const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
-        md << "- SAT's min accuracy under single channel stuck@ far below its error-free accuracy: " << verdict(ef - mn > 5)
-           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, a drop of " << fmt2(ef - mn) << " points).\n";
+        md << "- SAT's min accuracy under single channel stuck@ far below its error-free accuracy: "
+           << verdict(ef - mn > 5) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, a drop of "
+           << fmt2(ef - mn) << " points).\n";
     }
     if (sat && fat2) {
         const json cs = summary(channel_dirs, sat), cf = summary(channel_dirs, fat2);
@@ -313,8 +312,9 @@ void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& train
         md << "- FAT method 2 (p = " << fat2->entry.p * 100 << " %) keeps its min accuracy within a few (<= 4) points "
            << "of error-free: " << verdict(ef - mn <= 4) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn)
            << " %, " << fmt2(ef - mn) << " points).\n"
-           << "- FAT method 2's error-free accuracy within about 1 point of SAT: " << verdict(std::fabs(ef - efs) <= 1.0)
-           << " (" << fmt2(ef) << " % vs " << fmt2(efs) << " %, " << fmt2(ef - efs) << " points).\n";
+           << "- FAT method 2's error-free accuracy within about 1 point of SAT: "
+           << verdict(std::fabs(ef - efs) <= 1.0) << " (" << fmt2(ef) << " % vs " << fmt2(efs) << " %, "
+           << fmt2(ef - efs) << " points).\n";
     }
     if (fat1) {
         const json c = summary(channel_dirs, fat1);
@@ -357,14 +357,15 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
     const DatasetKind dk = parse_dataset_kind(s.dataset);
     const InputBatch train_set = prepare_inputs(load_dataset(dk, s.data_dir, "train", s.train_images), topo);
     const InputBatch test_set = prepare_inputs(load_dataset(dk, s.data_dir, "test", s.test_images), topo);
-    log_line("   " + std::to_string(train_set.count) + " training and " + std::to_string(test_set.count) + " test images");
+    log_line("   " + std::to_string(train_set.count) + " training and " + std::to_string(test_set.count) +
+             " test images");
 
     log_line("== 1. training (" + std::to_string(s.epochs) + " epochs each)");
     std::vector<TrainedModel> trained;
     for (const auto& e : s.models) trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
 
     log_line("== 2. stuck@ campaigns (channel on " + std::to_string(s.channel_images) + " images, pixel on " +
-        std::to_string(s.pixel_images) + ")");
+             std::to_string(s.pixel_images) + ")");
     std::vector<std::string> channel_dirs, pixel_dirs;
     for (const auto& t : trained) {
         channel_dirs.push_back(campaign_step(s, t, ErrorModelKind::Channel, s.channel_images, log));
@@ -384,8 +385,8 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
         ReplicationRun r;
         r.label = trained[i].entry.label;
         r.error_free = sum["error_free_accuracy"].get<double>();
-        r.curve = replication_tradeoff(
-            topo, accel.get(), r.error_free, read_channel_criticality(channel_dirs[i] + "/faults.csv", topo));
+        r.curve = replication_tradeoff(topo, accel.get(), r.error_free,
+                                       read_channel_criticality(channel_dirs[i] + "/faults.csv", topo));
         runs.push_back(std::move(r));
     }
     const std::string rep_dir = s.output + "/replication";
@@ -401,19 +402,23 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
        << "bit-exact with the exported LibTorch model). Channel stuck@ campaigns on " << s.channel_images
        << " test images, pixel stuck@ on " << s.pixel_images << ". Every fault: one channel (or one pixel, all its "
        << "channels) of one layer's output stuck at one activation level (the paper's Algorithm 1).\n\n";
-    md << "## Training\n\n| model | mode | p | test acc. [%] | s/epoch | export = LibTorch |\n|---|---|---:|---:|---:|---:|\n";
+    md << "## Training\n\n| model | mode | p | test acc. [%] | s/epoch | export = LibTorch "
+          "|\n|---|---|---:|---:|---:|---:|\n";
     for (const auto& t : trained) {
         const json& r = t.record;
         md << "| " << t.entry.label << " | " << r["mode"].get<std::string>() << " | " << r["p"].get<double>() * 100
            << " % | " << fmt2(r["test_accuracy"].get<double>()) << " | " << fmt2(r["seconds_per_epoch"].get<double>())
            << " | " << r["export_prediction_agree"].get<int>() << "/" << r["export_images"].get<int>() << " |\n";
     }
-    md << "\n## Table II analogue: channel stuck@\n\n" << comparison_table(channel_dirs)
-       << "\n![min/max accuracy per layer, channel stuck@](" << fs::path(ch_plot).filename().string() << ")\n";
+    md << "\n## Table II analogue: channel stuck@\n\n"
+       << comparison_table(channel_dirs) << "\n![min/max accuracy per layer, channel stuck@]("
+       << fs::path(ch_plot).filename().string() << ")\n";
     md << "\n## Table III/IV analogue: pixel stuck@ (FAT vs Dropout2D)\n\nLayers whose output has more than "
-          "one pixel (a pixel fault in a 1x1 layer sticks the whole layer).\n\n" << comparison_table(pixel_dirs)
-       << "\n![min/max accuracy per layer, pixel stuck@](" << fs::path(px_plot).filename().string() << ")\n";
-    md << "\n## Selective channel replication (TMR)\n\nChannels ranked by accuracy under their worst stuck value; the k "
+          "one pixel (a pixel fault in a 1x1 layer sticks the whole layer).\n\n"
+       << comparison_table(pixel_dirs) << "\n![min/max accuracy per layer, pixel stuck@]("
+       << fs::path(px_plot).filename().string() << ")\n";
+    md << "\n## Selective channel replication (TMR)\n\nChannels ranked by accuracy under their worst stuck value; the "
+          "k "
           "most critical triplicated (their faults masked by the voter). Cost: a fully unrolled network (each MAC its "
           "own unit; a triplicated channel adds twice its MACs plus a voter per output)."
        << (accel ? " Folded cost (PE x SIMD under " + fs::path(s.accel).filename().string() + ") in the CSVs." : "")

@@ -125,9 +125,7 @@ ParamDecl choice(std::string key, std::vector<std::string> choices, std::string 
     d.choices = std::move(choices);
     return d;
 }
-ParamDecl map(std::string key, std::string desc) {
-    return make(std::move(key), ParamType::Map, "", std::move(desc));
-}
+ParamDecl map(std::string key, std::string desc) { return make(std::move(key), ParamType::Map, "", std::move(desc)); }
 ParamDecl list(std::string key, std::string of, std::string def, std::string desc) {
     ParamDecl d = make(std::move(key), ParamType::List, std::move(def), std::move(desc));
     d.custom_type = std::move(of);
@@ -170,7 +168,9 @@ std::string describe_schema(const ConfigSchema& schema) {
     for (const auto& sec : schema.sections)
         for (const auto& d : sec.params)
             rows.push_back({yamlf::sub(sec.path, d.key), d.type_text(),
-                            d.required ? "(required)" : d.default_text.empty() ? "-" : d.default_text,
+                            d.required               ? "(required)"
+                            : d.default_text.empty() ? "-"
+                                                     : d.default_text,
                             d.description});
     Row head{"key", "type", "default", "description"};
     size_t wk = head.key.size(), wt = head.type.size(), wd = head.def.size();
@@ -200,8 +200,7 @@ const ConfigSchema& topology_schema() {
         s.summary = "a network's input and compute layers (models/*.yaml)";
         s.sections = {
             {"",
-             {string("name", "file stem", "network name"),
-              required(map("input", "the input images")),
+             {string("name", "file stem", "network name"), required(map("input", "the input images")),
               integer("weight_bits", 1, -1, std::to_string(l.weight_bits),
                       "weight bits of every layer that does not set its own"),
               integer("act_bits", 1, -1, std::to_string(l.act_bits),
@@ -219,8 +218,7 @@ const ConfigSchema& topology_schema() {
               integer("kernel", 1, -1, std::to_string(l.kernel), "conv kernel size (fc layers: 1)"),
               integer("pool", 1, -1, std::to_string(l.pool),
                       "max-pool window and stride after the activation; 1 = none"),
-              integer("weight_bits", 1, 8, "top-level weight_bits",
-                      "1 = bipolar {-1,+1}, 2..8 = narrow signed"),
+              integer("weight_bits", 1, 8, "top-level weight_bits", "1 = bipolar {-1,+1}, 2..8 = narrow signed"),
               integer("act_bits", 0, 4, "top-level act_bits",
                       "1 = bipolar, 2 = signed {-1,0,1}, 3..4 unsigned; 0 = none (last layer only)"),
               boolean("scale", l.scale_with_width, "channels scale with the width multiplier")}},
@@ -340,8 +338,7 @@ Topology parse_topology(const std::string& yaml_text, const std::string& source,
     int def_wbits = layer_defaults.weight_bits, def_abits = layer_defaults.act_bits;
     top.get("weight_bits", def_wbits);
     top.get("act_bits", def_abits);
-    if (top.get("width", topo.width) && topo.width <= 0)
-        errs.push_back("width=" + num(topo.width) + " must be > 0");
+    if (top.get("width", topo.width) && topo.width <= 0) errs.push_back("width=" + num(topo.width) + " must be > 0");
     if (width_override > 0) topo.width = width_override;
 
     bool layers_ok = true;  // every entry became a LayerSpec, so finalize can run
@@ -413,8 +410,7 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
 
     const size_t nl = topo.layers.size();
     if (acc.architecture == Architecture::Dataflow) {
-        if (acc.loopback.pe != 0 || acc.loopback.simd != 0)
-            errs.push_back("engine: only for architecture loopback");
+        if (acc.loopback.pe != 0 || acc.loopback.simd != 0) errs.push_back("engine: only for architecture loopback");
         if (acc.layers.size() != nl)
             errs.push_back("layers: " + std::to_string(acc.layers.size()) +
                            " entries, must match the " + std::to_string(nl) +
@@ -449,22 +445,18 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
         }
     } else {
         if (!acc.layers.empty()) errs.push_back("layers: only for architecture dataflow");
-        if (acc.loopback.pe < 1)
-            errs.push_back("engine.pe=" + std::to_string(acc.loopback.pe) + " must be >= 1");
-        if (acc.loopback.simd < 1)
-            errs.push_back("engine.simd=" + std::to_string(acc.loopback.simd) + " must be >= 1");
+        if (acc.loopback.pe < 1) errs.push_back("engine.pe=" + std::to_string(acc.loopback.pe) + " must be >= 1");
+        if (acc.loopback.simd < 1) errs.push_back("engine.simd=" + std::to_string(acc.loopback.simd) + " must be >= 1");
     }
 
     // Loopback keeps feature maps off-chip, so its FIFO list may be empty.
     const std::vector<int>& fifo_depths = acc.dataflow.fifo_depths;
     const bool need_fifos = acc.architecture == Architecture::Dataflow || !fifo_depths.empty();
     if (need_fifos && fifo_depths.size() != nl + 1)
-        errs.push_back("fifo_depths: " + std::to_string(fifo_depths.size()) +
-                       " entries, must be " + std::to_string(nl + 1) +
-                       " (one per layer input plus one after the last layer)");
+        errs.push_back("fifo_depths: " + std::to_string(fifo_depths.size()) + " entries, must be " +
+                       std::to_string(nl + 1) + " (one per layer input plus one after the last layer)");
     for (size_t i = 0; i < fifo_depths.size(); ++i)
-        if (fifo_depths[i] < 1)
-            errs.push_back(fp.fifo(i) + "=" + std::to_string(fifo_depths[i]) + " must be >= 1");
+        if (fifo_depths[i] < 1) errs.push_back(fp.fifo(i) + "=" + std::to_string(fifo_depths[i]) + " must be >= 1");
     return errs;
 }
 
@@ -478,8 +470,8 @@ FoldPaths yaml_paths() {
 // Parses an accelerator YAML document. `topo` may be null when the topology
 // could not be found; topology-dependent checks are then skipped. Only a file
 // must name its topology: parse_accel's caller hands the topology over.
-AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source,
-                             const Topology* topo, bool from_file, Errors& errs) {
+AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, const Topology* topo, bool from_file,
+                             Errors& errs) {
     const ConfigSchema& schema = accel_schema();
     AccelConfig acc;
     acc.source = source;
@@ -694,8 +686,10 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
         fifo_keys.push_back(f.second);
         depths.push_back(d);
     }
-    if (fifos_ok) acc.dataflow.fifo_depths = depths;
-    else acc.dataflow.fifo_depths.assign(topo.layers.size() + 1, DataflowConfig::kDefaultDepth);
+    if (fifos_ok)
+        acc.dataflow.fifo_depths = depths;
+    else
+        acc.dataflow.fifo_depths.assign(topo.layers.size() + 1, DataflowConfig::kDefaultDepth);
 
     if (keys.size() == topo.layers.size()) {
         FoldPaths fp;

@@ -39,7 +39,7 @@ struct LayerFolding {
 // The part of an accelerator config only the dataflow architecture reads.
 struct DataflowConfig {
     static constexpr int kDefaultDepth = 2;  // FIFOs a config does not size
-    std::vector<int> fifo_depths;  // FIFO in front of each layer (and one after the last)
+    std::vector<int> fifo_depths;            // FIFO in front of each layer (and one after the last)
 };
 
 // The part only the loopback architecture reads: its one engine's size.
@@ -69,8 +69,8 @@ enum class ParamType { Int, Number, Bool, String, Path, Choice, Map, List, Custo
 struct ParamDecl {
     std::string key;
     ParamType type = ParamType::String;
-    std::string default_text;          // as shown by describe; "" = none
-    std::string description;           // one line
+    std::string default_text;  // as shown by describe; "" = none
+    std::string description;   // one line
     bool required = false;
     double lo = 0, hi = -1;            // Int / Number: accepted range; lo > hi = any value
     std::vector<std::string> choices;  // Choice: the accepted spellings

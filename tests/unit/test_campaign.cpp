@@ -9,9 +9,9 @@
 
 #include "config.hpp"
 #include "declared_keys.hpp"
-#include "pipeline.hpp"
 #include "engine.hpp"
 #include "fast_sweep.hpp"
+#include "pipeline.hpp"
 #include "reference.hpp"
 #include "small_nets.hpp"
 #include "sweep.hpp"
@@ -238,9 +238,10 @@ TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
 TEST(PipelineSpec, CollectsEveryErrorWithPathAndRule) {
     std::vector<std::string> errs;
     try {
-        parse_pipeline_spec("output: o\nwidth: 20\ntrain: {epochs: 0, lr: fast}\n"
-                            "models: [{label: A, mode: fat3}, {label: A, p: 2}, 7]\ncolour: red\n",
-                            "p.yaml");
+        parse_pipeline_spec(
+            "output: o\nwidth: 20\ntrain: {epochs: 0, lr: fast}\n"
+            "models: [{label: A, mode: fat3}, {label: A, p: 2}, 7]\ncolour: red\n",
+            "p.yaml");
     } catch (const ConfigError& e) {
         errs = e.errors();
     }
@@ -252,7 +253,8 @@ TEST(PipelineSpec, CollectsEveryErrorWithPathAndRule) {
     has(errs, "models[1].p=2 must be in 0..1");
     has(errs, "models[1].label=A is used twice");
     has(errs, "models[2]=7 must be a map");
-    has(errs, "colour: unknown key (allowed: name, output, topology, width, dataset, train, models, campaigns, replicate)");
+    has(errs,
+        "colour: unknown key (allowed: name, output, topology, width, dataset, train, models, campaigns, replicate)");
     EXPECT_EQ(errs.size(), 9u) << ::testing::PrintToString(errs);
 }
 
