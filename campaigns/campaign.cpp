@@ -1,20 +1,17 @@
-// Campaign spec parsing (yaml-cpp stays in this file) and the resumable runner.
+// Campaign spec parsing (yaml-cpp stays in this file) and the resumable
+// runner: fault source, evaluator, result store (faults.csv), summary.
 #include "campaign.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 #include <sstream>
 
 #include "config.hpp"

@@ -1,4 +1,5 @@
-// YAML / JSON parsing and validation of topologies and accelerator configs.
+// YAML / JSON parsing and validation of topologies and accelerator configs,
+// and the declaration tables (ConfigSchema) those parsers read through.
 // yaml-cpp and nlohmann-json stay inside this file (see config.hpp).
 #include "config.hpp"
 
@@ -9,17 +10,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 namespace fatsim {
