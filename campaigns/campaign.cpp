@@ -1,19 +1,17 @@
-// Campaign spec parsing (yaml-cpp stays in this file) and the resumable runner.
+// Campaign spec parsing (yaml-cpp stays in this file) and the resumable
+// runner: fault source, evaluator, result store (faults.csv), summary.
 #include "campaign.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 #include <sstream>
 
 #include "config.hpp"
@@ -32,41 +30,70 @@ using json = nlohmann::json;
 // Same conventions as sim/core/config.cpp: every error is "path: rule" or
 // "path=value rule", all collected, thrown as one ConfigError naming the file.
 
+const ConfigSchema& campaign_spec_schema() {
+    static const ConfigSchema schema = [] {
+        using namespace param;
+        const CampaignSpec c;
+        ConfigSchema s;
+        s.kind = "campaign";
+        s.summary = "a stuck@ fault campaign on one model (campaigns/example_channel.yaml)";
+        s.sections = {
+            {"",
+             {string("name", "file stem", "campaign name (manifest, reports)"),
+              required(path("model", "", "model file (.fatq), relative to this file")),
+              map("dataset", "the images the faults are evaluated on"),
+              required(choice("error_model", {"channel", "pixel"}, "",
+                              "a fault sticks one output channel, or one pixel (all its channels)")),
+              custom("layers", "all | list of layer names", "all",
+                     "layers to sweep (all = every layer with an activation)"),
+              custom("values", "all | list of ints -1..15", "all",
+                     "stuck activation codes (all = every level of each layer)"),
+              required(path("output", "", "results folder, relative to this file")),
+              integer("threads", 0, 1024, std::to_string(c.threads), "worker threads (0 = all cores)"),
+              integer("seed", 0, 2147483647, std::to_string(c.seed),
+                      "seed of the random image sample and fault subset"),
+              integer("max_faults", 0, 100000000, std::to_string(c.max_faults),
+                      "0 = every fault; else a random subset of that many (by seed)")}},
+            {"dataset",
+             {choice("name", {"fashion-mnist", "mnist", "cifar10"}, c.dataset, "dataset"),
+              path("dir", "the dataset's default folder", "folder of the dataset files"),
+              choice("split", {"test", "train"}, c.split, "which split"),
+              integer("images", 0, 100000000, std::to_string(c.images), "number of images (0 = all)"),
+              choice("sample", {"first", "random"}, c.sample, "the first images, or a random subset by seed")}},
+        };
+        return s;
+    }();
+    return schema;
+}
+
 using namespace yamlf;
 
 CampaignSpec parse_campaign_spec(const std::string& text, const std::string& source) {
     const YAML::Node root = load_map(text, source);
+    const ConfigSchema& schema = campaign_spec_schema();
     Errors errs;
-    check_keys(root, "",
-               {"name", "model", "dataset", "error_model", "layers", "values", "output", "threads", "seed",
-                "max_faults"},
-               errs);
+    const SectionReader top(root, schema.section(""), "", errs);
     CampaignSpec s;
     s.source = source;
     s.name = fs::path(source).stem().string();
-    get_string(root, "name", "", s.name, errs);
-    if (get_string(root, "model", "", s.model, errs, true)) s.model = resolve_relative(source, s.model);
-    if (get_string(root, "output", "", s.output, errs, true)) s.output = resolve_relative(source, s.output);
+    top.get("name", s.name);
+    if (top.get("model", s.model)) s.model = resolve_relative(source, s.model);
+    if (top.get("output", s.output)) s.output = resolve_relative(source, s.output);
 
-    if (const YAML::Node d = root["dataset"]) {
-        if (!d.IsMap()) {
-            errs.push_back("dataset" + shown(d) + " must be a map");
-        } else {
-            check_keys(d, "dataset", {"name", "dir", "split", "images", "sample"}, errs);
-            get_choice(d, "name", "dataset", {"fashion-mnist", "mnist", "cifar10"}, s.dataset, errs);
-            if (get_string(d, "dir", "dataset", s.data_dir, errs)) s.data_dir = resolve_relative(source, s.data_dir);
-            get_choice(d, "split", "dataset", {"test", "train"}, s.split, errs);
-            get_int(d, "images", "dataset", s.images, errs, 0, 100000000);
-            get_choice(d, "sample", "dataset", {"first", "random"}, s.sample, errs);
-        }
+    YAML::Node d;
+    if (top.get("dataset", d)) {
+        const SectionReader r(d, schema.section("dataset"), "dataset", errs);
+        r.get("name", s.dataset);
+        if (r.get("dir", s.data_dir)) s.data_dir = resolve_relative(source, s.data_dir);
+        r.get("split", s.split);
+        r.get("images", s.images);
+        r.get("sample", s.sample);
     }
     std::string em;
-    if (!root["error_model"])
-        errs.push_back("error_model: required key missing");
-    else if (get_choice(root, "error_model", "", {"channel", "pixel"}, em, errs))
-        s.error_model = parse_error_model_kind(em);
+    if (top.get("error_model", em)) s.error_model = parse_error_model_kind(em);
 
-    if (const YAML::Node l = root["layers"]) {
+    YAML::Node l;
+    if (top.get("layers", l)) {
         if (l.IsScalar() && l.Scalar() == "all") {
         } else if (!l.IsSequence()) {
             errs.push_back("layers" + shown(l) + " must be all or a list of layer names");
@@ -83,7 +110,8 @@ CampaignSpec parse_campaign_spec(const std::string& text, const std::string& sou
             if (l.size() == 0) errs.push_back("layers: must not be empty (or write all)");
         }
     }
-    if (const YAML::Node v = root["values"]) {
+    YAML::Node v;
+    if (top.get("values", v)) {
         if (v.IsScalar() && v.Scalar() == "all") {
         } else if (!v.IsSequence()) {
             errs.push_back("values" + shown(v) + " must be all or a list of activation codes");
@@ -103,34 +131,280 @@ CampaignSpec parse_campaign_spec(const std::string& text, const std::string& sou
             if (v.size() == 0) errs.push_back("values: must not be empty (or write all)");
         }
     }
-    get_int(root, "threads", "", s.threads, errs, 0, 1024);
+    top.get("threads", s.threads);
     int seed = 1;
-    if (get_int(root, "seed", "", seed, errs, 0, 2147483647)) s.seed = uint64_t(seed);
-    get_int(root, "max_faults", "", s.max_faults, errs, 0, 100000000);
+    if (top.get("seed", seed)) s.seed = uint64_t(seed);
+    top.get("max_faults", s.max_faults);
     if (!errs.empty()) throw ConfigError(source, std::move(errs));
     return s;
 }
 
 CampaignSpec load_campaign_spec(const std::string& path) { return parse_campaign_spec(read_text_file(path), path); }
 
+// ---------------------------------------------------------------- faults.csv
+
+namespace fault_csv {
+
+std::string index_column(ErrorModelKind kind) { return to_string(kind); }
+
+std::string header(ErrorModelKind kind) {
+    return std::string(kLayer) + "," + index_column(kind) + "," + kValue + "," + kAccuracy + "," + kCorrect + "," +
+           kChanged + "\n";
+}
+
+std::string format_row(const std::string& layer, const FaultResult& r, int images) {
+    char b[160];
+    std::snprintf(b, sizeof b, "%s,%d,%d,%.4f,%d,%d\n", layer.c_str(), r.fault.index, r.fault.code,
+                  images ? 100.0 * r.correct / images : 0.0, r.correct, r.changed);
+    return b;
+}
+
+std::vector<std::string> split(const std::string& line) {
+    std::vector<std::string> out;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) out.push_back(cell);
+    return out;
+}
+
+int column(const std::string& header_line, const std::string& name) {
+    const auto cols = split(header_line);
+    const auto it = std::find(cols.begin(), cols.end(), name);
+    return it == cols.end() ? -1 : int(it - cols.begin());
+}
+
+Row parse_row(const std::string& line, const std::string& path, size_t row_number) {
+    const auto cells = split(line);
+    const std::string where = path + ": malformed row " + std::to_string(row_number);
+    if (cells.size() != 6) throw std::runtime_error(where);
+    Row r;
+    r.layer = cells[0];
+    try {
+        size_t used = 0;
+        const auto whole_int = [&](const std::string& c) {
+            const int v = std::stoi(c, &used);
+            if (used != c.size()) throw std::invalid_argument(c);
+            return v;
+        };
+        r.index = whole_int(cells[1]);
+        r.value = whole_int(cells[2]);
+        r.accuracy = std::stod(cells[3]);
+        r.correct = whole_int(cells[4]);
+        r.changed = whole_int(cells[5]);
+    } catch (const std::exception&) {
+        throw std::runtime_error(where + " (a column is not a number)");
+    }
+    return r;
+}
+
+}  // namespace fault_csv
+
+// ---------------------------------------------------------------- fault source
+
+std::vector<SweepFault> StuckAtFaultSource::faults(const Topology& topo) const {
+    std::vector<SweepFault> all = enumerate_faults(topo, kind, layers, values);
+    if (max_faults <= 0 || size_t(max_faults) >= all.size()) return all;
+    std::vector<size_t> idx(all.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
+    for (int i = 0; i < max_faults; ++i)
+        std::swap(idx[i], idx[i + std::uniform_int_distribution<size_t>(0, idx.size() - 1 - i)(rng)]);
+    idx.resize(max_faults);
+    std::sort(idx.begin(), idx.end());
+    std::vector<SweepFault> sel;
+    for (size_t i : idx) sel.push_back(all[i]);
+    return sel;
+}
+
+json StuckAtFaultSource::manifest(const Topology& topo) const {
+    json m = {
+        {"error_model", to_string(kind)}, {"layers", json::array()}, {"values", values}, {"max_faults", max_faults}};
+    for (int l : layers) m["layers"].push_back(topo.layers[l].name);
+    return m;
+}
+
+// ---------------------------------------------------------------- evaluator
+
+EngineEvaluator::EngineEvaluator(const Engine& engine, const InputBatch& batch, ErrorModelKind kind, SweepMode mode,
+                                 int threads)
+    : engine_(engine), batch_(batch), kind_(kind), mode_(mode), threads_(threads) {}
+
+bool EngineEvaluator::run(const std::vector<SweepFault>& faults, Progress* progress,
+                          const std::function<bool(size_t, const FaultResult&)>& on_done) const {
+    std::atomic<bool> cancel{false};
+    SweepOptions so;
+    so.mode = mode_;
+    so.threads = threads_;
+    so.progress = progress;
+    so.cancel = &cancel;
+    so.on_done = [&](size_t k, const FaultResult& r) {
+        if (!on_done(k, r)) cancel = true;
+    };
+    run_sweep(engine_, batch_, kind_, faults, so);
+    return !cancel;
+}
+
+// ---------------------------------------------------------------- result store
+
+ResultStore::ResultStore(const std::string& dir, ErrorModelKind kind)
+    : csv_((fs::path(dir) / "faults.csv").string()),
+      manifest_((fs::path(dir) / "manifest.json").string()),
+      summary_((fs::path(dir) / "summary.json").string()),
+      header_(fault_csv::header(kind)) {}
+
+size_t ResultStore::open(const json& manifest, const std::vector<SweepFault>& faults, const Topology& topo,
+                         bool fresh) {
+    fs::create_directories(fs::path(csv_).parent_path());
+    size_t done = 0;
+    bool resume = !fresh && fs::exists(manifest_) && fs::exists(csv_);
+    if (resume) {
+        json old;
+        try {
+            std::ifstream f(manifest_);
+            old = json::parse(f);
+        } catch (const std::exception&) {
+            resume = false;
+        }
+        if (resume && old != manifest) {
+            std::string diff;
+            for (auto it = manifest.begin(); it != manifest.end(); ++it)
+                if (!old.contains(it.key()) || old[it.key()] != it.value())
+                    diff += (diff.empty() ? "" : ", ") + it.key();
+            throw std::runtime_error(fs::path(csv_).parent_path().string() +
+                                     " holds results of a different campaign (" + diff +
+                                     " differ): use --fresh to overwrite or another output folder");
+        }
+    }
+    if (resume) {
+        // Keep the complete rows that match the fault list; cut a torn last line.
+        std::ifstream f(csv_, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        size_t pos = 0, keep = 0;
+        const size_t eol = text.find('\n');
+        if (eol == std::string::npos || text.substr(0, eol + 1) != header_) {
+            resume = false;
+        } else {
+            pos = keep = eol + 1;
+            while (done < faults.size()) {
+                const size_t e = text.find('\n', pos);
+                if (e == std::string::npos) break;
+                const auto cells = fault_csv::split(text.substr(pos, e - pos));
+                const SweepFault& fl = faults[done];
+                if (cells.size() < 3 || cells[0] != topo.layers[fl.layer].name ||
+                    cells[1] != std::to_string(fl.index) || cells[2] != std::to_string(fl.code))
+                    break;
+                ++done;
+                pos = keep = e + 1;
+            }
+            fs::resize_file(csv_, keep);
+        }
+    }
+    if (!resume) {
+        done = 0;
+        std::error_code ec;
+        fs::remove(summary_, ec);
+        write_file_atomic(csv_, header_);
+        write_file_atomic(manifest_, manifest.dump(2) + "\n");
+    }
+    pending_.clear();
+    next_ = 0;
+    written_ = 0;
+    return done;
+}
+
+bool ResultStore::add(size_t position, std::string row, int64_t limit) {
+    if (!out_) out_ = std::make_unique<std::ofstream>(csv_, std::ios::binary | std::ios::app);
+    pending_[position] = std::move(row);
+    const auto limit_reached = [&] { return limit >= 0 && written_ >= limit; };
+    // Exactly `limit` rows even when other threads finish more faults.
+    while (!pending_.empty() && pending_.begin()->first == next_ && !limit_reached()) {
+        *out_ << pending_.begin()->second;
+        pending_.erase(pending_.begin());
+        ++next_;
+        ++written_;
+    }
+    out_->flush();
+    return !limit_reached();
+}
+
+void ResultStore::close() { out_.reset(); }
+
+std::vector<fault_csv::Row> ResultStore::rows() const {
+    std::ifstream f(csv_);
+    std::string line;
+    std::getline(f, line);
+    std::vector<fault_csv::Row> rows;
+    for (size_t k = 0; std::getline(f, line); ++k) rows.push_back(fault_csv::parse_row(line, csv_, k + 2));
+    return rows;
+}
+
+// ---------------------------------------------------------------- summary
+
+json summarize(const json& manifest, const std::vector<fault_csv::Row>& rows, const std::vector<SweepFault>& faults,
+               const std::vector<int>& layers, const Topology& topo, int images, double error_free,
+               const std::string& csv) {
+    if (rows.size() < faults.size()) throw std::runtime_error(csv + ": fewer rows than faults");
+    const std::string index_key = manifest.at("error_model").get<std::string>();
+    struct Agg {
+        int n = 0;
+        double lo = 1e9, hi = -1e9, sum = 0;
+        void add(double a) { ++n, lo = std::min(lo, a), hi = std::max(hi, a), sum += a; }
+    };
+    std::map<std::pair<int, int>, Agg> per;  // (layer, value)
+    std::vector<double> accs;
+    json worst;
+    double worst_acc = 1e9;
+    for (size_t k = 0; k < faults.size(); ++k) {
+        const double a = images ? 100.0 * rows[k].correct / images : 0.0;
+        per[{faults[k].layer, faults[k].code}].add(a);
+        accs.push_back(a);
+        if (a < worst_acc) {
+            worst_acc = a;
+            worst = {{"layer", rows[k].layer},
+                     {index_key, faults[k].index},
+                     {"value", faults[k].code},
+                     {"accuracy", a},
+                     {"changed", rows[k].changed}};
+        }
+    }
+    double mean = 0, var = 0;
+    for (double a : accs) mean += a;
+    mean /= accs.size();
+    for (double a : accs) var += (a - mean) * (a - mean);
+    var /= accs.size();
+    json jl = json::array();
+    for (int l : layers) {
+        const LayerSpec& s = topo.layers[l];
+        json vals = json::array();
+        for (const auto& [key, g] : per)
+            if (key.first == l)
+                vals.push_back({{"value", key.second}, {"faults", g.n}, {"min", g.lo}, {"max", g.hi},
+                                {"mean", g.sum / g.n}});
+        if (vals.empty()) continue;
+        jl.push_back({{"layer", s.name},
+                      {"index", l},
+                      {"channels", s.mh()},
+                      {"pixels", s.pooled_dim * s.pooled_dim},
+                      {"values", vals}});
+    }
+    json summary = manifest;
+    summary["error_free_accuracy"] = error_free;
+    summary["min_accuracy"] = *std::min_element(accs.begin(), accs.end());
+    summary["max_accuracy"] = *std::max_element(accs.begin(), accs.end());
+    summary["mean_accuracy"] = mean;
+    summary["variance"] = var;
+    summary["variance_definition"] = "population variance of the faulty accuracies, in %^2";
+    summary["worst_fault"] = worst;
+    summary["per_layer"] = jl;
+    return summary;
+}
+
 // ---------------------------------------------------------------- runner
 
 namespace {
 
-std::string format_row(const Topology& topo, const FaultResult& r, int images) {
-    char b[160];
-    std::snprintf(b, sizeof b, "%s,%d,%d,%.4f,%d,%d\n", topo.layers[r.fault.layer].name.c_str(), r.fault.index,
-                  r.fault.code, images ? 100.0 * r.correct / images : 0.0, r.correct, r.changed);
-    return b;
-}
-
-}  // namespace
-
-CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& opt) {
-    const QnnModel model = load_model(spec.model);
-    const Topology& topo = model.topology;
-
-    // Model-dependent checks of the spec.
+// The spec's layers as topology indices, checked against the model's topology
+// together with the values; throws ConfigError naming the spec.
+std::vector<int> swept_layers(const CampaignSpec& spec, const Topology& topo) {
     Errors errs;
     std::vector<int> layers;
     if (spec.layers.empty()) {
@@ -159,239 +433,95 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
                            " is not an activation code of any swept layer");
     }
     if (!errs.empty()) throw ConfigError(spec.source, errs);
+    return layers;
+}
 
-    // Images: the first N, or a random N (by seed) in ascending order.
+// Images: the first N, or a random N (by seed) in ascending order.
+InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo) {
     const DatasetKind dk = parse_dataset_kind(spec.dataset);
     const Dataset ds = load_dataset(dk, spec.data_dir, spec.split, spec.sample == "first" ? spec.images : 0);
     InputBatch all = prepare_inputs(ds, topo);
+    if (!(spec.sample == "random" && spec.images > 0 && spec.images < all.count)) return all;
+    std::vector<int> idx(all.count);
+    for (int i = 0; i < all.count; ++i) idx[i] = i;
+    std::mt19937_64 rng(spec.seed);
+    for (int i = 0; i < spec.images; ++i)
+        std::swap(idx[i], idx[i + std::uniform_int_distribution<int>(0, all.count - 1 - i)(rng)]);
+    std::vector<int> picked(idx.begin(), idx.begin() + spec.images);
+    std::sort(picked.begin(), picked.end());
     InputBatch batch;
-    std::vector<int> picked;
-    if (spec.sample == "random" && spec.images > 0 && spec.images < all.count) {
-        std::vector<int> idx(all.count);
-        for (int i = 0; i < all.count; ++i) idx[i] = i;
-        std::mt19937_64 rng(spec.seed);
-        for (int i = 0; i < spec.images; ++i)
-            std::swap(idx[i], idx[i + std::uniform_int_distribution<int>(0, all.count - 1 - i)(rng)]);
-        picked.assign(idx.begin(), idx.begin() + spec.images);
-        std::sort(picked.begin(), picked.end());
-        batch.count = spec.images;
-        batch.dim = all.dim;
-        batch.channels = all.channels;
-        const size_t sz = size_t(all.dim) * all.dim * all.channels;
-        for (int i : picked) {
-            batch.data.insert(batch.data.end(), all.image(i), all.image(i) + sz);
-            batch.labels.push_back(all.labels[i]);
-        }
-    } else {
-        batch = std::move(all);
+    batch.count = spec.images;
+    batch.dim = all.dim;
+    batch.channels = all.channels;
+    const size_t sz = size_t(all.dim) * all.dim * all.channels;
+    for (int i : picked) {
+        batch.data.insert(batch.data.end(), all.image(i), all.image(i) + sz);
+        batch.labels.push_back(all.labels[i]);
     }
+    return batch;
+}
 
-    std::vector<SweepFault> faults = enumerate_faults(topo, spec.error_model, layers, spec.values);
-    if (spec.max_faults > 0 && size_t(spec.max_faults) < faults.size()) {
-        std::vector<size_t> idx(faults.size());
-        for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-        std::mt19937_64 rng(spec.seed ^ 0x9e3779b97f4a7c15ull);
-        for (int i = 0; i < spec.max_faults; ++i)
-            std::swap(idx[i], idx[i + std::uniform_int_distribution<size_t>(0, idx.size() - 1 - i)(rng)]);
-        idx.resize(spec.max_faults);
-        std::sort(idx.begin(), idx.end());
-        std::vector<SweepFault> sel;
-        for (size_t i : idx) sel.push_back(faults[i]);
-        faults = std::move(sel);
-    }
+}  // namespace
+
+CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& opt) {
+    const QnnModel model = load_model(spec.model);
+    const Topology& topo = model.topology;
+    const std::vector<int> layers = swept_layers(spec, topo);
+    const InputBatch batch = campaign_images(spec, topo);
+
+    StuckAtFaultSource source;
+    source.kind = spec.error_model;
+    source.layers = layers;
+    source.values = spec.values;
+    source.max_faults = spec.max_faults;
+    source.seed = spec.seed;
+    const std::vector<SweepFault> faults = source.faults(topo);
     if (faults.empty()) throw ConfigError(spec.source, {"values: no fault to sweep in the chosen layers"});
 
     // Manifest: what defines the results. A resume must match it exactly.
-    std::ifstream mf(spec.model, std::ios::binary);
-    std::ostringstream mbytes;
-    mbytes << mf.rdbuf();
     json manifest = {{"format", 1},
                      {"name", spec.name},
                      {"model", spec.model},
-                     {"model_fnv1a", hex64(fnv1a64(mbytes.str()))},
+                     {"model_fnv1a", hex64(fnv1a64(read_text_file(spec.model)))},
                      {"topology", topo.name},
                      {"dataset", spec.dataset},
                      {"split", spec.split},
                      {"images", batch.count},
                      {"sample", spec.sample},
                      {"seed", spec.seed},
-                     {"error_model", to_string(spec.error_model)},
-                     {"layers", json::array()},
-                     {"values", spec.values},
-                     {"max_faults", spec.max_faults},
                      {"faults", faults.size()}};
-    for (int l : layers) manifest["layers"].push_back(topo.layers[l].name);
+    manifest.update(source.manifest(topo));
 
-    fs::create_directories(spec.output);
-    const std::string csv = (fs::path(spec.output) / "faults.csv").string();
-    const std::string man = (fs::path(spec.output) / "manifest.json").string();
-    const std::string sum = (fs::path(spec.output) / "summary.json").string();
-    const std::string header =
-        std::string("layer,") + to_string(spec.error_model) + ",value,accuracy,correct,changed\n";
-
-    size_t done = 0;
-    bool resume = !opt.fresh && fs::exists(man) && fs::exists(csv);
-    if (resume) {
-        json old;
-        try {
-            std::ifstream f(man);
-            old = json::parse(f);
-        } catch (const std::exception&) {
-            resume = false;
-        }
-        if (resume && old != manifest) {
-            std::string diff;
-            for (auto it = manifest.begin(); it != manifest.end(); ++it)
-                if (!old.contains(it.key()) || old[it.key()] != it.value())
-                    diff += (diff.empty() ? "" : ", ") + it.key();
-            throw std::runtime_error(spec.output + " holds results of a different campaign (" + diff +
-                                     " differ): use --fresh to overwrite or another output folder");
-        }
-    }
-    if (resume) {
-        // Keep the complete rows that match the fault list; cut a torn last line.
-        std::ifstream f(csv, std::ios::binary);
-        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        size_t pos = 0, keep = 0;
-        const size_t eol = text.find('\n');
-        if (eol == std::string::npos || text.substr(0, eol + 1) != header) {
-            resume = false;
-        } else {
-            pos = keep = eol + 1;
-            while (done < faults.size()) {
-                const size_t e = text.find('\n', pos);
-                if (e == std::string::npos) break;
-                const std::string line = text.substr(pos, e - pos);
-                std::stringstream ss(line);
-                std::string name, idx, val;
-                std::getline(ss, name, ',');
-                std::getline(ss, idx, ',');
-                std::getline(ss, val, ',');
-                const SweepFault& fl = faults[done];
-                if (name != topo.layers[fl.layer].name || idx != std::to_string(fl.index) ||
-                    val != std::to_string(fl.code))
-                    break;
-                ++done;
-                pos = keep = e + 1;
-            }
-            fs::resize_file(csv, keep);
-        }
-    }
-    if (!resume) {
-        done = 0;
-        std::error_code ec;
-        fs::remove(sum, ec);
-        write_file_atomic(csv, header);
-        write_file_atomic(man, manifest.dump(2) + "\n");
-    }
+    ResultStore store(spec.output, spec.error_model);
+    const size_t done = store.open(manifest, faults, topo, opt.fresh);
 
     CampaignOutcome out;
     out.faults = int(faults.size());
     out.resumed_from = int(done);
     out.images = batch.count;
-    out.csv = csv;
-    out.summary = sum;
+    out.csv = store.csv();
+    out.summary = store.summary_path();
 
     const Engine engine(model);
     const EvalResult clean = engine.evaluate(batch, {}, spec.threads);
     if (done < faults.size()) {
-        std::ofstream f(csv, std::ios::binary | std::ios::app);
         const std::vector<SweepFault> rest(faults.begin() + done, faults.end());
-        std::map<size_t, std::string> pending;
-        size_t next_row = 0;
-        std::atomic<bool> cancel{false};
-        int64_t written = 0;
         Progress progress("campaign " + spec.name, int64_t(rest.size()), "faults", opt.show_progress);
-        SweepOptions so;
-        so.mode = opt.mode;
-        so.threads = spec.threads;
-        so.progress = &progress;
-        so.cancel = &cancel;
-        so.on_done = [&](size_t k, const FaultResult& r) {
-            // Rows go out in fault order, each as soon as all before it are done.
-            pending[k] = format_row(topo, r, batch.count);
-            const auto stop_reached = [&] { return opt.stop_after >= 0 && written >= opt.stop_after; };
-            // Exactly stop_after rows even when other threads finish more faults.
-            while (!pending.empty() && pending.begin()->first == next_row && !stop_reached()) {
-                f << pending.begin()->second;
-                pending.erase(pending.begin());
-                ++next_row;
-                ++written;
-            }
-            if (stop_reached()) cancel = true;
-            f.flush();
-        };
-        run_sweep(engine, batch, spec.error_model, rest, so);
+        const EngineEvaluator evaluator(engine, batch, spec.error_model, opt.mode, spec.threads);
+        const bool complete = evaluator.run(rest, &progress, [&](size_t k, const FaultResult& r) {
+            return store.add(k, fault_csv::format_row(topo.layers[r.fault.layer].name, r, batch.count), opt.stop_after);
+        });
         progress.finish();
-        f.close();
-        if (cancel) return out;  // stopped early (testing aid); resumable
+        store.close();
+        if (!complete) return out;  // stopped early (testing aid); resumable
     }
 
-    // Summary, from the CSV itself so a resumed run gives the same numbers.
-    std::ifstream f(csv);
-    std::string line;
-    std::getline(f, line);
-    struct Agg {
-        int n = 0;
-        double lo = 1e9, hi = -1e9, sum = 0;
-        void add(double a) { ++n, lo = std::min(lo, a), hi = std::max(hi, a), sum += a; }
-    };
-    std::map<std::pair<int, int>, Agg> per;  // (layer, value)
-    std::vector<double> accs;
-    json worst;
-    double worst_acc = 1e9;
-    for (size_t k = 0; k < faults.size() && std::getline(f, line); ++k) {
-        std::stringstream ss(line);
-        std::string tok;
-        std::vector<std::string> cols;
-        while (std::getline(ss, tok, ',')) cols.push_back(tok);
-        if (cols.size() != 6) throw std::runtime_error(csv + ": malformed row " + std::to_string(k + 2));
-        const int correct = std::stoi(cols[4]);
-        const double a = batch.count ? 100.0 * correct / batch.count : 0.0;
-        per[{faults[k].layer, faults[k].code}].add(a);
-        accs.push_back(a);
-        if (a < worst_acc) {
-            worst_acc = a;
-            worst = {{"layer", cols[0]}, {to_string(spec.error_model), faults[k].index}, {"value", faults[k].code},
-                     {"accuracy", a}, {"changed", std::stoi(cols[5])}};
-        }
-    }
-    if (accs.size() != faults.size()) throw std::runtime_error(csv + ": fewer rows than faults");
-    double mean = 0, var = 0;
-    for (double a : accs) mean += a;
-    mean /= accs.size();
-    for (double a : accs) var += (a - mean) * (a - mean);
-    var /= accs.size();
-    const double lo = *std::min_element(accs.begin(), accs.end());
-    const double hi = *std::max_element(accs.begin(), accs.end());
-    json jl = json::array();
-    for (int l : layers) {
-        const LayerSpec& s = topo.layers[l];
-        json vals = json::array();
-        for (const auto& [key, g] : per)
-            if (key.first == l)
-                vals.push_back({{"value", key.second}, {"faults", g.n}, {"min", g.lo}, {"max", g.hi},
-                                {"mean", g.sum / g.n}});
-        if (vals.empty()) continue;
-        jl.push_back({{"layer", s.name},
-                      {"index", l},
-                      {"channels", s.mh()},
-                      {"pixels", s.pooled_dim * s.pooled_dim},
-                      {"values", vals}});
-    }
-    json summary = manifest;
-    summary["error_free_accuracy"] = clean.accuracy();
-    summary["min_accuracy"] = lo;
-    summary["max_accuracy"] = hi;
-    summary["mean_accuracy"] = mean;
-    summary["variance"] = var;
-    summary["variance_definition"] = "population variance of the faulty accuracies, in %^2";
-    summary["worst_fault"] = worst;
-    summary["per_layer"] = jl;
-    write_file_atomic(sum, summary.dump(2) + "\n");
+    const json summary =
+        summarize(manifest, store.rows(), faults, layers, topo, batch.count, clean.accuracy(), store.csv());
+    write_file_atomic(store.summary_path(), summary.dump(2) + "\n");
     out.error_free = clean.accuracy();
-    out.min_accuracy = lo;
-    out.variance = var;
+    out.min_accuracy = summary["min_accuracy"].get<double>();
+    out.variance = summary["variance"].get<double>();
     out.complete = true;
     return out;
 }

@@ -1,10 +1,19 @@
-// Fault campaigns: a YAML spec, a resumable runner writing one CSV row per
-// fault and a JSON summary (the paper's Table I and Table II columns).
+// Fault campaigns: a YAML spec, and a resumable runner in four pieces:
+//   fault source (which faults, in which order) -> evaluator (runs a batch of
+//   faults) -> result store (faults.csv + manifest.json, resume) -> summary
+//   (summary.json: the paper's Table I and Table II columns).
+// A physical-fault or a sampled campaign plugs in another source / evaluator.
 #pragma once
 #include <cstdint>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "error_pattern.hpp"
 #include "sweep.hpp"
 
@@ -30,9 +39,107 @@ struct CampaignSpec {
     int max_faults = 0;                 // 0 = all; else a random subset of that many faults (by seed)
 };
 
+// Every key a campaign spec may hold (`fatsim config describe campaign`).
+const ConfigSchema& campaign_spec_schema();
 // Throws ConfigError with every problem (file, field path, rule).
 CampaignSpec parse_campaign_spec(const std::string& yaml_text, const std::string& source);
 CampaignSpec load_campaign_spec(const std::string& path);
+
+// ---------------------------------------------------------------- faults.csv
+// The one description of the per-fault results file: its columns, how a row
+// is written, and how it is read back (resume, summary, replication).
+namespace fault_csv {
+constexpr const char* kLayer = "layer";        // layer name
+constexpr const char* kValue = "value";        // stuck activation code
+constexpr const char* kAccuracy = "accuracy";  // % of images correct, 4 decimals
+constexpr const char* kCorrect = "correct";    // images correct
+constexpr const char* kChanged = "changed";    // images whose prediction the fault changed
+// The second column is named after the error model: "channel" or "pixel".
+std::string index_column(ErrorModelKind kind);
+std::string header(ErrorModelKind kind);  // with the newline
+
+struct Row {
+    std::string layer;
+    int index = 0, value = 0;
+    double accuracy = 0;
+    int correct = 0, changed = 0;
+};
+std::string format_row(const std::string& layer, const FaultResult& r, int images);  // with the newline
+// Throws std::runtime_error naming the file and row on a malformed line.
+Row parse_row(const std::string& line, const std::string& path, size_t row_number);
+// Column positions by name in a header line; -1 when absent.
+int column(const std::string& header_line, const std::string& name);
+std::vector<std::string> split(const std::string& line);
+}  // namespace fault_csv
+
+// ---------------------------------------------------------------- pieces
+
+// Fault source: the stuck-at faults of Algorithm 1 (every value x layer x
+// channel/pixel of the chosen layers, in that order), optionally a random
+// subset of max_faults of them drawn by seed.
+struct StuckAtFaultSource {
+    ErrorModelKind kind = ErrorModelKind::Channel;
+    std::vector<int> layers;  // topology layer indices
+    std::vector<int> values;  // empty = every level of each layer
+    int max_faults = 0;       // 0 = all
+    uint64_t seed = 1;
+    std::vector<SweepFault> faults(const Topology& topo) const;
+    // The manifest fields that define the fault list.
+    nlohmann::json manifest(const Topology& topo) const;
+};
+
+// Evaluator: runs faults on the golden engine (run_sweep). on_done gets each
+// fault's position and result, serialised, in any order; it returns false to
+// stop early (workers take no new fault). Returns whether every fault ran.
+class EngineEvaluator {
+public:
+    EngineEvaluator(const Engine& engine, const InputBatch& batch, ErrorModelKind kind, SweepMode mode, int threads);
+    bool run(const std::vector<SweepFault>& faults, Progress* progress,
+             const std::function<bool(size_t, const FaultResult&)>& on_done) const;
+
+private:
+    const Engine& engine_;
+    const InputBatch& batch_;
+    ErrorModelKind kind_;
+    SweepMode mode_;
+    int threads_;
+};
+
+// Result store: <dir>/faults.csv (rows in fault order), manifest.json (what
+// defines the results; a resume must match it) and summary.json.
+class ResultStore {
+public:
+    ResultStore(const std::string& dir, ErrorModelKind kind);
+    // Resumes when the folder holds results of the same manifest (keeping the
+    // complete rows that match `faults`, cutting a torn last line), else starts
+    // afresh. Throws when the folder holds another campaign and !fresh.
+    // Returns the number of faults already done.
+    size_t open(const nlohmann::json& manifest, const std::vector<SweepFault>& faults, const Topology& topo,
+                bool fresh);
+    // Adds the row of the fault at `position` (counted from the first fault
+    // not yet done); rows go out in fault order, each as soon as all before it
+    // are in. With limit >= 0 no more than `limit` rows are written by this
+    // store; returns false once that many are.
+    bool add(size_t position, std::string row, int64_t limit = -1);
+    void close();
+    std::vector<fault_csv::Row> rows() const;  // every row of faults.csv
+    const std::string& csv() const { return csv_; }
+    const std::string& summary_path() const { return summary_; }
+
+private:
+    std::string csv_, manifest_, summary_, header_;
+    std::unique_ptr<std::ofstream> out_;
+    std::map<size_t, std::string> pending_;
+    size_t next_ = 0;
+    int64_t written_ = 0;
+};
+
+// Summary: summary.json's content from the manifest and the stored rows (so a
+// resumed run gives the same numbers as an uninterrupted one): extremes,
+// variance, worst fault, and per layer and value min / max / mean.
+nlohmann::json summarize(const nlohmann::json& manifest, const std::vector<fault_csv::Row>& rows,
+                         const std::vector<SweepFault>& faults, const std::vector<int>& layers, const Topology& topo,
+                         int images, double error_free, const std::string& csv);
 
 struct CampaignOptions {
     SweepMode mode = SweepMode::Fast;

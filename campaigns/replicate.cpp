@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "campaign.hpp"
 #include "files.hpp"
 #include "report.hpp"
 
@@ -16,32 +17,25 @@
 
 namespace fatsim::campaigns {
 
-namespace {
-std::vector<std::string> split_csv(const std::string& line) {
-    std::vector<std::string> out;
-    std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) out.push_back(cell);
-    return out;
-}
-}  // namespace
-
 std::vector<ChannelCriticality> read_channel_criticality(const std::string& path, const Topology& topo) {
     std::ifstream f(path);
     if (!f) throw std::runtime_error(path + ": cannot open");
     std::string line;
     if (!std::getline(f, line)) throw std::runtime_error(path + ": empty file, expected a channel sweep CSV");
-    const auto header = split_csv(line);
-    auto col = [&](const char* name) {
-        const auto it = std::find(header.begin(), header.end(), name);
-        if (it == header.end())
+    const auto header = fault_csv::split(line);
+    // Columns by name: campaign (faults.csv) and sweep CSVs share these.
+    auto col = [&](const std::string& name) {
+        const int c = fault_csv::column(line, name);
+        if (c < 0)
             throw std::runtime_error(path + ": line 1: no '" + name + "' column (a channel sweep CSV has layer, channel, value, accuracy)");
-        return size_t(it - header.begin());
+        return size_t(c);
     };
-    const size_t cl = col("layer"), cc = col("channel"), ca = col("accuracy");
+    const size_t cl = col(fault_csv::kLayer), cc = col(fault_csv::index_column(ErrorModelKind::Channel)),
+                 ca = col(fault_csv::kAccuracy);
     std::map<std::pair<int, int>, double> worst;
     for (int lineno = 2; std::getline(f, line); ++lineno) {
         if (line.empty()) continue;
-        const auto cells = split_csv(line);
+        const auto cells = fault_csv::split(line);
         const std::string where = path + ": line " + std::to_string(lineno) + ": ";
         if (cells.size() < header.size()) throw std::runtime_error(where + "has " + std::to_string(cells.size()) + " columns, expected " + std::to_string(header.size()));
         const int layer = topo.find_layer(cells[cl]);

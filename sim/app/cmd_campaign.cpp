@@ -22,6 +22,16 @@ std::vector<std::string> split_list(const std::string& s) {
         if (!x.empty()) out.push_back(x);
     return out;
 }
+// One --values entry: a whole number (the spec's range rule applies later).
+int parse_code(const std::string& s) {
+    size_t used = 0;
+    try {
+        const int v = std::stoi(s, &used);
+        if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--values: '" + s + "' is not an integer");
+}
 campaigns::SweepMode parse_mode(const std::string& m) {
     if (m == "fast") return campaigns::SweepMode::Fast;
     if (m == "prefix") return campaigns::SweepMode::Prefix;
@@ -75,7 +85,7 @@ int cmd_campaign(const Args& args) {
         spec.values.clear();
         const std::string v = vm["values"].as<std::string>();
         if (v != "all")
-            for (const auto& x : split_list(v)) spec.values.push_back(std::stoi(x));
+            for (const auto& x : split_list(v)) spec.values.push_back(parse_code(x));
     }
     if (vm.count("images")) spec.images = vm["images"].as<int>();
     if (vm.count("dataset")) spec.dataset = vm["dataset"].as<std::string>();

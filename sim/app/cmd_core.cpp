@@ -1,12 +1,16 @@
 // eval, model, config: the commands around model files and configs.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "app.hpp"
+#include "campaign.hpp"
 #include "config.hpp"
 #include "engine.hpp"
 #include "model.hpp"
+#include "pipeline.hpp"
 
 namespace fatsim::app {
 
@@ -84,42 +88,96 @@ int cmd_model(const Args& args) {
     throw UsageError("unknown action '" + action + "' (random | info)");
 }
 
+namespace {
+
+struct UnknownConfigKind : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Every kind of config this build reads, in the order describe prints them.
+std::vector<const ConfigSchema*> config_schemas() {
+    return {&topology_schema(), &accel_schema(), &campaigns::campaign_spec_schema(),
+            &campaigns::pipeline_spec_schema()};
+}
+
+// Checks one file; prints "ok ..." or throws (ConfigError: file, field, rule).
+void check_config_file(const std::string& f, const po::variables_map& vm) {
+    const std::string kind = detect_config_kind(f);
+    if (kind == "topology") {
+        const Topology t = load_topology(f);
+        std::printf("ok  %s: topology %s, %zu layers\n", f.c_str(), t.name.c_str(), t.layers.size());
+    } else if (kind == "accel") {
+        Topology t;
+        const AccelConfig a = load_accel(f, &t);
+        std::printf("ok  %s: %s accelerator for %s, %zu layers\n", f.c_str(), architecture_name(a.architecture),
+                    t.name.c_str(), a.layers.size());
+    } else if (kind == "finn-folding") {
+        if (!vm.count("topology")) throw UsageError(f + ": a FINN folding JSON needs --topology to check against");
+        const Topology t = load_topology(vm["topology"].as<std::string>());
+        const AccelConfig a = import_finn_folding(f, t);
+        std::printf("ok  %s: FINN folding for %s, %zu layers\n", f.c_str(), t.name.c_str(), a.layers.size());
+    } else if (kind == "campaign") {
+        // The model-dependent checks (layer names, values) run with the campaign.
+        const campaigns::CampaignSpec c = campaigns::load_campaign_spec(f);
+        std::printf("ok  %s: campaign spec %s, %s stuck@\n", f.c_str(), c.name.c_str(), to_string(c.error_model));
+    } else if (kind == "pipeline") {
+        const campaigns::PipelineSpec p = campaigns::load_pipeline_spec(f);
+        const Topology t = load_topology(p.topology, p.width);  // its errors name the topology file
+        if (!p.accel.empty()) {
+            AccelConfig a = load_accel(p.accel);
+            bind_folding(a, t);
+        }
+        std::printf("ok  %s: pipeline spec %s, %zu models on %s\n", f.c_str(), p.name.c_str(), p.models.size(),
+                    t.name.c_str());
+    }
+    // The error-model files (models/error_models/*.yaml) get their branch here.
+    else {
+        throw UnknownConfigKind("not a config this build knows (" + kind + ")");
+    }
+}
+
+}  // namespace
+
 int cmd_config(const Args& args) {
     po::options_description desc("fatsim config options");
     desc.add_options()
-        ("action", po::value<std::string>()->required(), "check")
-        ("files", po::value<std::vector<std::string>>()->multitoken(), "config files")
+        ("action", po::value<std::string>()->required(), "check | describe")
+        ("files", po::value<std::vector<std::string>>()->multitoken(),
+         "check: config files; describe: topology | accel | campaign | pipeline (default: all)")
         ("topology,t", po::value<std::string>(), "topology to check a FINN folding JSON against");
     po::positional_options_description pos;
     pos.add("action", 1).add("files", -1);
     po::variables_map vm;
-    if (!parse_or_help(args, desc, vm, "fatsim config check FILE... [--topology T]", &pos)) return 0;
-    if (vm["action"].as<std::string>() != "check") throw UsageError("unknown action (check)");
-    if (!vm.count("files")) throw UsageError("config check needs at least one file");
+    if (!parse_or_help(args, desc, vm, "fatsim config check FILE... [--topology T] | fatsim config describe [KIND]",
+                       &pos))
+        return 0;
+    const std::string action = vm["action"].as<std::string>();
+    const std::vector<std::string> files =
+        vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    if (action == "describe") {
+        std::string out;
+        for (const ConfigSchema* s : config_schemas())
+            if (files.empty() || std::find(files.begin(), files.end(), s->kind) != files.end())
+                out += (out.empty() ? "" : "\n") + describe_schema(*s);
+        for (const auto& k : files) {
+            bool known = false;
+            for (const ConfigSchema* s : config_schemas()) known = known || s->kind == k;
+            if (!known) throw UsageError("unknown config kind '" + k + "' (topology | accel | campaign | pipeline)");
+        }
+        std::cout << out;
+        return 0;
+    }
+    if (action != "check") throw UsageError("unknown action '" + action + "' (check | describe)");
+    if (files.empty()) throw UsageError("config check needs at least one file");
     int bad = 0;
-    for (const auto& f : vm["files"].as<std::vector<std::string>>()) {
+    for (const auto& f : files) {
         try {
-            const std::string kind = detect_config_kind(f);
-            if (kind == "topology") {
-                const Topology t = load_topology(f);
-                std::printf("ok  %s: topology %s, %zu layers\n", f.c_str(), t.name.c_str(), t.layers.size());
-            } else if (kind == "accel") {
-                Topology t;
-                const AccelConfig a = load_accel(f, &t);
-                std::printf("ok  %s: %s accelerator for %s, %zu layers\n", f.c_str(),
-                            a.architecture == Architecture::Dataflow ? "dataflow" : "loopback", t.name.c_str(),
-                            a.layers.size());
-            } else if (kind == "finn-folding") {
-                if (!vm.count("topology")) throw UsageError(f + ": a FINN folding JSON needs --topology to check against");
-                const Topology t = load_topology(vm["topology"].as<std::string>());
-                const AccelConfig a = import_finn_folding(f, t);
-                std::printf("ok  %s: FINN folding for %s, %zu layers\n", f.c_str(), t.name.c_str(), a.layers.size());
-            } else {
-                std::printf("??  %s: not a config this build knows (%s)\n", f.c_str(), kind.c_str());
-                ++bad;
-            }
+            check_config_file(f, vm);
         } catch (const UsageError&) {
             throw;
+        } catch (const UnknownConfigKind& e) {
+            std::printf("??  %s: %s\n", f.c_str(), e.what());
+            ++bad;
         } catch (const std::exception& e) {
             std::printf("ERR %s\n", e.what());
             ++bad;

@@ -62,7 +62,8 @@ Usage: fatsim <command> [options]      (fatsim <command> --help for its options)
 Commands:
   eval        accuracy of a model file on a dataset (golden integer engine)
   model       make and inspect model files: `fatsim model random|info`
-  config      validate configs: `fatsim config check FILE...` (topology, accelerator YAML, FINN folding JSON)
+  config      `fatsim config check FILE...` validates any config (topology, accelerator, FINN folding JSON,
+              campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal

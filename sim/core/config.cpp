@@ -1,4 +1,5 @@
-// YAML / JSON parsing and validation of topologies and accelerator configs.
+// YAML / JSON parsing and validation of topologies and accelerator configs,
+// and the declaration tables (ConfigSchema) those parsers read through.
 // yaml-cpp and nlohmann-json stay inside this file (see config.hpp).
 #include "config.hpp"
 
@@ -9,16 +10,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
+#include <iomanip>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 namespace fatsim {
@@ -55,28 +53,222 @@ const char* architecture_name(Architecture a) {
     return "?";
 }
 
+// ---------------------------------------------------------------- declared parameters
+
+std::string ParamDecl::type_text() const {
+    const auto range = [&](const char* t) {
+        return lo > hi ? std::string(t) : std::string(t) + " " + param::num(lo) + ".." + param::num(hi);
+    };
+    switch (type) {
+        case ParamType::Int: return range("int");
+        case ParamType::Number: return range("number");
+        case ParamType::Bool: return "bool";
+        case ParamType::String: return "string";
+        case ParamType::Path: return "path";
+        case ParamType::Choice: {
+            std::string t;
+            for (const auto& c : choices) t += (t.empty() ? "" : " | ") + c;
+            return t;
+        }
+        case ParamType::Map: return "map";
+        case ParamType::List: return "list of " + custom_type;
+        case ParamType::Custom: return custom_type;
+    }
+    return "?";
+}
+
+namespace param {
+
+namespace {
+ParamDecl make(std::string key, ParamType type, std::string def, std::string desc) {
+    ParamDecl d;
+    d.key = std::move(key);
+    d.type = type;
+    d.default_text = std::move(def);
+    d.description = std::move(desc);
+    return d;
+}
+}  // namespace
+
+std::string num(double v) {
+    // Whole numbers in full (2147483647, not 2.14748e+09).
+    if (std::fabs(v) < 1e15 && v == std::floor(v)) return std::to_string(static_cast<long long>(v));
+    std::ostringstream ss;
+    ss << v;
+    return ss.str();
+}
+
+ParamDecl integer(std::string key, double lo, double hi, std::string def, std::string desc) {
+    ParamDecl d = make(std::move(key), ParamType::Int, std::move(def), std::move(desc));
+    d.lo = lo, d.hi = hi;
+    return d;
+}
+ParamDecl number(std::string key, double lo, double hi, std::string def, std::string desc) {
+    ParamDecl d = make(std::move(key), ParamType::Number, std::move(def), std::move(desc));
+    d.lo = lo, d.hi = hi;
+    return d;
+}
+ParamDecl boolean(std::string key, bool def, std::string desc) {
+    return make(std::move(key), ParamType::Bool, def ? "true" : "false", std::move(desc));
+}
+ParamDecl string(std::string key, std::string def, std::string desc) {
+    return make(std::move(key), ParamType::String, std::move(def), std::move(desc));
+}
+ParamDecl path(std::string key, std::string def, std::string desc) {
+    return make(std::move(key), ParamType::Path, std::move(def), std::move(desc));
+}
+ParamDecl choice(std::string key, std::vector<std::string> choices, std::string def, std::string desc) {
+    ParamDecl d = make(std::move(key), ParamType::Choice, std::move(def), std::move(desc));
+    d.choices = std::move(choices);
+    return d;
+}
+ParamDecl map(std::string key, std::string desc) { return make(std::move(key), ParamType::Map, "", std::move(desc)); }
+ParamDecl list(std::string key, std::string of, std::string def, std::string desc) {
+    ParamDecl d = make(std::move(key), ParamType::List, std::move(def), std::move(desc));
+    d.custom_type = std::move(of);
+    return d;
+}
+ParamDecl custom(std::string key, std::string type, std::string def, std::string desc) {
+    ParamDecl d = make(std::move(key), ParamType::Custom, std::move(def), std::move(desc));
+    d.custom_type = std::move(type);
+    return d;
+}
+ParamDecl required(ParamDecl d) {
+    d.required = true;
+    return d;
+}
+
+}  // namespace param
+
+const ParamDecl* ConfigSection::find(const std::string& key) const {
+    for (const auto& d : params)
+        if (d.key == key) return &d;
+    return nullptr;
+}
+
+const ParamDecl& ConfigSection::at(const std::string& key) const {
+    if (const ParamDecl* d = find(key)) return *d;
+    throw std::logic_error("config key " + yamlf::sub(path, key) + " is not declared");
+}
+
+const ConfigSection& ConfigSchema::section(const std::string& path) const {
+    for (const auto& s : sections)
+        if (s.path == path) return s;
+    throw std::logic_error(kind + " config has no declared section '" + path + "'");
+}
+
+std::string describe_schema(const ConfigSchema& schema) {
+    struct Row {
+        std::string key, type, def, desc;
+    };
+    std::vector<Row> rows;
+    for (const auto& sec : schema.sections)
+        for (const auto& d : sec.params)
+            rows.push_back({yamlf::sub(sec.path, d.key), d.type_text(),
+                            d.required               ? "(required)"
+                            : d.default_text.empty() ? "-"
+                                                     : d.default_text,
+                            d.description});
+    Row head{"key", "type", "default", "description"};
+    size_t wk = head.key.size(), wt = head.type.size(), wd = head.def.size();
+    for (const auto& r : rows) {
+        wk = std::max(wk, r.key.size());
+        wt = std::max(wt, r.type.size());
+        wd = std::max(wd, r.def.size());
+    }
+    std::ostringstream o;
+    o << schema.kind << ": " << schema.summary << "\n";
+    const auto line = [&](const Row& r) {
+        o << "  " << std::left << std::setw(int(wk)) << r.key << "  " << std::setw(int(wt)) << r.type << "  "
+          << std::setw(int(wd)) << r.def << "  " << r.desc << "\n";
+    };
+    line(head);
+    for (const auto& r : rows) line(r);
+    return o.str();
+}
+
+const ConfigSchema& topology_schema() {
+    static const ConfigSchema schema = [] {
+        using namespace param;
+        const Topology t;
+        const LayerSpec l;
+        ConfigSchema s;
+        s.kind = "topology";
+        s.summary = "a network's input and compute layers (models/*.yaml)";
+        s.sections = {
+            {"",
+             {string("name", "file stem", "network name"), required(map("input", "the input images")),
+              integer("weight_bits", 1, -1, std::to_string(l.weight_bits),
+                      "weight bits of every layer that does not set its own"),
+              integer("act_bits", 1, -1, std::to_string(l.act_bits),
+                      "activation bits of every layer that does not set its own"),
+              number("width", 1, -1, num(t.width), "width multiplier (> 0) for the channels of scalable layers"),
+              required(list("layers", "maps", "", "the compute layers in order (see layers[])"))}},
+            {"input",
+             {required(integer("channels", 1, -1, "", "input channels (>= 1)")),
+              required(integer("dim", 1, -1, "", "input height = width in pixels (>= 1)")),
+              integer("bits", 1, 16, std::to_string(t.in_bits), "bits of an input pixel")}},
+            {"layers[]",
+             {required(string("name", "", "layer name, unique")),
+              required(choice("type", {"conv", "fc"}, "", "convolution or fully connected")),
+              required(integer("channels", 1, -1, "", "output channels (MH) before the width multiplier (>= 1)")),
+              integer("kernel", 1, -1, std::to_string(l.kernel), "conv kernel size (fc layers: 1)"),
+              integer("pool", 1, -1, std::to_string(l.pool),
+                      "max-pool window and stride after the activation; 1 = none"),
+              integer("weight_bits", 1, 8, "top-level weight_bits", "1 = bipolar {-1,+1}, 2..8 = narrow signed"),
+              integer("act_bits", 0, 4, "top-level act_bits",
+                      "1 = bipolar, 2 = signed {-1,0,1}, 3..4 unsigned; 0 = none (last layer only)"),
+              boolean("scale", l.scale_with_width, "channels scale with the width multiplier")}},
+        };
+        return s;
+    }();
+    return schema;
+}
+
+const ConfigSchema& accel_schema() {
+    static const ConfigSchema schema = [] {
+        using namespace param;
+        const AccelConfig a;
+        const LayerFolding f;
+        ConfigSchema s;
+        s.kind = "accel";
+        s.summary = "an accelerator for a topology: common part, then one part per architecture (models/accel/*.yaml)";
+        s.sections = {
+            {"",
+             {required(choice("architecture", {"dataflow", "loopback"}, "",
+                              "one pipeline stage per layer, or one engine running every layer in turn")),
+              required(path("topology", "", "topology YAML this accelerator runs, relative to this file")),
+              number("clock_mhz", 1, -1, num(a.clock_mhz), "clock frequency in MHz (> 0)"),
+              list("layers", "maps", "", "dataflow (required there): the folding of each topology layer, in order"),
+              list("fifo_depths", "ints", std::to_string(DataflowConfig::kDefaultDepth) + " each",
+                   "dataflow: FIFO depth in front of each layer, plus one after the last"),
+              map("engine", "loopback (required there): the one engine's size")}},
+            {"layers[]",
+             {required(string("name", "", "the topology layer's name, same order")),
+              required(integer("pe", 1, -1, "", "processing elements (>= 1, divides MH or mh_padded)")),
+              required(integer("simd", 1, -1, "", "SIMD lanes per PE (>= 1, divides MW)")),
+              integer("mh_padded", 1, -1, std::to_string(f.mh_padded),
+                      "MH padded to this many rows (0 = no padding; BNN-PYNQ fc2: 64)"),
+              choice("schedule", {"interleaved", "blocked"}, schedule_name(f.schedule),
+                     "output channel c on PE c mod PE, or PE p owns a block of channels")}},
+            {"engine",
+             {required(integer("pe", 1, -1, "", "the engine's processing elements (>= 1)")),
+              required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)"))}},
+        };
+        return s;
+    }();
+    return schema;
+}
+
 // ---------------------------------------------------------------- helpers
 
 namespace {
 
-using yamlf::get_bool;
+using yamlf::SectionReader;
 using yamlf::shown;
 using yamlf::sub;
 
-YAML::Node load_yaml(const std::string& text, const std::string& source) {
-    try {
-        return YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        std::ostringstream ss;
-        if (e.mark.is_null())
-            ss << "syntax error: " << e.msg;
-        else
-            ss << "syntax error at line " << e.mark.line + 1 << ", column " << e.mark.column + 1
-               << ": " << e.msg;
-        throw ConfigError(source, {ss.str()});
-    }
-}
-
+// A value in an error message, as the user would write it.
 std::string num(double v) {
     std::ostringstream ss;
     ss << v;
@@ -112,128 +304,10 @@ void merge_errors(Errors& into, const Errors& later) {
     }
 }
 
-// Rejects keys outside `allowed` and repeated keys.
-void check_keys(const YAML::Node& map, const std::string& path,
-                std::initializer_list<const char*> allowed, Errors& errs) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        if (!seen.insert(key).second) {
-            errs.push_back(sub(path, key) + ": duplicate key");
-            continue;
-        }
-        bool ok = false;
-        for (const char* a : allowed) ok = ok || key == a;
-        if (!ok) errs.push_back(sub(path, key) + ": unknown key");
-    }
-}
-
-// Typed field readers: leave `out` untouched and record an error on a wrong
-// type; return whether a value was read.
-bool get_int(const YAML::Node& map, const char* key, const std::string& path, int& out,
-             Errors& errs, bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    int v = 0;
-    if (!n.IsScalar() || !YAML::convert<int>::decode(n, v)) {
-        errs.push_back(p + shown(n) + " must be an integer");
-        return false;
-    }
-    out = v;
-    return true;
-}
-
-bool get_double(const YAML::Node& map, const char* key, const std::string& path, double& out,
-                Errors& errs, bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    double v = 0;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
-        errs.push_back(p + shown(n) + " must be a number");
-        return false;
-    }
-    out = v;
-    return true;
-}
-
-bool get_string(const YAML::Node& map, const char* key, const std::string& path,
-                std::string& out, Errors& errs, bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    if (!n.IsScalar()) {
-        errs.push_back(p + shown(n) + " must be a string");
-        return false;
-    }
-    out = n.Scalar();
-    return true;
-}
-
-// Reads a string field that must be one of `choices`; returns the index or -1.
-int get_choice(const YAML::Node& map, const char* key, const std::string& path,
-               std::initializer_list<const char*> choices, Errors& errs, bool required = false) {
-    std::string s;
-    if (!get_string(map, key, path, s, errs, required)) return -1;
-    int i = 0;
-    std::string list;
-    for (const char* c : choices) {
-        if (s == c) return i;
-        list += (i ? ", " : "") + std::string(c);
-        ++i;
-    }
-    errs.push_back(sub(path, key) + "=" + s + " must be one of " + list);
-    return -1;
-}
-
-// A map-valued field; records an error when present but not a map.
-bool get_map(const YAML::Node& map, const char* key, const std::string& path, YAML::Node& out,
-             Errors& errs, bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    if (!n.IsMap()) {
-        errs.push_back(p + shown(n) + " must be a map");
-        return false;
-    }
-    out = n;
-    return true;
-}
-
-bool get_seq(const YAML::Node& map, const char* key, const std::string& path, YAML::Node& out,
-             Errors& errs, bool required = false) {
-    const YAML::Node n = map[key];
-    const std::string p = sub(path, key);
-    if (!n) {
-        if (required) errs.push_back(p + ": required key missing");
-        return false;
-    }
-    if (!n.IsSequence()) {
-        errs.push_back(p + shown(n) + " must be a list");
-        return false;
-    }
-    out = n;
-    return true;
-}
-
 std::string stem_of(const std::string& source) {
     const std::string s = fs::path(source).stem().string();
     return s.empty() ? source : s;
 }
-
 
 }  // namespace
 
@@ -241,32 +315,32 @@ std::string stem_of(const std::string& source) {
 
 Topology parse_topology(const std::string& yaml_text, const std::string& source,
                         double width_override) {
-    const YAML::Node root = load_yaml(yaml_text, source);
-    if (!root.IsMap()) throw ConfigError(source, {"top level must be a map"});
+    const YAML::Node root = yamlf::load_map(yaml_text, source);
+    const ConfigSchema& schema = topology_schema();
     Errors errs;
-    check_keys(root, "", {"name", "input", "weight_bits", "act_bits", "width", "layers"}, errs);
+    const SectionReader top(root, schema.section(""), "", errs);
 
     Topology topo;
     topo.name = stem_of(source);
-    get_string(root, "name", "", topo.name, errs);
+    top.get("name", topo.name);
 
     YAML::Node in;
-    if (get_map(root, "input", "", in, errs, true)) {
-        check_keys(in, "input", {"channels", "dim", "bits"}, errs);
-        get_int(in, "channels", "input", topo.in_channels, errs, true);
-        get_int(in, "dim", "input", topo.in_dim, errs, true);
-        get_int(in, "bits", "input", topo.in_bits, errs);
+    if (top.get("input", in)) {
+        const SectionReader r(in, schema.section("input"), "input", errs);
+        r.get("channels", topo.in_channels);
+        r.get("dim", topo.in_dim);
+        r.get("bits", topo.in_bits);
     }
-    int def_wbits = 1, def_abits = 1;
-    get_int(root, "weight_bits", "", def_wbits, errs);
-    get_int(root, "act_bits", "", def_abits, errs);
-    if (get_double(root, "width", "", topo.width, errs) && topo.width <= 0)
-        errs.push_back("width=" + num(topo.width) + " must be > 0");
+    const LayerSpec layer_defaults;
+    int def_wbits = layer_defaults.weight_bits, def_abits = layer_defaults.act_bits;
+    top.get("weight_bits", def_wbits);
+    top.get("act_bits", def_abits);
+    if (top.get("width", topo.width) && topo.width <= 0) errs.push_back("width=" + num(topo.width) + " must be > 0");
     if (width_override > 0) topo.width = width_override;
 
     bool layers_ok = true;  // every entry became a LayerSpec, so finalize can run
     YAML::Node layers;
-    if (get_seq(root, "layers", "", layers, errs, true)) {
+    if (top.get("layers", layers)) {
         for (size_t i = 0; i < layers.size(); ++i) {
             const YAML::Node l = layers[i];
             const std::string p = idx("layers", i);
@@ -275,24 +349,25 @@ Topology parse_topology(const std::string& yaml_text, const std::string& source,
                 layers_ok = false;
                 continue;
             }
-            check_keys(l, p, {"name", "type", "channels", "kernel", "pool", "weight_bits",
-                              "act_bits", "scale"}, errs);
+            const SectionReader r(l, schema.section("layers[]"), p, errs);
             LayerSpec L;
             L.weight_bits = def_wbits;
             L.act_bits = def_abits;
-            get_string(l, "name", p, L.name, errs, true);
-            const int kind = get_choice(l, "type", p, {"conv", "fc"}, errs, true);
-            L.kind = kind == 1 ? LayerKind::Fc : LayerKind::Conv;
-            get_int(l, "channels", p, L.channels, errs, true);
-            int kernel = 3;
-            if (get_int(l, "kernel", p, kernel, errs) && kind == 1 && kernel != 1)
+            r.get("name", L.name);
+            std::string type;
+            r.get("type", type);
+            const bool fc = type == "fc";
+            L.kind = fc ? LayerKind::Fc : LayerKind::Conv;
+            r.get("channels", L.channels);
+            int kernel = layer_defaults.kernel;
+            if (r.get("kernel", kernel) && fc && kernel != 1)
                 errs.push_back(p + ".kernel=" + std::to_string(kernel) +
                                ": only conv layers have a kernel");
-            L.kernel = kind == 1 ? 1 : kernel;
-            get_int(l, "pool", p, L.pool, errs);
-            get_int(l, "weight_bits", p, L.weight_bits, errs);
-            get_int(l, "act_bits", p, L.act_bits, errs);
-            get_bool(l, "scale", p, L.scale_with_width, errs);
+            L.kernel = fc ? 1 : kernel;
+            r.get("pool", L.pool);
+            r.get("weight_bits", L.weight_bits);
+            r.get("act_bits", L.act_bits);
+            r.get("scale", L.scale_with_width);
             if (L.scale_with_width && L.channels >= 1)
                 L.channels = std::max(1, static_cast<int>(std::lround(L.channels * topo.width)));
             topo.layers.push_back(L);
@@ -332,8 +407,7 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
 
     const size_t nl = topo.layers.size();
     if (acc.architecture == Architecture::Dataflow) {
-        if (acc.engine_pe != 0 || acc.engine_simd != 0)
-            errs.push_back("engine: only for architecture loopback");
+        if (acc.loopback.pe != 0 || acc.loopback.simd != 0) errs.push_back("engine: only for architecture loopback");
         if (acc.layers.size() != nl)
             errs.push_back("layers: " + std::to_string(acc.layers.size()) +
                            " entries, must match the " + std::to_string(nl) +
@@ -368,21 +442,18 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
         }
     } else {
         if (!acc.layers.empty()) errs.push_back("layers: only for architecture dataflow");
-        if (acc.engine_pe < 1)
-            errs.push_back("engine.pe=" + std::to_string(acc.engine_pe) + " must be >= 1");
-        if (acc.engine_simd < 1)
-            errs.push_back("engine.simd=" + std::to_string(acc.engine_simd) + " must be >= 1");
+        if (acc.loopback.pe < 1) errs.push_back("engine.pe=" + std::to_string(acc.loopback.pe) + " must be >= 1");
+        if (acc.loopback.simd < 1) errs.push_back("engine.simd=" + std::to_string(acc.loopback.simd) + " must be >= 1");
     }
 
     // Loopback keeps feature maps off-chip, so its FIFO list may be empty.
-    const bool need_fifos = acc.architecture == Architecture::Dataflow || !acc.fifo_depths.empty();
-    if (need_fifos && acc.fifo_depths.size() != nl + 1)
-        errs.push_back("fifo_depths: " + std::to_string(acc.fifo_depths.size()) +
-                       " entries, must be " + std::to_string(nl + 1) +
-                       " (one per layer input plus one after the last layer)");
-    for (size_t i = 0; i < acc.fifo_depths.size(); ++i)
-        if (acc.fifo_depths[i] < 1)
-            errs.push_back(fp.fifo(i) + "=" + std::to_string(acc.fifo_depths[i]) + " must be >= 1");
+    const std::vector<int>& fifo_depths = acc.dataflow.fifo_depths;
+    const bool need_fifos = acc.architecture == Architecture::Dataflow || !fifo_depths.empty();
+    if (need_fifos && fifo_depths.size() != nl + 1)
+        errs.push_back("fifo_depths: " + std::to_string(fifo_depths.size()) + " entries, must be " +
+                       std::to_string(nl + 1) + " (one per layer input plus one after the last layer)");
+    for (size_t i = 0; i < fifo_depths.size(); ++i)
+        if (fifo_depths[i] < 1) errs.push_back(fp.fifo(i) + "=" + std::to_string(fifo_depths[i]) + " must be >= 1");
     return errs;
 }
 
@@ -394,37 +465,26 @@ FoldPaths yaml_paths() {
 }
 
 // Parses an accelerator YAML document. `topo` may be null when the topology
-// could not be found; topology-dependent checks are then skipped.
-AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source,
-                             const Topology* topo, Errors& errs) {
+// could not be found; topology-dependent checks are then skipped. Only a file
+// must name its topology: parse_accel's caller hands the topology over.
+AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, const Topology* topo, bool from_file,
+                             Errors& errs) {
+    const ConfigSchema& schema = accel_schema();
     AccelConfig acc;
     acc.source = source;
-    check_keys(root, "", {"architecture", "topology", "clock_mhz", "fifo_depths", "layers",
-                          "engine"}, errs);
-    const int arch = get_choice(root, "architecture", "", {"dataflow", "loopback"}, errs, true);
-    acc.architecture = arch == 1 ? Architecture::Loopback : Architecture::Dataflow;
+    const SectionReader top(root, schema.section(""), "", errs);
+    std::string arch;
+    top.get("architecture", arch);
+    acc.architecture = arch == "loopback" ? Architecture::Loopback : Architecture::Dataflow;
     std::string topo_rel;
-    if (get_string(root, "topology", "", topo_rel, errs))
+    if ((from_file || root["topology"]) && top.get("topology", topo_rel))
         acc.topology_path = resolve_relative(source, topo_rel);
-    get_double(root, "clock_mhz", "", acc.clock_mhz, errs);
+    top.get("clock_mhz", acc.clock_mhz);
 
-    YAML::Node fifos;
-    bool fifos_given = false;
-    if (get_seq(root, "fifo_depths", "", fifos, errs)) {
-        fifos_given = true;
-        for (size_t i = 0; i < fifos.size(); ++i) {
-            int d = 0;
-            const YAML::Node n = fifos[i];
-            if (!n.IsScalar() || !YAML::convert<int>::decode(n, d))
-                errs.push_back(idx("fifo_depths", i) + shown(n) + " must be an integer");
-            acc.fifo_depths.push_back(d);
-        }
-    } else if (root["fifo_depths"]) {
-        fifos_given = true;  // wrong type, already reported
-    }
-
+    // Common part: the folding of each layer.
     YAML::Node layers;
-    if (get_seq(root, "layers", "", layers, errs, arch == 0)) {
+    if (arch == "dataflow") top.require("layers");
+    if (top.get("layers", layers)) {
         for (size_t i = 0; i < layers.size(); ++i) {
             const YAML::Node l = layers[i];
             const std::string p = idx("layers", i);
@@ -432,12 +492,13 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source,
             if (!l.IsMap()) {
                 errs.push_back(p + shown(l) + " must be a map");
             } else {
-                check_keys(l, p, {"name", "pe", "simd", "mh_padded", "schedule"}, errs);
-                get_string(l, "name", p, f.name, errs, true);
-                get_int(l, "pe", p, f.pe, errs, true);
-                get_int(l, "simd", p, f.simd, errs, true);
-                get_int(l, "mh_padded", p, f.mh_padded, errs);
-                if (get_choice(l, "schedule", p, {"interleaved", "blocked"}, errs) == 1)
+                const SectionReader r(l, schema.section("layers[]"), p, errs);
+                r.get("name", f.name);
+                r.get("pe", f.pe);
+                r.get("simd", f.simd);
+                r.get("mh_padded", f.mh_padded);
+                std::string sched;
+                if (r.get("schedule", sched) && sched == schedule_name(Schedule::Blocked))
                     f.schedule = Schedule::Blocked;
             }
             if (topo && i < topo->layers.size()) f.mh = topo->layers[i].mh();
@@ -445,15 +506,30 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source,
         }
     }
 
+    // Dataflow part.
+    YAML::Node fifos;
+    const bool fifos_given = bool(root["fifo_depths"]);
+    if (top.get("fifo_depths", fifos)) {
+        for (size_t i = 0; i < fifos.size(); ++i) {
+            int d = 0;
+            const YAML::Node n = fifos[i];
+            if (!n.IsScalar() || !YAML::convert<int>::decode(n, d))
+                errs.push_back(idx("fifo_depths", i) + shown(n) + " must be an integer");
+            acc.dataflow.fifo_depths.push_back(d);
+        }
+    }
+
+    // Loopback part.
     YAML::Node eng;
-    if (get_map(root, "engine", "", eng, errs, arch == 1)) {
-        check_keys(eng, "engine", {"pe", "simd"}, errs);
-        get_int(eng, "pe", "engine", acc.engine_pe, errs, true);
-        get_int(eng, "simd", "engine", acc.engine_simd, errs, true);
+    if (arch == "loopback") top.require("engine");
+    if (top.get("engine", eng)) {
+        const SectionReader r(eng, schema.section("engine"), "engine", errs);
+        r.get("pe", acc.loopback.pe);
+        r.get("simd", acc.loopback.simd);
     }
 
     if (topo) {
-        if (!fifos_given) acc.fifo_depths.assign(topo->layers.size() + 1, 2);
+        if (!fifos_given) acc.dataflow.fifo_depths.assign(topo->layers.size() + 1, DataflowConfig::kDefaultDepth);
         merge_errors(errs, validate_impl(acc, *topo, yaml_paths()));
     }
     return acc;
@@ -467,22 +543,23 @@ std::vector<std::string> validate_folding(const AccelConfig& acc, const Topology
 
 AccelConfig parse_accel(const std::string& yaml_text, const std::string& source,
                         const Topology& topo) {
-    const YAML::Node root = load_yaml(yaml_text, source);
-    if (!root.IsMap()) throw ConfigError(source, {"top level must be a map"});
+    const YAML::Node root = yamlf::load_map(yaml_text, source);
     Errors errs;
-    AccelConfig acc = parse_accel_node(root, source, &topo, errs);
+    AccelConfig acc = parse_accel_node(root, source, &topo, false, errs);
     if (!errs.empty()) throw ConfigError(source, std::move(errs));
     return acc;
 }
 
 AccelConfig load_accel(const std::string& path, Topology* topo_out) {
-    const YAML::Node root = load_yaml(read_text_file(path), path);
-    if (!root.IsMap()) throw ConfigError(path, {"top level must be a map"});
+    const YAML::Node root = yamlf::load_map(read_text_file(path), path);
     Errors errs;
     std::string rel;
     Topology topo;
     bool have_topo = false;
-    if (get_string(root, "topology", "", rel, errs, true)) {
+    // The topology first: the folding is checked against it. A missing or
+    // mistyped key is reported by parse_accel_node.
+    Errors ignored;
+    if (yamlf::get_string(root, "topology", "", rel, ignored)) {
         const std::string resolved = resolve_relative(path, rel);
         std::error_code ec;
         if (!fs::is_regular_file(resolved, ec))
@@ -493,7 +570,7 @@ AccelConfig load_accel(const std::string& path, Topology* topo_out) {
         }
     }
     Errors more;
-    AccelConfig acc = parse_accel_node(root, path, have_topo ? &topo : nullptr, more);
+    AccelConfig acc = parse_accel_node(root, path, have_topo ? &topo : nullptr, true, more);
     merge_errors(errs, more);
     if (!errs.empty()) throw ConfigError(path, std::move(errs));
     if (topo_out) *topo_out = topo;
@@ -606,8 +683,10 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
         fifo_keys.push_back(f.second);
         depths.push_back(d);
     }
-    if (fifos_ok) acc.fifo_depths = depths;
-    else acc.fifo_depths.assign(topo.layers.size() + 1, 2);
+    if (fifos_ok)
+        acc.dataflow.fifo_depths = depths;
+    else
+        acc.dataflow.fifo_depths.assign(topo.layers.size() + 1, DataflowConfig::kDefaultDepth);
 
     if (keys.size() == topo.layers.size()) {
         FoldPaths fp;
@@ -633,10 +712,14 @@ std::string detect_config_kind(const std::string& path) {
                 if (is_mvau_key(kv.key())) return "finn-folding";
         return "unknown";
     }
-    const YAML::Node root = load_yaml(read_text_file(path), path);
+    const YAML::Node root = yamlf::load(read_text_file(path), path);
     if (!root.IsMap()) return "unknown";
     if (root["layers"] && root["input"]) return "topology";
     if (root["architecture"] || root["engine"]) return "accel";
+    // A pipeline spec trains models; a campaign spec sweeps one model.
+    if (root["models"] && (root["train"] || root["topology"])) return "pipeline";
+    // Error-model files (models/error_models/*.yaml) are recognised here,
+    // before "campaign": their keys must not be taken for a campaign spec.
     if (root["sweep"] || root["error_model"]) return "campaign";
     return "unknown";
 }

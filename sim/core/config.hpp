@@ -36,15 +36,83 @@ struct LayerFolding {
     int rows() const;   // filled-in MH incl. padding; needs mh_padded or mh known
 };
 
+// The part of an accelerator config only the dataflow architecture reads.
+struct DataflowConfig {
+    static constexpr int kDefaultDepth = 2;  // FIFOs a config does not size
+    std::vector<int> fifo_depths;            // FIFO in front of each layer (and one after the last)
+};
+
+// The part only the loopback architecture reads: its one engine's size.
+struct LoopbackConfig {
+    int pe = 0, simd = 0;
+};
+
+// Common part (what every architecture has) plus one part per architecture.
 struct AccelConfig {
     std::string source;       // file it came from
     Architecture architecture = Architecture::Dataflow;
     std::string topology_path;  // resolved relative to the config's folder
     double clock_mhz = 300.0;
     std::vector<LayerFolding> layers;  // dataflow: one per topology layer, same order
-    std::vector<int> fifo_depths;      // FIFO in front of each layer (and one after the last)
-    int engine_pe = 0, engine_simd = 0;  // loopback only
+    DataflowConfig dataflow;
+    LoopbackConfig loopback;
 };
+
+// ---------------------------------------------------------------- declared parameters
+// Every key a config file may hold is declared once, in its kind's
+// ConfigSchema: the parser takes from it which keys are known, their type,
+// range, choices and whether they are required; `fatsim config describe`
+// prints the same tables. Defaults shown are taken from the parsed structs.
+
+enum class ParamType { Int, Number, Bool, String, Path, Choice, Map, List, Custom };
+
+struct ParamDecl {
+    std::string key;
+    ParamType type = ParamType::String;
+    std::string default_text;  // as shown by describe; "" = none
+    std::string description;   // one line
+    bool required = false;
+    double lo = 0, hi = -1;            // Int / Number: accepted range; lo > hi = any value
+    std::vector<std::string> choices;  // Choice: the accepted spellings
+    std::string custom_type;           // List / Custom: what the value looks like
+    std::string type_text() const;     // "int 1..100000", "one of: sat, fat1", ...
+};
+
+// Builders for the declaration tables.
+namespace param {
+ParamDecl integer(std::string key, double lo, double hi, std::string def, std::string desc);
+ParamDecl number(std::string key, double lo, double hi, std::string def, std::string desc);
+ParamDecl boolean(std::string key, bool def, std::string desc);
+ParamDecl string(std::string key, std::string def, std::string desc);
+ParamDecl path(std::string key, std::string def, std::string desc);  // relative to the file
+ParamDecl choice(std::string key, std::vector<std::string> choices, std::string def, std::string desc);
+ParamDecl map(std::string key, std::string desc);
+ParamDecl list(std::string key, std::string of, std::string def, std::string desc);
+ParamDecl custom(std::string key, std::string type, std::string def, std::string desc);
+ParamDecl required(ParamDecl d);
+std::string num(double v);  // a default as describe shows it ("0.02", "300")
+}  // namespace param
+
+// The keys of one map in a config file: the top level (path ""), a nested
+// map ("dataset") or each entry of a list of maps ("layers[]").
+struct ConfigSection {
+    std::string path;
+    std::vector<ParamDecl> params;
+    const ParamDecl* find(const std::string& key) const;  // null when undeclared
+    const ParamDecl& at(const std::string& key) const;    // std::logic_error when undeclared
+};
+
+struct ConfigSchema {
+    std::string kind;     // "topology", "accel", "campaign", "pipeline"
+    std::string summary;  // one line: what such a file is
+    std::vector<ConfigSection> sections;
+    const ConfigSection& section(const std::string& path) const;  // std::logic_error when absent
+};
+
+const ConfigSchema& topology_schema();
+const ConfigSchema& accel_schema();
+// The table `fatsim config describe` prints: key path, type, default, description.
+std::string describe_schema(const ConfigSchema& schema);
 
 // Parse a topology YAML. width_override > 0 replaces the file's width.
 Topology load_topology(const std::string& path, double width_override = 0.0);
@@ -67,7 +135,8 @@ std::vector<std::string> validate_folding(const AccelConfig& acc, const Topology
 // ConfigError(acc.source) when the folding does not fit.
 void bind_folding(AccelConfig& acc, const Topology& topo);
 
-// What kind of YAML a file is, by its top-level keys (topology, accel, campaign...).
+// What kind of config a file is, by its extension and top-level keys:
+// "topology", "accel", "campaign", "pipeline", "finn-folding" or "unknown".
 std::string detect_config_kind(const std::string& path);
 
 }  // namespace fatsim

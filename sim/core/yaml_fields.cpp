@@ -1,16 +1,18 @@
 #include "yaml_fields.hpp"
 
+#include <climits>
+#include <cmath>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "config.hpp"
 
 namespace fatsim::yamlf {
 
-YAML::Node load_map(const std::string& text, const std::string& source) {
-    YAML::Node root;
+YAML::Node load(const std::string& text, const std::string& source) {
     try {
-        root = YAML::Load(text);
+        return YAML::Load(text);
     } catch (const YAML::Exception& e) {
         std::ostringstream ss;
         ss << "syntax error";
@@ -18,6 +20,10 @@ YAML::Node load_map(const std::string& text, const std::string& source) {
         ss << ": " << e.msg;
         throw ConfigError(source, {ss.str()});
     }
+}
+
+YAML::Node load_map(const std::string& text, const std::string& source) {
+    YAML::Node root = load(text, source);
     if (!root.IsMap()) throw ConfigError(source, {"top level must be a map"});
     return root;
 }
@@ -33,21 +39,9 @@ std::string sub(const std::string& path, const std::string& key) { return path.e
 
 void check_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> allowed,
                 Errors& errs) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        if (!seen.insert(key).second) {
-            errs.push_back(sub(path, key) + ": duplicate key");
-            continue;
-        }
-        bool ok = false;
-        std::string list;
-        for (const char* a : allowed) {
-            ok = ok || key == a;
-            list += (list.empty() ? "" : ", ") + std::string(a);
-        }
-        if (!ok) errs.push_back(sub(path, key) + ": unknown key (allowed: " + list + ")");
-    }
+    ConfigSection section;
+    for (const char* a : allowed) section.params.push_back(param::string(a, "", ""));
+    check_keys(map, path, section, errs);
 }
 
 bool get_int(const YAML::Node& map, const char* key, const std::string& path, int& out, Errors& errs, int lo,
@@ -74,7 +68,7 @@ bool get_double(const YAML::Node& map, const char* key, const std::string& path,
     if (!n) return false;
     const std::string p = sub(path, key);
     double v = 0;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) {
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
         errs.push_back(p + shown(n) + " must be a number");
         return false;
     }
@@ -140,6 +134,116 @@ bool get_map(const YAML::Node& map, const char* key, const std::string& path, YA
         return false;
     }
     out = n;
+    return true;
+}
+
+bool get_seq(const YAML::Node& map, const char* key, const std::string& path, YAML::Node& out, Errors& errs) {
+    const YAML::Node n = map[key];
+    if (!n) return false;
+    if (!n.IsSequence()) {
+        errs.push_back(sub(path, key) + shown(n) + " must be a list");
+        return false;
+    }
+    out = n;
+    return true;
+}
+
+void check_keys(const YAML::Node& map, const std::string& path, const ConfigSection& section, Errors& errs) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+        if (!seen.insert(key).second) {
+            errs.push_back(sub(path, key) + ": duplicate key");
+            continue;
+        }
+        if (section.find(key)) continue;
+        std::string list;
+        for (const auto& d : section.params) list += (list.empty() ? "" : ", ") + d.key;
+        errs.push_back(sub(path, key) + ": unknown key (allowed: " + list + ")");
+    }
+}
+
+// ---------------------------------------------------------------- SectionReader
+
+SectionReader::SectionReader(const YAML::Node& map, const ConfigSection& section, std::string path, Errors& errs)
+    : map_(map), section_(section), path_(std::move(path)), errs_(errs) {
+    check_keys(map_, path_, section_, errs_);
+}
+
+const ParamDecl& SectionReader::decl(const char* key, std::initializer_list<ParamType> types) const {
+    const ParamDecl& d = section_.at(key);
+    for (ParamType t : types)
+        if (d.type == t) return d;
+    // A parser reading a key as another type than declared: a bug, not bad input.
+    throw std::logic_error("config key " + sub(section_.path, key) + " read as another type than declared");
+}
+
+bool SectionReader::missing(const ParamDecl& d) const {
+    if (map_[d.key]) return false;
+    if (d.required) errs_.push_back(sub(path_, d.key) + ": required key missing");
+    return true;
+}
+
+bool SectionReader::require(const char* key) const {
+    section_.at(key);
+    if (map_[key]) return true;
+    errs_.push_back(sub(path_, key) + ": required key missing");
+    return false;
+}
+
+namespace {
+int int_bound(double v, int fallback) {
+    if (v >= double(INT_MAX)) return INT_MAX;
+    if (v <= double(INT_MIN)) return INT_MIN;
+    return std::isfinite(v) ? int(v) : fallback;
+}
+}  // namespace
+
+bool SectionReader::get(const char* key, int& out) const {
+    const ParamDecl& d = decl(key, {ParamType::Int});
+    if (missing(d)) return false;
+    const bool any = d.lo > d.hi;
+    return get_int(map_, key, path_, out, errs_, any ? INT_MIN : int_bound(d.lo, INT_MIN),
+                   any ? INT_MAX : int_bound(d.hi, INT_MAX));
+}
+
+bool SectionReader::get(const char* key, double& out) const {
+    const ParamDecl& d = decl(key, {ParamType::Number});
+    if (missing(d)) return false;
+    const bool any = d.lo > d.hi;
+    return get_double(map_, key, path_, out, errs_, any ? -HUGE_VAL : d.lo, any ? HUGE_VAL : d.hi);
+}
+
+bool SectionReader::get(const char* key, bool& out) const {
+    const ParamDecl& d = decl(key, {ParamType::Bool});
+    if (missing(d)) return false;
+    return get_bool(map_, key, path_, out, errs_);
+}
+
+bool SectionReader::get(const char* key, std::string& out) const {
+    const ParamDecl& d = decl(key, {ParamType::String, ParamType::Path, ParamType::Choice});
+    if (missing(d)) return false;
+    if (d.type != ParamType::Choice) return get_string(map_, key, path_, out, errs_);
+    std::string s;
+    if (!get_string(map_, key, path_, s, errs_)) return false;
+    std::string list;
+    for (const auto& c : d.choices) {
+        if (s == c) {
+            out = s;
+            return true;
+        }
+        list += (list.empty() ? "" : ", ") + c;
+    }
+    errs_.push_back(sub(path_, key) + "=" + s + " must be one of " + list);
+    return false;
+}
+
+bool SectionReader::get(const char* key, YAML::Node& out) const {
+    const ParamDecl& d = decl(key, {ParamType::Map, ParamType::List, ParamType::Custom});
+    if (missing(d)) return false;
+    if (d.type == ParamType::Map) return get_map(map_, key, path_, out, errs_);
+    if (d.type == ParamType::List) return get_seq(map_, key, path_, out, errs_);
+    out = map_[key];
     return true;
 }
 

@@ -39,7 +39,8 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         return streams_.back().get();
     };
     auto depth_of = [&](int i) {
-        int d = i < int(accel.fifo_depths.size()) ? accel.fifo_depths[i] : 2;
+        const auto& depths = accel.dataflow.fifo_depths;
+        int d = i < int(depths.size()) ? depths[i] : DataflowConfig::kDefaultDepth;
         return std::max(d, opt_.fifo_depth_min);
     };
     // The configured FIFO in front of layer l (fifo[l]) holds words of the

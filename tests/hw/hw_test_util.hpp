@@ -38,7 +38,7 @@ inline AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_d
         lf.schedule = f.blocked ? Schedule::Blocked : Schedule::Interleaved;
         a.layers.push_back(lf);
     }
-    a.fifo_depths.assign(topo.layers.size() + 1, fifo_depth);
+    a.dataflow.fifo_depths.assign(topo.layers.size() + 1, fifo_depth);
     const auto errs = validate_folding(a, topo);
     EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
     return a;

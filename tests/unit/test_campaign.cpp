@@ -8,8 +8,10 @@
 #include <random>
 
 #include "config.hpp"
+#include "declared_keys.hpp"
 #include "engine.hpp"
 #include "fast_sweep.hpp"
+#include "pipeline.hpp"
 #include "reference.hpp"
 #include "small_nets.hpp"
 #include "sweep.hpp"
@@ -198,6 +200,90 @@ TEST(CampaignSpec, CollectsEveryErrorWithPathAndRule) {
     has(spec_errors("model: m\noutput: o\n"), "error_model: required key missing");
     has(spec_errors("[1, 2]"), "top level must be a map");
     EXPECT_NE(spec_errors("model: [unclosed\n")[0].find("syntax error at line"), std::string::npos);
+}
+
+TEST(CampaignSpec, ParserFollowsItsTable) {
+    fatsim::testing::expect_parser_follows_schema(campaign_spec_schema(), [](const std::string& yaml) {
+        return fatsim::testing::errors_of([&] { parse_campaign_spec(yaml, "c.yaml"); });
+    });
+}
+
+TEST(CampaignSpec, ShippedExampleParses) {
+    const auto s = load_campaign_spec(std::string(FATSIM_SOURCE_DIR) + "/campaigns/example_channel.yaml");
+    EXPECT_EQ(s.name, "cnv_w1a1_channel");
+    EXPECT_EQ(s.images, 1000);
+    EXPECT_EQ(s.error_model, ErrorModelKind::Channel);
+}
+
+TEST(PipelineSpec, ParserFollowsItsTable) {
+    fatsim::testing::expect_parser_follows_schema(pipeline_spec_schema(), [](const std::string& yaml) {
+        return fatsim::testing::errors_of([&] { parse_pipeline_spec(yaml, "p.yaml"); });
+    });
+}
+
+TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
+    const auto s = load_pipeline_spec(std::string(FATSIM_SOURCE_DIR) + "/campaigns/fashion_cnv.yaml");
+    EXPECT_EQ(s.name, "fashion_cnv");
+    ASSERT_EQ(s.models.size(), 4u);
+    EXPECT_EQ(s.models[0].mode, "sat");
+    EXPECT_DOUBLE_EQ(s.models[0].p, 0.05);  // the declared default
+    EXPECT_EQ(s.models[3].mode, "dropout2d");
+    EXPECT_EQ(s.epochs, 4);
+    EXPECT_EQ(s.lr_step, 2);
+    EXPECT_EQ(s.pixel_images, 1000);
+    EXPECT_EQ(s.test_images, 0);
+    EXPECT_NE(s.accel.find("cnv_w1a1_quarter.yaml"), std::string::npos);
+}
+
+TEST(PipelineSpec, CollectsEveryErrorWithPathAndRule) {
+    std::vector<std::string> errs;
+    try {
+        parse_pipeline_spec(
+            "output: o\nwidth: 20\ntrain: {epochs: 0, lr: fast}\n"
+            "models: [{label: A, mode: fat3}, {label: A, p: 2}, 7]\ncolour: red\n",
+            "p.yaml");
+    } catch (const ConfigError& e) {
+        errs = e.errors();
+    }
+    has(errs, "topology: required key missing");
+    has(errs, "width=20 must be in 0..16");
+    has(errs, "train.epochs=0 must be in 1..100000");
+    has(errs, "train.lr=fast must be a number");
+    has(errs, "models[0].mode=fat3 must be one of sat, fat1, fat2, dropout2d");
+    has(errs, "models[1].p=2 must be in 0..1");
+    has(errs, "models[1].label=A is used twice");
+    has(errs, "models[2]=7 must be a map");
+    has(errs,
+        "colour: unknown key (allowed: name, output, topology, width, dataset, train, models, campaigns, replicate)");
+    EXPECT_EQ(errs.size(), 9u) << ::testing::PrintToString(errs);
+}
+
+TEST(FaultCsv, RowRoundTripAndColumns) {
+    const std::string h = fault_csv::header(ErrorModelKind::Pixel);
+    EXPECT_EQ(h, "layer,pixel,value,accuracy,correct,changed\n");
+    EXPECT_EQ(fault_csv::column(h.substr(0, h.size() - 1), "accuracy"), 3);
+    EXPECT_EQ(fault_csv::column(h, "channel"), -1);
+    FaultResult r;
+    r.fault = {2, 17, 1};
+    r.correct = 29;
+    r.changed = 4;
+    const std::string line = fault_csv::format_row("conv2", r, 40);
+    EXPECT_EQ(line, "conv2,17,1,72.5000,29,4\n");
+    const auto row = fault_csv::parse_row(line.substr(0, line.size() - 1), "f.csv", 2);
+    EXPECT_EQ(row.layer, "conv2");
+    EXPECT_EQ(row.index, 17);
+    EXPECT_EQ(row.value, 1);
+    EXPECT_DOUBLE_EQ(row.accuracy, 72.5);
+    EXPECT_EQ(row.correct, 29);
+    EXPECT_EQ(row.changed, 4);
+    for (const char* bad : {"conv2,17,1,72.5", "conv2,17,x,72.5,29,4", "conv2,17,1,72.5,29,4x"}) {
+        try {
+            fault_csv::parse_row(bad, "f.csv", 9);
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const std::runtime_error& e) {
+            EXPECT_EQ(std::string(e.what()).rfind("f.csv: malformed row 9", 0), 0u) << e.what();
+        }
+    }
 }
 
 class CampaignRun : public ::testing::Test {

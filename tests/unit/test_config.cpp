@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "declared_keys.hpp"
 #include "topology.hpp"
 
 namespace fs = std::filesystem;
@@ -303,7 +304,7 @@ TEST(Accel, BnnPynqW1A1) {
     EXPECT_DOUBLE_EQ(a.clock_mhz, 300.0);
     ASSERT_EQ(a.layers.size(), 9u);
     EXPECT_TRUE(validate_folding(a, t).empty());
-    EXPECT_EQ(a.fifo_depths, (std::vector<int>{128, 128, 128, 128, 81, 1, 128, 128, 128, 2}));
+    EXPECT_EQ(a.dataflow.fifo_depths, (std::vector<int>{128, 128, 128, 128, 81, 1, 128, 128, 128, 2}));
     EXPECT_EQ(a.layers[8].mh_padded, 64);
     EXPECT_EQ(a.layers[8].rows(), 64);
     EXPECT_EQ(a.layers[0].rows(), 64);
@@ -332,10 +333,10 @@ TEST(Accel, Loopback) {
     Topology t;
     const AccelConfig a = load_accel(model("accel/cnv_w1a1_loopback.yaml"), &t);
     EXPECT_EQ(a.architecture, Architecture::Loopback);
-    EXPECT_EQ(a.engine_pe, 32);
-    EXPECT_EQ(a.engine_simd, 64);
+    EXPECT_EQ(a.loopback.pe, 32);
+    EXPECT_EQ(a.loopback.simd, 64);
     EXPECT_TRUE(a.layers.empty());
-    EXPECT_EQ(a.fifo_depths.size(), t.layers.size() + 1);
+    EXPECT_EQ(a.dataflow.fifo_depths.size(), t.layers.size() + 1);
     EXPECT_TRUE(validate_folding(a, t).empty());
     EXPECT_STREQ(architecture_name(a.architecture), "loopback");
 }
@@ -356,7 +357,7 @@ TEST(Accel, FinnExamplesJsonImport) {
     EXPECT_EQ(json.layers[8].simd, 1);
     EXPECT_EQ(json.layers[8].mh_padded, 0);
     EXPECT_EQ(json.layers[8].rows(), 10);
-    EXPECT_EQ(json.fifo_depths, yaml.fifo_depths);
+    EXPECT_EQ(json.dataflow.fifo_depths, yaml.dataflow.fifo_depths);
     EXPECT_TRUE(validate_folding(json, t).empty());
 }
 
@@ -368,7 +369,7 @@ layers:
   - {name: c1, pe: 4, simd: 4, schedule: blocked}
   - {name: f0, pe: 1, simd: 16}
 )", "a.yaml", t);
-    EXPECT_EQ(a.fifo_depths, (std::vector<int>{2, 2, 2, 2}));
+    EXPECT_EQ(a.dataflow.fifo_depths, (std::vector<int>{2, 2, 2, 2}));
     EXPECT_DOUBLE_EQ(a.clock_mhz, 300.0);
     EXPECT_EQ(a.layers[1].schedule, Schedule::Blocked);
     EXPECT_EQ(a.layers[2].rows(), 3);
@@ -537,7 +538,7 @@ TEST(AccelValidate, HandBuilt) {
     const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
     AccelConfig a;
     a.layers = {{"c0", 2, 3}, {"c1", 0, 5}, {"f0", 1, 16}};
-    a.fifo_depths = {2, 2, 2, 2};
+    a.dataflow.fifo_depths = {2, 2, 2, 2};
     const auto errs = validate_folding(a, t);
     ASSERT_EQ(errs.size(), 2u);
     EXPECT_EQ(errs[0], "layers[1].pe=0 must be >= 1");
@@ -574,7 +575,52 @@ TEST_F(ConfigFiles, FinnJsonFifoCountMismatchUsesDefaults) {
         "MVAU_hls_1": {"PE": 4, "SIMD": 4}, "MVAU_hls_2": {"PE": 3, "SIMD": 16},
         "StreamingFIFO_0": {"depth": 32}, "StreamingFIFO_1": {"depth": 64}})");
     const AccelConfig a = import_finn_folding(p, t);
-    EXPECT_EQ(a.fifo_depths, (std::vector<int>{2, 2, 2, 2}));
+    EXPECT_EQ(a.dataflow.fifo_depths, (std::vector<int>{2, 2, 2, 2}));
     EXPECT_EQ(a.layers[2].pe, 3);
     EXPECT_EQ(a.layers[2].rows(), 3);
+}
+
+// ---------------------------------------------------------------- declared parameters
+
+TEST(DeclaredKeys, TopologyParserFollowsItsTable) {
+    fatsim::testing::expect_parser_follows_schema(topology_schema(), [](const std::string& yaml) {
+        return fatsim::testing::errors_of([&] { parse_topology(yaml, "t.yaml"); });
+    });
+}
+
+TEST(DeclaredKeys, AccelParserFollowsItsTable) {
+    const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
+    fatsim::testing::expect_parser_follows_schema(accel_schema(), [&](const std::string& yaml) {
+        return fatsim::testing::errors_of([&] { parse_accel(yaml, "a.yaml", t); });
+    });
+}
+
+TEST(DeclaredKeys, DescribeShowsTypeDefaultAndDescription) {
+    const std::string d = describe_schema(accel_schema());
+    EXPECT_EQ(d.rfind("accel: ", 0), 0u) << d;
+    // Defaults come from the parsed structs: a default-constructed AccelConfig runs at 300 MHz.
+    EXPECT_NE(d.find("clock_mhz"), std::string::npos);
+    const auto row = [&](const std::string& key) {
+        const auto at = d.find("  " + key + " ");
+        EXPECT_NE(at, std::string::npos) << key;
+        return at == std::string::npos ? std::string() : d.substr(at, d.find('\n', at) - at);
+    };
+    EXPECT_NE(row("clock_mhz").find(" 300 "), std::string::npos) << row("clock_mhz");
+    EXPECT_NE(row("layers[].schedule").find("interleaved | blocked  interleaved "), std::string::npos)
+        << row("layers[].schedule");
+    EXPECT_NE(row("engine.pe").find("(required)"), std::string::npos) << row("engine.pe");
+    EXPECT_NE(describe_schema(topology_schema()).find("  input.bits "), std::string::npos);
+}
+
+TEST(DeclaredKeys, RequiredKeysAreReportedFromTheTable) {
+    // Every required key of a section is reported missing from an empty map.
+    const auto errs = fatsim::testing::errors_of([] { parse_topology("layers: [{}]\ninput: {}\n", "t.yaml"); });
+    for (const char* key : {"input.channels", "input.dim", "layers[0].name", "layers[0].type", "layers[0].channels"})
+        EXPECT_TRUE(fatsim::testing::has_prefix(errs, std::string(key) + ": required key missing")) << key;
+}
+
+TEST(Accel, DetectShippedSpecs) {
+    const std::string root = std::string(FATSIM_SOURCE_DIR) + "/campaigns/";
+    EXPECT_EQ(detect_config_kind(root + "example_channel.yaml"), "campaign");
+    EXPECT_EQ(detect_config_kind(root + "fashion_cnv.yaml"), "pipeline");
 }
