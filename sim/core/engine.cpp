@@ -53,7 +53,7 @@ int Engine::classify(Workspace& ws, const int8_t* input, const std::vector<Error
     ClassifyOptions opt;
     opt.faults = &faults;
     opt.trace = trace;
-    return classify_from(ws, 0, input, opt);
+    return classify_with(ws, 0, input, opt);
 }
 
 int Engine::classify_from(Workspace& ws, int first, const int8_t* layer_input,
@@ -61,10 +61,10 @@ int Engine::classify_from(Workspace& ws, int first, const int8_t* layer_input,
     ClassifyOptions opt;
     opt.faults = &faults;
     opt.trace = trace;
-    return classify_from(ws, first, layer_input, opt);
+    return classify_with(ws, first, layer_input, opt);
 }
 
-int Engine::classify_from(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const {
+int Engine::classify_with(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const {
     const int L = int(impl_->layers.size());
     Trace* trace = opt.trace;
     if (trace) trace->layers.resize(L);

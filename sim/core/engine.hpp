@@ -50,7 +50,7 @@ public:
 // out of order), so only sizes and field ranges are checked.
 class EngineOverrides {
 public:
-    explicit EngineOverrides(const Engine& engine);
+    explicit EngineOverrides(const Engine& engine);  // the engine must outlive this
     // Throw std::invalid_argument naming the layer and the rule broken: a
     // weight count other than MH*MW, a weight outside its weight_bits field
     // (1-bit: exactly -1 or +1), a threshold count other than MH*T.
@@ -106,8 +106,9 @@ public:
     // first..end. first == 0 means `layer_input` is the network input.
     int classify_from(Workspace& ws, int first, const int8_t* layer_input,
                       const std::vector<ErrorPattern>& faults = {}, Trace* trace = nullptr) const;
-    // Both of the above with a hook and parameter overrides.
-    int classify_from(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const;
+    // classify_from with any of: faults, an accumulator hook, parameter
+    // overrides, a trace (first == 0: the whole network).
+    int classify_with(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const;
 
     // Accuracy on a batch with the same faults for every image, multi-threaded.
     EvalResult evaluate(const InputBatch& batch, const std::vector<ErrorPattern>& faults = {},

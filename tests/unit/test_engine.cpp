@@ -181,7 +181,7 @@ TEST_P(EngineHooks, AccumulatorHookEqualsShiftedThresholds) {
         Trace th, ts, tg;
         opt.hook = &hook;
         opt.trace = &th;
-        const int ph = engine.classify_from(*ws, 0, in.data(), opt);
+        const int ph = engine.classify_with(*ws, 0, in.data(), opt);
         EXPECT_EQ(hook.calls, int(topo.layers.size()));  // once per layer
         EXPECT_EQ(ph, shifted_engine.classify(*ws, in.data(), {}, &ts));
         expect_same_layers(th, ts, false);
@@ -210,7 +210,7 @@ TEST(EngineHooks, HookOnClassifierScoresDecides) {
         AddToChannel hook(last, target, 1 << 20);
         ClassifyOptions opt;
         opt.hook = &hook;
-        EXPECT_EQ(engine.classify_from(*ws, 0, in.data(), opt), target);
+        EXPECT_EQ(engine.classify_with(*ws, 0, in.data(), opt), target);
     }
 }
 
@@ -244,7 +244,7 @@ TEST_P(EngineHooks, OverridesEqualAModifiedModel) {
             ClassifyOptions opt;
             opt.overrides = &ov;
             opt.trace = &to;
-            const int po = engine.classify_from(*ws, 0, in.data(), opt);
+            const int po = engine.classify_with(*ws, 0, in.data(), opt);
             EXPECT_EQ(po, reference_engine.classify(*ws, in.data(), {}, &tr));
             expect_same_layers(to, tr, true);
             engine.classify(*ws, in.data(), {}, &tg);
