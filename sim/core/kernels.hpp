@@ -85,55 +85,66 @@ inline void load_input(const PreparedLayer& p, const int8_t* in, Im2colBuffers& 
     for (int i = 0; i < pixels; ++i) pack_bits(in + size_t(i) * C, C, pix + size_t(i) * pw);
 }
 
+// acc[0..MH) = accumulators of output pixel (oy, ox) of an XNOR layer, after load_input.
+inline void accumulate_pixel_xnor(const PreparedLayer& p, Im2colBuffers& b, int oy, int ox, int32_t* acc) {
+    const int K = p.K, C = p.C, D = p.D, pw = p.pix_words;
+    const uint64_t* pix = b.pix.data();
+    uint64_t* row = b.row.data();
+    std::fill(b.row.begin(), b.row.end(), 0);
+    int pos = 0;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+            const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
+            for (int j = 0; j < pw; ++j) put_bits(row, pos + 64 * j, src[j]);
+            pos += C;
+        }
+    const uint64_t* wb = p.wbits.data();
+    const int MH = p.MH, MW = p.MW, words = p.words;
+    for (int co = 0; co < MH; ++co, wb += words) acc[co] = MW - mismatches(row, wb, words);
+}
+
+// acc[0..MH) = accumulators of output pixel (oy, ox) of an integer layer.
+inline void accumulate_pixel_int(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
+                                 int32_t* acc) {
+    const int K = p.K, C = p.C, D = p.D;
+    int32_t* row = b.vals.data();
+    int k = 0;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+            const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
+            for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
+        }
+    mac_row(acc, row, p.wT.data(), p.MW, p.MH, p.mhp);
+}
+
 // acc[0..MH) = accumulators of output pixel (oy, ox), after load_input(in).
 inline void accumulate_pixel(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
                              int32_t* acc) {
-    const int K = p.K, C = p.C, D = p.D;
-    if (p.geo.xnor) {
-        const int pw = p.pix_words;
-        const uint64_t* pix = b.pix.data();
-        uint64_t* row = b.row.data();
-        std::fill(b.row.begin(), b.row.end(), 0);
-        int pos = 0;
-        for (int ky = 0; ky < K; ++ky)
-            for (int kx = 0; kx < K; ++kx) {
-                const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
-                for (int j = 0; j < pw; ++j) put_bits(row, pos + 64 * j, src[j]);
-                pos += C;
-            }
-        const uint64_t* wb = p.wbits.data();
-        const int MH = p.MH, MW = p.MW, words = p.words;
-        for (int co = 0; co < MH; ++co, wb += words) acc[co] = MW - mismatches(row, wb, words);
-    } else {
-        int32_t* row = b.vals.data();
-        int k = 0;
-        for (int ky = 0; ky < K; ++ky)
-            for (int kx = 0; kx < K; ++kx) {
-                const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
-                for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
-            }
-        mac_row(acc, row, p.wT.data(), p.MW, p.MH, p.mhp);
-    }
+    if (p.geo.xnor)
+        accumulate_pixel_xnor(p, b, oy, ox, acc);
+    else
+        accumulate_pixel_int(p, in, b, oy, ox, acc);
 }
 
 // Accumulators of every output pixel and channel (HWC, acc_size() values).
 // Out of line (kernels.cpp): inlined into a caller's layer loop it runs slower.
 void accumulate_all(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int32_t* acc);
 
-// Output codes of one pixel's MH accumulators (LayerGeometry::threshold).
-// (Fields are copied to locals in these kernels: stores through int8_t /
-// int32_t pointers could alias them and would block vectorisation.)
-inline void threshold_row(const PreparedLayer& p, const int32_t* acc, int8_t* out) {
+// Output codes of `pixels` consecutive pixels' accumulators, MH each
+// (threshold_code; fields are copied to locals: the int8_t stores could
+// alias them and would block vectorisation).
+inline void threshold_rows(const PreparedLayer& p, const int32_t* acc, int8_t* out, size_t pixels) {
     const int32_t* thr = p.thr.data();
-    const int MH = p.MH, T = p.T;
-    if (T == 1) {  // binary activations: one compare, vectorised
-        const int8_t lo = int8_t(p.lo);
-        for (int co = 0; co < MH; ++co) out[co] = int8_t(lo + (thr[co] <= acc[co]));
-        return;
+    const int MH = p.MH, T = p.T, lo = p.lo;
+    for (size_t q = 0; q < pixels; ++q, acc += MH, out += MH) {
+        if (T == 1) {  // binary activations: one compare, vectorised
+            for (int co = 0; co < MH; ++co) out[co] = int8_t(lo + (thr[co] <= acc[co]));
+        } else {
+            for (int co = 0; co < MH; ++co) out[co] = threshold_code(acc[co], thr + size_t(co) * T, T, lo);
+        }
     }
-    const LayerGeometry& g = p.geo;
-    for (int co = 0; co < MH; ++co) out[co] = g.threshold(acc[co], thr + size_t(co) * T);
 }
+inline void threshold_row(const PreparedLayer& p, const int32_t* acc, int8_t* out) { threshold_rows(p, acc, out, 1); }
 
 // out[0..MH) = max over the P x P pre-pool pixels of pooled pixel r; act_at(q)
 // gives the MH codes of pre-pool pixel q (codes are ordered like values).
