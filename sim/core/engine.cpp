@@ -65,6 +65,8 @@ int Engine::classify_from(Workspace& ws, int first, const int8_t* layer_input,
 }
 
 int Engine::classify_with(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const {
+    if (opt.overrides && &opt.overrides->engine() != this)
+        throw std::invalid_argument("Engine::classify_with: the overrides were made for another engine");
     const int L = int(impl_->layers.size());
     Trace* trace = opt.trace;
     if (trace) trace->layers.resize(L);

@@ -63,6 +63,7 @@ public:
         return i < layers_.size() && layers_[i] ? *layers_[i] : own;
     }
     bool empty() const;
+    const Engine& engine() const { return engine_; }
 
 private:
     LayerParams& params_of(int layer);  // checks the index; starts from the model's

@@ -251,8 +251,23 @@ TEST_P(EngineHooks, OverridesEqualAModifiedModel) {
             differs += to.layers[size_t(layer)].acc != tg.layers[size_t(layer)].acc;
         }
         EXPECT_GT(differs, 0);  // the override was in force...
+        {
+            // Overrides belong to the engine they were made for.
+            ClassifyOptions opt;
+            opt.overrides = &ov;
+            const auto in = random_input(topo, rng);
+            EXPECT_THROW(reference_engine.classify_with(*ws, 0, in.data(), opt), std::invalid_argument);
+        }
         ov.clear();
         EXPECT_TRUE(ov.empty());  // ...and is gone after clear()
+        const auto in = random_input(topo, rng);
+        Trace tc, tg;
+        ClassifyOptions opt;
+        opt.overrides = &ov;
+        opt.trace = &tc;
+        engine.classify_with(*ws, 0, in.data(), opt);
+        engine.classify(*ws, in.data(), {}, &tg);
+        expect_same_layers(tc, tg, true);
     }
 }
 
