@@ -173,6 +173,13 @@ int resolve_threads(int requested) {
 }
 
 EvalResult Engine::evaluate(const InputBatch& batch, const std::vector<ErrorPattern>& faults, int threads) const {
+    ClassifyOptions opt;
+    opt.faults = &faults;
+    return evaluate_with(batch, opt, threads);
+}
+
+EvalResult Engine::evaluate_with(const InputBatch& batch, const ClassifyOptions& opt, int threads) const {
+    if (opt.trace) throw std::invalid_argument("Engine::evaluate_with: a trace is per image, not per batch");
     EvalResult r;
     r.images = batch.count;
     r.predictions.assign(batch.count, -1);
@@ -185,7 +192,7 @@ EvalResult Engine::evaluate(const InputBatch& batch, const std::vector<ErrorPatt
             const int start = next.fetch_add(kChunk);
             if (start >= batch.count) break;
             for (int i = start; i < std::min(batch.count, start + kChunk); ++i)
-                r.predictions[i] = int16_t(classify(*ws, batch.image(i), faults));
+                r.predictions[i] = int16_t(classify_with(*ws, 0, batch.image(i), opt));
         }
     };
     std::vector<std::thread> pool;

@@ -114,6 +114,9 @@ public:
     // Accuracy on a batch with the same faults for every image, multi-threaded.
     EvalResult evaluate(const InputBatch& batch, const std::vector<ErrorPattern>& faults = {},
                         int threads = 0) const;
+    // The same with any ClassifyOptions but a trace; the hook is called from
+    // every worker thread at once, so it must be thread-safe.
+    EvalResult evaluate_with(const InputBatch& batch, const ClassifyOptions& opt, int threads = 0) const;
 
     // Size of layer l's output (post-pool codes) and of the network input.
     size_t output_size(int layer) const;

@@ -276,6 +276,35 @@ INSTANTIATE_TEST_SUITE_P(SomeWA, EngineHooks, ::testing::Values(WA{1, 1}, WA{1, 
                              return "W" + std::to_string(i.param.w) + "A" + std::to_string(i.param.a);
                          });
 
+TEST(EngineOverrides, BatchEvaluationWithOverrides) {
+    const Topology topo = small_topology(1, 2);
+    const QnnModel m = random_model(topo, 8);
+    QnnModel changed = m;
+    for (auto& w : changed.layers[2].weights) w = int8_t(-w);
+    const Engine engine(m), changed_engine(changed);
+    std::mt19937 rng(3);
+    InputBatch b;
+    b.count = 40;
+    b.dim = topo.in_dim;
+    b.channels = topo.in_channels;
+    for (int i = 0; i < b.count; ++i) {
+        const auto in = random_input(topo, rng);
+        b.data.insert(b.data.end(), in.begin(), in.end());
+        b.labels.push_back(uint8_t(i % 10));
+    }
+    EngineOverrides ov(engine);
+    ov.set_weights(2, changed.layers[2].weights);
+    ClassifyOptions opt;
+    opt.overrides = &ov;
+    const EvalResult with = engine.evaluate_with(b, opt, 3), expected = changed_engine.evaluate(b, {}, 1);
+    EXPECT_EQ(with.predictions, expected.predictions);
+    EXPECT_EQ(with.correct, expected.correct);
+    EXPECT_NE(with.predictions, engine.evaluate(b, {}, 1).predictions);  // the override mattered
+    Trace t;
+    opt.trace = &t;
+    EXPECT_THROW(engine.evaluate_with(b, opt, 1), std::invalid_argument);
+}
+
 TEST(EngineOverrides, RejectsWhatNoMemoryHolds) {
     const Topology topo = small_topology(2, 2);
     const QnnModel m = random_model(topo, 1);
