@@ -54,10 +54,10 @@ void send(const std::vector<int>& msg, int dest, int tag) {
     MPI_Send(msg.data(), int(msg.size()), MPI_INT, dest, tag, MPI_COMM_WORLD);
 }
 
-// Faults per block: a few blocks per rank for balance, but big enough to
-// amortise the fault-free pass each block's sweep starts with.
+// Faults per block: about four blocks per rank for balance, no more, since
+// each block's sweep starts with a fault-free pass over every image.
 size_t block_size(size_t faults, int ranks) {
-    return std::clamp<size_t>(faults / (size_t(ranks) * 8), 8, 4096);
+    return std::clamp<size_t>(faults / (size_t(ranks) * 4), 16, 4096);
 }
 
 class Coordinator {

@@ -179,7 +179,8 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
         for (const Shard& s : shards)
             if (fs::absolute(s.dir).lexically_normal().parent_path() != parent)
                 throw std::runtime_error("merge: the shards lie in different folders; give --output");
-        out.output = parent.string();
+        const fs::path given = shards[0].dir.lexically_normal().parent_path();  // as the user named it
+        out.output = given.empty() ? "." : given.string();
     }
     fs::create_directories(out.output);
     out.csv = (fs::path(out.output) / "faults.csv").string();
@@ -192,7 +193,13 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
 
     // summary.json as run_campaign writes it: the model gives the layer shapes.
     const std::string model_path = base.value("model", std::string());
-    const QnnModel model = load_model(model_path);
+    QnnModel model;
+    try {
+        model = load_model(model_path);
+    } catch (const std::exception& e) {
+        throw std::runtime_error((shards[0].dir / "manifest.json").string() + ": model: " + e.what() +
+                                 " (merge reads it at the path the campaign ran with: run it from the same folder)");
+    }
     if (hex64(fnv1a64(read_text_file(model_path))) != base.value("model_fnv1a", std::string()))
         throw std::runtime_error(model_path + ": the model file changed since the shards ran (model_fnv1a differs)");
     const Topology& topo = model.topology;

@@ -181,7 +181,10 @@ int bench_campaign_ranks(const po::variables_map& vm) {
                 ranks, vm.count("model") ? model.c_str() : "random CNV (seed 1)",
                 vm["error-model"].as<std::string>().c_str(), vm["images"].as<int>(), vm["threads"].as<int>());
     std::fflush(stdout);
-    const std::string one = (dir / "one").string(), many = (dir / "ranks").string();
+    // Same folder name: it names the campaign in the manifest.
+    const std::string one = (dir / "one" / "campaign").string(), many = (dir / "ranks" / "campaign").string();
+    fs::create_directories(dir / "one");
+    fs::create_directories(dir / "ranks");
     const double t1 = timed("", one);
     const double tn = timed(mpirun, many);
     bool same = true;
