@@ -46,6 +46,10 @@ std::string shard_folder_name(int index, int count) {
 std::string select_shard(const ShardSpec& shard, const std::string& output, std::vector<SweepFault>& faults,
                          json& manifest) {
     const auto [first, end] = shard_range(faults.size(), shard);
+    if (first == end)  // a summary needs at least one fault
+        throw std::invalid_argument("--shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
+                                    ": the campaign has only " + std::to_string(faults.size()) +
+                                    " faults, so at most that many shards");
     faults = std::vector<SweepFault>(faults.begin() + first, faults.begin() + end);
     manifest["shard"] = {{"index", shard.index}, {"count", shard.count}, {"first", first}, {"end", end}};
     return (fs::path(output) / shard_folder_name(shard.index, shard.count)).string();

@@ -1,5 +1,7 @@
 // campaign: run / resume a fault campaign from a YAML spec (or options);
-// bench campaign: naive full re-inference vs the optimised sweep.
+// bench campaign: naive full re-inference vs the optimised sweep, or (--ranks)
+// one process vs mpirun.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +39,13 @@ int parse_code(const std::string& s) {
     } catch (const std::exception&) {
     }
     throw UsageError("--values: '" + s + "' is not an integer");
+}
+// How many copies of this command a launcher (mpirun, srun) started at once.
+int tasks_started_together() {
+    int tasks = 1;
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"})
+        if (const char* n = std::getenv(v)) tasks = std::max(tasks, std::atoi(n));
+    return tasks;
 }
 campaigns::SweepMode parse_mode(const std::string& m) {
     if (m == "fast") return campaigns::SweepMode::Fast;
@@ -114,17 +123,22 @@ int cmd_campaign(const Args& args) {
     const auto t0 = std::chrono::steady_clock::now();
     campaigns::CampaignOutcome r;
     int ranks = 1;
+    const int tasks = tasks_started_together();
+    if (opt.shard.active() && tasks > 1)
+        throw UsageError("--shard runs as one task, but " + std::to_string(tasks) +
+                         " were started together: start one per shard (a job array), or drop --shard under mpirun");
 #ifdef FATSIM_HAVE_MPI
-    if (campaigns::mpi::launched()) {
-        if (opt.shard.active()) throw UsageError("--shard is for runs without MPI (under mpirun the ranks share the faults)");
+    if (campaigns::mpi::launched() && !opt.shard.active()) {
         const auto d = campaigns::mpi::run_campaign_distributed(spec, opt);
         if (d.rank != 0) return 0;  // rank 0 reports
         r = d.outcome;
         ranks = d.ranks;
     } else
 #else
-    if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::atoi(n) > 1)
-        throw std::runtime_error("started by mpirun, but this build has no MPI (configure with -DFATSIM_MPI=ON)");
+    if (tasks > 1)
+        throw std::runtime_error(std::to_string(tasks) +
+                                 " tasks were started together (mpirun / srun), but this build has no MPI "
+                                 "(configure with -DFATSIM_MPI=ON), or use --shard K/N");
 #endif
     {
         r = campaigns::run_campaign(spec, opt);

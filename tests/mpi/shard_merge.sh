@@ -47,5 +47,6 @@ head -n 3 "$T/sh/shard-1-of-3/faults.csv" > "$T/torn/faults.csv"
 expect_error "is incomplete" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/torn" "$T/sh/shard-2-of-3" -o "$T/m3"
 "$FATSIM" campaign "$T/spec.yaml" -o "$T/other" --images 100 --shard 1/3 -q >/dev/null
 expect_error "a shard of another campaign" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/other/shard-1-of-3" "$T/sh/shard-2-of-3" -o "$T/m3"
+expect_error "at most that many shards" "$FATSIM" campaign "$T/spec.yaml" -o "$T/x" --values 0 --layers conv0 --shard 0/17
 expect_error "must be K/N" "$FATSIM" campaign "$T/spec.yaml" -o "$T/x" --shard 3/3
 echo "PASS"
