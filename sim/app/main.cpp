@@ -67,7 +67,9 @@ Commands:
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
-  campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary
+  campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
+              `mpirun -n N fatsim campaign ...` spreads it over MPI ranks, --shard K/N over independent jobs
+  merge       join the shard folders of `campaign --shard K/N` into the single-process result files
   report      Table I, side-by-side comparison and min/max plot of campaign results
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
         if (cmd == "sweep") return cmd_sweep(args);
         if (cmd == "campaign") return cmd_campaign(args);
         if (cmd == "report") return cmd_report(args);
+        if (cmd == "merge") return cmd_merge(args);
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
         if (cmd == "bench") return cmd_bench(args);
