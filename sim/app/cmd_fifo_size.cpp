@@ -2,11 +2,13 @@
 // accelerator at its bottleneck throughput (sim/hw/fifo_sizing.hpp), checked
 // on held-out images, written as an accelerator YAML and a FINN folding JSON.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "accelerator.hpp"
 #include "app.hpp"
@@ -244,12 +246,15 @@ int cmd_bench_fifo(const Args& args) {
     hw::FifoSizingOptions opt;
     opt.threads = vm["threads"].as<int>();
     const auto t0 = std::chrono::steady_clock::now();
+    const std::clock_t c0 = std::clock();
     const hw::FifoSizing r = hw::size_fifos(model, acc, data.data(), n, opt);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;  // all threads
     const Totals bits = fifo_bits(r);
     std::printf("bench fifo: %s, %s, %d images per trial run\n", vm["accel"].as<std::string>().c_str(),
                 topo.name.c_str(), n);
-    std::printf("  sizing   : %.2f s for %d trial runs (target 10 s)\n", secs, r.runs);
+    std::printf("  sizing   : %.2f s for %d trial runs (%.2f s CPU on %d threads; target 10 s on 2 cores)\n", secs,
+                r.runs, cpu, opt.threads > 0 ? opt.threads : int(std::thread::hardware_concurrency()));
     std::printf("  interval : configured %lld, sized %lld cycles/image (bottleneck %s %llu)\n",
                 (long long)r.interval_before, (long long)r.interval_sized, r.bottleneck_layer.c_str(),
                 (unsigned long long)r.bottleneck);

@@ -151,23 +151,30 @@ FifoSizing size_fifos(const QnnModel& model, const AccelConfig& accel, const int
         for (int d : depths) changes.push_back({i, d});
         return try_changes(changes);
     };
-    // The smallest depth that holds, the others as they are: galloping up
-    // from the minimum, then a search between the last failing depth and
-    // the first holding one. As deep as its peak, a stream never blocks its
-    // producer (the run stays the same), so that depth holds.
+    // The smallest depth that holds, the others as they are. As deep as its
+    // peak, a stream never blocks its producer (the run stays the same), so
+    // that depth holds. Most streams end at the minimum or just below their
+    // peak: those first, then galloping up from the minimum, then a search
+    // between the last failing depth and the first holding one.
     auto shrink = [&](size_t i) {
         SizedFifo& f = res.fifos[i];
         int ok = std::max(peaks[i], f.min_depth), fails = f.min_depth - 1;
         set_depth(cur, f.name, ok);
-        for (int d = f.min_depth; d < ok && fails < ok - 1;) {
-            std::vector<int> ds;
-            for (; d < ok && int(ds.size()) < threads; d = std::max(d + 1, 2 * d)) ds.push_back(d);
+        auto step = [&](const std::vector<int>& ds) {  // ascending depths in (fails, ok)
             const size_t k = probe(i, ds);
             if (k > 0) fails = ds[k - 1];
-            if (k < ds.size()) {
-                ok = ds[k];
+            if (k < ds.size()) ok = ds[k];
+            return k < ds.size();
+        };
+        std::vector<int> likely{f.min_depth};
+        if (ok - 1 > f.min_depth) likely.push_back(ok - 1);
+        for (size_t s = 0; s < likely.size() && ok - fails > 1; s += size_t(threads))
+            if (step({likely.begin() + long(s), likely.begin() + long(std::min(likely.size(), s + size_t(threads)))}))
                 break;
-            }
+        for (int d = fails + 1; ok - fails > 1 && d < ok;) {
+            std::vector<int> ds;
+            for (; d < ok && int(ds.size()) < threads; d = std::max(d + 1, 2 * d)) ds.push_back(d);
+            if (step(ds)) break;
         }
         while (ok - fails > 1) {
             // split (fails, ok) evenly among the threads
@@ -177,9 +184,7 @@ FifoSizing size_fifos(const QnnModel& model, const AccelConfig& accel, const int
                 const int d = fails + int((int64_t(ok - fails) * j) / (n + 1));
                 if (d > fails && d < ok && (ds.empty() || d > ds.back())) ds.push_back(d);
             }
-            const size_t k = probe(i, ds);
-            if (k > 0) fails = ds[k - 1];
-            if (k < ds.size()) ok = ds[k];
+            step(ds);
         }
         f.depth = ok;
         set_depth(cur, f.name, ok);
