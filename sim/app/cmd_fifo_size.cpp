@@ -57,9 +57,12 @@ std::vector<int8_t> random_images(const Topology& t, int n, uint64_t seed) {
     return data;
 }
 
+// An interval or a count with thousands separators; a negative interval is
+// a run that did not finish (deadlock).
 std::string with_commas(int64_t v) {
+    if (v < 0) return "no steady state (deadlock)";
     std::string s = std::to_string(v);
-    for (int i = int(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(size_t(i), ",");
+    for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
     return s;
 }
 
