@@ -103,7 +103,8 @@ int cmd_fifo_size(const Args& args) {
     const std::string accel_path = vm["accel"].as<std::string>();
     const std::string model_path = vm["model"].as<std::string>();
     const int n_size = vm["images"].as<int>(), n_held = vm["held-out"].as<int>();
-    if (n_size < 3 || n_held < 3) throw UsageError("--images and --held-out must be >= 3 (a steady state needs 3 images)");
+    if (n_size < 3 || n_held < 3)
+        throw UsageError("--images and --held-out must be >= 3 (a steady state needs 3 images)");
     const QnnModel model = load_model(model_path);
     const Topology& topo = model.topology;
     const AccelConfig acc = load_accel_for_model(accel_path, topo);
@@ -193,13 +194,15 @@ int cmd_fifo_size(const Args& args) {
                     with_commas(r.interval_before).c_str(), with_commas(r.interval_sized).c_str(),
                     r.bottleneck_layer.c_str(), with_commas(int64_t(r.bottleneck)).c_str(),
                     with_commas(r.interval_deep).c_str());
-        std::printf("held out      %d other images: %s cycles/image, %d/%d with class scores identical to the golden engine\n",
+        std::printf("held out      %d other images: %s cycles/image, %d/%d with class scores identical to the "
+                    "golden engine\n",
                     n_held, with_commas(held.steady_interval).c_str(), same_scores, n_held);
         std::printf("sizing        %d trial runs in %.2f s\n", r.runs, secs);
     }
     if (!verified) {
-        std::fprintf(stderr, "fatsim fifo-size: the sized design does not hold on the held-out images (%lld cycles/image, "
-                             "target %lld); nothing written; try more --images\n",
+        std::fprintf(stderr,
+                     "fatsim fifo-size: the sized design does not hold on the held-out images (%lld cycles/image, "
+                     "target %lld); nothing written; try more --images\n",
                      (long long)held.steady_interval, (long long)r.target);
         return 1;
     }

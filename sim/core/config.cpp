@@ -750,7 +750,8 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
         size_t i = 0;
         for (const auto& f : fifos) {
             const auto& node = j.at(f.second);
-            if (!node.is_object() || !node.contains("depth") || !json_int(node.at("depth"), acc.dataflow.fifo_depths[i])) {
+            if (!node.is_object() || !node.contains("depth") ||
+                !json_int(node.at("depth"), acc.dataflow.fifo_depths[i])) {
                 errs.push_back(f.second + ".depth must be an integer");
                 acc.dataflow.fifo_depths.assign(nl + 1, DataflowConfig::kDefaultDepth);
                 break;
@@ -787,7 +788,8 @@ std::string export_finn_folding(const AccelConfig& acc, const Topology& topo) {
                            ": FINN has no padded rows (PE must divide MH=" + std::to_string(topo.layers[l].mh()) + ")");
     for (const auto& kv : acc.dataflow.stream_depths) {
         bool window = false;
-        for (const auto& L : topo.layers) window = window || (L.kind == LayerKind::Conv && kv.first == window_stream_name(L.name));
+        for (const auto& L : topo.layers)
+            window = window || (L.kind == LayerKind::Conv && kv.first == window_stream_name(L.name));
         if (!window)
             errs.push_back(sub("stream_depths", kv.first) +
                            ": no FINN node attribute for this stream (only <conv layer>.swg, the SWG's outFIFODepths)");

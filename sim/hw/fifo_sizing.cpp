@@ -1,6 +1,7 @@
 #include "fifo_sizing.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 
@@ -22,8 +23,8 @@ struct Trial {
     std::vector<int> peaks;  // of the streams asked for
 };
 
-Trial run_trial(const QnnModel& model, const AccelConfig& accel, const int8_t* images, int count,
-                int64_t max_cycles, const std::vector<std::string>& peaks_of = {}, CycleReport* report_out = nullptr) {
+Trial run_trial(const QnnModel& model, const AccelConfig& accel, const int8_t* images, int count, int64_t max_cycles,
+                const std::vector<std::string>& peaks_of = {}, CycleReport* report_out = nullptr) {
     Trial t;
     const std::unique_ptr<Accelerator> sim = make_accelerator(model, accel);
     sim->load_images(images, count);
@@ -51,7 +52,8 @@ int64_t measure_interval(const QnnModel& model, const AccelConfig& accel, const 
 int configured_depth(const AccelConfig& accel, const std::string& stream) {
     int i = 0;
     if (is_layer_fifo(stream, &i))
-        return i < int(accel.dataflow.fifo_depths.size()) ? accel.dataflow.fifo_depths[i] : DataflowConfig::kDefaultDepth;
+        return i < int(accel.dataflow.fifo_depths.size()) ? accel.dataflow.fifo_depths[i]
+                                                          : DataflowConfig::kDefaultDepth;
     const auto it = accel.dataflow.stream_depths.find(stream);
     return it != accel.dataflow.stream_depths.end() ? it->second : DataflowOptions{}.internal_depth;
 }
@@ -96,7 +98,8 @@ FifoSizing size_fifos(const QnnModel& model, const AccelConfig& accel, const int
         const int internal_min = DataflowOptions{}.internal_depth;
         for (int l = 0; l <= L; ++l) {
             add("fifo[" + std::to_string(l) + "]", 1);
-            if (l < L && topo.layers[l].kind == LayerKind::Conv) add(window_stream_name(topo.layers[l].name), internal_min);
+            if (l < L && topo.layers[l].kind == LayerKind::Conv)
+                add(window_stream_name(topo.layers[l].name), internal_min);
         }
     }
     std::vector<std::string> names;
@@ -128,14 +131,25 @@ FifoSizing size_fifos(const QnnModel& model, const AccelConfig& accel, const int
     auto try_changes = [&](const std::vector<Change>& changes) {
         std::vector<AccelConfig> trials(changes.size(), cur);
         std::vector<Trial> out(changes.size());
+        std::vector<std::exception_ptr> errors(changes.size());
         std::vector<std::thread> workers;
         for (size_t k = 0; k < changes.size(); ++k) {
             set_depth(trials[k], res.fifos[changes[k].first].name, changes[k].second);
-            auto job = [&, k] { out[k] = run_trial(model, trials[k], images, count, cap, names); };
-            if (k + 1 < changes.size()) workers.emplace_back(job);
-            else job();
+            auto job = [&, k] {
+                try {
+                    out[k] = run_trial(model, trials[k], images, count, cap, names);
+                } catch (...) {
+                    errors[k] = std::current_exception();
+                }
+            };
+            if (k + 1 < changes.size())
+                workers.emplace_back(job);
+            else
+                job();
         }
         for (auto& w : workers) w.join();
+        for (const auto& e : errors)
+            if (e) std::rethrow_exception(e);
         res.runs += int(changes.size());
         for (size_t k = 0; k < changes.size(); ++k)
             if (out[k].interval >= 0 && out[k].interval <= res.target) {

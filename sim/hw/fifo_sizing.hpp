@@ -40,16 +40,16 @@ struct SizedFifo {
 };
 
 struct FifoSizing {
-    AccelConfig sized;              // the input accelerator with the sized depths
-    std::vector<SizedFifo> fifos;   // fifo[0..L], then the SWG output streams
-    uint64_t bottleneck = 0;        // max over layers of cycles per image
+    AccelConfig sized;             // the input accelerator with the sized depths
+    std::vector<SizedFifo> fifos;  // fifo[0..L], then the SWG output streams
+    uint64_t bottleneck = 0;       // max over layers of cycles per image
     std::string bottleneck_layer;
-    int64_t interval_before = 0;    // steady-state cycles per image as configured
-    int64_t interval_deep = 0;      // with every sized stream deep
-    int64_t target = 0;             // max(bottleneck, interval_deep): what a trial must reach
+    int64_t interval_before = 0;  // steady-state cycles per image as configured
+    int64_t interval_deep = 0;    // with every sized stream deep
+    int64_t target = 0;           // max(bottleneck, interval_deep): what a trial must reach
     int64_t interval_sized = 0;
-    int images = 0;                 // images per trial run
-    int runs = 0;                   // trial simulations
+    int images = 0;  // images per trial run
+    int runs = 0;    // trial simulations
 };
 
 // Steady-state interval (cycles between the last two images) of accel on

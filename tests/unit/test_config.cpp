@@ -659,8 +659,9 @@ TEST(Accel, FinnExportRejectsWhatFinnCannotExpress) {
 
 TEST(Accel, StreamDepths) {
     const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
-    const std::string base = "architecture: dataflow\nlayers:\n  - {name: c0, pe: 2, simd: 3}\n"
-                             "  - {name: c1, pe: 4, simd: 4}\n  - {name: f0, pe: 1, simd: 16}\n";
+    const std::string base =
+        "architecture: dataflow\nlayers:\n  - {name: c0, pe: 2, simd: 3}\n"
+        "  - {name: c1, pe: 4, simd: 4}\n  - {name: f0, pe: 1, simd: 16}\n";
     const AccelConfig a = parse_accel(base + "stream_depths: {c0.swg: 40}\n", "a.yaml", t);
     EXPECT_EQ(a.dataflow.stream_depths, (std::map<std::string, int>{{"c0.swg", 40}}));
     const ConfigError e = expect_error([&] { parse_accel(base + "stream_depths: {c0.swg: 0}\n", "b.yaml", t); });
