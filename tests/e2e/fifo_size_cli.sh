@@ -30,6 +30,15 @@ for f in sized.yaml sized.json; do
     check "simulate $f: bottleneck" contains "$out" '"steady_state_cycles_per_image": 32400'
 done
 
+# the shipped sized BNN-PYNQ foldings
+out=$("$fatsim" config check "$src/models/accel/cnv_w1a1_bnnpynq_sized.yaml" \
+      "$src/models/accel/cnv_w2a2_bnnpynq_sized.yaml" 2>&1); rc=$?
+check "shipped sized foldings: config check" test $rc -eq 0
+"$fatsim" model random --topology "$src/models/cnv_w1a1.yaml" --seed 4 --out "$tmp/w1a1.fatq" >/dev/null
+out=$("$fatsim" simulate --accel "$src/models/accel/cnv_w1a1_bnnpynq_sized.yaml" --model "$tmp/w1a1.fatq" \
+      --random-inputs 3 --images 4 --json 2>&1)
+check "shipped sized W1A1: bottleneck" contains "$out" '"steady_state_cycles_per_image": 32768'
+
 # export-finn: round trip, and what FINN cannot express
 "$fatsim" config export-finn --accel "$src/models/accel/cnv_w1a1_finn_examples.json" \
     --topology "$src/models/cnv_w1a1.yaml" --out "$tmp/a.json" >/dev/null
