@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "dataset.hpp"
 #include "topology.hpp"
 
@@ -25,6 +26,8 @@ int cmd_sweep(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_simulate(const Args& args);   // sim/app/cmd_simulate.cpp
 int cmd_bench_hw(const Args& args);   // `fatsim bench hw`
+int cmd_fifo_size(const Args& args);   // cmd_fifo_size.cpp
+int cmd_bench_fifo(const Args& args);  // cmd_fifo_size.cpp: `fatsim bench fifo`
 int cmd_campaign(const Args& args);        // cmd_campaign.cpp
 int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench campaign`
 int cmd_report(const Args& args);          // cmd_report.cpp
@@ -41,5 +44,9 @@ bool parse_or_help(const Args& args, const po::options_description& desc, po::va
 // Shared dataset options: --dataset, --data-dir, --images.
 void add_dataset_options(po::options_description& desc);
 InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);
+
+// An accelerator YAML, or a FINN folding JSON (by its .json extension),
+// validated against the topology of the model it will run.
+AccelConfig load_accel_for_model(const std::string& path, const Topology& model_topo);
 
 }  // namespace fatsim::app

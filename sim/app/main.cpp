@@ -47,6 +47,20 @@ InputBatch load_inputs(const po::variables_map& vm, const Topology& topo) {
     return prepare_inputs(ds, topo, n);
 }
 
+AccelConfig load_accel_for_model(const std::string& path, const Topology& model_topo) {
+    const bool json = path.size() > 5 && path.substr(path.size() - 5) == ".json";
+    AccelConfig acc;
+    if (json) {
+        acc = import_finn_folding(path, model_topo);
+    } else {
+        Topology t;
+        acc = load_accel(path, &t);
+    }
+    const auto errs = validate_folding(acc, model_topo);
+    if (!errs.empty()) throw ConfigError(path + " (against the model's topology)", errs);
+    return acc;
+}
+
 }  // namespace fatsim::app
 
 // libsystemc needs an sc_main symbol (its own main() would call it). fatsim
@@ -74,7 +88,8 @@ Commands:
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
   simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign`
+  fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|fifo|campaign`
 
 Options:
   -h, --help     this help
@@ -111,6 +126,7 @@ int main(int argc, char** argv) {
         if (cmd == "merge") return cmd_merge(args);
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
+        if (cmd == "fifo-size") return cmd_fifo_size(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);

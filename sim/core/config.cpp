@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 namespace fatsim {
@@ -242,6 +243,7 @@ const ConfigSchema& accel_schema() {
               list("layers", "maps", "", "dataflow (required there): the folding of each topology layer, in order"),
               list("fifo_depths", "ints", std::to_string(DataflowConfig::kDefaultDepth) + " each",
                    "dataflow: FIFO depth in front of each layer, plus one after the last"),
+              map("stream_depths", "dataflow: depth of streams inside layers by name (conv0.swg: 40); others 2"),
               map("engine", "loopback (required there): the one engine's size")}},
             {"layers[]",
              {required(string("name", "", "the topology layer's name, same order")),
@@ -518,6 +520,15 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
             acc.dataflow.fifo_depths.push_back(d);
         }
     }
+    YAML::Node streams;
+    if (top.get("stream_depths", streams))
+        for (const auto& kv : streams) {
+            const std::string name = kv.first.as<std::string>();
+            int d = 0;
+            if (!kv.second.IsScalar() || !YAML::convert<int>::decode(kv.second, d) || d < 1)
+                errs.push_back(sub("stream_depths", name) + shown(kv.second) + " must be an integer >= 1");
+            acc.dataflow.stream_depths[name] = d;
+        }
 
     // Loopback part.
     YAML::Node eng;
@@ -582,9 +593,17 @@ AccelConfig load_accel(const std::string& path, Topology* topo_out) {
 namespace {
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+// The matrix-vector unit under the names of FINN's three generations.
 bool is_mvau_key(const std::string& k) {
-    return starts_with(k, "MVAU") || starts_with(k, "MatrixVectorActivation");
+    return starts_with(k, "MVAU") || starts_with(k, "MatrixVectorActivation") ||
+           starts_with(k, "StreamingFCLayer_Batch");
 }
+// The sliding-window generator (also ConvolutionInputGenerator_rtl_N / _hls_N).
+bool is_swg_key(const std::string& k) { return starts_with(k, "ConvolutionInputGenerator"); }
+
+// FINN's per-node FIFO depth attributes: one depth per input / output stream.
+const char* const kInFifoDepths = "inFIFODepths";
+const char* const kOutFifoDepths = "outFIFODepths";
 
 // Trailing decimal index of a FINN node name ("MVAU_hls_12" -> 12), -1 if none.
 long trailing_index(const std::string& k) {
@@ -602,6 +621,20 @@ bool json_int(const nlohmann::json& j, int& out) {
     return true;
 }
 
+// node[attr][0] (the data stream's FIFO) into `out`; false when the node
+// has no such attribute or it is malformed (then an error is recorded).
+bool fifo_attr(const nlohmann::json& node, const std::string& key, const char* attr, int& out, Errors& errs) {
+    if (!node.is_object() || !node.contains(attr)) return false;
+    const auto& v = node.at(attr);
+    int d = 0;
+    if (!v.is_array() || v.empty() || !json_int(v.at(0), d) || d < 1) {
+        errs.push_back(key + "." + attr + "=" + v.dump() + " must be a list of integers >= 1 (one per stream)");
+        return false;
+    }
+    out = d;
+    return true;
+}
+
 nlohmann::json load_json(const std::string& path) {
     const std::string text = read_text_file(path);
     try {
@@ -613,19 +646,29 @@ nlohmann::json load_json(const std::string& path) {
 
 }  // namespace
 
+int window_simd(const LayerSpec& layer, int simd) {
+    return layer.kind == LayerKind::Conv ? std::gcd(simd, layer.in_channels) : simd;
+}
+
+std::string window_stream_name(const std::string& layer) { return layer + ".swg"; }
+
 AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     const nlohmann::json j = load_json(path);
     if (!j.is_object()) throw ConfigError(path, {"top level must be a JSON object"});
     Errors errs;
 
     // FINN names nodes <Op>_<index>; the index gives the order in the graph.
-    std::map<long, std::string> mvaus, fifos;
+    std::map<long, std::string> mvaus, swgs, fifos;
+    bool fifo_attrs = false;  // some node carries inFIFODepths / outFIFODepths
     for (const auto& kv : j.items()) {
         const std::string& k = kv.key();
         std::map<long, std::string>* into = nullptr;
         if (is_mvau_key(k)) into = &mvaus;
+        else if (is_swg_key(k)) into = &swgs;
         else if (starts_with(k, "StreamingFIFO")) into = &fifos;
-        else continue;  // Defaults, ConvolutionInputGenerator_*, ...: not ours
+        else continue;  // Defaults, StreamingMaxPool_*, ...: not ours
+        if (into != &fifos && kv.value().is_object())
+            fifo_attrs = fifo_attrs || kv.value().contains(kInFifoDepths) || kv.value().contains(kOutFifoDepths);
         const long n = trailing_index(k);
         if (n < 0) {
             errs.push_back(k + ": node name without a trailing index");
@@ -641,13 +684,14 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     acc.architecture = Architecture::Dataflow;
     std::vector<std::string> keys;
     for (const auto& m : mvaus) keys.push_back(m.second);
-    if (keys.size() != topo.layers.size())
-        errs.push_back(std::to_string(keys.size()) + " MVAU entries, must match the " +
-                       std::to_string(topo.layers.size()) + " layers of topology " + topo.name);
+    const size_t nl = topo.layers.size();
+    if (keys.size() != nl)
+        errs.push_back(std::to_string(keys.size()) + " MVAU entries, must match the " + std::to_string(nl) +
+                       " layers of topology " + topo.name);
     for (size_t i = 0; i < keys.size(); ++i) {
         const auto& node = j.at(keys[i]);
         LayerFolding f;
-        if (i < topo.layers.size()) {
+        if (i < nl) {
             f.name = topo.layers[i].name;
             f.mh = topo.layers[i].mh();
         }
@@ -666,33 +710,61 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
         acc.layers.push_back(f);
     }
 
-    // FINN inserts FIFOs between all nodes (sliding windows, pools, converters),
-    // so their depths map onto our per-layer FIFOs only when the count matches.
-    std::vector<std::string> fifo_keys;
-    std::vector<int> depths;
-    bool fifos_ok = fifos.size() == topo.layers.size() + 1;
-    for (const auto& f : fifos) {
-        if (!fifos_ok) break;
-        const auto& node = j.at(f.second);
-        int d = 0;
-        if (!node.is_object() || !node.contains("depth") || !json_int(node.at("depth"), d)) {
-            errs.push_back(f.second + ".depth must be an integer");
-            fifos_ok = false;
-            break;
+    std::vector<std::string> fifo_keys(nl + 1);  // where each FIFO depth came from (error paths)
+    acc.dataflow.fifo_depths.assign(nl + 1, DataflowConfig::kDefaultDepth);
+    if (fifo_attrs && keys.size() == nl) {
+        // FINN's per-node attributes: the FIFO in front of a layer is the
+        // inFIFODepths of its first node (the SWG of a conv layer, else the
+        // MVAU), the one after the SWG its outFIFODepths (or the MVAU's
+        // inFIFODepths, the larger), the last one the last MVAU's outFIFODepths.
+        std::vector<std::string> swg_keys;
+        for (const auto& s : swgs) swg_keys.push_back(s.second);
+        size_t convs = 0;
+        for (const auto& L : topo.layers) convs += L.kind == LayerKind::Conv;
+        if (swg_keys.size() != convs)
+            errs.push_back(std::to_string(swg_keys.size()) + " ConvolutionInputGenerator entries, must match the " +
+                           std::to_string(convs) + " conv layers of topology " + topo.name);
+        else
+            for (size_t l = 0, k = 0; l < nl; ++l) {
+                const std::string& mvau = keys[l];
+                if (topo.layers[l].kind != LayerKind::Conv) {
+                    if (fifo_attr(j.at(mvau), mvau, kInFifoDepths, acc.dataflow.fifo_depths[l], errs))
+                        fifo_keys[l] = mvau + "." + kInFifoDepths;
+                    continue;
+                }
+                const std::string& swg = swg_keys[k++];
+                if (fifo_attr(j.at(swg), swg, kInFifoDepths, acc.dataflow.fifo_depths[l], errs))
+                    fifo_keys[l] = swg + "." + kInFifoDepths;
+                int out = 0, in = 0;
+                const bool has_out = fifo_attr(j.at(swg), swg, kOutFifoDepths, out, errs);
+                const bool has_in = fifo_attr(j.at(mvau), mvau, kInFifoDepths, in, errs);
+                if (has_out || has_in)
+                    acc.dataflow.stream_depths[window_stream_name(topo.layers[l].name)] = std::max(out, in);
+            }
+        if (fifo_attr(j.at(keys[nl - 1]), keys[nl - 1], kOutFifoDepths, acc.dataflow.fifo_depths[nl], errs))
+            fifo_keys[nl] = keys[nl - 1] + "." + kOutFifoDepths;
+    } else if (!fifo_attrs && fifos.size() == nl + 1) {
+        // Older files list the StreamingFIFO nodes; FINN inserts them between
+        // all nodes (sliding windows, pools, converters), so their depths map
+        // onto our per-layer FIFOs only when the count matches.
+        size_t i = 0;
+        for (const auto& f : fifos) {
+            const auto& node = j.at(f.second);
+            if (!node.is_object() || !node.contains("depth") ||
+                !json_int(node.at("depth"), acc.dataflow.fifo_depths[i])) {
+                errs.push_back(f.second + ".depth must be an integer");
+                acc.dataflow.fifo_depths.assign(nl + 1, DataflowConfig::kDefaultDepth);
+                break;
+            }
+            fifo_keys[i++] = f.second + ".depth";
         }
-        fifo_keys.push_back(f.second);
-        depths.push_back(d);
     }
-    if (fifos_ok)
-        acc.dataflow.fifo_depths = depths;
-    else
-        acc.dataflow.fifo_depths.assign(topo.layers.size() + 1, DataflowConfig::kDefaultDepth);
 
-    if (keys.size() == topo.layers.size()) {
+    if (keys.size() == nl) {
         FoldPaths fp;
         fp.layer = [&keys](size_t i) { return keys[i]; };
         fp.fifo = [&fifo_keys](size_t i) {
-            return i < fifo_keys.size() ? fifo_keys[i] + ".depth" : idx("fifo_depths", i);
+            return i < fifo_keys.size() && !fifo_keys[i].empty() ? fifo_keys[i] : idx("fifo_depths", i);
         };
         fp.pe = "PE";
         fp.simd = "SIMD";
@@ -700,6 +772,50 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     }
     if (!errs.empty()) throw ConfigError(path, std::move(errs));
     return acc;
+}
+
+std::string export_finn_folding(const AccelConfig& acc, const Topology& topo) {
+    Errors errs;
+    if (acc.architecture != Architecture::Dataflow)
+        errs.push_back(std::string("architecture=") + architecture_name(acc.architecture) +
+                       ": a FINN folding config describes a dataflow accelerator");
+    else
+        errs = validate_folding(acc, topo);
+    const size_t nl = topo.layers.size();
+    for (size_t l = 0; l < acc.layers.size() && l < nl; ++l)
+        if (acc.layers[l].mh_padded > 0)
+            errs.push_back(idx("layers", l) + ".mh_padded=" + std::to_string(acc.layers[l].mh_padded) +
+                           ": FINN has no padded rows (PE must divide MH=" + std::to_string(topo.layers[l].mh()) + ")");
+    for (const auto& kv : acc.dataflow.stream_depths) {
+        bool window = false;
+        for (const auto& L : topo.layers)
+            window = window || (L.kind == LayerKind::Conv && kv.first == window_stream_name(L.name));
+        if (!window)
+            errs.push_back(sub("stream_depths", kv.first) +
+                           ": no FINN node attribute for this stream (only <conv layer>.swg, the SWG's outFIFODepths)");
+    }
+    if (!errs.empty()) throw ConfigError(acc.source, std::move(errs));
+
+    // Graph order, the names of current FINN (MVAU_hls_N; SWGs numbered apart).
+    nlohmann::ordered_json j;
+    j["Defaults"] = nlohmann::ordered_json::object();
+    const auto& depths = acc.dataflow.fifo_depths;
+    for (size_t l = 0, k = 0; l < nl; ++l) {
+        const LayerSpec& L = topo.layers[l];
+        const LayerFolding& f = acc.layers[l];
+        nlohmann::ordered_json mvau = {{"PE", f.pe}, {"SIMD", f.simd}};
+        if (L.kind == LayerKind::Conv) {
+            nlohmann::ordered_json swg = {{"SIMD", window_simd(L, f.simd)}, {kInFifoDepths, {depths[l]}}};
+            const auto it = acc.dataflow.stream_depths.find(window_stream_name(L.name));
+            if (it != acc.dataflow.stream_depths.end()) swg[kOutFifoDepths] = {it->second};
+            j["ConvolutionInputGenerator_" + std::to_string(k++)] = swg;
+        } else {
+            mvau[kInFifoDepths] = {depths[l]};
+        }
+        if (l + 1 == nl) mvau[kOutFifoDepths] = {depths[nl]};
+        j["MVAU_hls_" + std::to_string(l)] = mvau;
+    }
+    return j.dump(2) + "\n";
 }
 
 // ---------------------------------------------------------------- kind detection

@@ -3,6 +3,7 @@
 // Every error names the file, the path of the field and the rule; all errors
 // of a file are collected before ConfigError is thrown.
 #pragma once
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct LayerFolding {
 struct DataflowConfig {
     static constexpr int kDefaultDepth = 2;  // FIFOs a config does not size
     std::vector<int> fifo_depths;            // FIFO in front of each layer (and one after the last)
+    // Streams inside a layer deeper than the model's default, by stream name
+    // ("conv0.swg": the sliding-window generator's output); set by FIFO sizing.
+    std::map<std::string, int> stream_depths;
 };
 
 // The part only the loopback architecture reads: its one engine's size.
@@ -126,8 +130,23 @@ AccelConfig load_accel(const std::string& path, Topology* topo_out = nullptr);
 AccelConfig parse_accel(const std::string& yaml_text, const std::string& source,
                         const Topology& topo);
 // Import a FINN folding-config JSON ({"Defaults":{}, "MVAU_hls_0": {"PE":..,"SIMD":..}, ...}),
-// mapping the MVAU entries in order onto the topology's layers.
+// mapping the MVAU entries (StreamingFCLayer_Batch_N, MatrixVectorActivation_N,
+// MVAU_hls_N / MVAU_rtl_N) in index order onto the topology's layers. FIFO
+// depths come from FINN's per-node inFIFODepths / outFIFODepths: the first node
+// of a layer (its ConvolutionInputGenerator, else its MVAU) gives the FIFO in
+// front of it, a ConvolutionInputGenerator's outFIFODepths (or a conv MVAU's
+// inFIFODepths) the <layer>.swg stream, the last MVAU's outFIFODepths the
+// output FIFO; files without them may list StreamingFIFO_N depths instead.
 AccelConfig import_finn_folding(const std::string& path, const Topology& topo);
+// The FINN folding JSON of a dataflow accelerator (current node names, the
+// depths as above); throws ConfigError for what FINN cannot express
+// (mh_padded, depths of other internal streams).
+std::string export_finn_folding(const AccelConfig& acc, const Topology& topo);
+// SIMD of a layer's sliding-window generator: it must divide IFMC, so it runs
+// at gcd(SIMD, IFMC) when the MVTU's SIMD does not.
+int window_simd(const LayerSpec& layer, int simd);
+// Name of the stream from a conv layer's sliding-window generator to its MVTU.
+std::string window_stream_name(const std::string& layer);
 // Checks folding rules; returns the list of errors (empty when valid).
 std::vector<std::string> validate_folding(const AccelConfig& acc, const Topology& topo);
 // Re-targets a folding at another topology of the same shape (e.g. the same
