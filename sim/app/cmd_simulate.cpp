@@ -11,6 +11,7 @@
 #include "app.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "loopback.hpp"
 #include "model.hpp"
 #include "sc_top.hpp"
 
@@ -72,12 +73,35 @@ nlohmann::json report_json(const hw::CycleReport& r) {
             {"fifos", fifos}};
 }
 
+// Per layer and image: compute, weight-load, feature-map load / store, stall and total cycles.
+nlohmann::json loopback_json(const hw::LoopbackModel& m) {
+    const hw::LoopbackReport r = m.loopback_report();
+    const double n = r.images > 0 ? double(r.images) : 1.0;
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t l = 0; l < r.measured.size(); ++l) {
+        const auto& x = r.measured[l];
+        layers.push_back({{"name", x.name},
+                          {"schedule", schedule_name(x.schedule)},
+                          {"compute", double(x.compute) / n},
+                          {"weight_load", double(x.weight_load) / n},
+                          {"fm_load", double(x.ifm_load) / n},
+                          {"fm_store", double(x.ofm_store) / n},
+                          {"stall", double(x.stall()) / n},
+                          {"total", double(x.total) / n}});
+    }
+    return {{"engine_pe", m.engine().pe},
+            {"engine_simd", m.engine().simd},
+            {"cycles_per_image", r.cycles_per_image},
+            {"fps", r.fps()},
+            {"layers", layers}};
+}
+
 }  // namespace
 
 int cmd_simulate(const Args& args) {
     po::options_description desc("fatsim simulate options");
     desc.add_options()
-        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow) or FINN folding JSON")
+        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow or loopback) or FINN folding JSON")
         ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
         ("clock-mhz", po::value<double>()->default_value(0.0), "clock for the FPS figure (0 = the accelerator's)")
         ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
@@ -99,9 +123,6 @@ int cmd_simulate(const Args& args) {
     const QnnModel model = load_model(model_path);
     AccelConfig acc = load_accel_for(accel_path, model.topology);
     if (vm["clock-mhz"].as<double>() > 0) acc.clock_mhz = vm["clock-mhz"].as<double>();
-    if (acc.architecture != Architecture::Dataflow)
-        throw UsageError(accel_path + " is a " + architecture_name(acc.architecture) +
-                         " accelerator; simulate models the dataflow architecture only");
 
     InputBatch batch;
     if (vm.count("random-inputs")) {
@@ -168,6 +189,7 @@ int cmd_simulate(const Args& args) {
         j["golden_accuracy"] = gacc_pct;
         j["golden_identical_images"] = same_scores;
         if (opt.capture) j["golden_layer_mismatches"] = layer_mismatch;
+        if (const auto* lb = dynamic_cast<const hw::LoopbackModel*>(&sim)) j["loopback"] = loopback_json(*lb);
         // one fault: its name (as before); several: the list
         if (faults.size() == 1) j["fault"] = faults[0];
         else if (!faults.empty()) j["fault"] = faults;
@@ -176,14 +198,18 @@ int cmd_simulate(const Args& args) {
         std::cout << j.dump(2) << "\n";
     } else {
         std::printf("model     %s (%s)\n", model_path.c_str(), model.topology.name.c_str());
-        std::printf("accel     %s (dataflow, %.0f MHz)\n", accel_path.c_str(), acc.clock_mhz);
+        std::printf("accel     %s (%s, %.0f MHz)\n", accel_path.c_str(), sim.architecture(), acc.clock_mhz);
         for (const std::string& f : faults) std::printf("fault     %s\n", f.c_str());
         std::printf("images    %d (%s)\n", batch.count,
                     vm.count("random-inputs") ? "random" : vm["dataset"].as<std::string>().c_str());
         std::printf("accuracy  %.2f %% (%d/%d); golden engine %.2f %%\n", acc_pct, correct, batch.count, gacc_pct);
         std::printf("golden    %d/%d images with identical class scores%s\n", same_scores, batch.count,
                     opt.capture ? (layer_mismatch ? ", LAYER MISMATCHES" : ", every layer identical") : "");
-        std::fputs(hw::format_report(r).c_str(), stdout);
+        if (const auto* lb = dynamic_cast<const hw::LoopbackModel*>(&sim))
+            std::fputs(hw::format_loopback_report(lb->loopback_report(), lb->engine().pe, lb->engine().simd).c_str(),
+                       stdout);
+        else
+            std::fputs(hw::format_report(r).c_str(), stdout);
         std::printf("simulated %lld cycles in %.2f s (%.2f M cycles/s)\n", (long long)cycles, secs,
                     secs > 0 ? cycles / secs / 1e6 : 0.0);
     }
