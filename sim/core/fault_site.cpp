@@ -121,6 +121,8 @@ bool parse_site_class(const std::string& name, SiteClass& out) {
     return false;
 }
 
+std::string site_class_form(SiteClass c) { return form_text(int(c)); }
+
 SiteClass site_class(const SiteLocation& where) { return SiteClass(where.index()); }
 
 const std::string& site_layer(const SiteLocation& where) {

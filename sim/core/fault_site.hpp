@@ -63,6 +63,8 @@ constexpr int kSiteClasses = 7;
 const char* site_class_name(SiteClass c);
 // The class a name names; false when none does.
 bool parse_site_class(const std::string& name, SiteClass& out);
+// The textual form of a class's sites, e.g. "LAYER.pe[PE].acc.bit[BIT]".
+std::string site_class_form(SiteClass c);
 SiteClass site_class(const SiteLocation& where);
 // Layer the site belongs to; empty for FIFO sites.
 const std::string& site_layer(const SiteLocation& where);
