@@ -6,6 +6,7 @@
 #include "app.hpp"
 #include "config.hpp"
 #include "fault_site.hpp"
+#include "loopback.hpp"
 #include "model.hpp"
 
 namespace fatsim::app {
@@ -57,10 +58,15 @@ int cmd_faults(const Args& args) {
     std::printf("accel     %s (%s, topology %s)\n", accel_path.c_str(), accel->architecture(),
                 model.topology.name.c_str());
     std::printf("%-6s %14s  %s\n", "class", "sites", "form");
-    for (int c = 0; c < kSiteClasses; ++c)
-        if (counts.per_class[c] > 0)
-            std::printf("%-6s %14llu  %s\n", site_class_name(SiteClass(c)), (unsigned long long)counts.per_class[c],
-                        site_class_form(SiteClass(c)).c_str());
+    const bool loopback = acc.architecture == Architecture::Loopback;
+    for (int c = 0; c < kSiteClasses; ++c) {
+        if (counts.per_class[c] == 0) continue;
+        std::string form = site_class_form(SiteClass(c));
+        // One engine runs every layer: its sites are named `engine`.
+        if (loopback && form.rfind("LAYER", 0) == 0) form.replace(0, 5, hw::LoopbackModel::kEngine);
+        std::printf("%-6s %14llu  %s\n", site_class_name(SiteClass(c)), (unsigned long long)counts.per_class[c],
+                    form.c_str());
+    }
     std::printf("%-6s %14llu  each with the kinds :sa0, :sa1, :flip@CYCLE\n", "total",
                 (unsigned long long)counts.total());
     return 0;

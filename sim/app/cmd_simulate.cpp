@@ -1,6 +1,7 @@
 // simulate and bench hw: the cycle-level accelerator models (sim/hw), driven
 // through the Accelerator interface and run under the SystemC kernel.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -94,6 +95,45 @@ nlohmann::json loopback_json(const hw::LoopbackModel& m) {
             {"cycles_per_image", r.cycles_per_image},
             {"fps", r.fps()},
             {"layers", layers}};
+}
+
+// bench hw: the loopback model on the dataflow run's model and images, plain
+// loop and SystemC kernel; true when its class scores equal the golden engine's.
+bool bench_loopback(const std::string& path, const QnnModel& model, const std::vector<int8_t>& data, int n) {
+    AccelConfig acc = load_accel(path);
+    bind_folding(acc, model.topology);
+    const std::unique_ptr<hw::Accelerator> lb = hw::make_accelerator(model, acc);
+    lb->load_images(data.data(), n);
+    // CPU seconds too: on a shared machine wall time measures the other jobs as well.
+    auto t0 = std::chrono::steady_clock::now();
+    std::clock_t cpu0 = std::clock();
+    const int64_t c_plain = lb->run();
+    const double s_plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_plain = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    lb->reset();
+    t0 = std::chrono::steady_clock::now();
+    cpu0 = std::clock();
+    const int64_t c_sc = hw::run_systemc(*lb, acc.clock_mhz);
+    const double s_sc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_sc = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    const Engine engine(model);
+    auto ws = engine.make_workspace();
+    int same = 0;
+    for (int i = 0; i < n; ++i) {
+        Trace tr;
+        engine.classify(*ws, data.data() + i * engine.input_size(), {}, &tr);
+        same += lb->scores(i) == tr.layers.back().acc;
+    }
+    std::printf("loopback: %s, %d images one after the other\n", path.c_str(), n);
+    std::printf("  SystemC kernel : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s "
+                "(%.2f M cycles per CPU second)\n",
+                (long long)c_sc, s_sc, c_sc / s_sc / 1e6, n / s_sc, cpu_sc > 0 ? c_sc / cpu_sc / 1e6 : 0.0);
+    std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s "
+                "(%.2f M cycles per CPU second)\n",
+                (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain,
+                cpu_plain > 0 ? c_plain / cpu_plain / 1e6 : 0.0);
+    std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    return same == n;
 }
 
 }  // namespace
@@ -221,6 +261,8 @@ int cmd_bench_hw(const Args& args) {
     desc.add_options()
         ("what", po::value<std::string>()->required(), "hw")
         ("accel,a", po::value<std::string>()->default_value("models/accel/cnv_w1a1_bnnpynq.yaml"), "accelerator YAML")
+        ("loopback", po::value<std::string>()->default_value("models/accel/cnv_w1a1_loopback.yaml"),
+         "loopback accelerator YAML run on the same model and images (\"\" = none)")
         ("images", po::value<int>()->default_value(8), "images back to back")
         ("seed", po::value<uint64_t>()->default_value(1), "random model and input seed");
     po::positional_options_description pos;
@@ -259,6 +301,8 @@ int cmd_bench_hw(const Args& args) {
     std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
                 (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain);
     std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    const std::string lb_path = vm["loopback"].as<std::string>();
+    if (!lb_path.empty()) same -= bench_loopback(lb_path, model, data, n) ? 0 : 1;
     return same == n ? 0 : 1;
 }
 
