@@ -120,7 +120,34 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
 // accumulator register.
 void PeArray::accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x) {
     const int word = p.fold.weight_word(nf, sf);
-    for (int pe = 0; pe < p.fold.pe; ++pe) dot_hooked(p, pe, pe, word, sf, x);
+    for (int pe = 0; pe < p.fold.pe; ++pe) {
+        if (datapath_faulty(pe, pe)) dot_hooked(p, pe, pe, word, sf, x);
+        else dot_plain(p, pe, pe, word, sf, x);
+    }
+}
+
+bool PeArray::datapath_faulty(int pe, int bank) const {
+    for (const ArmedFault& f : hook.faults())
+        if (((f.type == SiteType::Acc || f.type == SiteType::AdderNode) && f.pe == pe) ||
+            (f.type == SiteType::WeightWord && f.pe == bank))
+            return true;
+    return false;
+}
+
+// The fast path's arithmetic for one PE (a PE no armed fault reaches).
+void PeArray::dot_plain(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x) {
+    int32_t sum = 0;
+    if (p.geom.xnor) {
+        const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
+        const uint64_t* w = p.weight_bits(bank, word);
+        int mis = 0;
+        for (int j = 0; j < p.word_limbs; ++j) mis += __builtin_popcountll((x.bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
+        sum = (mask ? p.fold.lanes_in_fold(sf) : p.fold.simd) - mis;
+    } else {
+        const int16_t* w = p.weight_values(bank, word);
+        for (int e = 0; e < p.fold.simd; ++e) sum += int32_t(w[e]) * x.values[e];
+    }
+    acc_[pe] = sf == 0 ? sum : acc_[pe] + sum;
 }
 
 void PeArray::dot_hooked(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x) {
@@ -176,7 +203,10 @@ void PeArray::dot_hooked(const LayerProgram& p, int pe, int bank, int word, int 
 void PeArray::accumulate_pixels(const LayerProgram& p, int channel, int sf, const PeInput* x, int pes) {
     const int bank = p.fold.pe_of(channel), word = p.fold.weight_word(p.fold.fold_of(channel), sf);
     if (__builtin_expect(hook.armed, 0)) {
-        for (int pe = 0; pe < pes; ++pe) dot_hooked(p, pe, bank, word, sf, x[pe]);
+        for (int pe = 0; pe < pes; ++pe) {
+            if (datapath_faulty(pe, bank)) dot_hooked(p, pe, bank, word, sf, x[pe]);
+            else dot_plain(p, pe, bank, word, sf, x[pe]);
+        }
         return;
     }
     const bool first = sf == 0;

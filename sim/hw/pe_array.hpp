@@ -96,6 +96,9 @@ private:
     void accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x);
     // PE pe's dot product of x and weight word `word` of bank `bank`, every value through the hook.
     void dot_hooked(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x);
+    void dot_plain(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x);
+    // Whether an armed accumulator, adder or weight fault reaches PE pe reading bank `bank`.
+    bool datapath_faulty(int pe, int bank) const;
 
     int pe_, simd_;
     std::vector<int32_t> acc_;     // [pe]
