@@ -249,7 +249,7 @@ const ConfigSchema& accel_schema() {
               list("layers", "maps", "", "dataflow (required there): the folding of each topology layer, in order"),
               list("fifo_depths", "ints", std::to_string(DataflowConfig::kDefaultDepth) + " each",
                    "dataflow: FIFO depth in front of each layer, plus one after the last"),
-              map("engine", "loopback (required there): the one engine's size")}},
+              map("engine", "loopback (required there): the one engine, its buffers and external memory")}},
             {"layers[]",
              {required(string("name", "", "the topology layer's name, same order")),
               required(integer("pe", 1, -1, "", "processing elements (>= 1, divides MH or mh_padded)")),
@@ -439,6 +439,19 @@ Errors validate_loopback(const LoopbackConfig& lb, const Topology& topo) {
             errs.push_back("layer " + L.name + " needs " + std::to_string(needed) + " " + what + ", engine." + key +
                            "=" + std::to_string(have));
     };
+    const auto at_least = [&](const char* key, int v, int lo) {
+        if (v < lo)
+            errs.push_back(std::string("engine.") + key + "=" + std::to_string(v) +
+                           " must be >= " + std::to_string(lo));
+        return v >= lo;
+    };
+    bool sizes_ok = at_least("weight_buffer_words", lb.weight_buffer_words, 1);
+    sizes_ok &= at_least("threshold_buffer_words", lb.threshold_buffer_words, 1);
+    sizes_ok &= at_least("ifm_buffer_words", lb.ifm_buffer_words, 1);
+    sizes_ok &= at_least("ofm_buffer_words", lb.ofm_buffer_words, 1);
+    sizes_ok &= at_least("mem_bytes_per_cycle", lb.mem_bytes_per_cycle, 1);
+    sizes_ok &= at_least("mem_latency", lb.mem_latency, 0);
+    if (!sizes_ok) return errs;
     for (size_t l = 0; l < topo.layers.size(); ++l) {
         const LayerSpec& L = topo.layers[l];
         const LayerGeometry g = layer_geometry(topo, int(l));
@@ -491,7 +504,8 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
             }
             // The YAML choice excludes it; a config built in code is checked here.
             if (f.schedule == Schedule::Pixel)
-                errs.push_back(p + ".schedule=pixel: only for architecture loopback (a dataflow MVTU takes one "
+                errs.push_back(p +
+                               ".schedule=pixel: only for architecture loopback (a dataflow MVTU takes one "
                                "pixel at a time; use interleaved or blocked)");
             if (f.simd < 1)
                 errs.push_back(p + "." + fp.simd + "=" + std::to_string(f.simd) + " must be >= 1");
@@ -600,8 +614,9 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
             errs.push_back("engine.schedule" + shown(sched) + " must be one of: interleaved, blocked, pixel");
         YAML::Node per_layer;
         if (r.get("schedules", per_layer)) {
-            if (!per_layer.IsMap()) errs.push_back("engine.schedules" + shown(per_layer) + " must be a map layer: schedule");
-            else
+            if (!per_layer.IsMap()) {
+                errs.push_back("engine.schedules" + shown(per_layer) + " must be a map layer: schedule");
+            } else {
                 for (const auto& kv : per_layer) {
                     const std::string layer = kv.first.as<std::string>(), name = kv.second.as<std::string>("");
                     Schedule sc = Schedule::Interleaved;
@@ -613,6 +628,7 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
                     else
                         lb.layer_schedules.push_back({layer, sc});
                 }
+            }
         }
     }
 

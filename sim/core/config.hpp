@@ -56,8 +56,9 @@ struct LoopbackConfig {
     int mem_bytes_per_cycle = 8;        // external memory width
     int mem_latency = 32;               // cycles before a burst's first bytes arrive
     bool double_buffer = false;         // load the next layer's parameters during compute
-    Schedule schedule = Schedule::Interleaved;     // every layer's, unless `schedules` names it
-    std::vector<std::pair<std::string, Schedule>> layer_schedules;  // per-layer overrides
+    Schedule schedule = Schedule::Interleaved;  // every layer's, unless `schedules` names it
+    // Per-layer overrides of `schedule` (engine.schedules).
+    std::vector<std::pair<std::string, Schedule>> layer_schedules;
     Schedule schedule_of(const std::string& layer) const;
 };
 

@@ -80,8 +80,7 @@ FoldingMap::FoldingMap(int mh_, int mw_, int pe_, int simd_, int rows_, Schedule
 FoldingMap FoldingMap::with_partial_folds(int mh_, int mw_, int pe_, int simd_, Schedule s) {
     if (pe_ < 1 || simd_ < 1 || mh_ < 1 || mw_ < 1)
         throw std::invalid_argument("PE=" + std::to_string(pe_) + ", SIMD=" + std::to_string(simd_) +
-                                    ", MH=" + std::to_string(mh_) + " and MW=" + std::to_string(mw_) +
-                                    " must be >= 1");
+                                    ", MH=" + std::to_string(mh_) + " and MW=" + std::to_string(mw_) + " must be >= 1");
     const int nf_ = (mh_ + pe_ - 1) / pe_, sf_ = (mw_ + simd_ - 1) / simd_;
     // The padded shape divides, so the checked constructor lays it out; the
     // real MW is then put back (columns >= mw are idle lanes).

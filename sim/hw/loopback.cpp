@@ -78,8 +78,8 @@ std::string format_loopback_report(const LoopbackReport& r, int pe, int simd) {
         const LoopbackTiming& f = r.formula[l];
         std::snprintf(line, sizeof line, "%-8s %-11s %4d %5d %6d %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f\n",
                       f.name.c_str(), schedule_name(f.schedule), f.nf, f.sf, f.reps, double(m.compute) / n,
-                      double(m.weight_load) / n, double(m.ifm_load) / n, double(m.ofm_store) / n,
-                      double(m.stall()) / n, double(m.total) / n);
+                      double(m.weight_load) / n, double(m.ifm_load) / n, double(m.ofm_store) / n, double(m.stall()) / n,
+                      double(m.total) / n);
         o << line;
     }
     std::snprintf(line, sizeof line, "images %d, total %lld cycles; %llu cycles per image (formula)\n", r.images,
@@ -102,7 +102,11 @@ struct LoopbackModel::Layer {
 };
 
 LoopbackModel::LoopbackModel(const QnnModel& model, const AccelConfig& accel, DataflowOptions opt)
-    : model_(model), topo_(model.topology), accel_(accel), lb_(accel.loopback), opt_(opt),
+    : model_(model),
+      topo_(model.topology),
+      accel_(accel),
+      lb_(accel.loopback),
+      opt_(opt),
       array_(accel.loopback.pe, accel.loopback.simd) {
     if (accel.architecture != Architecture::Loopback)
         throw std::invalid_argument("LoopbackModel: accelerator " + accel.source + " is not a loopback architecture");
@@ -294,8 +298,10 @@ void LoopbackModel::build_row(int pixel, uint64_t* bits, int16_t* values) const 
     const int K = s.kernel, C = s.in_channels, D = s.in_dim, O = s.out_dim, SIMD = lb_.simd, ib = g.in_bits;
     const int wl = lay.prog.word_limbs, SF = lay.prog.fold.sf;
     const int oy = pixel / O, ox = pixel % O;
-    if (g.xnor) std::fill(bits, bits + size_t(SF) * wl, 0);
-    else std::fill(values, values + size_t(SF) * SIMD, 0);
+    if (g.xnor)
+        std::fill(bits, bits + size_t(SF) * wl, 0);
+    else
+        std::fill(values, values + size_t(SF) * SIMD, 0);
     for (int ky = 0; ky < K; ++ky)
         for (int kx = 0; kx < K; ++kx) {
             const size_t src = size_t(oy + ky) * D + (ox + kx);
@@ -311,9 +317,7 @@ void LoopbackModel::build_row(int pixel, uint64_t* bits, int16_t* values) const 
             } else {
                 for (int c = 0; c < C; ++c) {
                     const uint64_t f = get_bits(&ifm_[(src * lay.cf + c / SIMD) * ifm_wl_], (c % SIMD) * ib, ib);
-                    const int v = g.in_bipolar ? g.input_value(int(f))
-                                  : g.in_signed ? int(sign_extend(f, ib))
-                                                : int(f);
+                    const int v = g.in_bipolar ? g.input_value(int(f)) : g.in_signed ? int(sign_extend(f, ib)) : int(f);
                     values[k0 + c] = int16_t(v);  // [sf][lane] with SIMD lanes is column order
                 }
             }
@@ -329,8 +333,10 @@ void LoopbackModel::compute_step() {
     if (f.schedule != Schedule::Pixel) {
         if (nf_ == 0 && sf_ == 0) build_row(rep_, row_bits_.data(), row_vals_.data());
         PeInput x;
-        if (p.geom.xnor) x.bits = &row_bits_[size_t(sf_) * wl];
-        else x.values = &row_vals_[size_t(sf_) * SIMD];
+        if (p.geom.xnor)
+            x.bits = &row_bits_[size_t(sf_) * wl];
+        else
+            x.values = &row_vals_[size_t(sf_) * SIMD];
         array_.accumulate(p, nf_, sf_, x);
         if (sf_ == SF - 1)
             for (int pe = 0; pe < f.pe; ++pe) {
@@ -352,8 +358,10 @@ void LoopbackModel::compute_step() {
     if (nf_ == 0 && sf_ == 0)
         for (int k = 0; k < pes; ++k) build_row(first + k, &row_bits_[k * row_limbs], &row_vals_[k * row_vals]);
     for (int k = 0; k < pes; ++k) {
-        if (p.geom.xnor) inputs_[size_t(k)].bits = &row_bits_[k * row_limbs + size_t(sf_) * wl];
-        else inputs_[size_t(k)].values = &row_vals_[k * row_vals + size_t(sf_) * SIMD];
+        if (p.geom.xnor)
+            inputs_[size_t(k)].bits = &row_bits_[k * row_limbs + size_t(sf_) * wl];
+        else
+            inputs_[size_t(k)].values = &row_vals_[k * row_vals + size_t(sf_) * SIMD];
     }
     array_.accumulate_pixels(p, nf_, sf_, inputs_.data(), pes);
     if (sf_ == SF - 1) {
@@ -429,11 +437,12 @@ void LoopbackModel::arm_fault(const FaultSite& site) {
     if (std::holds_alternative<FifoBit>(site.where))
         bad("a loopback accelerator has no FIFOs (its feature maps pass through engine.fmbuf[0] and [1])");
     if (site_layer(site.where) != kEngine)
-        bad("a loopback accelerator names its sites '" + std::string(kEngine) + "' (one engine runs every layer), not '" +
-            site_layer(site.where) + "'");
+        bad("a loopback accelerator names its sites '" + std::string(kEngine) +
+            "' (one engine runs every layer), not '" + site_layer(site.where) + "'");
     const ArmedFault a = armed_fault(site);
     const auto range = [&](const char* what, int v, int n) {
-        if (v < 0 || v >= n) bad(std::string(what) + " " + std::to_string(v) + " out of range (0.." + std::to_string(n - 1) + ")");
+        if (v < 0 || v >= n)
+            bad(std::string(what) + " " + std::to_string(v) + " out of range (0.." + std::to_string(n - 1) + ")");
     };
     if (a.type == SiteType::FmBuf) {
         range("feature-map buffer", a.pe, 2);
@@ -499,7 +508,8 @@ FaultSiteCounts LoopbackModel::fault_site_counts() const {
     for (int n : adder_tree_levels(lb_.simd)) nodes += uint64_t(n);
     c.per_class[int(SiteClass::Acc)] = PE * uint64_t(acc_bits_);
     c.per_class[int(SiteClass::AdderNode)] = PE * nodes * uint64_t(acc_bits_);
-    c.per_class[int(SiteClass::WeightWord)] = PE * uint64_t(lb_.weight_buffer_words) * uint64_t(lb_.simd * lb_.weight_bits);
+    c.per_class[int(SiteClass::WeightWord)] =
+        PE * uint64_t(lb_.weight_buffer_words) * uint64_t(lb_.simd * lb_.weight_bits);
     if (thr_bits_ > 0) {
         c.per_class[int(SiteClass::Threshold)] = PE * uint64_t(lb_.threshold_buffer_words) * uint64_t(thr_bits_);
         c.per_class[int(SiteClass::Comparator)] = PE * uint64_t(max_t_);

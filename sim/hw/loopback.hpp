@@ -55,7 +55,7 @@ struct LoopbackTiming {
     Schedule schedule = Schedule::Interleaved;
     int nf = 0, sf = 0, reps = 0;  // compute loop: reps x nf x sf
     uint64_t weight_load = 0, ifm_load = 0, compute = 0, ofm_store = 0;
-    uint64_t total = 0;               // T_l
+    uint64_t total = 0;                                 // T_l
     uint64_t stall() const { return total - compute; }  // engine idle
 };
 // Per-layer timing of an engine running a topology (also the test's oracle).
@@ -149,17 +149,17 @@ private:
     int64_t cycle_ = 0;
 
     // Buffers and external memory.
-    int ifm_wl_ = 0;                 // limbs of an fmbuf[0] word
-    std::vector<uint64_t> ifm_;      // fmbuf[0]: words of SIMD elements
-    std::vector<int32_t> ofm_;       // fmbuf[1]: [word][PE lane] codes
-    std::vector<int32_t> ext_in_;    // external memory: the running layer's input map (HWC codes)
-    std::vector<int32_t> ext_out_;   // external memory: its output map
+    int ifm_wl_ = 0;                  // limbs of an fmbuf[0] word
+    std::vector<uint64_t> ifm_;       // fmbuf[0]: words of SIMD elements
+    std::vector<int32_t> ofm_;        // fmbuf[1]: [word][PE lane] codes
+    std::vector<int32_t> ext_in_;     // external memory: the running layer's input map (HWC codes)
+    std::vector<int32_t> ext_out_;    // external memory: its output map
     std::vector<uint64_t> row_bits_;  // sliding-window rows, [pe][sf][limb] (XNOR)
     std::vector<int16_t> row_vals_;   // [pe][sf][lane] (MAC)
     std::vector<PeInput> inputs_;     // per PE (pixel schedule)
     FaultHook buf_hook_;              // fmbuf faults: ArmedFault::pe = buffer, a = word
 
-    std::vector<std::vector<int32_t>> scores_;  // per image
+    std::vector<std::vector<int32_t>> scores_;                          // per image
     std::vector<std::vector<std::vector<int32_t>>> cap_out_, cap_pre_;  // [layer][image]
     std::vector<LoopbackTiming> measured_;
     std::vector<int64_t> image_done_;

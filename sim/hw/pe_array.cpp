@@ -121,8 +121,10 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
 void PeArray::accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x) {
     const int word = p.fold.weight_word(nf, sf);
     for (int pe = 0; pe < p.fold.pe; ++pe) {
-        if (datapath_faulty(pe, pe)) dot_hooked(p, pe, pe, word, sf, x);
-        else dot_plain(p, pe, pe, word, sf, x);
+        if (datapath_faulty(pe, pe))
+            dot_hooked(p, pe, pe, word, sf, x);
+        else
+            dot_plain(p, pe, pe, word, sf, x);
     }
 }
 
@@ -141,7 +143,8 @@ void PeArray::dot_plain(const LayerProgram& p, int pe, int bank, int word, int s
         const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
         const uint64_t* w = p.weight_bits(bank, word);
         int mis = 0;
-        for (int j = 0; j < p.word_limbs; ++j) mis += __builtin_popcountll((x.bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
+        for (int j = 0; j < p.word_limbs; ++j)
+            mis += __builtin_popcountll((x.bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
         sum = (mask ? p.fold.lanes_in_fold(sf) : p.fold.simd) - mis;
     } else {
         const int16_t* w = p.weight_values(bank, word);
@@ -204,8 +207,10 @@ void PeArray::accumulate_pixels(const LayerProgram& p, int channel, int sf, cons
     const int bank = p.fold.pe_of(channel), word = p.fold.weight_word(p.fold.fold_of(channel), sf);
     if (__builtin_expect(hook.armed, 0)) {
         for (int pe = 0; pe < pes; ++pe) {
-            if (datapath_faulty(pe, bank)) dot_hooked(p, pe, bank, word, sf, x[pe]);
-            else dot_plain(p, pe, bank, word, sf, x[pe]);
+            if (datapath_faulty(pe, bank))
+                dot_hooked(p, pe, bank, word, sf, x[pe]);
+            else
+                dot_plain(p, pe, bank, word, sf, x[pe]);
         }
         return;
     }

@@ -123,9 +123,9 @@ TEST(LoopbackCycles, ModelMatchesTheFormulaOnSeveralEngines) {
         bool dbuf;
         int width, latency;
     };
-    const Eng engines[] = {{1, 1, Schedule::Interleaved, false, 4, 10},  {4, 8, Schedule::Blocked, false, 8, 32},
-                           {3, 5, Schedule::Interleaved, true, 2, 7},    {32, 64, Schedule::Pixel, false, 16, 100},
-                           {7, 16, Schedule::Pixel, true, 1, 0},         {16, 32, Schedule::Interleaved, true, 64, 200}};
+    const Eng engines[] = {{1, 1, Schedule::Interleaved, false, 4, 10}, {4, 8, Schedule::Blocked, false, 8, 32},
+                           {3, 5, Schedule::Interleaved, true, 2, 7},   {32, 64, Schedule::Pixel, false, 16, 100},
+                           {7, 16, Schedule::Pixel, true, 1, 0},        {16, 32, Schedule::Interleaved, true, 64, 200}};
     for (const Eng& e : engines) {
         SCOPED_TRACE("engine " + std::to_string(e.pe) + "x" + std::to_string(e.simd) + " " + schedule_name(e.s) +
                      (e.dbuf ? " double-buffered" : ""));
@@ -155,8 +155,8 @@ TEST(LoopbackCycles, ModelMatchesTheFormulaOnSeveralEngines) {
         uint64_t per_image = 0;
         for (int l = 0; l < L; ++l) {
             const size_t i = size_t(l);
-            const uint64_t T = e.dbuf ? (l == 0 ? W[0] : 0) + I[i] + std::max(C[i], W[i + 1]) + O[i]
-                                      : W[i] + I[i] + C[i] + O[i];
+            const uint64_t T =
+                e.dbuf ? (l == 0 ? W[0] : 0) + I[i] + std::max(C[i], W[i + 1]) + O[i] : W[i] + I[i] + C[i] + O[i];
             per_image += T;
             EXPECT_EQ(r.measured[i].total, n * T) << topo.layers[i].name;
             EXPECT_EQ(r.measured[i].compute, n * C[i]) << topo.layers[i].name;
@@ -249,8 +249,8 @@ TEST(PeFaultReach, LoopbackEveryLayerFollowsTheSchedule) {
                 EXPECT_FALSE(reach.empty());  // pixel: an FC layer has one pixel
             }
             for (const OutputPos& o : changed[size_t(l)])
-                EXPECT_TRUE(allowed.count(o)) << topo.layers[size_t(l)].name << " channel " << o.channel << " pixel "
-                                              << o.pixel;
+                EXPECT_TRUE(allowed.count(o))
+                    << topo.layers[size_t(l)].name << " channel " << o.channel << " pixel " << o.pixel;
             layers_hit += !changed[size_t(l)].empty();
         }
         EXPECT_GE(layers_hit, 2u) << "one engine PE fault should show in several layers";
@@ -329,8 +329,10 @@ TEST(LoopbackFaults, OutputBufferBitHitsOneOutput) {
     const auto faulty = hw.captured_output(0, 0);
     EXPECT_EQ(hw.captured_mvtu(0, 0).size(), size_t(10 * 10 * 8));
     for (size_t k = 0; k < clean.size(); ++k) {
-        if (k == size_t(q) * 8 + ch) EXPECT_NE(faulty[k], clean[k]);
-        else EXPECT_EQ(faulty[k], clean[k]) << k;
+        if (k == size_t(q) * 8 + ch)
+            EXPECT_NE(faulty[k], clean[k]);
+        else
+            EXPECT_EQ(faulty[k], clean[k]) << k;
     }
     hw.disarm_faults();
     hw.reset();
@@ -430,6 +432,8 @@ TEST(LoopbackConfig, ClearErrors) {
     EXPECT_NE(errors_of("{pe: 4, simd: 8, ifm_buffer_words: 100}").find("input feature-map buffer words"),
               std::string::npos);
     EXPECT_NE(errors_of("{pe: 4, simd: 8, schedule: diagonal}").find("engine.schedule"), std::string::npos);
+    EXPECT_NE(errors_of("{pe: 4, simd: 8, mem_bytes_per_cycle: 0}").find("engine.mem_bytes_per_cycle=0 must be >= 1"),
+              std::string::npos);
     EXPECT_NE(errors_of("{pe: 4, simd: 8, schedules: {c1: pixel, c9: blocked}}").find("engine.schedules.c9"),
               std::string::npos);
     const AccelConfig a = parse_accel(
@@ -456,6 +460,36 @@ TEST(LoopbackConfig, ClearErrors) {
     const auto errs = validate_folding(coded, topo);
     ASSERT_EQ(errs.size(), 1u);
     EXPECT_EQ(errs[0].find("layers[1].schedule=pixel: only for architecture loopback"), 0u) << errs[0];
+}
+
+// The shipped loopback engines load, and run a random model of their
+// network bit-exactly (the quarter engine bound to the 1/4-width CNV).
+TEST(LoopbackShipped, ConfigsSimulateBitExact) {
+    const std::string dir = std::string(FATSIM_SOURCE_DIR) + "/models/accel/";
+    struct Shipped {
+        const char* file;
+        double width;
+        int pe, simd;
+    };
+    for (const Shipped& sh :
+         {Shipped{"cnv_w1a1_loopback.yaml", 1.0, 32, 64}, Shipped{"cnv_w1a1_quarter_loopback.yaml", 0.25, 16, 32}}) {
+        SCOPED_TRACE(sh.file);
+        Topology file_topo;
+        AccelConfig acc = load_accel(dir + sh.file, &file_topo);
+        EXPECT_EQ(acc.architecture, Architecture::Loopback);
+        EXPECT_EQ(acc.loopback.pe, sh.pe);
+        EXPECT_EQ(acc.loopback.simd, sh.simd);
+        const Topology topo = load_topology(acc.topology_path, sh.width);
+        bind_folding(acc, topo);
+        const QnnModel m = random_model(topo, 2);
+        DataflowOptions opt;
+        opt.capture = true;
+        LoopbackModel hw(m, acc, opt);
+        const auto images = random_images(topo, 1, 3);
+        hw.load_images(images.data(), 1);
+        hw.run();
+        expect_matches_golden(hw, m, images, 1);
+    }
 }
 
 }  // namespace

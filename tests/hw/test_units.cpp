@@ -329,8 +329,10 @@ TEST(FaultSiteGrammar, RoundTripEveryClass) {
                 else if constexpr (std::is_same_v<T, WeightBit>) got = {w.pe, w.word, w.bit};
                 else if constexpr (std::is_same_v<T, ThresholdBit>) got = {w.pe, w.word, w.bit};
                 else if constexpr (std::is_same_v<T, Comparator>) got = {w.pe, w.index};
-                else if constexpr (std::is_same_v<T, FifoBit>) got = {w.fifo, w.slot, w.bit};
-                else got = {w.buffer, w.word, w.bit};
+                else if constexpr (std::is_same_v<T, FifoBit>)
+                    got = {w.fifo, w.slot, w.bit};
+                else
+                    got = {w.buffer, w.word, w.bit};
             },
             s.where);
         EXPECT_EQ(got, c.fields);
