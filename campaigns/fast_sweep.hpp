@@ -12,8 +12,12 @@
 //    MAC), then thresholded and max-pooled against the golden neighbours;
 //  * as soon as a layer's output equals the golden output, the image's
 //    prediction is the golden one and the work stops.
-// Every step is exact integer arithmetic: the result equals a full faulty
-// re-inference (checked by tests/unit/test_campaign.cpp on every W/A mix).
+// predict() is two steps: build the change at the faulty layer (the output
+// elements the stuck code alters), then propagate changes layer by layer.
+// Every layer is evaluated with the engine's own PreparedLayer and kernels
+// (sim/core/kernels.hpp), so every step is the engine's exact integer
+// arithmetic: the result equals a full faulty re-inference (checked by
+// tests/unit/test_campaign.cpp on every W/A mix).
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -9,6 +9,7 @@
 #include "campaign.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "error_model.hpp"
 #include "model.hpp"
 #include "pipeline.hpp"
 
@@ -130,8 +131,14 @@ void check_config_file(const std::string& f, const po::variables_map& vm) {
         std::printf("ok  %s: pipeline spec %s, %zu models on %s\n", f.c_str(), p.name.c_str(), p.models.size(),
                     t.name.c_str());
     }
-    // The error-model files (models/error_models/*.yaml) get their branch here.
-    else {
+    else if (kind == "error-model") {
+        // Without --topology only the file itself is checked; with it, every
+        // layer, channel, pixel and code it names must exist there.
+        const ErrorModel m = vm.count("topology") ? load_error_model(f, load_topology(vm["topology"].as<std::string>()))
+                                                  : load_error_model(f);
+        std::printf("ok  %s: error model, %s granularity, %zu classes%s\n", f.c_str(), to_string(m.granularity),
+                    m.classes.size(), vm.count("topology") ? ", valid on the topology" : "");
+    } else {
         throw UnknownConfigKind("not a config this build knows (" + kind + ")");
     }
 }
@@ -144,7 +151,7 @@ int cmd_config(const Args& args) {
         ("action", po::value<std::string>()->required(), "check | describe")
         ("files", po::value<std::vector<std::string>>()->multitoken(),
          "check: config files; describe: topology | accel | campaign | pipeline (default: all)")
-        ("topology,t", po::value<std::string>(), "topology to check a FINN folding JSON against");
+        ("topology,t", po::value<std::string>(), "topology to check a FINN folding JSON or an error model against");
     po::positional_options_description pos;
     pos.add("action", 1).add("files", -1);
     po::variables_map vm;

@@ -811,9 +811,11 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
 std::string detect_config_kind(const std::string& path) {
     if (fs::path(path).extension() == ".json") {
         const nlohmann::json j = load_json(path);
-        if (j.is_object())
+        if (j.is_object()) {
+            if (j.contains("classes") && j.contains("granularity")) return "error-model";
             for (const auto& kv : j.items())
                 if (is_mvau_key(kv.key())) return "finn-folding";
+        }
         return "unknown";
     }
     const YAML::Node root = yamlf::load(read_text_file(path), path);
@@ -822,8 +824,8 @@ std::string detect_config_kind(const std::string& path) {
     if (root["architecture"] || root["engine"]) return "accel";
     // A pipeline spec trains models; a campaign spec sweeps one model.
     if (root["models"] && (root["train"] || root["topology"])) return "pipeline";
-    // Error-model files (models/error_models/*.yaml) are recognised here,
-    // before "campaign": their keys must not be taken for a campaign spec.
+    // Error-model files before "campaign": their keys must not be taken for a campaign spec.
+    if (root["classes"] && root["granularity"]) return "error-model";
     if (root["sweep"] || root["error_model"]) return "campaign";
     return "unknown";
 }

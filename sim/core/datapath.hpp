@@ -24,6 +24,14 @@ const char* schedule_name(Schedule s);  // the YAML spelling
 // The schedule a YAML spelling names; false when none does.
 bool parse_schedule(const std::string& name, Schedule& out);
 
+// Output code of an accumulator against T ascending thresholds: the
+// comparator bank of a PE, lo + #{t : thr[t] <= acc}.
+inline int8_t threshold_code(int32_t acc, const int32_t* thr, int T, int lo) {
+    int level = 0;
+    for (int k = 0; k < T; ++k) level += thr[k] <= acc;
+    return int8_t(lo + level);
+}
+
 // Register widths and value encodings of one compute layer.
 struct LayerGeometry {
     int mw = 0, mh = 0;
@@ -51,11 +59,7 @@ struct LayerGeometry {
     // popcounts move by half the dot product.
     int acc_delta_divisor() const { return xnor ? 2 : 1; }
     // Output code of an accumulator against a channel's T ascending thresholds.
-    int8_t threshold(int32_t acc, const int32_t* thr) const {
-        int level = 0;
-        for (int k = 0; k < thresholds; ++k) level += thr[k] <= acc;
-        return int8_t(act.lo + level);
-    }
+    int8_t threshold(int32_t acc, const int32_t* thr) const { return threshold_code(acc, thr, thresholds, act.lo); }
 };
 
 // Geometry of compute layer `layer` of a finalized topology (its input

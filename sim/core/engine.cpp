@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "kernels.hpp"
@@ -11,223 +13,157 @@ namespace fatsim {
 
 using namespace kernels;
 
-namespace {
-
-// One layer prepared for fast evaluation: weights packed once at load time.
-struct Prepared {
-    const LayerSpec* s = nullptr;
-    bool xnor = false;
-    int mw = 0, mh = 0, K = 0, C = 0, D = 0, O = 0, P = 1, Q = 0;
-    int T = 0;
-    ActRange ar;
-    // XNOR path: MW bits a row, 64 lanes a word; padding bits are 0 in both
-    // operands so they never count as mismatches.
-    int words = 0, pix_words = 0;
-    std::vector<uint64_t> wbits;
-    // Integer path: weights transposed to [MW][MHP] (MH padded to a multiple
-    // of kLanes) so a block of kLanes accumulators stays in one vector register
-    // while the whole im2col row streams past.
-    int mhp = 0;
-    std::vector<int32_t> wT;
-    std::vector<int32_t> thr;
-    int16_t value_of[256];  // input code (as uint8) -> arithmetic value
-};
-
-}  // namespace
-
 struct Engine::Impl {
-    std::vector<Prepared> layers;
+    std::vector<PreparedLayer> layers;
 };
 
 Engine::Engine(const QnnModel& model) : model_(model), impl_(new Impl) {
-    const auto& topo = model.topology;
-    for (size_t l = 0; l < topo.layers.size(); ++l) {
-        const LayerSpec& s = topo.layers[l];
-        Prepared p;
-        p.s = &s;
-        p.xnor = s.binary_xnor();
-        p.mw = s.mw();
-        p.mh = s.mh();
-        p.K = s.kernel;
-        p.C = s.in_channels;
-        p.D = s.in_dim;
-        p.O = s.out_dim;
-        p.P = s.pool;
-        p.Q = s.pooled_dim;
-        if (s.act_bits) {
-            p.ar = act_range(s.act_bits);
-            p.T = p.ar.thresholds();
-            p.thr = model.layers[l].thresholds;
-        }
-        for (int c = 0; c < 256; ++c) {
-            const int code = int8_t(uint8_t(c));
-            p.value_of[c] = int16_t(s.in_bipolar ? 2 * code - 1 : code);
-        }
-        const auto& w = model.layers[l].weights;
-        if (p.xnor) {
-            p.words = (p.mw + 63) / 64;
-            p.pix_words = (p.C + 63) / 64;
-            p.wbits.assign(size_t(p.mh) * (p.words + 1), 0);
-            for (int r = 0; r < p.mh; ++r)
-                for (int k = 0; k < p.mw; ++k)
-                    if (w[size_t(r) * p.mw + k] > 0) p.wbits[size_t(r) * p.words + k / 64] |= 1ull << (k % 64);
-            p.wbits.resize(size_t(p.mh) * p.words);
-        } else {
-            p.mhp = (p.mh + kLanes - 1) / kLanes * kLanes;
-            p.wT.assign(size_t(p.mw) * p.mhp, 0);
-            for (int r = 0; r < p.mh; ++r)
-                for (int k = 0; k < p.mw; ++k) p.wT[size_t(k) * p.mhp + r] = w[size_t(r) * p.mw + k];
-        }
-        impl_->layers.push_back(std::move(p));
-    }
+    for (size_t l = 0; l < model.topology.layers.size(); ++l)
+        impl_->layers.push_back(prepare_layer(model.topology, int(l), model.layers[l]));
 }
 
 Engine::~Engine() = default;
 
 std::unique_ptr<Engine::Workspace> Engine::make_workspace() const {
     auto ws = std::make_unique<Workspace>();
-    size_t act = 0, pix = 0, row = 0, row32 = 0;
+    size_t acc = 0;
     for (const auto& p : impl_->layers) {
-        ws->out.emplace_back(size_t(p.Q) * p.Q * p.mh);
-        act = std::max(act, size_t(p.O) * p.O * p.mh);
-        if (p.xnor) {
-            pix = std::max(pix, size_t(p.D) * p.D * p.pix_words + 1);
-            row = std::max(row, size_t(p.words) + size_t(p.pix_words) + 1);
-        } else {
-            row32 = std::max(row32, size_t(p.mw));
-        }
+        ws->out.emplace_back(p.out_size());
+        acc = std::max(acc, p.acc_size());
+        ws->im2col.fit(p);
     }
-    ws->row32.resize(row32);
-    ws->act.resize(act);
-    ws->acc.resize(act);
-    ws->pix.resize(pix);
-    ws->row.resize(row);
+    ws->act.resize(acc);
+    ws->acc.resize(acc);
     return ws;
 }
 
-size_t Engine::output_size(int layer) const {
-    const auto& p = impl_->layers[layer];
-    return size_t(p.Q) * p.Q * p.mh;
-}
+size_t Engine::output_size(int layer) const { return impl_->layers[size_t(layer)].out_size(); }
 
 size_t Engine::input_size() const {
     const auto& t = model_.topology;
     return size_t(t.in_dim) * t.in_dim * t.in_channels;
 }
 
-namespace {
+int Engine::layers() const { return int(impl_->layers.size()); }
 
-// Accumulators of every output pixel and channel of one layer (HWC).
-void accumulate(const Prepared& p, Engine::Workspace& ws, const int8_t* in, int32_t* acc) {
-    const int O = p.O, K = p.K, C = p.C, D = p.D, MH = p.mh;
-    if (p.xnor) {
-        const int pw = p.pix_words;
-        uint64_t* pix = ws.pix.data();
-        std::fill(pix, pix + size_t(D) * D * pw, 0);
-        for (int i = 0; i < D * D; ++i) pack_bits(in + size_t(i) * C, C, pix + size_t(i) * pw);
-        uint64_t* row = ws.row.data();
-        for (int oy = 0; oy < O; ++oy)
-            for (int ox = 0; ox < O; ++ox) {
-                std::fill(ws.row.begin(), ws.row.end(), 0);
-                int pos = 0;
-                for (int ky = 0; ky < K; ++ky)
-                    for (int kx = 0; kx < K; ++kx) {
-                        const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
-                        for (int j = 0; j < pw; ++j) put_bits(row, pos + 64 * j, src[j]);
-                        pos += C;
-                    }
-                int32_t* a = acc + (size_t(oy) * O + ox) * MH;
-                const uint64_t* wb = p.wbits.data();
-                for (int co = 0; co < MH; ++co, wb += p.words) a[co] = p.mw - mismatches(row, wb, p.words);
-            }
-    } else {
-        int32_t* row = ws.row32.data();
-        for (int oy = 0; oy < O; ++oy)
-            for (int ox = 0; ox < O; ++ox) {
-                int k = 0;
-                for (int ky = 0; ky < K; ++ky)
-                    for (int kx = 0; kx < K; ++kx) {
-                        const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
-                        for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
-                    }
-                mac_row(acc + (size_t(oy) * O + ox) * MH, row, p.wT.data(), p.mw, MH, p.mhp);
-            }
-    }
-}
-
-// Thresholds then max pool (codes are ordered like values).
-void activate(const Prepared& p, const int32_t* acc, int8_t* act, int8_t* out) {
-    const int O = p.O, MH = p.mh, T = p.T;
-    const size_t n = size_t(O) * O * MH;
-    const int32_t* thr = p.thr.data();
-    const int8_t lo = int8_t(p.ar.lo);
-    for (size_t base = 0; base < n; base += MH) {
-        const int32_t* a = acc + base;
-        int8_t* o = act + base;
-        if (T == 1) {
-            for (int co = 0; co < MH; ++co) o[co] = int8_t(lo + (a[co] >= thr[co]));
-        } else {
-            for (int co = 0; co < MH; ++co) {
-                int level = 0;
-                for (int k = 0; k < T; ++k) level += thr[co * T + k] <= a[co];
-                o[co] = int8_t(lo + level);
-            }
-        }
-    }
-    if (p.P == 1) {
-        std::memcpy(out, act, n);
-        return;
-    }
-    const int P = p.P, Q = p.Q;
-    for (int qy = 0; qy < Q; ++qy)
-        for (int qx = 0; qx < Q; ++qx) {
-            int8_t* o = out + (size_t(qy) * Q + qx) * MH;
-            std::memcpy(o, act + (size_t(qy * P) * O + qx * P) * MH, MH);
-            for (int py = 0; py < P; ++py)
-                for (int px = 0; px < P; ++px) {
-                    const int8_t* a = act + (size_t(qy * P + py) * O + (qx * P + px)) * MH;
-                    for (int c = 0; c < MH; ++c) o[c] = std::max(o[c], a[c]);
-                }
-        }
-}
-
-}  // namespace
+const PreparedLayer& Engine::prepared_layer(int l) const { return impl_->layers.at(size_t(l)); }
 
 int Engine::classify(Workspace& ws, const int8_t* input, const std::vector<ErrorPattern>& faults,
                      Trace* trace) const {
-    return classify_from(ws, 0, input, faults, trace);
+    ClassifyOptions opt;
+    opt.faults = &faults;
+    opt.trace = trace;
+    return classify_with(ws, 0, input, opt);
 }
 
 int Engine::classify_from(Workspace& ws, int first, const int8_t* layer_input,
                           const std::vector<ErrorPattern>& faults, Trace* trace) const {
+    ClassifyOptions opt;
+    opt.faults = &faults;
+    opt.trace = trace;
+    return classify_with(ws, first, layer_input, opt);
+}
+
+int Engine::classify_with(Workspace& ws, int first, const int8_t* layer_input, const ClassifyOptions& opt) const {
+    if (opt.overrides && &opt.overrides->engine() != this)
+        throw std::invalid_argument("Engine::classify_with: the overrides were made for another engine");
     const int L = int(impl_->layers.size());
+    Trace* trace = opt.trace;
     if (trace) trace->layers.resize(L);
     const int8_t* in = layer_input;
     for (int l = first; l < L; ++l) {
-        const Prepared& p = impl_->layers[l];
-        accumulate(p, ws, in, ws.acc.data());
-        const size_t n = size_t(p.O) * p.O * p.mh;
-        if (l == L - 1 && p.T == 0) {
+        const PreparedLayer& p = opt.overrides ? opt.overrides->layer(l, impl_->layers[l]) : impl_->layers[l];
+        int32_t* acc = ws.acc.data();
+        const size_t n = p.acc_size();
+        accumulate_all(p, in, ws.im2col, acc);
+        if (opt.hook) opt.hook->on_accumulators(l, acc, p.O * p.O, p.MH);
+        if (p.last) {
             if (trace) {
-                trace->layers[l].acc.assign(ws.acc.begin(), ws.acc.begin() + n);
+                trace->layers[l].acc.assign(acc, acc + n);
                 trace->layers[l].act.clear();
                 trace->layers[l].out.clear();
             }
-            return int(std::max_element(ws.acc.begin(), ws.acc.begin() + n) - ws.acc.begin());
+            return first_max(acc, n);
         }
         int8_t* out = ws.out[l].data();
-        activate(p, ws.acc.data(), ws.act.data(), out);
-        for (const auto& f : faults)
-            if (f.layer == l) apply_error_pattern(f, out, p.Q, p.mh);
+        activate_all(p, acc, ws.act.data(), out);
+        if (opt.faults)
+            for (const auto& f : *opt.faults)
+                if (f.layer == l) apply_error_pattern(f, out, p.Q, p.MH);
         if (trace) {
             auto& lt = trace->layers[l];
-            lt.acc.assign(ws.acc.begin(), ws.acc.begin() + n);
+            lt.acc.assign(acc, acc + n);
             lt.act.assign(ws.act.begin(), ws.act.begin() + n);
             lt.out.assign(out, out + ws.out[l].size());
         }
         in = out;
     }
     return -1;  // unreachable for a finalized topology: the last layer has no activation
+}
+
+EngineOverrides::EngineOverrides(const Engine& engine) : engine_(engine) {}
+
+LayerParams& EngineOverrides::params_of(int layer) {
+    const QnnModel& m = engine_.model();
+    if (layer < 0 || layer >= int(m.layers.size()))
+        throw std::invalid_argument("EngineOverrides: layer " + std::to_string(layer) + " is not a layer of " +
+                                    m.topology.name);
+    const size_t l = size_t(layer);
+    if (layers_.size() < m.layers.size()) {
+        layers_.resize(m.layers.size());
+        params_.resize(m.layers.size());
+    }
+    if (!layers_[l]) params_[l] = m.layers[l];  // first override of this layer: start from the model
+    return params_[l];
+}
+
+void EngineOverrides::prepare(int layer) {
+    const size_t l = size_t(layer);
+    layers_[l] = std::make_unique<PreparedLayer>(prepare_layer(engine_.model().topology, layer, params_[l]));
+}
+
+void EngineOverrides::set_weights(int layer, std::vector<int8_t> weights) {
+    LayerParams& params = params_of(layer);
+    const LayerSpec& s = engine_.model().topology.layers[size_t(layer)];
+    const std::string where = "EngineOverrides: layer " + s.name + ": ";
+    if (weights.size() != size_t(s.mh()) * s.mw())
+        throw std::invalid_argument(where + "weights has " + std::to_string(weights.size()) +
+                                    " entries, expected MH*MW = " + std::to_string(size_t(s.mh()) * s.mw()));
+    // The range of the weight memory field, wider than a trained model's.
+    const int lo = s.weight_bits == 1 ? -1 : -(1 << (s.weight_bits - 1));
+    const int hi = s.weight_bits == 1 ? 1 : (1 << (s.weight_bits - 1)) - 1;
+    for (size_t k = 0; k < weights.size(); ++k) {
+        const int w = weights[k];
+        if (w < lo || w > hi || (s.weight_bits == 1 && w == 0))
+            throw std::invalid_argument(where + "weight[" + std::to_string(k) + "]=" + std::to_string(w) +
+                                        " does not fit a " + std::to_string(s.weight_bits) + "-bit weight field" +
+                                        (s.weight_bits == 1 ? " (-1 or +1)" : ""));
+    }
+    params.weights = std::move(weights);
+    prepare(layer);
+}
+
+void EngineOverrides::set_thresholds(int layer, std::vector<int32_t> thresholds) {
+    LayerParams& params = params_of(layer);
+    const PreparedLayer& own = engine_.prepared_layer(layer);
+    const size_t expected = size_t(own.MH) * own.T;
+    if (thresholds.size() != expected)
+        throw std::invalid_argument("EngineOverrides: layer " + engine_.model().topology.layers[size_t(layer)].name +
+                                    ": thresholds has " + std::to_string(thresholds.size()) +
+                                    " entries, expected MH*T = " + std::to_string(expected));
+    params.thresholds = std::move(thresholds);
+    prepare(layer);
+}
+
+void EngineOverrides::clear() {
+    layers_.clear();
+    params_.clear();
+}
+
+bool EngineOverrides::empty() const {
+    for (const auto& p : layers_)
+        if (p) return false;
+    return true;
 }
 
 int resolve_threads(int requested) {
@@ -237,6 +173,13 @@ int resolve_threads(int requested) {
 }
 
 EvalResult Engine::evaluate(const InputBatch& batch, const std::vector<ErrorPattern>& faults, int threads) const {
+    ClassifyOptions opt;
+    opt.faults = &faults;
+    return evaluate_with(batch, opt, threads);
+}
+
+EvalResult Engine::evaluate_with(const InputBatch& batch, const ClassifyOptions& opt, int threads) const {
+    if (opt.trace) throw std::invalid_argument("Engine::evaluate_with: a trace is per image, not per batch");
     EvalResult r;
     r.images = batch.count;
     r.predictions.assign(batch.count, -1);
@@ -249,7 +192,7 @@ EvalResult Engine::evaluate(const InputBatch& batch, const std::vector<ErrorPatt
             const int start = next.fetch_add(kChunk);
             if (start >= batch.count) break;
             for (int i = start; i < std::min(batch.count, start + kChunk); ++i)
-                r.predictions[i] = int16_t(classify(*ws, batch.image(i), faults));
+                r.predictions[i] = int16_t(classify_with(*ws, 0, batch.image(i), opt));
         }
     };
     std::vector<std::thread> pool;

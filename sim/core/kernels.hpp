@@ -1,9 +1,15 @@
-// Inner-loop kernels shared by the golden engine and the fast campaign sweep:
-// bit packing and XNOR-popcount for binary layers, vectorised integer MACs.
+// The kernels of the golden engine and the fast campaign sweep, written once:
+// accumulate (all pixels or one output pixel: bit-packed XNOR-popcount or
+// vectorised integer MAC over an im2col window), threshold a pixel's
+// accumulators, max-pool a region, add a weight column times an input change.
+// All operate on a PreparedLayer.
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "prepared_layer.hpp"
 
 namespace fatsim::kernels {
 
@@ -52,5 +58,125 @@ inline void mac_row(int32_t* acc, const int32_t* row, const int32_t* wT, int mw,
         for (int j = 0; j < n; ++j) acc[cb + j] = t[j];
     }
 }
+
+// Calls f(q, tap) for each output pixel q (of an O x O map, K x K window,
+// stride 1) whose window contains input pixel `pix` of a D x D map; tap is
+// ky*K + kx, the window position pix sits at.
+template <class F>
+inline void for_each_window_output(int pix, int D, int K, int O, F&& f) {
+    const int y = pix / D, x = pix - y * D;
+    for (int ky = 0; ky < K; ++ky) {
+        const int oy = y - ky;
+        if (oy < 0 || oy >= O) continue;
+        for (int kx = 0; kx < K; ++kx) {
+            const int ox = x - kx;
+            if (ox >= 0 && ox < O) f(oy * O + ox, ky * K + kx);
+        }
+    }
+}
+
+// Readies a layer's input (codes, HWC) for accumulate_pixel: XNOR layers
+// pack every pixel's channels into bits. b must fit the layer.
+inline void load_input(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b) {
+    if (!p.geo.xnor) return;
+    const int pw = p.pix_words, C = p.C, pixels = p.D * p.D;
+    uint64_t* pix = b.pix.data();
+    std::fill(pix, pix + size_t(pixels) * pw, 0);
+    for (int i = 0; i < pixels; ++i) pack_bits(in + size_t(i) * C, C, pix + size_t(i) * pw);
+}
+
+// acc[0..MH) = accumulators of output pixel (oy, ox) of an XNOR layer, after load_input.
+inline void accumulate_pixel_xnor(const PreparedLayer& p, Im2colBuffers& b, int oy, int ox, int32_t* acc) {
+    const int K = p.K, C = p.C, D = p.D, pw = p.pix_words;
+    const uint64_t* pix = b.pix.data();
+    uint64_t* row = b.row.data();
+    std::fill(b.row.begin(), b.row.end(), 0);
+    int pos = 0;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+            const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
+            for (int j = 0; j < pw; ++j) put_bits(row, pos + 64 * j, src[j]);
+            pos += C;
+        }
+    const uint64_t* wb = p.wbits.data();
+    const int MH = p.MH, MW = p.MW, words = p.words;
+    for (int co = 0; co < MH; ++co, wb += words) acc[co] = MW - mismatches(row, wb, words);
+}
+
+// acc[0..MH) = accumulators of output pixel (oy, ox) of an integer layer.
+inline void accumulate_pixel_int(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
+                                 int32_t* acc) {
+    const int K = p.K, C = p.C, D = p.D;
+    int32_t* row = b.vals.data();
+    int k = 0;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+            const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
+            for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
+        }
+    mac_row(acc, row, p.wT.data(), p.MW, p.MH, p.mhp);
+}
+
+// acc[0..MH) = accumulators of output pixel (oy, ox), after load_input(in).
+inline void accumulate_pixel(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
+                             int32_t* acc) {
+    if (p.geo.xnor)
+        accumulate_pixel_xnor(p, b, oy, ox, acc);
+    else
+        accumulate_pixel_int(p, in, b, oy, ox, acc);
+}
+
+// Accumulators of every output pixel and channel (HWC, acc_size() values).
+// Out of line (kernels.cpp): inlined into a caller's layer loop it runs slower.
+void accumulate_all(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int32_t* acc);
+
+// Output codes of `pixels` consecutive pixels' accumulators, MH each
+// (threshold_code; fields are copied to locals: the int8_t stores could
+// alias them and would block vectorisation).
+inline void threshold_rows(const PreparedLayer& p, const int32_t* acc, int8_t* out, size_t pixels) {
+    const int32_t* thr = p.thr.data();
+    const int MH = p.MH, T = p.T, lo = p.lo;
+    for (size_t q = 0; q < pixels; ++q, acc += MH, out += MH) {
+        if (T == 1) {  // binary activations: one compare, vectorised
+            for (int co = 0; co < MH; ++co) out[co] = int8_t(lo + (thr[co] <= acc[co]));
+        } else {
+            for (int co = 0; co < MH; ++co) out[co] = threshold_code(acc[co], thr + size_t(co) * T, T, lo);
+        }
+    }
+}
+inline void threshold_row(const PreparedLayer& p, const int32_t* acc, int8_t* out) { threshold_rows(p, acc, out, 1); }
+
+// out[0..MH) = max over the P x P pre-pool pixels of pooled pixel r; act_at(q)
+// gives the MH codes of pre-pool pixel q (codes are ordered like values).
+template <class ActAt>
+inline void max_pool_pixel(const PreparedLayer& p, int r, ActAt&& act_at, int8_t* out) {
+    const int P = p.P, O = p.O, MH = p.MH;
+    const int qy = r / p.Q, qx = r - qy * p.Q;
+    std::memcpy(out, act_at(qy * P * O + qx * P), size_t(MH));
+    for (int py = 0; py < P; ++py)
+        for (int px = 0; px < P; ++px) {  // (the first again: cheaper than a branch)
+            const int8_t* a = act_at((qy * P + py) * O + (qx * P + px));
+            for (int c = 0; c < MH; ++c) out[c] = std::max(out[c], a[c]);
+        }
+}
+
+// Thresholds every pixel (act, acc_size() codes), then max pool into out.
+void activate_all(const PreparedLayer& p, const int32_t* acc, int8_t* act, int8_t* out);
+
+// acc[0..MHP) += d * weight column `column` (column = tap*C + channel).
+inline void add_weight_column(const PreparedLayer& p, int column, int d, int32_t* acc) {
+    const int mhp = p.mhp;
+    const int32_t* w = p.wT.data() + size_t(column) * mhp;
+    for (int j = 0; j < mhp; j += kLanes) {
+        Lanes av, wv;
+        std::memcpy(&av, acc + j, sizeof av);
+        std::memcpy(&wv, w + j, sizeof wv);
+        av += wv * d;
+        std::memcpy(acc + j, &av, sizeof av);
+    }
+}
+
+// The classifier's decision: index of the first largest score.
+inline int first_max(const int32_t* v, size_t n) { return int(std::max_element(v, v + n) - v); }
 
 }  // namespace fatsim::kernels

@@ -1,0 +1,58 @@
+#include "prepared_layer.hpp"
+
+#include <algorithm>
+
+#include "kernels.hpp"
+
+namespace fatsim {
+
+PreparedLayer prepare_layer(const Topology& topo, int layer, const LayerParams& params) {
+    const LayerSpec& s = topo.layers.at(size_t(layer));
+    PreparedLayer p;
+    p.geo = layer_geometry(topo, layer);
+    p.K = s.kernel;
+    p.C = s.in_channels;
+    p.D = s.in_dim;
+    p.O = s.out_dim;
+    p.P = s.pool;
+    p.Q = s.pooled_dim;
+    p.MH = p.geo.mh;
+    p.MW = p.geo.mw;
+    p.fc = s.kind == LayerKind::Fc;
+    p.last = !p.geo.has_act;
+    if (p.geo.has_act) {
+        p.T = p.geo.thresholds;
+        p.lo = p.geo.act.lo;
+        p.thr = params.thresholds;
+    }
+    for (int c = 0; c < 256; ++c) p.value_of[c] = int16_t(p.geo.input_value(int8_t(uint8_t(c))));
+    const auto& w = params.weights;
+    if (p.geo.xnor) {
+        // Padding bits stay 0 in weights and inputs, so they never mismatch.
+        p.words = (p.MW + 63) / 64;
+        p.pix_words = (p.C + 63) / 64;
+        p.wbits.assign(size_t(p.MH) * p.words, 0);
+        for (int r = 0; r < p.MH; ++r)
+            for (int k = 0; k < p.MW; ++k)
+                if (w[size_t(r) * p.MW + k] > 0) p.wbits[size_t(r) * p.words + k / 64] |= 1ull << (k % 64);
+    }
+    p.mhp = (p.MH + kernels::kLanes - 1) / kernels::kLanes * kernels::kLanes;
+    p.wT.assign(size_t(p.MW) * p.mhp, 0);
+    for (int r = 0; r < p.MH; ++r)
+        for (int k = 0; k < p.MW; ++k) p.wT[size_t(k) * p.mhp + r] = w[size_t(r) * p.MW + k];
+    return p;
+}
+
+void Im2colBuffers::fit(const PreparedLayer& p) {
+    auto grow = [](auto& v, size_t n) {
+        if (v.size() < n) v.resize(n);
+    };
+    if (p.geo.xnor) {
+        grow(pix, size_t(p.D) * p.D * p.pix_words + 1);
+        grow(row, size_t(p.words) + size_t(p.pix_words) + 1);
+    } else {
+        grow(vals, size_t(p.MW));
+    }
+}
+
+}  // namespace fatsim
