@@ -28,6 +28,7 @@ int cmd_simulate(const Args& args);   // sim/app/cmd_simulate.cpp
 int cmd_bench_hw(const Args& args);   // `fatsim bench hw`
 int cmd_fifo_size(const Args& args);   // cmd_fifo_size.cpp
 int cmd_bench_fifo(const Args& args);  // cmd_fifo_size.cpp: `fatsim bench fifo`
+int cmd_faults(const Args& args);     // cmd_faults.cpp: `fatsim faults list`
 int cmd_campaign(const Args& args);        // cmd_campaign.cpp
 int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench campaign`
 int cmd_report(const Args& args);          // cmd_report.cpp

@@ -87,8 +87,9 @@ Commands:
   report      Table I, side-by-side comparison and min/max plot of campaign results
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
-  simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
+  simulate    cycle-level SystemC model of a dataflow or loopback accelerator: accuracy, cycles, FPS
   fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
+  faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
   bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|fifo|campaign`
 
 Options:
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
         if (cmd == "fifo-size") return cmd_fifo_size(args);
+        if (cmd == "faults") return cmd_faults(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);

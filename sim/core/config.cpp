@@ -46,6 +46,12 @@ ConfigError::ConfigError(std::string file, std::vector<std::string> errors)
 
 int LayerFolding::rows() const { return mh_padded > 0 ? mh_padded : mh; }
 
+Schedule LoopbackConfig::schedule_of(const std::string& layer) const {
+    for (const auto& ls : layer_schedules)
+        if (ls.first == layer) return ls.second;
+    return schedule;
+}
+
 const char* architecture_name(Architecture a) {
     switch (a) {
         case Architecture::Dataflow: return "dataflow";
@@ -231,6 +237,7 @@ const ConfigSchema& accel_schema() {
         using namespace param;
         const AccelConfig a;
         const LayerFolding f;
+        const LoopbackConfig lb;
         ConfigSchema s;
         s.kind = "accel";
         s.summary = "an accelerator for a topology: common part, then one part per architecture (models/accel/*.yaml)";
@@ -244,7 +251,7 @@ const ConfigSchema& accel_schema() {
               list("fifo_depths", "ints", std::to_string(DataflowConfig::kDefaultDepth) + " each",
                    "dataflow: FIFO depth in front of each layer, plus one after the last"),
               map("stream_depths", "dataflow: depth of streams inside layers by name (conv0.swg: 40); others 2"),
-              map("engine", "loopback (required there): the one engine's size")}},
+              map("engine", "loopback (required there): the one engine, its buffers and external memory")}},
             {"layers[]",
              {required(string("name", "", "the topology layer's name, same order")),
               required(integer("pe", 1, -1, "", "processing elements (>= 1, divides MH or mh_padded)")),
@@ -255,7 +262,29 @@ const ConfigSchema& accel_schema() {
                      "output channel c on PE c mod PE, or PE p owns a block of channels")}},
             {"engine",
              {required(integer("pe", 1, -1, "", "the engine's processing elements (>= 1)")),
-              required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)"))}},
+              required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)")),
+              integer("weight_bits", 1, 8, std::to_string(lb.weight_bits),
+                      "widest weights the lanes multiply; every layer's weight_bits must fit"),
+              integer("input_bits", 1, 8, std::to_string(lb.input_bits),
+                      "widest input elements the lanes read; every layer's input bits must fit"),
+              integer("weight_buffer_words", 1, -1, std::to_string(lb.weight_buffer_words),
+                      "weight buffer words per PE (SIMD weights each); a layer needs ceil(MH/PE)*ceil(MW/SIMD)"),
+              integer("threshold_buffer_words", 1, -1, std::to_string(lb.threshold_buffer_words),
+                      "threshold buffer words per PE; a layer needs ceil(MH/PE)*T"),
+              integer("ifm_buffer_words", 1, -1, std::to_string(lb.ifm_buffer_words),
+                      "input feature-map buffer words (SIMD elements each); a layer needs IFMDim^2*ceil(IFMC/SIMD)"),
+              integer("ofm_buffer_words", 1, -1, std::to_string(lb.ofm_buffer_words),
+                      "output feature-map buffer words (PE elements each); a layer needs pooled OFMDim^2*ceil(MH/PE)"),
+              integer("mem_bytes_per_cycle", 1, -1, std::to_string(lb.mem_bytes_per_cycle),
+                      "external memory width: bytes moved per cycle within a burst"),
+              integer("mem_latency", 0, -1, std::to_string(lb.mem_latency),
+                      "external memory latency: cycles per burst before its first bytes"),
+              boolean("double_buffer", lb.double_buffer,
+                      "two weight/threshold banks: the next layer's parameters load during compute"),
+              custom("schedule", "schedule", schedule_name(lb.schedule),
+                     "every layer's: interleaved (channel c on PE c mod PE), blocked (a block of channels per "
+                     "PE) or pixel (PE p computes output pixels p, p+PE, ... of every channel)"),
+              custom("schedules", "map layer: schedule", "-", "per-layer schedules overriding `schedule`")}},
         };
         return s;
     }();
@@ -403,6 +432,45 @@ struct FoldPaths {
     std::string pe = "pe", simd = "simd";
 };
 
+// Every layer must fit the engine's lanes and buffers (sizes as LoopbackModel lays them out).
+Errors validate_loopback(const LoopbackConfig& lb, const Topology& topo) {
+    Errors errs;
+    const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+    const auto need = [&](const LayerSpec& L, const char* what, int64_t needed, const char* key, int64_t have) {
+        if (needed > have)
+            errs.push_back("layer " + L.name + " needs " + std::to_string(needed) + " " + what + ", engine." + key +
+                           "=" + std::to_string(have));
+    };
+    const auto at_least = [&](const char* key, int v, int lo) {
+        if (v < lo)
+            errs.push_back(std::string("engine.") + key + "=" + std::to_string(v) +
+                           " must be >= " + std::to_string(lo));
+        return v >= lo;
+    };
+    bool sizes_ok = at_least("weight_buffer_words", lb.weight_buffer_words, 1);
+    sizes_ok &= at_least("threshold_buffer_words", lb.threshold_buffer_words, 1);
+    sizes_ok &= at_least("ifm_buffer_words", lb.ifm_buffer_words, 1);
+    sizes_ok &= at_least("ofm_buffer_words", lb.ofm_buffer_words, 1);
+    sizes_ok &= at_least("mem_bytes_per_cycle", lb.mem_bytes_per_cycle, 1);
+    sizes_ok &= at_least("mem_latency", lb.mem_latency, 0);
+    if (!sizes_ok) return errs;
+    for (size_t l = 0; l < topo.layers.size(); ++l) {
+        const LayerSpec& L = topo.layers[l];
+        const LayerGeometry g = layer_geometry(topo, int(l));
+        need(L, "weight bits", g.weight_bits, "weight_bits", lb.weight_bits);
+        need(L, "input bits", g.in_bits, "input_bits", lb.input_bits);
+        const int64_t nf = ceil_div(L.mh(), lb.pe), sf = ceil_div(L.mw(), lb.simd);
+        need(L, "weight buffer words per PE", nf * sf, "weight_buffer_words", lb.weight_buffer_words);
+        need(L, "threshold buffer words per PE", nf * g.thresholds, "threshold_buffer_words",
+             lb.threshold_buffer_words);
+        need(L, "input feature-map buffer words", int64_t(L.in_dim) * L.in_dim * ceil_div(L.in_channels, lb.simd),
+             "ifm_buffer_words", lb.ifm_buffer_words);
+        need(L, "output feature-map buffer words", int64_t(L.pooled_dim) * L.pooled_dim * nf, "ofm_buffer_words",
+             lb.ofm_buffer_words);
+    }
+    return errs;
+}
+
 Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPaths& fp) {
     Errors errs;
     if (!(acc.clock_mhz > 0)) errs.push_back("clock_mhz=" + num(acc.clock_mhz) + " must be > 0");
@@ -436,6 +504,11 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
                     errs.push_back(p + "." + fp.pe + "=" + std::to_string(f.pe) + " must divide " +
                                    (pad ? "mh_padded=" : "mh=") + std::to_string(rows));
             }
+            // The YAML choice excludes it; a config built in code is checked here.
+            if (f.schedule == Schedule::Pixel)
+                errs.push_back(p +
+                               ".schedule=pixel: only for architecture loopback (a dataflow MVTU takes one "
+                               "pixel at a time; use interleaved or blocked)");
             if (f.simd < 1)
                 errs.push_back(p + "." + fp.simd + "=" + std::to_string(f.simd) + " must be >= 1");
             else if (L.mw() % f.simd != 0)
@@ -446,6 +519,7 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
         if (!acc.layers.empty()) errs.push_back("layers: only for architecture dataflow");
         if (acc.loopback.pe < 1) errs.push_back("engine.pe=" + std::to_string(acc.loopback.pe) + " must be >= 1");
         if (acc.loopback.simd < 1) errs.push_back("engine.simd=" + std::to_string(acc.loopback.simd) + " must be >= 1");
+        if (acc.loopback.pe >= 1 && acc.loopback.simd >= 1) merge_errors(errs, validate_loopback(acc.loopback, topo));
     }
 
     // Loopback keeps feature maps off-chip, so its FIFO list may be empty.
@@ -500,8 +574,7 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
                 r.get("simd", f.simd);
                 r.get("mh_padded", f.mh_padded);
                 std::string sched;
-                if (r.get("schedule", sched) && sched == schedule_name(Schedule::Blocked))
-                    f.schedule = Schedule::Blocked;
+                if (r.get("schedule", sched)) parse_schedule(sched, f.schedule);  // the schema checked the spelling
             }
             if (topo && i < topo->layers.size()) f.mh = topo->layers[i].mh();
             acc.layers.push_back(f);
@@ -535,8 +608,39 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
     if (arch == "loopback") top.require("engine");
     if (top.get("engine", eng)) {
         const SectionReader r(eng, schema.section("engine"), "engine", errs);
-        r.get("pe", acc.loopback.pe);
-        r.get("simd", acc.loopback.simd);
+        LoopbackConfig& lb = acc.loopback;
+        r.get("pe", lb.pe);
+        r.get("simd", lb.simd);
+        r.get("weight_bits", lb.weight_bits);
+        r.get("input_bits", lb.input_bits);
+        r.get("weight_buffer_words", lb.weight_buffer_words);
+        r.get("threshold_buffer_words", lb.threshold_buffer_words);
+        r.get("ifm_buffer_words", lb.ifm_buffer_words);
+        r.get("ofm_buffer_words", lb.ofm_buffer_words);
+        r.get("mem_bytes_per_cycle", lb.mem_bytes_per_cycle);
+        r.get("mem_latency", lb.mem_latency);
+        r.get("double_buffer", lb.double_buffer);
+        YAML::Node sched;
+        if (r.get("schedule", sched) && !(sched.IsScalar() && parse_schedule(sched.as<std::string>(), lb.schedule)))
+            errs.push_back("engine.schedule" + shown(sched) + " must be one of: interleaved, blocked, pixel");
+        YAML::Node per_layer;
+        if (r.get("schedules", per_layer)) {
+            if (!per_layer.IsMap()) {
+                errs.push_back("engine.schedules" + shown(per_layer) + " must be a map layer: schedule");
+            } else {
+                for (const auto& kv : per_layer) {
+                    const std::string layer = kv.first.as<std::string>(), name = kv.second.as<std::string>("");
+                    Schedule sc = Schedule::Interleaved;
+                    if (!parse_schedule(name, sc))
+                        errs.push_back("engine.schedules." + layer + "=" + name +
+                                       " must be one of: interleaved, blocked, pixel");
+                    else if (topo && topo->find_layer(layer) < 0)
+                        errs.push_back("engine.schedules." + layer + ": topology " + topo->name + " has no such layer");
+                    else
+                        lb.layer_schedules.push_back({layer, sc});
+                }
+            }
+        }
     }
 
     if (topo) {

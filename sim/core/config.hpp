@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datapath.hpp"
@@ -46,9 +47,23 @@ struct DataflowConfig {
     std::map<std::string, int> stream_depths;
 };
 
-// The part only the loopback architecture reads: its one engine's size.
+// The part only the loopback architecture reads: its one engine (QNN-MO-PYNQ
+// style), its on-chip buffers and the external memory between layers.
 struct LoopbackConfig {
     int pe = 0, simd = 0;
+    int weight_bits = 4;                // widest weights the lanes multiply
+    int input_bits = 8;                 // widest input elements the lanes read
+    int weight_buffer_words = 4096;     // per PE bank, SIMD weights a word
+    int threshold_buffer_words = 1024;  // per PE bank, one threshold a word
+    int ifm_buffer_words = 8192;        // input feature map, SIMD elements a word
+    int ofm_buffer_words = 8192;        // output feature map, PE elements a word
+    int mem_bytes_per_cycle = 8;        // external memory width
+    int mem_latency = 32;               // cycles before a burst's first bytes arrive
+    bool double_buffer = false;         // load the next layer's parameters during compute
+    Schedule schedule = Schedule::Interleaved;  // every layer's, unless `schedules` names it
+    // Per-layer overrides of `schedule` (engine.schedules).
+    std::vector<std::pair<std::string, Schedule>> layer_schedules;
+    Schedule schedule_of(const std::string& layer) const;
 };
 
 // Common part (what every architecture has) plus one part per architecture.
