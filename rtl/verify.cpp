@@ -10,7 +10,7 @@
 namespace fatsim::rtl {
 
 VerifyResult verify_rtl(RtlAccelerator& rtl, const QnnModel& model, const AccelConfig& accel, const int8_t* images,
-                        int count, const FaultSet& faults) {
+                        int count, const FaultSet& faults, const FaultSet& rtl_only) {
     const DataflowDesign& d = rtl.design();
     const int S = int(d.streams.size());
     VerifyResult r;
@@ -43,6 +43,7 @@ VerifyResult verify_rtl(RtlAccelerator& rtl, const QnnModel& model, const AccelC
 
     rtl.disarm_faults();
     rtl.arm_faults(faults);
+    rtl.arm_faults(rtl_only);
     rtl.set_observer([&](int s, int64_t c, const std::vector<uint64_t>& w) { r.rtl[size_t(s)].push_back({c, w}); });
     rtl.load_images(images, count);
     // run until done, or well past the C++ model's end (a stuck RTL)

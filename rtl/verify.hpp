@@ -37,10 +37,11 @@ struct VerifyResult {
     bool agree() const { return !first && cycles_cpp == cycles_rtl && same_scores == images; }
 };
 
-// Runs both models on `count` images (int8 HWC) with `faults` armed (the RTL
-// takes one at a time).
+// Runs both models on `count` images (int8 HWC) with `faults` armed in both
+// and `rtl_only` in the RTL alone (to see the checker catch a difference);
+// the RTL takes one fault at a time.
 VerifyResult verify_rtl(RtlAccelerator& rtl, const QnnModel& model, const AccelConfig& accel, const int8_t* images,
-                        int count, const FaultSet& faults);
+                        int count, const FaultSet& faults, const FaultSet& rtl_only = {});
 
 // A VCD of cycles [from, to): per stream the pushes of both models (a push
 // flag and the word) and a flag where they differ.

@@ -71,7 +71,8 @@ Commands:
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
   simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign`
+  verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|campaign`
 
 Options:
   -h, --help     this help
@@ -108,6 +109,14 @@ int main(int argc, char** argv) {
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
         if (cmd == "bench") return cmd_bench(args);
+#ifdef FATSIM_HAVE_RTL
+        if (cmd == "verify-rtl") return cmd_verify_rtl(args);
+#else
+        if (cmd == "verify-rtl") {
+            std::cerr << "fatsim verify-rtl: this build has no RTL (configure with Verilator and -DFATSIM_RTL=ON)\n";
+            return 1;
+        }
+#endif
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);
         if (cmd == "export") return cmd_export(args);
