@@ -127,7 +127,8 @@ std::string body(const DataflowDesign& d) {
       << "    output logic [63:0] design_hash,  // identifies this design (rtl/design.hpp)\n"
       << "    input  logic src_valid,\n    input  logic [" << src.width - 1 << ":0] src_data,\n"
       << "    output logic src_ready,\n"
-      << "    input  logic snk_ready,\n    output logic snk_valid,\n    output logic [" << snk.width - 1
+      << "    // the sink takes every score word (no back-pressure: nothing waits on an input)\n"
+      << "    output logic snk_valid,\n    output logic [" << snk.width - 1
       << ":0] snk_data,\n"
       << "    // memory load port of layer ld_layer's MVTU\n"
       << "    input  logic [15:0] ld_layer,\n    input  logic ld_w_en,\n    input  logic ld_t_en,\n"
@@ -143,9 +144,11 @@ std::string body(const DataflowDesign& d) {
       << "    input  logic [63:0] flt_cycle,\n"
       << "    // every stream's pushes: bit i / the slice of stream i (streams in order)\n"
       << "    output logic [" << S - 1 << ":0] obs_push,\n    output logic [" << obs_w - 1 << ":0] obs_data\n);\n";
-    o << "  fault_t flt, no_fault;\n"
-      << "  assign flt = '{en: flt_en, cls: flt_cls, pe: flt_pe, a: flt_a, b: flt_b, bitpos: flt_bit, kind: flt_kind,"
+    o << "  // the fault select registers (a fault set on the ports acts from the next cycle)\n"
+      << "  fault_t flt, no_fault;\n  logic [15:0] flt_layer_q, flt_fifo_q;\n"
+      << "  always_ff @(posedge clk) begin\n    flt <= '{en: flt_en, cls: flt_cls, pe: flt_pe, a: flt_a, b: flt_b, bitpos: flt_bit, kind: flt_kind,"
          " cycle: flt_cycle};\n"
+      << "    flt_layer_q <= flt_layer;\n    flt_fifo_q <= flt_fifo;\n  end\n"
       << "  assign no_fault = '0;\n\n"
       << "  always_ff @(posedge clk) cycle <= rst ? 64'd0 : cycle + 64'd1;\n\n";
     for (int i = 0; i < S; ++i) {
@@ -155,14 +158,14 @@ std::string body(const DataflowDesign& d) {
           << "  logic " << p << "_push, " << p << "_ready, " << p << "_valid, " << p << "_pop;\n"
           << "  logic [" << s.width - 1 << ":0] " << p << "_data, " << p << "_front;\n"
           << "  stream_fifo #(.W(" << s.width << "), .DEPTH(" << s.depth << ")) u_" << p << " (.clk, .rst, .now(cycle), "
-          << ".flt(" << (s.fifo >= 0 ? "flt_fifo == 16'd" + std::to_string(s.fifo) + " ? flt : no_fault" : "no_fault")
+          << ".flt(" << (s.fifo >= 0 ? "flt_fifo_q == 16'd" + std::to_string(s.fifo) + " ? flt : no_fault" : "no_fault")
           << "), .push(" << p << "_push), .push_data(" << p << "_data), .ready(" << p << "_ready), .valid(" << p
           << "_valid), .front(" << p << "_front), .pop(" << p << "_pop));\n";
     }
     o << "\n  assign s0_push = src_valid && s0_ready;\n  assign s0_data = src_data;\n  assign src_ready = s0_ready;\n";
     const std::string last = "s" + std::to_string(S - 1);
     o << "  assign snk_valid = " << last << "_valid;\n  assign snk_data = " << last << "_front;\n  assign " << last
-      << "_pop = snk_ready && " << last << "_valid;\n\n";
+      << "_pop = " << last << "_valid;\n\n";
     for (const UnitDesc& u : d.units) {
         const std::string in = "s" + std::to_string(u.in), out = "s" + std::to_string(u.out);
         const std::string ports = ".clk, .rst, .in_valid(" + in + "_valid), .in_data(" + in + "_front), .in_pop(" + in +
@@ -194,7 +197,7 @@ std::string body(const DataflowDesign& d) {
                   << "), .ACC_BITS(" << g.acc_bits << "), .ACC_SIGNED(1'b" << int(g.acc_signed) << "), .HAS_ACT(1'b"
                   << int(g.has_act) << "), .T(" << std::max(1, g.thresholds) << "), .THR_BITS(" << g.thr_bits
                   << "), .ACT_LO(" << g.act.lo << "), .OB(" << g.out_bits << ")) u_" << id << " (\n      .now(cycle), "
-                  << ".flt(flt_layer == 16'd" << u.layer << " ? flt : no_fault), .ld_w_en(" << on
+                  << ".flt(flt_layer_q == 16'd" << u.layer << " ? flt : no_fault), .ld_w_en(" << on
                   << " && ld_w_en), .ld_t_en(" << on << " && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data["
                   << u.fold.simd * g.weight_bits - 1 << ":0]), .ld_t_data,\n      " << ports << ");\n";
                 break;

@@ -18,7 +18,7 @@ public:
     virtual uint64_t cycle() = 0;
     // One clock cycle: inputs set, combinational settle (then the outputs
     // below describe this cycle), and the rising edge with step().
-    virtual void settle(bool rst, bool src_valid, const uint64_t* src, int src_limbs, bool snk_ready) = 0;
+    virtual void settle(bool rst, bool src_valid, const uint64_t* src, int src_limbs) = 0;
     virtual void step() = 0;
     virtual bool src_ready() = 0;
     virtual bool snk_valid() = 0;
@@ -49,11 +49,10 @@ public:
     }
     uint64_t design_hash() override { return top_->design_hash; }
     uint64_t cycle() override { return top_->cycle; }
-    void settle(bool rst, bool src_valid, const uint64_t* src, int src_limbs, bool snk_ready) override {
+    void settle(bool rst, bool src_valid, const uint64_t* src, int src_limbs) override {
         top_->rst = rst;
         top_->src_valid = src_valid;
         if (src_valid) set_port(top_->src_data, src, src_limbs);
-        top_->snk_ready = snk_ready;
         top_->clk = 0;
         top_->eval();
     }

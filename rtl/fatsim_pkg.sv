@@ -1,6 +1,7 @@
-// Shared definitions of the fatsim RTL: the fault-select bundle every
-// saboteur reads and the forcing rule of the C++ FaultHook (sim/hw/fault.hpp),
-// so a fault set at run time acts on the RTL exactly as on the cycle model.
+// Shared definitions of the fatsim RTL: the site classes and fault kinds of
+// the C++ fault vocabulary (sim/core/fault_site.hpp) and the fault-select
+// bundle every saboteur reads, so a fault set at run time acts on the RTL
+// exactly as the C++ FaultHook (sim/hw/fault.hpp) acts on the cycle model.
 package fatsim_pkg;
 
   // Site classes in the order of fatsim::SiteClass.
@@ -33,31 +34,5 @@ package fatsim_pkg;
     logic [1:0]  kind;
     logic [63:0] cycle;
   } fault_t;
-
-  // FaultHook::force: stuck-at sets/clears the bit and cuts the value to
-  // `width` bits (sign-extended when is_signed); a flip that fires inverts
-  // the bit and cuts likewise; a flip that does not fire leaves v untouched.
-  function automatic logic signed [DW-1:0] force_value(logic signed [DW-1:0] v, logic [15:0] bitpos,
-                                                       logic [1:0] kind, logic flip_fires, int width,
-                                                       logic is_signed);
-    logic [DW-1:0] u;
-    logic [DW-1:0] m;
-    logic [DW-1:0] keep;
-    m = {{(DW - 1) {1'b0}}, 1'b1} << bitpos;
-    u = v;
-    case (kind)
-      KIND_SA0: u = u & ~m;
-      KIND_SA1: u = u | m;
-      default: begin
-        if (!flip_fires) return v;
-        u = u ^ m;
-      end
-    endcase
-    if (width >= DW) return u;
-    keep = ({{(DW - 1) {1'b0}}, 1'b1} << width) - 1;
-    u = u & keep;
-    if (is_signed && u[width-1]) u = u | ~keep;
-    return u;
-  endfunction
 
 endpackage

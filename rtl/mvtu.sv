@@ -86,13 +86,41 @@ module mvtu
   assign widx = nf * SF + sf;
 
   // ------------------------------------------------------------ saboteurs
-  logic flip_fires;
+  // The armed fault acts in this cycle when it is a stuck-at, or a flip whose
+  // cycle has come and that has not fired yet; its bit becomes AND/OR/XOR
+  // masks once here, so a site costs a compare and a select.
+  logic flip_fires, acts;
   assign flip_fires = flt.kind == KIND_FLIP && !fired && now >= flt.cycle;
-  function automatic logic at(logic [2:0] cls, int pe, int a, int b);
-    return flt.en && flt.cls == cls && 32'(flt.pe) == pe && 32'(flt.a) == a && 32'(flt.b) == b;
-  endfunction
-  function automatic logic signed [DW-1:0] sab(logic hit, logic signed [DW-1:0] v, int width, logic is_signed);
-    return hit ? force_value(v, flt.bitpos, flt.kind, flip_fires, width, is_signed) : v;
+  assign acts = flt.en && (flt.kind != KIND_FLIP || flip_fires);
+  logic is_adder, is_acc, is_wmem;
+  assign is_adder = acts && flt.cls == SITE_ADDER;
+  assign is_acc = acts && flt.cls == SITE_ACC;
+  assign is_wmem = acts && flt.cls == SITE_WMEM && 32'(flt.a) == widx;
+  logic [DW-1:0] m_and, m_or, m_xor;
+  logic [WW-1:0] w_and, w_or, w_xor;
+  always_comb begin
+    logic [DW-1:0] m;
+    logic [WW-1:0] wm;
+    m = DW'(1) << flt.bitpos;
+    wm = WW'(1) << flt.bitpos;
+    m_and = flt.kind == KIND_SA0 ? ~m : '1;
+    m_or = flt.kind == KIND_SA1 ? m : '0;
+    m_xor = flt.kind == KIND_FLIP ? m : '0;
+    w_and = flt.kind == KIND_SA0 ? ~wm : '1;
+    w_or = flt.kind == KIND_SA1 ? wm : '0;
+    w_xor = flt.kind == KIND_FLIP ? wm : '0;
+  end
+  // FaultHook::force on a register of `width` bits: the bit forced, the
+  // value cut to the width (sign-extended when is_signed).
+  function automatic logic signed [DW-1:0] forced(logic signed [DW-1:0] v, int width, logic is_signed);
+    logic [DW-1:0] u;
+    logic [DW-1:0] keep;
+    u = ((v & m_and) | m_or) ^ m_xor;
+    if (width >= DW) return u;
+    keep = (DW'(1) << width) - 1;
+    u = u & keep;
+    if (is_signed && u[width-1]) u = u | ~keep;
+    return u;
   endfunction
 
   // an input field as an arithmetic value (MAC)
@@ -115,17 +143,8 @@ module mvtu
     // weight memory read, through the weight-word saboteur
     logic w_hit;
     logic [WW-1:0] w;
-    assign w_hit = at(SITE_WMEM, p, widx, 0);
-    always_comb begin
-      w = wmem[p][widx];
-      if (w_hit && 32'(flt.bitpos) < WW) begin
-        case (flt.kind)
-          KIND_SA0: w = w & ~(WW'(1) << flt.bitpos);
-          KIND_SA1: w = w | (WW'(1) << flt.bitpos);
-          default: if (flip_fires) w = w ^ (WW'(1) << flt.bitpos);
-        endcase
-      end
-    end
+    assign w_hit = is_wmem && 32'(flt.pe) == p;
+    assign w = w_hit ? ((wmem[p][widx] & w_and) | w_or) ^ w_xor : wmem[p][widx];
 
     // adder tree: level 0 = products, level l node k = sum of level l-1
     // nodes 2k and 2k+1 (an odd last node passes through)
@@ -144,15 +163,17 @@ module mvtu
         end else begin : g_pass
           assign raw = g_lvl[l-1].v[2*k];
         end
-        assign hit[k] = at(SITE_ADDER, p, l, k);
-        assign v[k] = sab(hit[k], raw, ACC_BITS, ACC_SIGNED);
+        assign hit[k] = is_adder && 32'(flt.pe) == p && 32'(flt.a) == l && 32'(flt.b) == k;
+        assign v[k] = hit[k] ? forced(raw, ACC_BITS, ACC_SIGNED) : raw;
       end
       assign lvl_hit[l] = |hit;
     end
 
     logic a_hit;
-    assign a_hit = at(SITE_ACC, p, 0, 0);
-    assign acc_next[p] = sab(a_hit, (sf == 0 ? '0 : acc[p]) + g_lvl[LEVELS-1].v[0], ACC_BITS, ACC_SIGNED);
+    logic signed [DW-1:0] sum;
+    assign a_hit = is_acc && 32'(flt.pe) == p;
+    assign sum = (sf == 0 ? '0 : acc[p]) + g_lvl[LEVELS-1].v[0];
+    assign acc_next[p] = a_hit ? forced(sum, ACC_BITS, ACC_SIGNED) : sum;
 
     // threshold compare of the updated accumulator
     logic [T-1:0] t_hit, c_hit;
@@ -163,12 +184,12 @@ module mvtu
         for (int k = 0; k < T; ++k) begin
           logic signed [DW-1:0] th;
           logic c;
-          t_hit[k] = need_out && at(SITE_THR, p, nf * T + k, 0);
-          th = sab(t_hit[k], tmem[p][nf*T+k], THR_BITS, 1'b1);
-          c_hit[k] = need_out && at(SITE_CMP, p, k, 0);
+          t_hit[k] = acts && need_out && flt.cls == SITE_THR && 32'(flt.pe) == p && 32'(flt.a) == nf * T + k;
+          th = t_hit[k] ? forced(tmem[p][nf*T+k], THR_BITS, 1'b1) : tmem[p][nf*T+k];
+          c_hit[k] = acts && need_out && flt.cls == SITE_CMP && 32'(flt.pe) == p && 32'(flt.a) == k;
           // the comparator output: a 1-bit register, bit 0
           c = th <= acc_next[p];
-          if (c_hit[k]) c = flt.kind == KIND_SA0 ? 1'b0 : flt.kind == KIND_SA1 ? 1'b1 : c ^ flip_fires;
+          if (c_hit[k]) c = flt.kind == KIND_SA0 ? 1'b0 : flt.kind == KIND_SA1 ? 1'b1 : !c;
           level = level + int'(c);
         end
         code[p] = OB'(ACT_LO + level);
@@ -194,7 +215,7 @@ module mvtu
     end else if (fire) begin
       if (need_in) ibuf[sf] <= in_data;
       for (int p = 0; p < PE; ++p) acc[p] <= acc_next[p];
-      if (flip_fires && (|hits)) fired <= 1'b1;
+      if (flt.kind == KIND_FLIP && (|hits)) fired <= 1'b1;  // hits of a flip: it fired
       if (sf + 1 == SF) begin
         sf <= 0;
         nf <= nf + 1 == NF ? 0 : nf + 1;

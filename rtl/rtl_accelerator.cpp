@@ -59,7 +59,7 @@ void RtlAccelerator::load_memories() {
                 for (int e = 0; e < p.fold.simd; ++e)
                     hw::or_bits(word.data(), e * wb, wb, p.weight_field(p.weight(pe, w, e)));
                 top_->load(l, true, pe, w, word.data(), int(word.size()));
-                top_->settle(true, false, nullptr, 0, false);
+                top_->settle(true, false, nullptr, 0);
                 top_->step();
             }
             if (!p.geom.has_act) continue;
@@ -67,7 +67,7 @@ void RtlAccelerator::load_memories() {
             for (int t = 0; t < p.fold.nf * T; ++t) {
                 const uint64_t v = uint32_t(p.thr[size_t(pe) * p.fold.nf * T + t]);
                 top_->load(l, false, pe, t, &v, 1);
-                top_->settle(true, false, nullptr, 0, false);
+                top_->settle(true, false, nullptr, 0);
                 top_->step();
             }
         }
@@ -83,7 +83,7 @@ void RtlAccelerator::load_images(const int8_t* data, int count) {
 
 void RtlAccelerator::reset() {
     apply_fault();
-    top_->settle(true, false, nullptr, 0, false);
+    top_->settle(true, false, nullptr, 0);
     top_->step();
     cycle_ = 0;
     image_ = got_ = 0;
@@ -105,9 +105,9 @@ void RtlAccelerator::tick() {
         for (int c = 0; c < t.in_channels; ++c)
             hw::or_bits(pixel_.data(), c * t.in_bits, t.in_bits, hw::to_field(px[c], t.in_bits));
     }
-    const bool take = image_ < images_;
-    top_->settle(false, offer, pixel_.data(), int(pixel_.size()), take);
-    if (take && top_->snk_valid()) {
+    // the sink takes every word (words after the last image are not counted)
+    top_->settle(false, offer, pixel_.data(), int(pixel_.size()));
+    if (image_ < images_ && top_->snk_valid()) {
         const std::vector<uint64_t> w = top_->snk_data(design_.streams.back().width);
         int32_t* dst = &values_[size_t(image_) * per_image_];
         for (int k = 0; k < lanes_; ++k)

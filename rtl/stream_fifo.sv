@@ -45,21 +45,15 @@ module stream_fifo
   assign front = mem[head];
   assign ready = (count - CW'(pop)) < CW'(DEPTH);
 
-  logic hit, flip_fires;
-  assign hit = flt.en && flt.cls == SITE_FIFO && 32'(flt.a) == 32'(tail) && 32'(flt.bitpos) < W;
-  assign flip_fires = !fired && now >= flt.cycle;
-
-  logic [W-1:0] stored;
-  always_comb begin
-    stored = push_data;
-    if (hit) begin
-      case (flt.kind)
-        KIND_SA0: stored = stored & ~(W'(1) << flt.bitpos);
-        KIND_SA1: stored = stored | (W'(1) << flt.bitpos);
-        default: if (flip_fires) stored = stored ^ (W'(1) << flt.bitpos);
-      endcase
-    end
-  end
+  // the fault acts when it is a stuck-at, or a flip that has come and not fired
+  logic hit;
+  assign hit = flt.en && flt.cls == SITE_FIFO && 32'(flt.a) == 32'(tail) &&
+               (flt.kind != KIND_FLIP || (!fired && now >= flt.cycle));
+  logic [W-1:0] m, stored;
+  assign m = W'(1) << flt.bitpos;
+  assign stored = hit ? ((push_data & (flt.kind == KIND_SA0 ? ~m : '1)) | (flt.kind == KIND_SA1 ? m : '0)) ^
+                            (flt.kind == KIND_FLIP ? m : '0)
+                      : push_data;
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -70,7 +64,7 @@ module stream_fifo
       if (push) mem[tail] <= stored;
       if (pop) head <= 32'(head) + 1 == DEPTH ? '0 : head + 1'b1;
       count <= count + CW'(push) - CW'(pop);
-      if (push && hit && flt.kind == KIND_FLIP && flip_fires) fired <= 1'b1;
+      if (push && hit && flt.kind == KIND_FLIP) fired <= 1'b1;
     end
   end
 endmodule

@@ -10,7 +10,7 @@ module df_cnv_w1a1_quarter
     input  logic src_valid,
     input  logic [23:0] src_data,
     output logic src_ready,
-    input  logic snk_ready,
+    // the sink takes every score word (no back-pressure: nothing waits on an input)
     output logic snk_valid,
     output logic [15:0] snk_data,
     // memory load port of layer ld_layer's MVTU
@@ -38,8 +38,14 @@ module df_cnv_w1a1_quarter
     output logic [25:0] obs_push,
     output logic [334:0] obs_data
 );
+  // the fault select registers (a fault set on the ports acts from the next cycle)
   fault_t flt, no_fault;
-  assign flt = '{en: flt_en, cls: flt_cls, pe: flt_pe, a: flt_a, b: flt_b, bitpos: flt_bit, kind: flt_kind, cycle: flt_cycle};
+  logic [15:0] flt_layer_q, flt_fifo_q;
+  always_ff @(posedge clk) begin
+    flt <= '{en: flt_en, cls: flt_cls, pe: flt_pe, a: flt_a, b: flt_b, bitpos: flt_bit, kind: flt_kind, cycle: flt_cycle};
+    flt_layer_q <= flt_layer;
+    flt_fifo_q <= flt_fifo;
+  end
   assign no_fault = '0;
 
   always_ff @(posedge clk) cycle <= rst ? 64'd0 : cycle + 64'd1;
@@ -47,7 +53,7 @@ module df_cnv_w1a1_quarter
   // fifo[0]
   logic s0_push, s0_ready, s0_valid, s0_pop;
   logic [23:0] s0_data, s0_front;
-  stream_fifo #(.W(24), .DEPTH(64)) u_s0 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd0 ? flt : no_fault), .push(s0_push), .push_data(s0_data), .ready(s0_ready), .valid(s0_valid), .front(s0_front), .pop(s0_pop));
+  stream_fifo #(.W(24), .DEPTH(64)) u_s0 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd0 ? flt : no_fault), .push(s0_push), .push_data(s0_data), .ready(s0_ready), .valid(s0_valid), .front(s0_front), .pop(s0_pop));
   // conv0.swg
   logic s1_push, s1_ready, s1_valid, s1_pop;
   logic [23:0] s1_data, s1_front;
@@ -59,7 +65,7 @@ module df_cnv_w1a1_quarter
   // fifo[1]
   logic s3_push, s3_ready, s3_valid, s3_pop;
   logic [15:0] s3_data, s3_front;
-  stream_fifo #(.W(16), .DEPTH(64)) u_s3 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd1 ? flt : no_fault), .push(s3_push), .push_data(s3_data), .ready(s3_ready), .valid(s3_valid), .front(s3_front), .pop(s3_pop));
+  stream_fifo #(.W(16), .DEPTH(64)) u_s3 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd1 ? flt : no_fault), .push(s3_push), .push_data(s3_data), .ready(s3_ready), .valid(s3_valid), .front(s3_front), .pop(s3_pop));
   // conv1.swg
   logic s4_push, s4_ready, s4_valid, s4_pop;
   logic [15:0] s4_data, s4_front;
@@ -67,7 +73,7 @@ module df_cnv_w1a1_quarter
   // fifo[2]
   logic s5_push, s5_ready, s5_valid, s5_pop;
   logic [15:0] s5_data, s5_front;
-  stream_fifo #(.W(16), .DEPTH(64)) u_s5 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd2 ? flt : no_fault), .push(s5_push), .push_data(s5_data), .ready(s5_ready), .valid(s5_valid), .front(s5_front), .pop(s5_pop));
+  stream_fifo #(.W(16), .DEPTH(64)) u_s5 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd2 ? flt : no_fault), .push(s5_push), .push_data(s5_data), .ready(s5_ready), .valid(s5_valid), .front(s5_front), .pop(s5_pop));
   // conv1.mvtu_out
   logic s6_push, s6_ready, s6_valid, s6_pop;
   logic [7:0] s6_data, s6_front;
@@ -87,7 +93,7 @@ module df_cnv_w1a1_quarter
   // fifo[3]
   logic s10_push, s10_ready, s10_valid, s10_pop;
   logic [15:0] s10_data, s10_front;
-  stream_fifo #(.W(16), .DEPTH(64)) u_s10 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd3 ? flt : no_fault), .push(s10_push), .push_data(s10_data), .ready(s10_ready), .valid(s10_valid), .front(s10_front), .pop(s10_pop));
+  stream_fifo #(.W(16), .DEPTH(64)) u_s10 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd3 ? flt : no_fault), .push(s10_push), .push_data(s10_data), .ready(s10_ready), .valid(s10_valid), .front(s10_front), .pop(s10_pop));
   // conv3.swg
   logic s11_push, s11_ready, s11_valid, s11_pop;
   logic [15:0] s11_data, s11_front;
@@ -107,7 +113,7 @@ module df_cnv_w1a1_quarter
   // fifo[4]
   logic s15_push, s15_ready, s15_valid, s15_pop;
   logic [15:0] s15_data, s15_front;
-  stream_fifo #(.W(16), .DEPTH(64)) u_s15 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd4 ? flt : no_fault), .push(s15_push), .push_data(s15_data), .ready(s15_ready), .valid(s15_valid), .front(s15_front), .pop(s15_pop));
+  stream_fifo #(.W(16), .DEPTH(64)) u_s15 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd4 ? flt : no_fault), .push(s15_push), .push_data(s15_data), .ready(s15_ready), .valid(s15_valid), .front(s15_front), .pop(s15_pop));
   // conv4.swg
   logic s16_push, s16_ready, s16_valid, s16_pop;
   logic [15:0] s16_data, s16_front;
@@ -119,7 +125,7 @@ module df_cnv_w1a1_quarter
   // fifo[5]
   logic s18_push, s18_ready, s18_valid, s18_pop;
   logic [15:0] s18_data, s18_front;
-  stream_fifo #(.W(16), .DEPTH(64)) u_s18 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd5 ? flt : no_fault), .push(s18_push), .push_data(s18_data), .ready(s18_ready), .valid(s18_valid), .front(s18_front), .pop(s18_pop));
+  stream_fifo #(.W(16), .DEPTH(64)) u_s18 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd5 ? flt : no_fault), .push(s18_push), .push_data(s18_data), .ready(s18_ready), .valid(s18_valid), .front(s18_front), .pop(s18_pop));
   // conv5.swg
   logic s19_push, s19_ready, s19_valid, s19_pop;
   logic [15:0] s19_data, s19_front;
@@ -131,7 +137,7 @@ module df_cnv_w1a1_quarter
   // fifo[6]
   logic s21_push, s21_ready, s21_valid, s21_pop;
   logic [1:0] s21_data, s21_front;
-  stream_fifo #(.W(2), .DEPTH(64)) u_s21 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd6 ? flt : no_fault), .push(s21_push), .push_data(s21_data), .ready(s21_ready), .valid(s21_valid), .front(s21_front), .pop(s21_pop));
+  stream_fifo #(.W(2), .DEPTH(64)) u_s21 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd6 ? flt : no_fault), .push(s21_push), .push_data(s21_data), .ready(s21_ready), .valid(s21_valid), .front(s21_front), .pop(s21_pop));
   // fc0.out
   logic s22_push, s22_ready, s22_valid, s22_pop;
   logic [0:0] s22_data, s22_front;
@@ -139,28 +145,28 @@ module df_cnv_w1a1_quarter
   // fifo[7]
   logic s23_push, s23_ready, s23_valid, s23_pop;
   logic [3:0] s23_data, s23_front;
-  stream_fifo #(.W(4), .DEPTH(64)) u_s23 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd7 ? flt : no_fault), .push(s23_push), .push_data(s23_data), .ready(s23_ready), .valid(s23_valid), .front(s23_front), .pop(s23_pop));
+  stream_fifo #(.W(4), .DEPTH(64)) u_s23 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd7 ? flt : no_fault), .push(s23_push), .push_data(s23_data), .ready(s23_ready), .valid(s23_valid), .front(s23_front), .pop(s23_pop));
   // fifo[8]
   logic s24_push, s24_ready, s24_valid, s24_pop;
   logic [0:0] s24_data, s24_front;
-  stream_fifo #(.W(1), .DEPTH(64)) u_s24 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd8 ? flt : no_fault), .push(s24_push), .push_data(s24_data), .ready(s24_ready), .valid(s24_valid), .front(s24_front), .pop(s24_pop));
+  stream_fifo #(.W(1), .DEPTH(64)) u_s24 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd8 ? flt : no_fault), .push(s24_push), .push_data(s24_data), .ready(s24_ready), .valid(s24_valid), .front(s24_front), .pop(s24_pop));
   // fifo[9]
   logic s25_push, s25_ready, s25_valid, s25_pop;
   logic [15:0] s25_data, s25_front;
-  stream_fifo #(.W(16), .DEPTH(2)) u_s25 (.clk, .rst, .now(cycle), .flt(flt_fifo == 16'd9 ? flt : no_fault), .push(s25_push), .push_data(s25_data), .ready(s25_ready), .valid(s25_valid), .front(s25_front), .pop(s25_pop));
+  stream_fifo #(.W(16), .DEPTH(2)) u_s25 (.clk, .rst, .now(cycle), .flt(flt_fifo_q == 16'd9 ? flt : no_fault), .push(s25_push), .push_data(s25_data), .ready(s25_ready), .valid(s25_valid), .front(s25_front), .pop(s25_pop));
 
   assign s0_push = src_valid && s0_ready;
   assign s0_data = src_data;
   assign src_ready = s0_ready;
   assign snk_valid = s25_valid;
   assign snk_data = s25_front;
-  assign s25_pop = snk_ready && s25_valid;
+  assign s25_pop = s25_valid;
 
   // conv0.swg
   swg #(.D(32), .K(3), .C(3), .SIMD(3), .EB(8)) u_conv0_swg (.clk, .rst, .in_valid(s0_valid), .in_data(s0_front), .in_pop(s0_pop), .out_push(s1_push), .out_data(s1_data), .out_ready(s1_ready));
   // conv0
   mvtu #(.PE(4), .SIMD(3), .NF(4), .SF(9), .XNOR(1'b0), .WB(1), .IB(8), .IN_BIPOLAR(1'b0), .IN_SIGNED(1'b1), .ACC_BITS(13), .ACC_SIGNED(1'b1), .HAS_ACT(1'b1), .T(1), .THR_BITS(14), .ACT_LO(0), .OB(1)) u_conv0 (
-      .now(cycle), .flt(flt_layer == 16'd0 ? flt : no_fault), .ld_w_en(ld_layer == 16'd0 && ld_w_en), .ld_t_en(ld_layer == 16'd0 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[2:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd0 ? flt : no_fault), .ld_w_en(ld_layer == 16'd0 && ld_w_en), .ld_t_en(ld_layer == 16'd0 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[2:0]), .ld_t_data,
       .clk, .rst, .in_valid(s1_valid), .in_data(s1_front), .in_pop(s1_pop), .out_push(s2_push), .out_data(s2_data), .out_ready(s2_ready));
   // conv1.dwc_in
   dwc #(.IW(4), .OW(16)) u_conv1_dwc_in (.clk, .rst, .in_valid(s2_valid), .in_data(s2_front), .in_pop(s2_pop), .out_push(s3_push), .out_data(s3_data), .out_ready(s3_ready));
@@ -168,7 +174,7 @@ module df_cnv_w1a1_quarter
   swg #(.D(30), .K(3), .C(16), .SIMD(16), .EB(1)) u_conv1_swg (.clk, .rst, .in_valid(s3_valid), .in_data(s3_front), .in_pop(s3_pop), .out_push(s4_push), .out_data(s4_data), .out_ready(s4_ready));
   // conv1
   mvtu #(.PE(8), .SIMD(16), .NF(2), .SF(9), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(8), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(9), .ACT_LO(0), .OB(1)) u_conv1 (
-      .now(cycle), .flt(flt_layer == 16'd1 ? flt : no_fault), .ld_w_en(ld_layer == 16'd1 && ld_w_en), .ld_t_en(ld_layer == 16'd1 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd1 ? flt : no_fault), .ld_w_en(ld_layer == 16'd1 && ld_w_en), .ld_t_en(ld_layer == 16'd1 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
       .clk, .rst, .in_valid(s4_valid), .in_data(s4_front), .in_pop(s4_pop), .out_push(s6_push), .out_data(s6_data), .out_ready(s6_ready));
   // conv1.dwc_pool
   dwc #(.IW(8), .OW(16)) u_conv1_dwc_pool (.clk, .rst, .in_valid(s6_valid), .in_data(s6_front), .in_pop(s6_pop), .out_push(s7_push), .out_data(s7_data), .out_ready(s7_ready));
@@ -178,7 +184,7 @@ module df_cnv_w1a1_quarter
   swg #(.D(14), .K(3), .C(16), .SIMD(16), .EB(1)) u_conv2_swg (.clk, .rst, .in_valid(s5_valid), .in_data(s5_front), .in_pop(s5_pop), .out_push(s8_push), .out_data(s8_data), .out_ready(s8_ready));
   // conv2
   mvtu #(.PE(4), .SIMD(16), .NF(8), .SF(9), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(8), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(9), .ACT_LO(0), .OB(1)) u_conv2 (
-      .now(cycle), .flt(flt_layer == 16'd2 ? flt : no_fault), .ld_w_en(ld_layer == 16'd2 && ld_w_en), .ld_t_en(ld_layer == 16'd2 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd2 ? flt : no_fault), .ld_w_en(ld_layer == 16'd2 && ld_w_en), .ld_t_en(ld_layer == 16'd2 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
       .clk, .rst, .in_valid(s8_valid), .in_data(s8_front), .in_pop(s8_pop), .out_push(s9_push), .out_data(s9_data), .out_ready(s9_ready));
   // conv3.dwc_in
   dwc #(.IW(4), .OW(16)) u_conv3_dwc_in (.clk, .rst, .in_valid(s9_valid), .in_data(s9_front), .in_pop(s9_pop), .out_push(s10_push), .out_data(s10_data), .out_ready(s10_ready));
@@ -186,7 +192,7 @@ module df_cnv_w1a1_quarter
   swg #(.D(12), .K(3), .C(32), .SIMD(16), .EB(1)) u_conv3_swg (.clk, .rst, .in_valid(s10_valid), .in_data(s10_front), .in_pop(s10_pop), .out_push(s11_push), .out_data(s11_data), .out_ready(s11_ready));
   // conv3
   mvtu #(.PE(4), .SIMD(16), .NF(8), .SF(18), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(9), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(10), .ACT_LO(0), .OB(1)) u_conv3 (
-      .now(cycle), .flt(flt_layer == 16'd3 ? flt : no_fault), .ld_w_en(ld_layer == 16'd3 && ld_w_en), .ld_t_en(ld_layer == 16'd3 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd3 ? flt : no_fault), .ld_w_en(ld_layer == 16'd3 && ld_w_en), .ld_t_en(ld_layer == 16'd3 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
       .clk, .rst, .in_valid(s11_valid), .in_data(s11_front), .in_pop(s11_pop), .out_push(s13_push), .out_data(s13_data), .out_ready(s13_ready));
   // conv3.dwc_pool
   dwc #(.IW(4), .OW(32)) u_conv3_dwc_pool (.clk, .rst, .in_valid(s13_valid), .in_data(s13_front), .in_pop(s13_pop), .out_push(s14_push), .out_data(s14_data), .out_ready(s14_ready));
@@ -198,7 +204,7 @@ module df_cnv_w1a1_quarter
   swg #(.D(5), .K(3), .C(32), .SIMD(16), .EB(1)) u_conv4_swg (.clk, .rst, .in_valid(s15_valid), .in_data(s15_front), .in_pop(s15_pop), .out_push(s16_push), .out_data(s16_data), .out_ready(s16_ready));
   // conv4
   mvtu #(.PE(2), .SIMD(16), .NF(32), .SF(18), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(9), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(10), .ACT_LO(0), .OB(1)) u_conv4 (
-      .now(cycle), .flt(flt_layer == 16'd4 ? flt : no_fault), .ld_w_en(ld_layer == 16'd4 && ld_w_en), .ld_t_en(ld_layer == 16'd4 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd4 ? flt : no_fault), .ld_w_en(ld_layer == 16'd4 && ld_w_en), .ld_t_en(ld_layer == 16'd4 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
       .clk, .rst, .in_valid(s16_valid), .in_data(s16_front), .in_pop(s16_pop), .out_push(s17_push), .out_data(s17_data), .out_ready(s17_ready));
   // conv5.dwc_in
   dwc #(.IW(2), .OW(16)) u_conv5_dwc_in (.clk, .rst, .in_valid(s17_valid), .in_data(s17_front), .in_pop(s17_pop), .out_push(s18_push), .out_data(s18_data), .out_ready(s18_ready));
@@ -206,26 +212,26 @@ module df_cnv_w1a1_quarter
   swg #(.D(3), .K(3), .C(64), .SIMD(16), .EB(1)) u_conv5_swg (.clk, .rst, .in_valid(s18_valid), .in_data(s18_front), .in_pop(s18_pop), .out_push(s19_push), .out_data(s19_data), .out_ready(s19_ready));
   // conv5
   mvtu #(.PE(1), .SIMD(16), .NF(64), .SF(36), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(10), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(11), .ACT_LO(0), .OB(1)) u_conv5 (
-      .now(cycle), .flt(flt_layer == 16'd5 ? flt : no_fault), .ld_w_en(ld_layer == 16'd5 && ld_w_en), .ld_t_en(ld_layer == 16'd5 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd5 ? flt : no_fault), .ld_w_en(ld_layer == 16'd5 && ld_w_en), .ld_t_en(ld_layer == 16'd5 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[15:0]), .ld_t_data,
       .clk, .rst, .in_valid(s19_valid), .in_data(s19_front), .in_pop(s19_pop), .out_push(s20_push), .out_data(s20_data), .out_ready(s20_ready));
   // fc0.dwc_in
   dwc #(.IW(1), .OW(2)) u_fc0_dwc_in (.clk, .rst, .in_valid(s20_valid), .in_data(s20_front), .in_pop(s20_pop), .out_push(s21_push), .out_data(s21_data), .out_ready(s21_ready));
   // fc0
   mvtu #(.PE(1), .SIMD(2), .NF(128), .SF(32), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(7), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(8), .ACT_LO(0), .OB(1)) u_fc0 (
-      .now(cycle), .flt(flt_layer == 16'd6 ? flt : no_fault), .ld_w_en(ld_layer == 16'd6 && ld_w_en), .ld_t_en(ld_layer == 16'd6 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[1:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd6 ? flt : no_fault), .ld_w_en(ld_layer == 16'd6 && ld_w_en), .ld_t_en(ld_layer == 16'd6 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[1:0]), .ld_t_data,
       .clk, .rst, .in_valid(s21_valid), .in_data(s21_front), .in_pop(s21_pop), .out_push(s22_push), .out_data(s22_data), .out_ready(s22_ready));
   // fc1.dwc_in
   dwc #(.IW(1), .OW(4)) u_fc1_dwc_in (.clk, .rst, .in_valid(s22_valid), .in_data(s22_front), .in_pop(s22_pop), .out_push(s23_push), .out_data(s23_data), .out_ready(s23_ready));
   // fc1
   mvtu #(.PE(1), .SIMD(4), .NF(128), .SF(32), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(8), .ACC_SIGNED(1'b0), .HAS_ACT(1'b1), .T(1), .THR_BITS(9), .ACT_LO(0), .OB(1)) u_fc1 (
-      .now(cycle), .flt(flt_layer == 16'd7 ? flt : no_fault), .ld_w_en(ld_layer == 16'd7 && ld_w_en), .ld_t_en(ld_layer == 16'd7 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[3:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd7 ? flt : no_fault), .ld_w_en(ld_layer == 16'd7 && ld_w_en), .ld_t_en(ld_layer == 16'd7 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[3:0]), .ld_t_data,
       .clk, .rst, .in_valid(s23_valid), .in_data(s23_front), .in_pop(s23_pop), .out_push(s24_push), .out_data(s24_data), .out_ready(s24_ready));
   // fc2
   mvtu #(.PE(1), .SIMD(1), .NF(10), .SF(128), .XNOR(1'b1), .WB(1), .IB(1), .IN_BIPOLAR(1'b1), .IN_SIGNED(1'b0), .ACC_BITS(8), .ACC_SIGNED(1'b0), .HAS_ACT(1'b0), .T(1), .THR_BITS(9), .ACT_LO(0), .OB(16)) u_fc2 (
-      .now(cycle), .flt(flt_layer == 16'd8 ? flt : no_fault), .ld_w_en(ld_layer == 16'd8 && ld_w_en), .ld_t_en(ld_layer == 16'd8 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[0:0]), .ld_t_data,
+      .now(cycle), .flt(flt_layer_q == 16'd8 ? flt : no_fault), .ld_w_en(ld_layer == 16'd8 && ld_w_en), .ld_t_en(ld_layer == 16'd8 && ld_t_en), .ld_pe, .ld_addr, .ld_w_data(ld_w_data[0:0]), .ld_t_data,
       .clk, .rst, .in_valid(s24_valid), .in_data(s24_front), .in_pop(s24_pop), .out_push(s25_push), .out_data(s25_data), .out_ready(s25_ready));
 
   assign obs_push = {s25_push, s24_push, s23_push, s22_push, s21_push, s20_push, s19_push, s18_push, s17_push, s16_push, s15_push, s14_push, s13_push, s12_push, s11_push, s10_push, s9_push, s8_push, s7_push, s6_push, s5_push, s4_push, s3_push, s2_push, s1_push, s0_push};
   assign obs_data = {s25_data, s24_data, s23_data, s22_data, s21_data, s20_data, s19_data, s18_data, s17_data, s16_data, s15_data, s14_data, s13_data, s12_data, s11_data, s10_data, s9_data, s8_data, s7_data, s6_data, s5_data, s4_data, s3_data, s2_data, s1_data, s0_data};
-  assign design_hash = 64'h4f5c901433b7c505;
+  assign design_hash = 64'hc615b76cf75ea4b7;
 endmodule
