@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "Vdf_cnv_w1a1_quarter.h"
+#ifdef FATSIM_RTL_BNNPYNQ
+#include "Vdf_cnv_w1a1_bnnpynq.h"
+#endif
 #include "driver.hpp"
 
 namespace fatsim::rtl {
@@ -16,6 +19,9 @@ std::unique_ptr<TopDriver> make_driver() {
 const std::vector<CompiledDesign>& compiled_designs() {
     static const std::vector<CompiledDesign> v{
         {"df_cnv_w1a1_quarter", &make_driver<Vdf_cnv_w1a1_quarter>},
+#ifdef FATSIM_RTL_BNNPYNQ
+        {"df_cnv_w1a1_bnnpynq", &make_driver<Vdf_cnv_w1a1_bnnpynq>},
+#endif
     };
     return v;
 }

@@ -99,9 +99,9 @@ int cmd_verify_rtl(const Args& args) {
     std::string fault_note;
     for (const FaultSite& f : faults) fault_note += (fault_note.empty() ? ", fault " : " + ") + fault_site_name(f);
     if (r.agree()) {
-        std::printf("verify-rtl: RTL %s agrees with the C++ model: %d images, %d streams, %llu beats, %lld cycles, "
+        std::printf("verify-rtl: RTL %s agrees with the C++ model: %d image%s, %d streams, %llu beats, %lld cycles, "
                     "identical data and cycles, identical class scores%s (%.1f s)\n",
-                    d.top.c_str(), n, r.streams, (unsigned long long)r.beats, (long long)r.cycles_cpp,
+                    d.top.c_str(), n, n == 1 ? "" : "s", r.streams, (unsigned long long)r.beats, (long long)r.cycles_cpp,
                     fault_note.c_str(), secs);
         return 0;
     }
