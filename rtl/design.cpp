@@ -1,5 +1,7 @@
 #include "design.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 

@@ -57,7 +57,10 @@ module mvtu
   localparam int LEVELS = 1 + $clog2(SIMD);
 
   logic [WW-1:0] wmem[PE][WORDS];
-  // a layer without activation has no thresholds: its (1-word) memory stays unused
+  // Threshold words hold the model's int32 values (the C++ model compares
+  // those); a faulted word is cut to THR_BITS by its saboteur, as the C++
+  // hook does. A layer without activation has no thresholds: its (1-word)
+  // memory stays unused.
   /* verilator lint_off UNUSEDSIGNAL */
   logic signed [DW-1:0] tmem[PE][TWORDS];
   /* verilator lint_on UNUSEDSIGNAL */

@@ -1,5 +1,6 @@
 #include "rtl_accelerator.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "driver.hpp"
@@ -30,7 +31,7 @@ std::unique_ptr<RtlAccelerator> make_rtl_accelerator(const QnnModel& model, cons
 
 RtlAccelerator::RtlAccelerator(const QnnModel& model, const AccelConfig& accel, std::unique_ptr<TopDriver> top,
                                DataflowDesign design)
-    : model_(model), ref_(model, accel), top_(std::move(top)), design_(std::move(design)) {
+    : ref_(model, accel), top_(std::move(top)), design_(std::move(design)) {
     for (const StreamDesc& s : design_.streams) {
         stream_offset_.push_back(obs_bits_);
         obs_bits_ += s.width;

@@ -59,7 +59,6 @@ private:
     void load_memories();
     void apply_fault();
 
-    const QnnModel& model_;
     hw::DataflowModel ref_;  // names and checks fault sites; the C++ structure
     std::unique_ptr<TopDriver> top_;
     DataflowDesign design_;

@@ -2,6 +2,7 @@
 // the Verilated dataflow top (rtl/) against the C++ cycle model (sim/hw).
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <random>

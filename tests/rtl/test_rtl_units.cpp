@@ -4,6 +4,7 @@
 // no fault and with faults of every class set at run time.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
