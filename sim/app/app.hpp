@@ -2,12 +2,18 @@
 // its own options (Boost.Program_options) and returns the process exit code.
 #pragma once
 #include <boost/program_options.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
 #include "dataset.hpp"
+#include "model.hpp"
 #include "topology.hpp"
+
+namespace fatsim::hw {
+class Accelerator;
+}
 
 namespace fatsim::app {
 
@@ -29,6 +35,8 @@ int cmd_bench_hw(const Args& args);   // `fatsim bench hw`
 int cmd_fifo_size(const Args& args);   // cmd_fifo_size.cpp
 int cmd_bench_fifo(const Args& args);  // cmd_fifo_size.cpp: `fatsim bench fifo`
 int cmd_faults(const Args& args);     // cmd_faults.cpp: `fatsim faults list`
+int cmd_verify_rtl(const Args& args);  // cmd_verify_rtl.cpp (only with FATSIM_HAVE_RTL)
+int cmd_bench_rtl(const Args& args);    // cmd_verify_rtl.cpp: `fatsim bench rtl`
 int cmd_campaign(const Args& args);        // cmd_campaign.cpp
 int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench campaign`
 int cmd_report(const Args& args);          // cmd_report.cpp
@@ -37,6 +45,10 @@ int cmd_merge(const Args& args);           // cmd_merge.cpp: join --shard folder
 int cmd_train(const Args& args);   // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_export(const Args& args);  // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_pipeline(const Args& args);  // cmd_pipeline.cpp (only with FATSIM_HAVE_TRAINER)
+
+// The Verilated RTL of (model, accel) for simulate --model-kind rtl (only with
+// FATSIM_HAVE_RTL; throws std::invalid_argument for a folding it lacks).
+std::unique_ptr<hw::Accelerator> make_rtl_model(const QnnModel& model, const AccelConfig& accel);
 
 // Parses args against desc (+ positional); prints help and returns false on --help.
 bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,

@@ -142,6 +142,8 @@ int cmd_simulate(const Args& args) {
     po::options_description desc("fatsim simulate options");
     desc.add_options()
         ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow or loopback) or FINN folding JSON")
+        ("model-kind", po::value<std::string>()->default_value("cycle"),
+         "cycle (the C++ cycle model) | rtl (the Verilated RTL of a folding compiled into fatsim_rtl)")
         ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
         ("clock-mhz", po::value<double>()->default_value(0.0), "clock for the FPS figure (0 = the accelerator's)")
         ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
@@ -183,7 +185,13 @@ int cmd_simulate(const Args& args) {
     hw::DataflowOptions opt;
     opt.capture = vm["check-layers"].as<bool>();
     opt.fifo_depth_min = vm["fifo-depth-min"].as<int>();
-    const std::unique_ptr<hw::Accelerator> accel = hw::make_accelerator(model, acc, opt);
+    const std::string kind = vm["model-kind"].as<std::string>();
+    if (kind != "cycle" && kind != "rtl") throw UsageError("--model-kind: '" + kind + "' is not cycle or rtl");
+    if (kind == "rtl" && (opt.capture || opt.fifo_depth_min > 0 || vm.count("vcd")))
+        throw UsageError("--model-kind rtl: --check-layers, --fifo-depth-min and --vcd need the cycle model "
+                         "(fatsim verify-rtl compares every layer's stream and writes a VCD)");
+    const std::unique_ptr<hw::Accelerator> accel =
+        kind == "rtl" ? make_rtl_model(model, acc) : hw::make_accelerator(model, acc, opt);
     hw::Accelerator& sim = *accel;
     sim.load_images(batch.data.data(), batch.count);
     const std::vector<std::string> faults =
@@ -305,5 +313,11 @@ int cmd_bench_hw(const Args& args) {
     if (!lb_path.empty()) same -= bench_loopback(lb_path, model, data, n) ? 0 : 1;
     return same == n ? 0 : 1;
 }
+
+#ifndef FATSIM_HAVE_RTL
+std::unique_ptr<hw::Accelerator> make_rtl_model(const QnnModel&, const AccelConfig&) {
+    throw UsageError("--model-kind rtl: this build has no RTL (configure with Verilator and -DFATSIM_RTL=ON)");
+}
+#endif
 
 }  // namespace fatsim::app

@@ -89,8 +89,9 @@ Commands:
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
   simulate    cycle-level SystemC model of a dataflow or loopback accelerator: accuracy, cycles, FPS
   fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
+  verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
   faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|fifo|campaign`
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign`
 
 Options:
   -h, --help     this help
@@ -130,6 +131,14 @@ int main(int argc, char** argv) {
         if (cmd == "fifo-size") return cmd_fifo_size(args);
         if (cmd == "faults") return cmd_faults(args);
         if (cmd == "bench") return cmd_bench(args);
+#ifdef FATSIM_HAVE_RTL
+        if (cmd == "verify-rtl") return cmd_verify_rtl(args);
+#else
+        if (cmd == "verify-rtl") {
+            std::cerr << "fatsim verify-rtl: this build has no RTL (configure with Verilator and -DFATSIM_RTL=ON)\n";
+            return 1;
+        }
+#endif
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);
         if (cmd == "export") return cmd_export(args);

@@ -155,6 +155,15 @@ const Stream* DataflowModel::find_stream(const std::string& name) const {
     return nullptr;
 }
 
+void DataflowModel::set_stream_tap(const std::string& name, std::vector<uint64_t>* tap) {
+    for (Stream* s : all_streams_)
+        if (s->name() == name) {
+            s->tap = tap;
+            return;
+        }
+    throw std::invalid_argument("DataflowModel: no stream named '" + name + "'");
+}
+
 std::vector<std::string> DataflowModel::stream_names() const {
     std::vector<std::string> r;
     for (const Stream* s : all_streams_) r.push_back(s->name());

@@ -59,6 +59,9 @@ public:
     const Stream& fifo(int i) const { return *fifos_[i]; }
     const Stream* find_stream(const std::string& name) const override;
     std::vector<std::string> stream_names() const override;
+    // Appends every word pushed into stream `name` to *tap (null: stop);
+    // throws std::invalid_argument for a stream it lacks.
+    void set_stream_tap(const std::string& name, std::vector<uint64_t>* tap);
 
 private:
     struct Layer;
