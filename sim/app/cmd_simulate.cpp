@@ -23,20 +23,6 @@ namespace fatsim::app {
 
 namespace {
 
-AccelConfig load_accel_for(const std::string& path, const Topology& model_topo) {
-    const bool json = path.size() > 5 && path.substr(path.size() - 5) == ".json";
-    AccelConfig acc;
-    if (json) {
-        acc = import_finn_folding(path, model_topo);
-    } else {
-        Topology t;
-        acc = load_accel(path, &t);
-    }
-    const auto errs = validate_folding(acc, model_topo);
-    if (!errs.empty()) throw ConfigError(path + " (against the model's topology)", errs);
-    return acc;
-}
-
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> r;
     std::stringstream ss(s);
@@ -163,7 +149,7 @@ int cmd_simulate(const Args& args) {
     const std::string model_path = vm["model"].as<std::string>();
     const std::string accel_path = vm["accel"].as<std::string>();
     const QnnModel model = load_model(model_path);
-    AccelConfig acc = load_accel_for(accel_path, model.topology);
+    AccelConfig acc = load_accel_for_model(accel_path, model.topology);
     if (vm["clock-mhz"].as<double>() > 0) acc.clock_mhz = vm["clock-mhz"].as<double>();
 
     InputBatch batch;

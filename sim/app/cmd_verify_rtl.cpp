@@ -19,15 +19,6 @@ namespace fatsim::app {
 
 namespace {
 
-// The accelerator YAML bound to the model's topology (its width may differ
-// from the topology file the YAML names).
-AccelConfig load_accel_for_model(const std::string& path, const Topology& model_topo) {
-    Topology t;
-    AccelConfig acc = load_accel(path, &t);
-    bind_folding(acc, model_topo);
-    return acc;
-}
-
 std::vector<int8_t> random_images(const Topology& t, int n, uint64_t seed) {
     std::vector<int8_t> v(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
     std::mt19937_64 rng(seed);
