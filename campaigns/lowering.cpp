@@ -100,6 +100,13 @@ Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<F
                 const int w = W[size_t(r) * MW + ll.colmap[size_t(k)]];
                 ll.wstream[size_t(r) * MW + k] = ll.geom.xnor ? (w > 0 ? 1 : 0) : w;
             }
+        if (ll.geom.xnor) {
+            ll.words = (MW + 63) / 64;
+            ll.wbits.assign(size_t(MH) * ll.words, 0);
+            for (int r = 0; r < MH; ++r)
+                for (int k = 0; k < MW; ++k)
+                    if (ll.wstream[size_t(r) * MW + k]) ll.wbits[size_t(r) * ll.words + k / 64] |= uint64_t(1) << (k % 64);
+        }
         ll.stream_perm = ll.fold.stream_perm();
         prev_perm = ll.stream_perm;
         layers_.push_back(std::move(ll));
@@ -299,6 +306,40 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
     else lower_pe(site, g, s, out);
 }
 
+void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const int MW = P.MW, O = P.O;
+    out.layer = l;
+    out.words = L.geom.xnor ? L.words : 0;
+    if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
+    else out.values.resize(size_t(O) * O * MW);
+    for (int q = 0; q < O * O; ++q) {
+        const int8_t* base = in + (size_t(q / O) * P.D + q % O) * P.C;
+        if (L.geom.xnor) {
+            uint64_t* b = &out.bits[size_t(q) * out.words];
+            for (int k = 0; k < MW; ++k) b[k >> 6] |= uint64_t(base[L.stream_offset[size_t(k)]] & 1) << (k & 63);
+        } else {
+            int32_t* v = &out.values[size_t(q) * MW];
+            for (int k = 0; k < MW; ++k) v[k] = P.value_of[uint8_t(base[L.stream_offset[size_t(k)]])];
+        }
+    }
+}
+
+namespace {
+// Matching bits of x and w in stream columns [a, b).
+inline int matches(const uint64_t* x, const uint64_t* w, int a, int b) {
+    int m = 0;
+    while (a < b) {
+        const int i = a >> 6, o = a & 63, n = std::min(64 - o, b - a);
+        const uint64_t mask = (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << o;
+        m += __builtin_popcountll(~(x[i] ^ w[i]) & mask);
+        a += n;
+    }
+    return m;
+}
+}  // namespace
+
 // Accumulators of one output channel under an acc / adder fault, recomputed as
 // the PE computes them: per output pixel, SF partial sums of SIMD lanes in
 // stream-column order into the (forced) accumulator register.
@@ -306,9 +347,15 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
     const LayerLowering& L = layers_[size_t(l)];
     const PreparedLayer& P = engine_.prepared_layer(l);
     const LayerGeometry& geo = L.geom;
-    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = P.MW, O = P.O, D = P.D, C = P.C;
-    const int8_t* in = g.layer_input(l);
-    const int32_t* w = &L.wstream[size_t(row) * MW];
+    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = P.MW, np = P.O * P.O;
+    const StreamInputs* in = g.stream;
+    if (!in || in->layer != l) {
+        if (s.stream.layer != l || s.stream_of != g.input) {
+            stream_inputs(l, g.layer_input(l), s.stream);
+            s.stream_of = g.input;
+        }
+        in = &s.stream;
+    }
     const auto* acc_site = std::get_if<AccBit>(&site.where);
     const auto* node = std::get_if<AdderNodeBit>(&site.where);
     int lane_lo = 0, lane_hi = 0;  // the lanes below the faulty node
@@ -316,28 +363,29 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         lane_lo = node->node << node->level;
         lane_hi = std::min(SIMD, (node->node + 1) << node->level);
     }
-    s.xs.resize(size_t(MW));
-    s.acc.resize(size_t(O) * O);
-    for (int q = 0; q < O * O; ++q) {
-        const int oy = q / O, ox = q % O;
-        const int8_t* base = in + (size_t(oy) * D + ox) * C;
-        for (int k = 0; k < MW; ++k) {
-            const int8_t code = base[L.stream_offset[size_t(k)]];
-            s.xs[size_t(k)] = geo.xnor ? (code & 1) : P.value_of[uint8_t(code)];
-        }
+    const int acc_bit = acc_site ? acc_site->bit : 0;
+    s.acc.resize(size_t(np));
+    for (int q = 0; q < np; ++q) {
         int64_t acc = 0;
         for (int sf = 0; sf < SF; ++sf) {
-            const int32_t* x = &s.xs[size_t(sf) * SIMD];
-            const int32_t* ww = w + size_t(sf) * SIMD;
-            int64_t tree = 0, nodev = 0;
-            for (int e = 0; e < SIMD; ++e) {
-                const int64_t prod = geo.xnor ? int64_t(ww[e] == x[e]) : int64_t(ww[e]) * x[e];
-                tree += prod;
-                if (e >= lane_lo && e < lane_hi) nodev += prod;
+            const int a = sf * SIMD;
+            int64_t tree, nodev = 0;
+            if (geo.xnor) {
+                const uint64_t* x = &in->bits[size_t(q) * in->words];
+                const uint64_t* w = &L.wbits[size_t(row) * L.words];
+                tree = matches(x, w, a, a + SIMD);
+                if (node) nodev = matches(x, w, a + lane_lo, a + lane_hi);
+            } else {
+                const int32_t* x = &in->values[size_t(q) * MW + a];
+                const int32_t* w = &L.wstream[size_t(row) * MW + a];
+                tree = 0;
+                for (int e = 0; e < SIMD; ++e) tree += int64_t(w[e]) * x[e];
+                if (node)
+                    for (int e = lane_lo; e < lane_hi; ++e) nodev += int64_t(w[e]) * x[e];
             }
             if (node) tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
             acc += tree;
-            if (acc_site) acc = force_bit(acc, acc_site->bit, site.kind, geo.acc_bits, geo.acc_signed);
+            if (acc_site) acc = force_bit(acc, acc_bit, site.kind, geo.acc_bits, geo.acc_signed);
             acc = int32_t(acc);
         }
         s.acc[size_t(q)] = int32_t(acc);

@@ -54,10 +54,20 @@ struct LoweredEffect {
     bool empty() const { return changes.empty() && scores.empty(); }
 };
 
+// One image's input of one layer as the PE lanes see it: per output pixel,
+// the window in stream-column order (what an acc / adder fault recomputes).
+struct StreamInputs {
+    int layer = -1;
+    int words = 0;                // XNOR: 64-bit words per pixel
+    std::vector<uint64_t> bits;   // XNOR: [pixel][words], the input bits
+    std::vector<int32_t> values;  // otherwise: [pixel][MW], the input values
+};
+
 // Golden data of one image: its input and the engine's trace of it.
 struct GoldenImage {
     const int8_t* input = nullptr;
     const Trace* trace = nullptr;
+    const StreamInputs* stream = nullptr;  // optional: precomputed for the faulty layer
     // Input codes of layer l (the network input for l == 0).
     const int8_t* layer_input(int l) const { return l == 0 ? input : trace->layers[size_t(l) - 1].out.data(); }
 };
@@ -90,9 +100,13 @@ public:
     // node carried up a level unchanged) has the key of the node it carries.
     std::string collapse_key(const FaultSite& site) const;
 
+    // The stream-order windows of layer `layer` for an input (codes, HWC).
+    void stream_inputs(int layer, const int8_t* in, StreamInputs& out) const;
+
     // Per-thread scratch.
     struct Scratch {
-        std::vector<int32_t> xs;     // one output pixel's inputs in stream-column order
+        StreamInputs stream;         // built here when the image brings none
+        const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
     };
@@ -115,6 +129,8 @@ private:
         std::vector<int> colmap;        // stream column -> weight matrix column
         std::vector<int> stream_offset; // stream column -> offset of its input code from the window's corner
         std::vector<int32_t> wstream;   // [row][stream column]: weight value (XNOR: the bit 0/1)
+        std::vector<uint64_t> wbits;    // XNOR: [row][words] the weight bits in stream-column order
+        int words = 0;                  // XNOR: 64-bit words of one stream-order row
         std::vector<int> stream_perm;   // output stream position -> channel
     };
     // The stream a FIFO carries: per image `pixels` x `perm.size()` fields of `bits`.

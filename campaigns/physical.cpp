@@ -76,9 +76,6 @@ std::string ErrorPatternStats::shape() const {
     return "channels";
 }
 
-namespace {
-
-// Hash of a site's effects on every image (identical effects, identical results).
 uint64_t effect_hash(const std::vector<LoweredEffect>& effects) {
     uint64_t h = 1469598103934665603ull;
     auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
@@ -92,8 +89,6 @@ uint64_t effect_hash(const std::vector<LoweredEffect>& effects) {
     }
     return h;
 }
-
-}  // namespace
 
 PhysicalEvaluator::PhysicalEvaluator(const Engine& engine, const Lowering& lowering, const GoldenTraces& golden,
                                      int threads)
@@ -120,6 +115,25 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
             fast = std::make_unique<FastSweep>(engine_, batch, ErrorModelKind::Channel);
             fast->prepare(layer, first, count, threads_);
         }
+        // Acc and adder faults recompute their PE's channels from the layer's
+        // stream-order windows: built once per image for every such fault.
+        std::vector<StreamInputs> streams;
+        const bool recompute = std::any_of(positions.begin(), positions.end(), [&](size_t p) {
+            const SiteClass c = site_class(sites[p].where);
+            return c == SiteClass::Acc || c == SiteClass::AdderNode;
+        });
+        if (recompute && layer >= 0) {
+            streams.resize(size_t(count));
+            std::atomic<int> next_image{0};
+            auto build = [&]() {
+                for (int i; (i = next_image.fetch_add(1)) < count;)
+                    lowering_.stream_inputs(layer, golden_.image(first + i).layer_input(layer), streams[size_t(i)]);
+            };
+            std::vector<std::thread> pool;
+            for (int t = 1; t < std::min(resolve_threads(threads_), count); ++t) pool.emplace_back(build);
+            build();
+            for (auto& t : pool) t.join();
+        }
         std::atomic<size_t> next{0};
         auto work = [&]() {
             Lowering::Scratch ls;
@@ -130,8 +144,11 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
             for (size_t j; !stop && (j = next.fetch_add(1)) < positions.size();) {
                 const size_t pos = positions[j];
                 const FaultSite& site = sites[pos];
-                for (int i = 0; i < count; ++i)
-                    lowering_.lower(site, first + i, golden_.image(first + i), ls, effects[size_t(i)]);
+                for (int i = 0; i < count; ++i) {
+                    GoldenImage g = golden_.image(first + i);
+                    if (!streams.empty()) g.stream = &streams[size_t(i)];
+                    lowering_.lower(site, first + i, g, ls, effects[size_t(i)]);
+                }
                 const uint64_t h = effect_hash(effects);
                 ErrorPatternStats st;
                 bool cached = false;
@@ -142,6 +159,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                 }
                 if (!cached) {
                     st.effect_layer = layer;
+                    st.effect_hash = h;
                     st.images = count;
                     std::set<int> channels, pixels;
                     const int MH = layer >= 0 ? engine_.prepared_layer(layer).MH : batch.channels;
@@ -197,7 +215,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
         work();
         for (auto& t : pool) t.join();
     }
-    return propagations;
+    return propagations.load();
 }
 
 // ---------------------------------------------------------------- statistics

@@ -46,12 +46,16 @@ struct ErrorPatternStats {
     std::vector<int> channels;    // channels touched (sorted)
     int pixels = 0;               // distinct pixels touched
     std::map<std::pair<int, int>, int64_t> transitions;  // (golden code, faulty code) -> count (not for scores)
+    uint64_t effect_hash = 0;     // of the lowered effects on every image (equal effects, equal results)
     bool masked() const { return images_touched == 0; }
     double accuracy() const { return images ? 100.0 * correct / images : 0.0; }
     // "masked", "element", "channel", "pixel", "channels" (several channels
     // and pixels), "scores" (the classifier's scores only).
     std::string shape() const;
 };
+
+// Hash of a fault's lowered effects on a run of images (empty effects are skipped).
+uint64_t effect_hash(const std::vector<LoweredEffect>& effects);
 
 // Evaluates sites on images [first, first + count): lowering, then delta
 // propagation (FastSweep) from the layer the effect is in. Sites whose

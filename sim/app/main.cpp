@@ -72,7 +72,8 @@ Commands:
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
   simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign`
+  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign|physical`
 
 Options:
   -h, --help     this help
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
         if (cmd == "report") return cmd_report(args);
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
+        if (cmd == "map-faults") return cmd_map_faults(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);
