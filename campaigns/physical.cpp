@@ -94,8 +94,34 @@ PhysicalEvaluator::PhysicalEvaluator(const Engine& engine, const Lowering& lower
                                      int threads)
     : engine_(engine), lowering_(lowering), golden_(golden), threads_(threads) {}
 
+void PhysicalEvaluator::prepare(int layer, bool windows) {
+    const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
+    if (fast_layer_ != layer) {
+        fast_.reset();
+        if (layer >= 0 && layer + 1 < L) {
+            fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
+            fast_->prepare(layer, first, count, threads_);
+        }
+        fast_layer_ = layer;
+    }
+    if (windows && layer >= 0 && streams_layer_ != layer) {
+        streams_.assign(size_t(count), StreamInputs());
+        std::atomic<int> next_image{0};
+        auto build = [&]() {
+            for (int i; (i = next_image.fetch_add(1)) < count;)
+                lowering_.stream_inputs(layer, golden_.image(first + i).layer_input(layer), streams_[size_t(i)]);
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < std::min(resolve_threads(threads_), count); ++t) pool.emplace_back(build);
+        build();
+        for (auto& t : pool) t.join();
+        streams_layer_ = layer;
+    }
+}
+
 size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* progress,
-                              const std::function<bool(size_t, const ErrorPatternStats&)>& on_done) const {
+                              const std::function<bool(size_t, const ErrorPatternStats&)>& on_done) {
+    static const std::vector<StreamInputs> no_streams;
     const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
     const InputBatch& batch = golden_.batch();
     // Sites by the layer their effect is in: one fast-sweep cache per layer.
@@ -110,30 +136,13 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
     std::unordered_map<uint64_t, ErrorPatternStats> seen;  // effect hash -> results (guarded by mu)
     for (const auto& [layer, positions] : by_layer) {
         if (stop) break;
-        std::unique_ptr<FastSweep> fast;
-        if (layer >= 0 && layer + 1 < L) {
-            fast = std::make_unique<FastSweep>(engine_, batch, ErrorModelKind::Channel);
-            fast->prepare(layer, first, count, threads_);
-        }
-        // Acc and adder faults recompute their PE's channels from the layer's
-        // stream-order windows: built once per image for every such fault.
-        std::vector<StreamInputs> streams;
         const bool recompute = std::any_of(positions.begin(), positions.end(), [&](size_t p) {
             const SiteClass c = site_class(sites[p].where);
             return c == SiteClass::Acc || c == SiteClass::AdderNode;
         });
-        if (recompute && layer >= 0) {
-            streams.resize(size_t(count));
-            std::atomic<int> next_image{0};
-            auto build = [&]() {
-                for (int i; (i = next_image.fetch_add(1)) < count;)
-                    lowering_.stream_inputs(layer, golden_.image(first + i).layer_input(layer), streams[size_t(i)]);
-            };
-            std::vector<std::thread> pool;
-            for (int t = 1; t < std::min(resolve_threads(threads_), count); ++t) pool.emplace_back(build);
-            build();
-            for (auto& t : pool) t.join();
-        }
+        prepare(layer, recompute);
+        const FastSweep* fast = fast_.get();
+        const std::vector<StreamInputs>& streams = streams_layer_ == layer ? streams_ : no_streams;
         std::atomic<size_t> next{0};
         auto work = [&]() {
             Lowering::Scratch ls;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,13 +68,21 @@ public:
     // returning false stops the run. Returns the number of propagations run
     // (sites minus those answered by an identical effect).
     size_t run(const std::vector<FaultSite>& sites, Progress* progress,
-               const std::function<bool(size_t, const ErrorPatternStats&)>& on_done) const;
+               const std::function<bool(size_t, const ErrorPatternStats&)>& on_done);
+    // Builds the golden caches faults whose effect is in `layer` read (the
+    // fast sweep's, and with `windows` the stream-order windows acc / adder
+    // faults recompute from). Kept for the next run() of the same layer;
+    // run() calls it itself.
+    void prepare(int layer, bool windows);
 
 private:
     const Engine& engine_;
     const Lowering& lowering_;
     const GoldenTraces& golden_;
     int threads_;
+    int fast_layer_ = -2, streams_layer_ = -2;
+    std::unique_ptr<FastSweep> fast_;     // prepared for fast_layer_ (null: none needed)
+    std::vector<StreamInputs> streams_;   // per image, for streams_layer_
 };
 
 // ---------------------------------------------------------------- statistics

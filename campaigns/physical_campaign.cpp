@@ -229,7 +229,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
 
     // Blocks in fault order: each block's rows go out before the next starts
     // (a killed run resumes at the last complete row).
-    const PhysicalEvaluator evaluator(engine, lowering, golden, opt.threads);
+    PhysicalEvaluator evaluator(engine, lowering, golden, opt.threads);
     Progress progress("map-faults", int64_t(sites.size() - out.resumed_from), "faults", opt.show_progress);
     std::map<size_t, ErrorPatternStats> results;  // by fault position: evaluated faults (and representatives)
     constexpr size_t kBlock = 4096;

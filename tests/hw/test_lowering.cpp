@@ -6,13 +6,18 @@
 // effect predicts; static collapsing only merges what is equivalent; the
 // sample-size formula; clear errors for sites the accelerator lacks.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "config.hpp"
 #include "dataflow.hpp"
 #include "engine.hpp"
 #include "hw_test_util.hpp"
+#include "physical_campaign.hpp"
 #include "physical_hw.hpp"
 #include "small_nets.hpp"
 
@@ -109,7 +114,7 @@ TEST(PhysicalEvaluator, FastPathMatchesFullReinference) {
     const GoldenTraces golden(engine, batch, 0, batch.count, 2);
     const auto sites = physical_faults(*hw_model, all_classes(), 20, 9);
     std::vector<ErrorPatternStats> got(sites.size());
-    const PhysicalEvaluator ev(engine, lowering, golden, 2);
+    PhysicalEvaluator ev(engine, lowering, golden, 2);
     ev.run(sites, nullptr, [&](size_t pos, const ErrorPatternStats& st) {
         got[pos] = st;
         return true;
@@ -182,6 +187,58 @@ TEST(PhysicalCollapse, StaticKeysAreExact) {
     }
     EXPECT_GT(masked, 0);
     EXPECT_GT(shared, 0);
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// map-faults results do not depend on the thread count or on a resume, and
+// the summary counts what the rows say.
+TEST(PhysicalCampaign, DeterministicAndResumable) {
+    namespace fs = std::filesystem;
+    const Topology topo = small_topology(1, 2);
+    const QnnModel m = random_model(topo, 21);
+    const AccelConfig accel = make_accel(topo, kFoldings[2], 2);
+    const InputBatch batch = batch_of(topo, 5, 8);
+    const fs::path dir = fs::temp_directory_path() / ("fatsim_map_faults_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    PhysicalCampaignOptions opt;
+    opt.sample = 40;
+    opt.seed = 3;
+    opt.show_progress = false;
+    opt.threads = 1;
+    opt.output = (dir / "a").string();
+    const auto a = run_physical_campaign(m, accel, batch, opt);
+    EXPECT_EQ(a.faults, size_t(kSiteClasses - 1) * 40 + size_t(a.summary_json["classes"][4]["faults"].get<int>()));
+    opt.threads = 2;
+    opt.output = (dir / "b").string();
+    const auto b = run_physical_campaign(m, accel, batch, opt);
+    const std::string rows = read_text(a.csv);
+    EXPECT_EQ(rows, read_text(b.csv));
+    // Cut b's file in the middle of a row, then resume.
+    fs::resize_file(b.csv, rows.size() / 2);
+    const auto c = run_physical_campaign(m, accel, batch, opt);
+    EXPECT_GT(c.resumed_from, 0u);
+    EXPECT_EQ(rows, read_text(b.csv));
+    EXPECT_EQ(read_text(a.summary), read_text(b.summary));
+    // Per class, the summary's fault count and masked fraction match the rows.
+    size_t masked_wmem = 0, wmem = 0;
+    std::istringstream in(rows);
+    std::string line;
+    std::getline(in, line);
+    for (size_t k = 2; std::getline(in, line); ++k) {
+        const auto r = physical_csv::parse_row(line, a.csv, k);
+        if (r.cls == "wmem") ++wmem, masked_wmem += r.masked;
+    }
+    const auto& w = a.summary_json["classes"][2];
+    EXPECT_EQ(w["class"], "wmem");
+    EXPECT_EQ(w["faults"].get<size_t>(), wmem);
+    EXPECT_DOUBLE_EQ(w["fraction_masked"]["value"].get<double>(), double(masked_wmem) / double(wmem));
+    fs::remove_all(dir);
 }
 
 TEST(PhysicalSites, ErrorsNameTheRule) {
