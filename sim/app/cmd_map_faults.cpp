@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <map>
 #include <set>
@@ -145,7 +144,7 @@ int cmd_map_faults(const Args& args) {
     opt.identity = {{"model", model_path}, {"accel", accel_path}, {"data", data_identity}, {"images", batch.count}};
     const auto out = campaigns::run_physical_campaign(model, accel, batch, opt);
     std::printf("map-faults: %zu faults (%zu resumed) -> %s\n", out.faults, out.resumed_from, out.csv.c_str());
-    std::cout << campaigns::format_physical_summary(out.summary_json);
+    std::fputs(campaigns::format_physical_summary(out.summary_json).c_str(), stdout);
     std::printf("summary: %s\n", out.summary.c_str());
     return rc;
 }
