@@ -146,9 +146,10 @@ int Lowering::layer_index(const std::string& name) const {
 }
 
 void Lowering::check(const FaultSite& site) const {
-    if (site.kind == FaultKind::Flip)
-        bad_site(site, "transient flips are not lowered (the value a flip hits depends on the cycle schedule); "
-                       "run them on the cycle model (fatsim simulate --fault)");
+    if (site.kind == FaultKind::Flip && !schedule_)
+        bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
+                       "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
+                       "(fatsim simulate --fault)");
     if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
         if (fb->fifo < 0 || fb->fifo >= int(fifos_.size()))
             bad_site(site, "no fifo[" + std::to_string(fb->fifo) + "] (there are " + std::to_string(fifos_.size()) + ")");
@@ -302,7 +303,8 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
     out.changes.clear();
     out.scores.clear();
     out.layer = effect_layer(site);
-    if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site.kind, image_pos, g, out);
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
+    else if (site.kind == FaultKind::Flip) lower_pe_flip(site, image_pos, g, s, out);
     else lower_pe(site, g, s, out);
 }
 
@@ -472,11 +474,145 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
     std::sort(out.changes.begin(), out.changes.end(), [](const CodeChange& a, const CodeChange& b) { return a.idx < b.idx; });
 }
 
+void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,
+                          const GoldenImage& g, LoweredEffect& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const LayerTrace& gt = g.trace->layers[size_t(l)];
+    const int MH = P.MH, T = P.T, O = P.O;
+    if (!L.geom.has_act) {
+        out.scores = gt.acc;
+        out.scores[size_t(q) * MH + row] = int32_t(a);
+        if (out.scores == gt.acc) out.scores.clear();
+        return;
+    }
+    const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
+    int level = 0;
+    for (int k = 0; k < T; ++k) {
+        int64_t th = thr[size_t(row) * T + k];
+        if (k == thr_k) th = force_bit(th, std::get<ThresholdBit>(site.where).bit, site.kind, L.geom.thr_bits, true);
+        int64_t c = th <= a ? 1 : 0;
+        if (k == cmp_k) c = force_bit(c, 0, site.kind, 1, false);
+        level += int(c & 1);
+    }
+    // The pooled pixel q falls in: its other pixels keep their golden codes.
+    const int8_t code = int8_t(P.lo + level);
+    const int oy = q / O, ox = q % O, Pp = P.P, Q = P.Q;
+    if (oy / Pp >= Q || ox / Pp >= Q) return;  // a row / column the pool drops
+    const int r = (oy / Pp) * Q + ox / Pp;
+    int8_t m = code;
+    for (int py = 0; py < Pp; ++py)
+        for (int px = 0; px < Pp; ++px) {
+            const int qq = ((oy / Pp) * Pp + py) * O + (ox / Pp) * Pp + px;
+            if (qq != q) m = std::max(m, gt.act[size_t(qq) * MH + row]);
+        }
+    const int idx = r * MH + row;
+    if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
+}
+
+// A flip hits one MVTU iteration: the first in or after its cycle at which
+// the value passes (acc, adder: every iteration; a weight word: its (nf, sf);
+// a threshold word: the outputs of its fold; a comparator: every output).
+void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const {
+    const int l = layer_index(site_layer(site.where));
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const FoldingMap& fold = L.fold;
+    const LayerGeometry& geo = L.geom;
+    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T, SIMD = fold.simd;
+    const SiteClass cls = site_class(site.where);
+    const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
+    int pe = 0;
+    std::visit([&](const auto& x) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, FifoBit>) pe = x.pe;
+    }, site.where);
+    auto passes = [&](int64_t i) {
+        const int sf = int(i % SF), nf = int((i / SF) % NF);
+        switch (cls) {
+            case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
+            case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
+            case SiteClass::Comparator: return sf == SF - 1;
+            default: return true;
+        }
+    };
+    int64_t i = std::lower_bound(cycles.begin(), cycles.end(), site.cycle) - cycles.begin();
+    const int64_t n = int64_t(cycles.size());
+    for (int64_t tries = 0; i < n && !passes(i) && tries <= int64_t(SF) * NF; ++tries) ++i;
+    if (i >= n || !passes(i)) return;  // the flip never fires in this run
+    const int64_t per_image = int64_t(reps) * NF * SF;
+    if (i / per_image != image_pos) return;  // it fires in another image
+    const int sf = int(i % SF), nf = int((i / SF) % NF), q = int((i / (int64_t(SF) * NF)) % reps);
+    const int row = fold.row_of(pe, nf);
+    if (row >= fold.mh) return;  // a padding row
+    const LayerTrace& gt = g.trace->layers[size_t(l)];
+    int64_t a = gt.acc[size_t(q) * P.MH + row];
+    int thr_k = -1, cmp_k = -1;
+    if (cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::WeightWord) {
+        const StreamInputs* in = g.stream;
+        if (!in || in->layer != l) {
+            if (s.stream.layer != l || s.stream_of != g.input) {
+                stream_inputs(l, g.layer_input(l), s.stream);
+                s.stream_of = g.input;
+            }
+            in = &s.stream;
+        }
+        // Products of lanes [lo, hi) of step sf at pixel q (XNOR: matches).
+        auto products = [&](int lo, int hi, const int32_t* wrow) {
+            int64_t sum = 0;
+            for (int e = lo; e < hi; ++e) {
+                const int k = sf * SIMD + e;
+                if (geo.xnor) sum += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
+                else sum += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
+            }
+            return sum;
+        };
+        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
+        if (cls == SiteClass::Acc) {
+            // The register after step sf, flipped; later steps add on from it.
+            int64_t partial = 0;
+            for (int t = 0; t <= sf; ++t) {
+                int64_t chunk = 0;
+                for (int e = 0; e < SIMD; ++e) {
+                    const int k = t * SIMD + e;
+                    if (geo.xnor) chunk += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
+                    else chunk += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
+                }
+                partial += chunk;
+            }
+            a += force_bit(partial, std::get<AccBit>(site.where).bit, site.kind, geo.acc_bits, geo.acc_signed) - partial;
+        } else if (cls == SiteClass::AdderNode) {
+            const auto& nd = std::get<AdderNodeBit>(site.where);
+            const int lo = nd.node << nd.level, hi = std::min(SIMD, (nd.node + 1) << nd.level);
+            const int64_t v = products(lo, hi, wrow);
+            a += force_bit(v, nd.bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
+        } else {
+            const auto& wb = std::get<WeightBit>(site.where);
+            const int e = wb.bit / geo.weight_bits, k = sf * SIMD + e;
+            const int64_t w = wrow[k];
+            const int64_t w2 = weight_of_field(
+                geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), wb.bit % geo.weight_bits, site.kind, geo.weight_bits, false)));
+            const int64_t before = products(e, e + 1, wrow);
+            const int32_t w2v = int32_t(w2);
+            const int64_t after = geo.xnor ? int64_t(w2v == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1))
+                                           : int64_t(w2v) * in->values[size_t(q) * P.MW + k];
+            a += after - before;
+        }
+        a = int32_t(a);
+    } else if (cls == SiteClass::Threshold) {
+        thr_k = std::get<ThresholdBit>(site.where).word % T;
+    } else {
+        cmp_k = std::get<Comparator>(site.where).index;
+    }
+    emit_pixel(l, row, q, a, site, thr_k, cmp_k, g, out);
+}
+
 // The words written to the slot: the k-th word pushed since reset sits in
 // slot k mod depth; bit b of word k is bit k*width + b of the stream, which
 // carries each image's fields back to back.
-void Lowering::lower_fifo(const FifoBit& fb, FaultKind kind, int image_pos, const GoldenImage& g,
+void Lowering::lower_fifo(const FifoBit& fb, const FaultSite& site, int image_pos, const GoldenImage& g,
                           LoweredEffect& out) const {
+    const FaultKind kind = site.kind;
     const FifoStream& st = streams_[size_t(fb.fifo)];
     const FifoGeometry& geom = fifos_[size_t(fb.fifo)];
     const int64_t W = geom.width, depth = geom.depth;
@@ -488,7 +624,17 @@ void Lowering::lower_fifo(const FifoBit& fb, FaultKind kind, int image_pos, cons
     if (scores) out.scores = g.trace->layers.back().acc;
     int64_t k = start - fb.bit <= 0 ? 0 : (start - fb.bit + W - 1) / W;
     k += ((fb.slot - k) % depth + depth) % depth;
-    for (; k * W + fb.bit < end; k += depth) {
+    int64_t step = depth;
+    if (kind == FaultKind::Flip) {
+        // The first word written to the slot in or after the flip's cycle.
+        const std::vector<int64_t>& pushes = schedule_->push_cycle.at(size_t(fb.fifo));
+        int64_t w = std::lower_bound(pushes.begin(), pushes.end(), site.cycle) - pushes.begin();
+        w += ((fb.slot - w) % depth + depth) % depth;
+        if (w >= int64_t(pushes.size()) || w * W + fb.bit < start || w * W + fb.bit >= end) k = end;  // not this image
+        else k = w;
+        step = end;  // one word at most
+    }
+    for (; k * W + fb.bit < end; k += step) {
         const int64_t local = k * W + fb.bit - start;
         const int64_t e = local / st.bits;
         const int fbit = int(local % st.bits);

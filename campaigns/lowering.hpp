@@ -20,7 +20,10 @@
 //  * fifo    every stream word written to the slot (the k-th word pushed since
 //            reset goes to slot k mod depth): the fields that bit falls in,
 //            read back by the consumer (sign-extended when it is signed).
-// Transient flips are rejected (they need the cycle model's schedule).
+// Transient flips (`:flip@C`) invert the one value passing the site first in
+// or after cycle C; which value that is comes from the cycle schedule of the
+// run (CycleSchedule, captured from the cycle model: dataflow timing does not
+// depend on the data or the faults). Without a schedule they are rejected.
 //
 // The lowering reads one architecture-independent description per site: the
 // layer program (geometry + folding + memories in stream order) the PE runs;
@@ -72,7 +75,15 @@ struct GoldenImage {
     const int8_t* layer_input(int l) const { return l == 0 ? input : trace->layers[size_t(l) - 1].out.data(); }
 };
 
-// A forced bit, exactly as the cycle model's FaultHook::force (permanent kinds).
+// When each MVTU loop iteration and each FIFO push happens in one run of
+// the cycle model (images streamed from reset).
+struct CycleSchedule {
+    std::vector<std::vector<int64_t>> iteration_cycle;  // per layer: iteration ((image*reps + pixel)*NF + nf)*SF + sf -> cycle
+    std::vector<std::vector<int64_t>> push_cycle;       // per fifo: word pushed since reset -> cycle
+};
+
+// A forced bit, exactly as the cycle model's FaultHook::force (for a flip:
+// the inversion it applies when it fires).
 int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed);
 
 class Lowering {
@@ -82,8 +93,12 @@ public:
     // accelerator (one per layer plus one).
     Lowering(const Engine& engine, const AccelConfig& accel, std::vector<FifoGeometry> fifos);
 
+    // Transient flips are lowered against this schedule (null: rejected);
+    // it must outlive the lowering's use.
+    void use_schedule(const CycleSchedule* schedule) { schedule_ = schedule; }
+
     // Throws FaultSiteError naming the rule broken: a site the accelerator
-    // does not have, or a kind the lowering cannot map (transient flips).
+    // does not have, or a transient flip without a schedule.
     void check(const FaultSite& site) const;
     // The layer whose output the site changes (-1: the network input).
     int effect_layer(const FaultSite& site) const;
@@ -142,11 +157,18 @@ private:
     };
 
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
-    void lower_fifo(const FifoBit& f, FaultKind kind, int image_pos, const GoldenImage& g, LoweredEffect& out) const;
+    void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // Output code (or score) of channel `row` at pre-pool pixel q from
+    // accumulator a, with threshold thr_k / compare cmp_k forced as the site
+    // says (-1: none), pooled with the golden neighbours; the changed element.
+    void emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,
+                    const GoldenImage& g, LoweredEffect& out) const;
+    void lower_fifo(const FifoBit& f, const FaultSite& site, int image_pos, const GoldenImage& g, LoweredEffect& out) const;
     // Faulty accumulators of channel `row` at every pre-pool pixel (fold by fold).
     void recompute_row(const FaultSite& site, int layer, int row, const GoldenImage& g, Scratch& s) const;
 
     const Engine& engine_;
+    const CycleSchedule* schedule_ = nullptr;
     std::vector<LayerLowering> layers_;
     std::vector<FifoGeometry> fifos_;
     std::vector<FifoStream> streams_;

@@ -1,6 +1,8 @@
 #include "physical_hw.hpp"
 
 #include <algorithm>
+
+#include "dataflow.hpp"
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -71,13 +73,47 @@ std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::
     return r;
 }
 
+CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images) {
+    if (accel.architecture != Architecture::Dataflow)
+        throw std::invalid_argument(accel.source + ": cycle schedules are captured for the dataflow architecture only");
+    hw::DataflowModel m(model, accel);
+    m.load_images(batch.image(0), images);
+    const int L = m.num_layers();
+    CycleSchedule sched;
+    sched.iteration_cycle.resize(size_t(L));
+    sched.push_cycle.resize(size_t(L) + 1);
+    std::vector<uint64_t> busy(size_t(L), 0), pushed(size_t(L) + 1, 0);
+    uint64_t idle = 0;
+    while (!m.done()) {
+        const int64_t c = m.cycle();
+        m.tick();
+        bool moved = false;
+        for (int l = 0; l < L; ++l)
+            for (uint64_t b = m.mvtu(l).stats.busy; busy[size_t(l)] < b; ++busy[size_t(l)], moved = true)
+                sched.iteration_cycle[size_t(l)].push_back(c);
+        for (int i = 0; i <= L; ++i) {
+            const hw::Stream& f = m.fifo(i);
+            for (uint64_t n = f.transfers() + uint64_t(f.occupancy()); pushed[size_t(i)] < n; ++pushed[size_t(i)], moved = true)
+                sched.push_cycle[size_t(i)].push_back(c);
+        }
+        idle = moved ? 0 : idle + 1;
+        if (idle > (uint64_t(1) << 20)) throw std::runtime_error("capture_schedule: the cycle model deadlocked");
+    }
+    return sched;
+}
+
 std::vector<ClassAgreement> verify_lowering(const QnnModel& model, const AccelConfig& accel, const Engine& engine,
                                             const InputBatch& batch, int images, const std::vector<FaultSite>& sites) {
     hw::DataflowOptions opt;
     opt.capture = true;
     auto hw_model = hw::make_accelerator(model, accel, opt);
     const int L = engine.layers();
-    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
+    Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
+    CycleSchedule schedule;
+    if (std::any_of(sites.begin(), sites.end(), [](const FaultSite& s) { return s.kind == FaultKind::Flip; })) {
+        schedule = capture_schedule(model, accel, batch, images);
+        lowering.use_schedule(&schedule);
+    }
     const GoldenTraces golden(engine, batch, 0, images, 0);
     hw_model->load_images(batch.image(0), images);
     std::vector<ClassAgreement> r(kSiteClasses);

@@ -23,6 +23,10 @@ std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::
 // Parses "acc,adder,wmem,thr,cmp,fifo"; throws std::invalid_argument naming an unknown class.
 std::vector<SiteClass> parse_site_classes(const std::string& list);
 
+// The cycle schedule of a run of `images` images of the batch on the
+// accelerator's cycle model (for lowering transient flips).
+CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images);
+
 // Agreement of the lowering with the cycle model for one class.
 struct ClassAgreement {
     SiteClass cls = SiteClass::Acc;
@@ -32,6 +36,7 @@ struct ClassAgreement {
 // Runs every site on the cycle model (capture on, the images streamed from
 // reset) and compares every layer's output and the sink's scores with the
 // lowered fault's, image by image. The model must be the engine's.
+// Transient flips are lowered against the captured schedule of the run.
 std::vector<ClassAgreement> verify_lowering(const QnnModel& model, const AccelConfig& accel, const Engine& engine,
                                             const InputBatch& batch, int images, const std::vector<FaultSite>& sites);
 

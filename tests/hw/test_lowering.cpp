@@ -96,6 +96,46 @@ TEST_P(LoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
     }
 }
 
+// Transient flips: the one value passing the site at the flip's cycle, found
+// in the captured cycle schedule of the run.
+TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
+    const Case c = GetParam();
+    const Topology topo = small_topology(c.w, c.a);
+    const QnnModel m = random_model(topo, 200 + 10 * c.w + c.a);
+    const AccelConfig accel = make_accel(topo, kFoldings[c.folding], 3);
+    const Engine engine(m);
+    const InputBatch batch = batch_of(topo, kImages, 9);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const CycleSchedule schedule = capture_schedule(m, accel, batch, kImages);
+    int64_t last = 0;
+    for (const auto& v : schedule.push_cycle) last = std::max(last, v.empty() ? int64_t(0) : v.back());
+    Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    EXPECT_THROW(lowering.check(parse_fault_site("c0.pe[0].acc.bit[0]:flip@5")), FaultSiteError);  // no schedule yet
+    lowering.use_schedule(&schedule);
+    const GoldenTraces golden(engine, batch, 0, kImages, 1);
+    // Flips at random cycles of the run: a sample, plus a few that change something.
+    std::mt19937_64 rng(77 + c.folding);
+    std::vector<FaultSite> sites;
+    int effective[kSiteClasses] = {}, sampled[kSiteClasses] = {};
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (FaultSite site : physical_faults(*hw_model, all_classes(), 300, 5 + c.folding)) {
+        site.kind = FaultKind::Flip;
+        site.cycle = int64_t(rng() % uint64_t(last + 1));
+        const int k = int(site_class(site.where));
+        bool changes = false;
+        for (int i = 0; i < kImages && !changes; ++i) {
+            lowering.lower(site, i, golden.image(i), s, e);
+            changes = !e.empty();
+        }
+        if (sampled[k] < 4) ++sampled[k], sites.push_back(site);
+        else if (changes && effective[k] < 4) ++effective[k], sites.push_back(site);
+    }
+    for (int k = 0; k < kSiteClasses; ++k) EXPECT_GT(effective[k], 0) << site_class_name(SiteClass(k));
+    for (const ClassAgreement& a : verify_lowering(m, accel, engine, batch, kImages, sites))
+        EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
+}
+
 INSTANTIATE_TEST_SUITE_P(Lowering, LoweringVsCycleModel,
                          ::testing::Values(Case{1, 1, 2}, Case{1, 1, 4}, Case{1, 2, 2}, Case{1, 2, 3}, Case{2, 2, 2},
                                            Case{2, 2, 4}, Case{1, 1, 1}),
