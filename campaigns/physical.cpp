@@ -166,6 +166,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                     auto it = seen.find(h);
                     if (it != seen.end()) st = it->second, cached = true;
                 }
+                st.effect_layer = layer;  // (every empty effect hashes alike, whatever its layer)
                 if (!cached) {
                     st.effect_layer = layer;
                     st.effect_hash = h;

@@ -82,7 +82,7 @@ physical_csv::Row row_of(const FaultSite& site, const ErrorPatternStats& st, con
                          const Topology& topo) {
     physical_csv::Row r;
     r.site = fault_site_name(site);
-    r.cls = site_class_name(site_class(site.where));
+    r.cls = std::string(site_class_name(site_class(site.where))) + (site.kind == FaultKind::Flip ? "-flip" : "");
     r.layer = st.effect_layer < 0 ? "input" : topo.layers[size_t(st.effect_layer)].name;
     r.eval = eval;
     char h[20];
@@ -143,7 +143,7 @@ json summarize_physical(const json& manifest, const std::vector<physical_csv::Ro
             entry["fraction_masked"] = {{"value", pm}, {"interval", {im.first, im.second}}};
             entry["fraction_changing_a_prediction"] = {{"value", pc}, {"interval", {ic.first, ic.second}}};
             entry["accuracy"] = {{"min", acc.lo}, {"max", acc.hi}, {"mean", acc.mean()},
-                                 {"mean_interval", {acc.mean() - half, acc.mean() + half}}};
+                                 {"mean_interval", {std::max(0.0, acc.mean() - half), std::min(100.0, acc.mean() + half)}}};
             entry["shapes"] = shapes;
             entry["collapse"] = {{"faults", n}, {"evaluated", run}, {"reused_identical_effect", reused},
                                  {"collapsed_by_construction", collapsed},
@@ -163,7 +163,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     const Engine engine(model);
     auto hw_model = hw::make_accelerator(model, accel);
     const int L = engine.layers();
-    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
+    Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
     std::vector<SiteClass> classes = opt.classes;
     if (classes.empty())
         for (int c = 0; c < kSiteClasses; ++c) classes.push_back(SiteClass(c));
@@ -181,6 +181,21 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
         sites.insert(sites.end(), s.begin(), s.end());
         class_list.push_back({{"class", site_class_name(cls)}, {"population", population}, {"faults", s.size()}});
     }
+    // Transient flips: at random cycles of this run's cycle schedule.
+    CycleSchedule schedule;
+    if (opt.flips > 0) {
+        schedule = capture_schedule(model, accel, batch, batch.count);
+        lowering.use_schedule(&schedule);
+        const int64_t last = last_cycle(schedule);
+        for (SiteClass cls : classes) {
+            const auto f = transient_faults(*hw_model, {cls}, opt.flips, opt.seed, last);
+            sites.insert(sites.end(), f.begin(), f.end());
+            // Population: every location at every cycle of the run.
+            class_list.push_back({{"class", std::string(site_class_name(cls)) + "-flip"},
+                                  {"population", counts.per_class[int(cls)] * uint64_t(last + 1)},
+                                  {"faults", f.size()}});
+        }
+    }
     for (const FaultSite& s : sites) lowering.check(s);
 
     json manifest = {{"kind", "physical-faults"},
@@ -188,6 +203,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
                      {"sample", opt.sample},
                      {"margin", opt.margin},
                      {"confidence", opt.confidence},
+                     {"flips", opt.flips},
                      {"seed", opt.seed},
                      {"images", batch.count},
                      {"faults", sites.size()},
@@ -294,12 +310,12 @@ std::string format_physical_summary(const json& s) {
     std::snprintf(line, sizeof line, "%d images, error-free accuracy %.2f %%; intervals at %.0f %% confidence\n",
                   s.at("images").get<int>(), s.at("error_free_accuracy").get<double>(), 100 * conf);
     o << line;
-    std::snprintf(line, sizeof line, "%-6s %10s %8s %-22s %-22s %-30s %8s\n", "class", "faults", "of", "masked",
+    std::snprintf(line, sizeof line, "%-10s %10s %11s %-22s %-22s %-30s %8s\n", "class", "faults", "of", "masked",
                   "changes a prediction", "accuracy min / mean", "collapse");
     o << line;
     for (const auto& c : s.at("classes")) {
         if (!c.contains("fraction_masked")) {
-            std::snprintf(line, sizeof line, "%-6s %10llu %8llu (no faults)\n", c.at("class").get<std::string>().c_str(),
+            std::snprintf(line, sizeof line, "%-10s %10llu %11llu (no faults)\n", c.at("class").get<std::string>().c_str(),
                           (unsigned long long)c.at("faults").get<uint64_t>(),
                           (unsigned long long)c.at("population").get<uint64_t>());
             o << line;
@@ -316,7 +332,7 @@ std::string format_physical_summary(const json& s) {
         char accs[80];
         std::snprintf(accs, sizeof accs, "%.2f / %.2f [%.2f, %.2f]", a.at("min").get<double>(), a.at("mean").get<double>(),
                       a.at("mean_interval")[0].get<double>(), a.at("mean_interval")[1].get<double>());
-        std::snprintf(line, sizeof line, "%-6s %10llu %8llu %-22s %-22s %-30s %7.1fx\n",
+        std::snprintf(line, sizeof line, "%-10s %10llu %11llu %-22s %-22s %-30s %7.1fx\n",
                       c.at("class").get<std::string>().c_str(), (unsigned long long)c.at("faults").get<uint64_t>(),
                       (unsigned long long)c.at("population").get<uint64_t>(), pct(c.at("fraction_masked")).c_str(),
                       pct(c.at("fraction_changing_a_prediction")).c_str(), accs,

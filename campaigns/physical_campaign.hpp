@@ -21,7 +21,7 @@ namespace physical_csv {
 std::string header();  // with the newline
 // Columns, in order.
 constexpr const char* kSite = "site";            // fault site name (fault_site.hpp grammar)
-constexpr const char* kClass = "class";          // acc, adder, wmem, thr, cmp, fifo
+constexpr const char* kClass = "class";          // acc, adder, wmem, thr, cmp, fifo (transients: acc-flip, ...)
 constexpr const char* kLayer = "layer";          // layer whose output the fault changes ("input": the network input)
 constexpr const char* kEval = "eval";            // run | reused (an earlier fault's identical effect) | collapsed (static key)
 constexpr const char* kEffect = "effect";        // hash of the lowered effect on every image (16 hex digits)
@@ -53,6 +53,7 @@ struct PhysicalCampaignOptions {
     uint64_t sample = 0;             // > 0: that many faults per class
     double margin = 0;               // > 0 (and sample == 0): per class the Leveugle sample size
     double confidence = 0.99;
+    uint64_t flips = 0;              // > 0: also that many transient flips per class (class "acc-flip", ...)
     uint64_t seed = 1;
     int threads = 0;
     bool fresh = false;

@@ -1,6 +1,7 @@
 #include "physical_hw.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "dataflow.hpp"
 #include <random>
@@ -71,6 +72,33 @@ std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::
         });
     }
     return r;
+}
+
+std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
+                                        uint64_t per_class, uint64_t seed, int64_t last) {
+    std::vector<FaultSite> r;
+    for (SiteClass cls : classes) {
+        // Locations: every other one of the stuck-at list (sa0 and sa1 share one).
+        const auto stuck = physical_faults(accel, {cls}, 2 * per_class, seed ^ 0x5EEDull);
+        std::mt19937_64 rng(seed ^ (uint64_t(int(cls)) + 1) * 0xD1B54A32D192ED03ull);
+        for (size_t k = 0; k < stuck.size(); k += 2) {
+            FaultSite f = stuck[k];
+            f.kind = FaultKind::Flip;
+            f.cycle = int64_t(rng() % uint64_t(last + 1));
+            r.push_back(f);
+            if (uint64_t(k / 2 + 1) >= per_class) break;
+        }
+    }
+    return r;
+}
+
+int64_t last_cycle(const CycleSchedule& schedule) {
+    int64_t last = 0;
+    for (const auto& v : schedule.push_cycle)
+        if (!v.empty()) last = std::max(last, v.back());
+    for (const auto& v : schedule.iteration_cycle)
+        if (!v.empty()) last = std::max(last, v.back());
+    return last;
 }
 
 CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images) {

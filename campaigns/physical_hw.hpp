@@ -20,6 +20,12 @@ std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers
 // that many per class (in site order). Transient flips are not enumerated.
 std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
                                        uint64_t per_class, uint64_t seed);
+// Transient flips: per class a seeded sample of per_class locations, each
+// flipped at a cycle drawn uniformly from [0, last_cycle].
+std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
+                                        uint64_t per_class, uint64_t seed, int64_t last_cycle);
+// Last cycle at which the schedule moves anything.
+int64_t last_cycle(const CycleSchedule& schedule);
 // Parses "acc,adder,wmem,thr,cmp,fifo"; throws std::invalid_argument naming an unknown class.
 std::vector<SiteClass> parse_site_classes(const std::string& list);
 

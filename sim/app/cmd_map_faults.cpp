@@ -61,6 +61,8 @@ int cmd_map_faults(const Args& args) {
         ("sample", po::value<uint64_t>(), "a seeded random sample of N faults per class")
         ("margin", po::value<double>(), "per class, the sample size for this error margin (e.g. 0.01)")
         ("confidence", po::value<double>()->default_value(0.99), "confidence of --margin and of every interval")
+        ("flips", po::value<uint64_t>()->default_value(0),
+         "also N transient flips per class at random cycles of the run (lowered against its cycle schedule)")
         ("seed", po::value<uint64_t>()->default_value(1), "seed of the samples")
         ("output,o", po::value<std::string>(), "results folder: faults.csv, manifest.json, summary.json")
         ("fresh", po::bool_switch(), "overwrite earlier results in the output folder instead of resuming")
@@ -74,7 +76,7 @@ int cmd_map_faults(const Args& args) {
     po::variables_map vm;
     const std::string usage =
         "fatsim map-faults --accel A --model M [--classes acc,adder,wmem,thr,cmp,fifo] [--all | --sample N | "
-        "--margin E [--confidence C]] [--images K] [--verify N] --output DIR";
+        "--margin E [--confidence C]] [--flips N] [--images K] [--verify N] --output DIR";
     if (!parse_or_help(args, desc, vm, usage)) return 0;
     const int modes = int(vm["all"].as<bool>()) + int(vm.count("sample")) + int(vm.count("margin"));
     if (modes > 1) throw UsageError("--all, --sample and --margin exclude each other");
@@ -116,7 +118,13 @@ int cmd_map_faults(const Args& args) {
         if (n < 1) throw UsageError("--verify must be at least 1");
         const int images = std::max(1, std::min(batch.count, vm["verify-images"].as<int>()));
         auto hw_model = hw::make_accelerator(model, accel);
-        const auto sites = campaigns::physical_faults(*hw_model, classes, uint64_t(n), vm["seed"].as<uint64_t>());
+        auto sites = campaigns::physical_faults(*hw_model, classes, uint64_t(n), vm["seed"].as<uint64_t>());
+        if (vm["flips"].as<uint64_t>() > 0) {  // and N flips per class
+            const auto sched = campaigns::capture_schedule(model, accel, batch, images);
+            const auto f = campaigns::transient_faults(*hw_model, classes, uint64_t(n), vm["seed"].as<uint64_t>(),
+                                                       campaigns::last_cycle(sched));
+            sites.insert(sites.end(), f.begin(), f.end());
+        }
         std::printf("verify: lowering vs the %s cycle model, %d image(s), every layer's output and the sink's scores\n",
                     hw_model->architecture(), images);
         std::printf("%-6s %8s %8s %9s\n", "class", "faults", "agree", "agreement");
@@ -136,6 +144,7 @@ int cmd_map_faults(const Args& args) {
     if (vm.count("sample")) opt.sample = vm["sample"].as<uint64_t>();
     if (vm.count("margin")) opt.margin = vm["margin"].as<double>();
     opt.confidence = confidence;
+    opt.flips = vm["flips"].as<uint64_t>();
     opt.seed = vm["seed"].as<uint64_t>();
     opt.threads = vm["threads"].as<int>();
     opt.fresh = vm["fresh"].as<bool>();
