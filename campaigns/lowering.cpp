@@ -439,14 +439,13 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
         }
         // The PE's comparators: threshold words (maybe one faulty) against the
         // accumulator, each compare (maybe one forced) adds one level.
-        const int f = fold.fold_of(row), pe = fold.pe_of(row);
+        const int f = fold.fold_of(row);
         int thr_k = -1, cmp_k = -1, thr_bit = 0;
         if (cls == SiteClass::Threshold) {
             const auto& t = std::get<ThresholdBit>(site.where);
             if (t.word / T == f) thr_k = t.word % T, thr_bit = t.bit;
         }
         if (cls == SiteClass::Comparator) cmp_k = std::get<Comparator>(site.where).index;
-        (void)pe;
         for (int q = 0; q < np; ++q) {
             const int64_t a = s.acc[size_t(q)];
             int level = 0;
