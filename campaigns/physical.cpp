@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -71,18 +72,42 @@ std::vector<std::vector<int32_t>> lowered_layer_outputs(const Engine& engine, co
 std::string ErrorPatternStats::shape() const {
     if (masked()) return "masked";
     if (effect_layer >= 0 && transitions.empty()) return "scores";
-    if (channels.size() == 1) return elements == images_touched && pixels == 1 ? "element" : "channel";
-    if (pixels == 1) return "pixel";
+    if (channels.size() == 1) return elements == images_touched && pixels.size() == 1 ? "element" : "channel";
+    if (pixels.size() == 1) return "pixel";
     return "channels";
 }
 
-uint64_t effect_hash(const std::vector<LoweredEffect>& effects) {
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+void ErrorPatternStats::merge(const ErrorPatternStats& o) {
+    images += o.images;
+    correct += o.correct;
+    changed += o.changed;
+    images_touched += o.images_touched;
+    elements += o.elements;
+    std::vector<int> u;
+    std::set_union(channels.begin(), channels.end(), o.channels.begin(), o.channels.end(), std::back_inserter(u));
+    channels.swap(u);
+    u.clear();
+    std::set_union(pixels.begin(), pixels.end(), o.pixels.begin(), o.pixels.end(), std::back_inserter(u));
+    pixels.swap(u);
+    for (const auto& [t, n] : o.transitions) transitions[t] += n;
+    effect_hash = combine_effect_hash(effect_hash, o.effect_hash);
+}
+
+namespace {
+constexpr uint64_t kHashBasis = 1469598103934665603ull, kHashPrime = 1099511628211ull;
+}
+
+uint64_t combine_effect_hash(uint64_t earlier, uint64_t later) {
+    return later == kHashBasis ? earlier : (earlier ^ later) * kHashPrime;
+}
+
+uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first) {
+    uint64_t h = kHashBasis;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * kHashPrime; };
     for (size_t i = 0; i < effects.size(); ++i) {
         const LoweredEffect& e = effects[i];
         if (e.empty()) continue;
-        mix(i + 1);
+        mix(uint64_t(first) + i + 1);
         mix(uint64_t(int64_t(e.layer)));
         for (const CodeChange& c : e.changes) mix((uint64_t(uint32_t(c.idx)) << 16) ^ (uint64_t(uint8_t(c.old_code)) << 8) ^ uint8_t(c.new_code));
         for (size_t k = 0; k < e.scores.size(); ++k) mix(uint64_t(uint32_t(e.scores[k])) ^ (uint64_t(k) << 32));
@@ -158,7 +183,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                     if (!streams.empty()) g.stream = &streams[size_t(i)];
                     lowering_.lower(site, first + i, g, ls, effects[size_t(i)]);
                 }
-                const uint64_t h = effect_hash(effects);
+                const uint64_t h = effect_hash(effects, first);
                 ErrorPatternStats st;
                 bool cached = false;
                 {
@@ -209,7 +234,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         st.changed += pred != gold;
                     }
                     st.channels.assign(channels.begin(), channels.end());
-                    st.pixels = int(pixels.size());
+                    st.pixels.assign(pixels.begin(), pixels.end());
                     ++propagations;
                     std::lock_guard<std::mutex> lock(mu);
                     seen.emplace(h, st);

@@ -45,7 +45,7 @@ struct ErrorPatternStats {
     int images_touched = 0;       // images with any changed element
     int64_t elements = 0;         // changed elements, summed over images
     std::vector<int> channels;    // channels touched (sorted)
-    int pixels = 0;               // distinct pixels touched
+    std::vector<int> pixels;      // distinct pixels touched (sorted)
     std::map<std::pair<int, int>, int64_t> transitions;  // (golden code, faulty code) -> count (not for scores)
     uint64_t effect_hash = 0;     // of the lowered effects on every image (equal effects, equal results)
     bool masked() const { return images_touched == 0; }
@@ -53,10 +53,15 @@ struct ErrorPatternStats {
     // "masked", "element", "channel", "pixel", "channels" (several channels
     // and pixels), "scores" (the classifier's scores only).
     std::string shape() const;
+    // The stats over both image sets (other: later images of the same fault).
+    void merge(const ErrorPatternStats& other);
 };
 
-// Hash of a fault's lowered effects on a run of images (empty effects are skipped).
-uint64_t effect_hash(const std::vector<LoweredEffect>& effects);
+// Hash of a fault's lowered effects on images first, first+1, ... (empty
+// effects are skipped: no change on any image hashes to effect_hash({}, 0),
+// and hashes of consecutive image ranges combine with combine_effect_hash).
+uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first);
+uint64_t combine_effect_hash(uint64_t earlier, uint64_t later);
 
 // Evaluates sites on images [first, first + count): lowering, then delta
 // propagation (FastSweep) from the layer the effect is in. Sites whose

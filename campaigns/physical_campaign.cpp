@@ -93,7 +93,7 @@ physical_csv::Row row_of(const FaultSite& site, const ErrorPatternStats& st, con
     r.images_touched = st.images_touched;
     r.elements = st.elements;
     for (size_t k = 0; k < st.channels.size(); ++k) r.channels += (k ? ";" : "") + std::to_string(st.channels[k]);
-    r.pixels = st.pixels;
+    r.pixels = int(st.pixels.size());
     for (const auto& [t, n] : st.transitions)
         r.transitions += (r.transitions.empty() ? "" : ";") + std::to_string(t.first) + ">" + std::to_string(t.second) +
                          ":" + std::to_string(n);
@@ -217,9 +217,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     out.csv = store.csv();
     out.summary = store.summary_path();
 
-    const GoldenTraces golden(engine, batch, 0, batch.count, opt.threads);
-    int error_free = 0;
-    for (int i = 0; i < batch.count; ++i) error_free += golden.prediction(i) == batch.labels[size_t(i)];
+    const int error_free = engine.evaluate(batch, {}, opt.threads).correct;
 
     // Static collapsing: the first fault of a key represents it; a key's
     // later faults take its results ("masked": the golden ones).
@@ -232,7 +230,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     ErrorPatternStats masked_stats;
     masked_stats.images = batch.count;
     masked_stats.correct = error_free;
-    masked_stats.effect_hash = effect_hash({});
+    masked_stats.effect_hash = effect_hash({}, 0);
     // Effects already seen (rows done before a resume count): "reused".
     std::set<uint64_t> seen;
     {
@@ -244,11 +242,12 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     }
 
     // Blocks in fault order: each block's rows go out before the next starts
-    // (a killed run resumes at the last complete row).
-    PhysicalEvaluator evaluator(engine, lowering, golden, opt.threads);
+    // (a killed run resumes at the last complete row). Each block runs over
+    // the images in chunks, so the golden traces of one chunk are in memory.
     Progress progress("map-faults", int64_t(sites.size() - out.resumed_from), "faults", opt.show_progress);
     std::map<size_t, ErrorPatternStats> results;  // by fault position: evaluated faults (and representatives)
     constexpr size_t kBlock = 4096;
+    const int chunk = std::max(1, opt.image_chunk);
     for (size_t b = out.resumed_from; b < sites.size(); b += kBlock) {
         const size_t e = std::min(sites.size(), b + kBlock);
         std::vector<size_t> need;  // faults to evaluate: unkeyed ones, and the representatives of keys
@@ -261,10 +260,15 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
         std::vector<FaultSite> run;
         for (size_t k : need) run.push_back(sites[k]);
         std::vector<ErrorPatternStats> got(need.size());
-        evaluator.run(run, nullptr, [&](size_t j, const ErrorPatternStats& st) {
-            got[j] = st;
-            return true;
-        });
+        for (int c0 = 0; c0 < batch.count && !run.empty(); c0 += chunk) {
+            const GoldenTraces golden(engine, batch, c0, std::min(chunk, batch.count - c0), opt.threads);
+            PhysicalEvaluator evaluator(engine, lowering, golden, opt.threads);
+            evaluator.run(run, nullptr, [&](size_t j, const ErrorPatternStats& st) {
+                if (c0 == 0) got[j] = st;
+                else got[j].merge(st);
+                return true;
+            });
+        }
         for (size_t j = 0; j < need.size(); ++j) results[need[j]] = got[j];
         for (size_t k = b; k < e; ++k) {
             const std::string& key = keys[k];

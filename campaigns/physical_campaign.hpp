@@ -56,6 +56,7 @@ struct PhysicalCampaignOptions {
     uint64_t flips = 0;              // > 0: also that many transient flips per class (class "acc-flip", ...)
     uint64_t seed = 1;
     int threads = 0;
+    int image_chunk = 256;           // images whose golden traces are held at once
     bool fresh = false;
     bool show_progress = true;
     std::string output;              // results folder
