@@ -447,7 +447,8 @@ std::vector<int> swept_layers(const CampaignSpec& spec, const Topology& topo) {
     return layers;
 }
 
-// Images: the first N, or a random N (by seed) in ascending order.
+}  // namespace
+
 InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo) {
     const DatasetKind dk = parse_dataset_kind(spec.dataset);
     const Dataset ds = load_dataset(dk, spec.data_dir, spec.split, spec.sample == "first" ? spec.images : 0);
@@ -472,8 +473,6 @@ InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo) {
     return batch;
 }
 
-}  // namespace
-
 CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& opt) {
     const QnnModel model = load_model(spec.model);
     const Topology& topo = model.topology;
@@ -486,7 +485,7 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
     source.values = spec.values;
     source.max_faults = spec.max_faults;
     source.seed = spec.seed;
-    const std::vector<SweepFault> faults = source.faults(topo);
+    std::vector<SweepFault> faults = source.faults(topo);
     if (faults.empty()) throw ConfigError(spec.source, {"values: no fault to sweep in the chosen layers"});
 
     // Manifest: what defines the results. A resume must match it exactly.
@@ -503,7 +502,9 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
                      {"faults", faults.size()}};
     manifest.update(source.manifest(topo));
 
-    ResultStore store(spec.output, spec.error_model);
+    const std::string output =
+        opt.shard.active() ? select_shard(opt.shard, spec.output, faults, manifest) : spec.output;
+    ResultStore store(output, spec.error_model);
     const size_t done = store.open(manifest, faults, topo, opt.fresh);
 
     CampaignOutcome out;
@@ -519,9 +520,11 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
         const std::vector<SweepFault> rest(faults.begin() + done, faults.end());
         Progress progress("campaign " + spec.name, int64_t(rest.size()), "faults", opt.show_progress);
         const EngineEvaluator evaluator(engine, batch, spec.error_model, opt.mode, spec.threads);
-        const bool complete = evaluator.run(rest, &progress, [&](size_t k, const FaultResult& r) {
+        const auto on_done = [&](size_t k, const FaultResult& r) {
             return store.add(k, fault_csv::format_row(topo.layers[r.fault.layer].name, r, batch.count), opt.stop_after);
-        });
+        };
+        const bool complete = opt.distribute ? opt.distribute(evaluator, rest, &progress, on_done)
+                                             : evaluator.run(rest, &progress, on_done);
         progress.finish();
         store.close();
         if (!complete) return out;  // stopped early (testing aid); resumable

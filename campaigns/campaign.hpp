@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "error_pattern.hpp"
+#include "shard.hpp"
 #include "sweep.hpp"
 
 namespace fatsim::campaigns {
@@ -152,6 +153,12 @@ struct CampaignOptions {
     bool fresh = false;          // ignore (overwrite) earlier results in the output folder
     bool show_progress = true;
     int64_t stop_after = -1;     // testing aid: stop (as if killed) after this many new faults
+    ShardSpec shard;             // --shard K/N: only that slice, into <output>/shard-K-of-N (shard.hpp)
+    // Evaluates the faults not yet done in place of `local` (the MPI runner
+    // hands them out to ranks); same contract as EngineEvaluator::run.
+    std::function<bool(const EngineEvaluator& local, const std::vector<SweepFault>& faults, Progress* progress,
+                       const std::function<bool(size_t, const FaultResult&)>& on_done)>
+        distribute;
 };
 
 struct CampaignOutcome {
@@ -160,6 +167,9 @@ struct CampaignOutcome {
     std::string csv, summary;
     bool complete = false;
 };
+
+// The campaign's images: the first N, or a random N (by seed) in ascending order.
+InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo);
 
 // Runs (or resumes) the campaign; files: <output>/faults.csv, manifest.json,
 // summary.json (written when complete).

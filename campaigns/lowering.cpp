@@ -30,6 +30,15 @@ int adder_nodes(int simd, int level) {
     throw FaultSiteError("fault site '" + fault_site_name(s) + "': " + what);
 }
 
+// The PE of a PE-array site (-1 for FIFO and buffer sites).
+int site_pe(const SiteLocation& where) {
+    return std::visit([](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, FifoBit> || std::is_same_v<T, FmBufBit>) return -1;
+        else return x.pe;
+    }, where);
+}
+
 // A weight value <-> its memory field (as the PE array stores it: XNOR the
 // bit itself, 1 = +1; bipolar 1-bit MAC weights 1 = +1; else two's complement).
 uint64_t weight_field(const LayerGeometry& g, int64_t v) {
@@ -150,6 +159,9 @@ void Lowering::check(const FaultSite& site) const {
         bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
                        "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
                        "(fatsim simulate --fault)");
+    if (std::holds_alternative<FmBufBit>(site.where))
+        bad_site(site, "feature-map buffer sites belong to a loopback engine; the lowering maps the dataflow "
+                       "architecture's sites (acc, adder, wmem, thr, cmp, fifo)");
     if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
         if (fb->fifo < 0 || fb->fifo >= int(fifos_.size()))
             bad_site(site, "no fifo[" + std::to_string(fb->fifo) + "] (there are " + std::to_string(fifos_.size()) + ")");
@@ -205,6 +217,7 @@ void Lowering::check(const FaultSite& site) const {
             if (!g.has_act || s.index < 0 || s.index >= T) bad_site(site, "comparator index out of range");
         }
         void operator()(const FifoBit&) const {}
+        void operator()(const FmBufBit&) const {}
     };
     std::visit(V{site, f, g, T}, site.where);
 }
@@ -235,20 +248,16 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
             rows.push_back(f.row_of(s.pe, s.word / T));
             break;
         }
-        default: {
-            int pe = 0;
-            std::visit([&](const auto& s) {
-                if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, FifoBit>) pe = s.pe;
-            }, site.where);
-            rows = f.rows_of_pe(pe);
-        }
+        default: rows = f.rows_of_pe(site_pe(site.where));
     }
     rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r >= f.mh; }), rows.end());
     return rows;
 }
 
 std::string Lowering::collapse_key(const FaultSite& site) const {
-    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where)) return "";
+    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
+        std::holds_alternative<FmBufBit>(site.where))
+        return "";
     const int l = layer_index(site_layer(site.where));
     const LayerLowering& L = layers_[size_t(l)];
     const LayerGeometry& g = L.geom;
@@ -522,10 +531,7 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T, SIMD = fold.simd;
     const SiteClass cls = site_class(site.where);
     const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
-    int pe = 0;
-    std::visit([&](const auto& x) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, FifoBit>) pe = x.pe;
-    }, site.where);
+    const int pe = site_pe(site.where);
     auto passes = [&](int64_t i) {
         const int sf = int(i % SF), nf = int((i / SF) % NF);
         switch (cls) {

@@ -164,12 +164,12 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     auto hw_model = hw::make_accelerator(model, accel);
     const int L = engine.layers();
     Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
-    std::vector<SiteClass> classes = opt.classes;
-    if (classes.empty())
-        for (int c = 0; c < kSiteClasses; ++c) classes.push_back(SiteClass(c));
-
     // Fault source: per class all, N, or the sample size for the margin.
     const hw::FaultSiteCounts counts = hw_model->fault_site_counts();
+    std::vector<SiteClass> classes = opt.classes;
+    if (classes.empty())  // every class the accelerator has
+        for (int c = 0; c < kSiteClasses; ++c)
+            if (counts.per_class[c] > 0) classes.push_back(SiteClass(c));
     std::vector<FaultSite> sites;
     json class_list = json::array();
     for (SiteClass cls : classes) {

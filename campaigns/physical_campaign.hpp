@@ -49,7 +49,7 @@ Row parse_row(const std::string& line, const std::string& path, size_t row_numbe
 }  // namespace physical_csv
 
 struct PhysicalCampaignOptions {
-    std::vector<SiteClass> classes;  // empty = every class
+    std::vector<SiteClass> classes;  // empty = every class the accelerator has
     uint64_t sample = 0;             // > 0: that many faults per class
     double margin = 0;               // > 0 (and sample == 0): per class the Leveugle sample size
     double confidence = 0.99;

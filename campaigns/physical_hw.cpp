@@ -26,14 +26,13 @@ std::vector<SiteClass> parse_site_classes(const std::string& list) {
     std::vector<SiteClass> r;
     std::stringstream in(list);
     for (std::string name; std::getline(in, name, ',');) {
-        bool found = false;
-        for (int c = 0; c < kSiteClasses; ++c)
-            if (name == site_class_name(SiteClass(c))) {
-                if (std::find(r.begin(), r.end(), SiteClass(c)) == r.end()) r.push_back(SiteClass(c));
-                found = true;
-            }
-        if (!found)
-            throw std::invalid_argument("unknown fault class '" + name + "' (classes: acc, adder, wmem, thr, cmp, fifo)");
+        SiteClass c;
+        if (!parse_site_class(name, c)) {
+            std::string known;
+            for (int k = 0; k < kSiteClasses; ++k) known += std::string(k ? ", " : "") + site_class_name(SiteClass(k));
+            throw std::invalid_argument("unknown fault class '" + name + "' (classes: " + known + ")");
+        }
+        if (std::find(r.begin(), r.end(), c) == r.end()) r.push_back(c);
     }
     return r;
 }

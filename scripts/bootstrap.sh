@@ -9,6 +9,8 @@ packages=(
   libsystemc-dev verilator
   libboost-program-options-dev libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
   gnuplot-nox dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin              # campaigns across MPI ranks (FATSIM_MPI)
+  libonnx-dev libprotobuf-dev python3-onnx  # QONNX import / export; python3-onnx only for tests
 )
 if [ "${FATSIM_TRAINER:-ON}" != "OFF" ]; then
   packages+=(libtorch-dev)

@@ -1,4 +1,4 @@
-// Public, LibTorch-free facade of the trainer (issue 3): QAT of a topology with
+// Public, LibTorch-free facade of the trainer: QAT of a topology with
 // Brevitas-equivalent quantisers, the FAT error-injection layer, SAT / FAT
 // method 1 / FAT method 2 / Dropout2D modes, checkpoints, and the exact export
 // to a QnnModel. Nothing here includes a torch header, so sim/app can use it.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "dataset.hpp"
 #include "topology.hpp"
 
@@ -25,12 +26,16 @@ int cmd_sweep(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_simulate(const Args& args);   // sim/app/cmd_simulate.cpp
 int cmd_bench_hw(const Args& args);   // `fatsim bench hw`
+int cmd_fifo_size(const Args& args);   // cmd_fifo_size.cpp
+int cmd_bench_fifo(const Args& args);  // cmd_fifo_size.cpp: `fatsim bench fifo`
+int cmd_faults(const Args& args);     // cmd_faults.cpp: `fatsim faults list`
 int cmd_campaign(const Args& args);        // cmd_campaign.cpp
 int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench campaign`
 int cmd_report(const Args& args);          // cmd_report.cpp
 int cmd_map_faults(const Args& args);      // cmd_map_faults.cpp
 int cmd_bench_physical(const Args& args);  // cmd_map_faults.cpp: `fatsim bench physical`
 int cmd_replicate(const Args& args);       // cmd_replicate.cpp
+int cmd_merge(const Args& args);           // cmd_merge.cpp: join --shard folders
 int cmd_train(const Args& args);   // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_export(const Args& args);  // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_pipeline(const Args& args);  // cmd_pipeline.cpp (only with FATSIM_HAVE_TRAINER)
@@ -42,5 +47,9 @@ bool parse_or_help(const Args& args, const po::options_description& desc, po::va
 // Shared dataset options: --dataset, --data-dir, --images.
 void add_dataset_options(po::options_description& desc);
 InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);
+
+// An accelerator YAML, or a FINN folding JSON (by its .json extension),
+// validated against the topology of the model it will run.
+AccelConfig load_accel_for_model(const std::string& path, const Topology& model_topo);
 
 }  // namespace fatsim::app

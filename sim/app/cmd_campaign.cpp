@@ -1,14 +1,22 @@
 // campaign: run / resume a fault campaign from a YAML spec (or options);
-// bench campaign: naive full re-inference vs the optimised sweep.
+// bench campaign: naive full re-inference vs the optimised sweep, or (--ranks)
+// one process vs mpirun.
+#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
+#include <unistd.h>
 
 #include "app.hpp"
 #include "campaign.hpp"
 #include "config.hpp"
+#include "files.hpp"
 #include "model.hpp"
+#ifdef FATSIM_HAVE_MPI
+#include "mpi_runner.hpp"
+#endif
 #include "report.hpp"
 #include "sweep.hpp"
 
@@ -31,6 +39,13 @@ int parse_code(const std::string& s) {
     } catch (const std::exception&) {
     }
     throw UsageError("--values: '" + s + "' is not an integer");
+}
+// How many copies of this command a launcher (mpirun, srun) started at once.
+int tasks_started_together() {
+    int tasks = 1;
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"})
+        if (const char* n = std::getenv(v)) tasks = std::max(tasks, std::atoi(n));
+    return tasks;
 }
 campaigns::SweepMode parse_mode(const std::string& m) {
     if (m == "fast") return campaigns::SweepMode::Fast;
@@ -56,6 +71,8 @@ int cmd_campaign(const Args& args) {
         ("seed", po::value<int>(), "seed (random image / fault sampling)")
         ("fresh", "discard earlier results in the output folder instead of resuming")
         ("mode", po::value<std::string>()->default_value("fast"), "fast | prefix | naive (same results)")
+        ("shard", po::value<std::string>(),
+         "K/N: only the K-th (0-based) of N slices of the faults, into OUTPUT/shard-K-of-N (join: fatsim merge)")
         ("quiet,q", "no progress bar");
     po::positional_options_description pos;
     pos.add("spec", 1);
@@ -96,16 +113,106 @@ int cmd_campaign(const Args& args) {
     opt.fresh = vm.count("fresh");
     opt.mode = parse_mode(vm["mode"].as<std::string>());
     opt.show_progress = !vm.count("quiet");
+    if (vm.count("shard")) {
+        try {
+            opt.shard = campaigns::parse_shard(vm["shard"].as<std::string>());
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    const auto r = campaigns::run_campaign(spec, opt);
+    campaigns::CampaignOutcome r;
+    int ranks = 1;
+    const int tasks = tasks_started_together();
+    if (opt.shard.active() && tasks > 1)
+        throw UsageError("--shard runs as one task, but " + std::to_string(tasks) +
+                         " were started together: start one per shard (a job array), or drop --shard under mpirun");
+#ifdef FATSIM_HAVE_MPI
+    if (campaigns::mpi::launched() && !opt.shard.active()) {
+        const auto d = campaigns::mpi::run_campaign_distributed(spec, opt);
+        if (d.rank != 0) return 0;  // rank 0 reports
+        r = d.outcome;
+        ranks = d.ranks;
+    } else
+#else
+    if (tasks > 1)
+        throw std::runtime_error(std::to_string(tasks) +
+                                 " tasks were started together (mpirun / srun), but this build has no MPI "
+                                 "(configure with -DFATSIM_MPI=ON), or use --shard K/N");
+#endif
+    {
+        r = campaigns::run_campaign(spec, opt);
+    }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r.resumed_from) std::printf("resumed after %d of %d faults\n", r.resumed_from, r.faults);
     std::printf("%s: %d faults x %d images in %.1f s\n", spec.name.c_str(), r.faults - r.resumed_from, r.images, s);
+    if (ranks > 1) std::printf("on %d MPI ranks\n", ranks);
     std::printf("error-free %.2f %%, min %.2f %%, variance %.3f\n", r.error_free, r.min_accuracy, r.variance);
     std::printf("wrote %s and %s\n", r.csv.c_str(), r.summary.c_str());
-    std::printf("\n%s", campaigns::table_one(spec.output).c_str());
+    // A shard's table covers its slice; `fatsim merge` gives the campaign's.
+    const std::string results = opt.shard.active() ? std::filesystem::path(r.csv).parent_path().string() : spec.output;
+    std::printf("\n%s", campaigns::table_one(results).c_str());
     return 0;
 }
+
+namespace {
+
+std::string shell_quoted(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// `bench campaign --ranks R`: the same campaign as one process and as
+// `mpirun -n R`, wall time of each and whether the files agree byte for byte.
+int bench_campaign_ranks(const po::variables_map& vm) {
+    const int ranks = vm["ranks"].as<int>();
+    if (ranks < 2) throw UsageError("--ranks must be >= 2");
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("fatsim-bench-ranks-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::string model = vm.count("model") ? vm["model"].as<std::string>() : (dir / "model.fatq").string();
+    if (!vm.count("model"))
+        save_model(random_model(load_topology(vm["topology"].as<std::string>(), vm["width"].as<double>()), 1), model);
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    std::string common = " campaign -q --fresh --model " + shell_quoted(model) + " --error-model " +
+                         shell_quoted(vm["error-model"].as<std::string>()) + " --images " +
+                         std::to_string(vm["images"].as<int>()) + " --dataset " +
+                         shell_quoted(vm["dataset"].as<std::string>()) + " --threads " +
+                         std::to_string(vm["threads"].as<int>());
+    if (!vm["data-dir"].as<std::string>().empty()) common += " --data-dir " + shell_quoted(vm["data-dir"].as<std::string>());
+    const std::string mpirun = std::string("mpirun --oversubscribe") + (::geteuid() == 0 ? " --allow-run-as-root" : "") +
+                               " -n " + std::to_string(ranks) + " ";
+    const auto timed = [&](const std::string& launcher, const std::string& out) {
+        const std::string cmd = launcher + shell_quoted(self) + common + " --output " + shell_quoted(out) + " > " +
+                                shell_quoted(out + ".log") + " 2>&1";
+        const auto t0 = std::chrono::steady_clock::now();
+        if (std::system(cmd.c_str()) != 0)
+            throw std::runtime_error("bench campaign: failed (see " + out + ".log): " + cmd);
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    std::printf("bench campaign --ranks %d: model %s, %s sweep of every activation layer, %d images, %d threads per rank\n",
+                ranks, vm.count("model") ? model.c_str() : "random CNV (seed 1)",
+                vm["error-model"].as<std::string>().c_str(), vm["images"].as<int>(), vm["threads"].as<int>());
+    std::fflush(stdout);
+    // Same folder name: it names the campaign in the manifest.
+    const std::string one = (dir / "one" / "campaign").string(), many = (dir / "ranks" / "campaign").string();
+    fs::create_directories(dir / "one");
+    fs::create_directories(dir / "ranks");
+    const double t1 = timed("", one);
+    const double tn = timed(mpirun, many);
+    bool same = true;
+    for (const char* f : {"faults.csv", "summary.json", "manifest.json"})
+        same = same && read_text_file((fs::path(one) / f).string()) == read_text_file((fs::path(many) / f).string());
+    std::printf("1 process        %8.1f s\n", t1);
+    std::printf("mpirun -n %-4d   %8.1f s\n", ranks, tn);
+    std::printf("speed-up         %8.2f x\n", t1 / tn);
+    std::printf("agreement        %s\n", same ? "identical faults.csv, summary.json, manifest.json" : "MISMATCH");
+    if (same) fs::remove_all(dir);
+    return same ? 0 : 1;
+}
+
+}  // namespace
 
 int cmd_bench_campaign(const Args& args_in) {
     const Args args(args_in.begin() + 1, args_in.end());  // drop "campaign"
@@ -117,12 +224,14 @@ int cmd_bench_campaign(const Args& args_in) {
         ("error-model,e", po::value<std::string>()->default_value("channel"), "channel | pixel")
         ("threads,j", po::value<int>()->default_value(2), "worker threads")
         ("naive", po::value<std::string>()->default_value("naive"), "baseline: naive (full re-inference) | prefix")
-        ("sweep-images", po::value<int>()->default_value(10000), "projected campaign size for the time estimate");
+        ("sweep-images", po::value<int>()->default_value(10000), "projected campaign size for the time estimate")
+        ("ranks", po::value<int>(), "instead: the campaign as 1 process vs `mpirun -n RANKS` (wall time, same files)");
     add_dataset_options(desc);
     po::variables_map vm;
     std::vector<std::string> a = args;
     if (std::find(a.begin(), a.end(), "--images") == a.end()) a.insert(a.end(), {"--images", "100"});
-    if (!parse_or_help(a, desc, vm, "fatsim bench campaign [--images N] [--model M] [--threads T]")) return 0;
+    if (!parse_or_help(a, desc, vm, "fatsim bench campaign [--images N] [--model M] [--threads T] [--ranks R]")) return 0;
+    if (vm.count("ranks")) return bench_campaign_ranks(vm);
     QnnModel model = vm.count("model") ? load_model(vm["model"].as<std::string>())
                                        : random_model(load_topology(vm["topology"].as<std::string>(),
                                                                     vm["width"].as<double>()), 1);

@@ -9,6 +9,8 @@
 #include "campaign.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "error_model.hpp"
+#include "files.hpp"
 #include "model.hpp"
 #include "pipeline.hpp"
 
@@ -130,8 +132,14 @@ void check_config_file(const std::string& f, const po::variables_map& vm) {
         std::printf("ok  %s: pipeline spec %s, %zu models on %s\n", f.c_str(), p.name.c_str(), p.models.size(),
                     t.name.c_str());
     }
-    // The error-model files (models/error_models/*.yaml) get their branch here.
-    else {
+    else if (kind == "error-model") {
+        // Without --topology only the file itself is checked; with it, every
+        // layer, channel, pixel and code it names must exist there.
+        const ErrorModel m = vm.count("topology") ? load_error_model(f, load_topology(vm["topology"].as<std::string>()))
+                                                  : load_error_model(f);
+        std::printf("ok  %s: error model, %s granularity, %zu classes%s\n", f.c_str(), to_string(m.granularity),
+                    m.classes.size(), vm.count("topology") ? ", valid on the topology" : "");
+    } else {
         throw UnknownConfigKind("not a config this build knows (" + kind + ")");
     }
 }
@@ -141,14 +149,19 @@ void check_config_file(const std::string& f, const po::variables_map& vm) {
 int cmd_config(const Args& args) {
     po::options_description desc("fatsim config options");
     desc.add_options()
-        ("action", po::value<std::string>()->required(), "check | describe")
+        ("action", po::value<std::string>()->required(), "check | describe | export-finn")
         ("files", po::value<std::vector<std::string>>()->multitoken(),
          "check: config files; describe: topology | accel | campaign | pipeline (default: all)")
-        ("topology,t", po::value<std::string>(), "topology to check a FINN folding JSON against");
+        ("topology,t", po::value<std::string>(),
+         "topology to check a FINN folding JSON or an error model against (export-finn: instead of the accelerator's)")
+        ("accel,a", po::value<std::string>(), "export-finn: accelerator YAML or FINN folding JSON")
+        ("out,o", po::value<std::string>(), "export-finn: write the FINN folding JSON here (default: stdout)");
     po::positional_options_description pos;
     pos.add("action", 1).add("files", -1);
     po::variables_map vm;
-    if (!parse_or_help(args, desc, vm, "fatsim config check FILE... [--topology T] | fatsim config describe [KIND]",
+    if (!parse_or_help(args, desc, vm,
+                       "fatsim config check FILE... [--topology T] | fatsim config describe [KIND] | "
+                       "fatsim config export-finn --accel A [--topology T] [--out F.json]",
                        &pos))
         return 0;
     const std::string action = vm["action"].as<std::string>();
@@ -167,7 +180,25 @@ int cmd_config(const Args& args) {
         std::cout << out;
         return 0;
     }
-    if (action != "check") throw UsageError("unknown action '" + action + "' (check | describe)");
+    if (action == "export-finn") {
+        if (!vm.count("accel")) throw UsageError("config export-finn needs --accel");
+        const std::string path = vm["accel"].as<std::string>();
+        Topology topo;
+        if (vm.count("topology")) topo = load_topology(vm["topology"].as<std::string>());
+        else if (detect_config_kind(path) == "finn-folding")
+            throw UsageError(path + ": a FINN folding JSON needs --topology");
+        else load_accel(path, &topo);
+        const std::string json = export_finn_folding(load_accel_for_model(path, topo), topo);
+        if (!vm.count("out")) {
+            std::cout << json;
+        } else {
+            write_file_atomic(vm["out"].as<std::string>(), json);
+            std::printf("wrote %s: FINN folding for %s, %zu layers\n", vm["out"].as<std::string>().c_str(),
+                        topo.name.c_str(), topo.layers.size());
+        }
+        return 0;
+    }
+    if (action != "check") throw UsageError("unknown action '" + action + "' (check | describe | export-finn)");
     if (files.empty()) throw UsageError("config check needs at least one file");
     int bad = 0;
     for (const auto& f : files) {

@@ -1,6 +1,7 @@
 // simulate and bench hw: the cycle-level accelerator models (sim/hw), driven
 // through the Accelerator interface and run under the SystemC kernel.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "app.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "loopback.hpp"
 #include "model.hpp"
 #include "sc_top.hpp"
 
@@ -72,12 +74,74 @@ nlohmann::json report_json(const hw::CycleReport& r) {
             {"fifos", fifos}};
 }
 
+// Per layer and image: compute, weight-load, feature-map load / store, stall and total cycles.
+nlohmann::json loopback_json(const hw::LoopbackModel& m) {
+    const hw::LoopbackReport r = m.loopback_report();
+    const double n = r.images > 0 ? double(r.images) : 1.0;
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t l = 0; l < r.measured.size(); ++l) {
+        const auto& x = r.measured[l];
+        layers.push_back({{"name", x.name},
+                          {"schedule", schedule_name(x.schedule)},
+                          {"compute", double(x.compute) / n},
+                          {"weight_load", double(x.weight_load) / n},
+                          {"fm_load", double(x.ifm_load) / n},
+                          {"fm_store", double(x.ofm_store) / n},
+                          {"stall", double(x.stall()) / n},
+                          {"total", double(x.total) / n}});
+    }
+    return {{"engine_pe", m.engine().pe},
+            {"engine_simd", m.engine().simd},
+            {"cycles_per_image", r.cycles_per_image},
+            {"fps", r.fps()},
+            {"layers", layers}};
+}
+
+// bench hw: the loopback model on the dataflow run's model and images, plain
+// loop and SystemC kernel; true when its class scores equal the golden engine's.
+bool bench_loopback(const std::string& path, const QnnModel& model, const std::vector<int8_t>& data, int n) {
+    AccelConfig acc = load_accel(path);
+    bind_folding(acc, model.topology);
+    const std::unique_ptr<hw::Accelerator> lb = hw::make_accelerator(model, acc);
+    lb->load_images(data.data(), n);
+    // CPU seconds too: on a shared machine wall time measures the other jobs as well.
+    auto t0 = std::chrono::steady_clock::now();
+    std::clock_t cpu0 = std::clock();
+    const int64_t c_plain = lb->run();
+    const double s_plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_plain = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    lb->reset();
+    t0 = std::chrono::steady_clock::now();
+    cpu0 = std::clock();
+    const int64_t c_sc = hw::run_systemc(*lb, acc.clock_mhz);
+    const double s_sc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu_sc = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    const Engine engine(model);
+    auto ws = engine.make_workspace();
+    int same = 0;
+    for (int i = 0; i < n; ++i) {
+        Trace tr;
+        engine.classify(*ws, data.data() + i * engine.input_size(), {}, &tr);
+        same += lb->scores(i) == tr.layers.back().acc;
+    }
+    std::printf("loopback: %s, %d images one after the other\n", path.c_str(), n);
+    std::printf("  SystemC kernel : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s "
+                "(%.2f M cycles per CPU second)\n",
+                (long long)c_sc, s_sc, c_sc / s_sc / 1e6, n / s_sc, cpu_sc > 0 ? c_sc / cpu_sc / 1e6 : 0.0);
+    std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s "
+                "(%.2f M cycles per CPU second)\n",
+                (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain,
+                cpu_plain > 0 ? c_plain / cpu_plain / 1e6 : 0.0);
+    std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    return same == n;
+}
+
 }  // namespace
 
 int cmd_simulate(const Args& args) {
     po::options_description desc("fatsim simulate options");
     desc.add_options()
-        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow) or FINN folding JSON")
+        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow or loopback) or FINN folding JSON")
         ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
         ("clock-mhz", po::value<double>()->default_value(0.0), "clock for the FPS figure (0 = the accelerator's)")
         ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
@@ -99,9 +163,6 @@ int cmd_simulate(const Args& args) {
     const QnnModel model = load_model(model_path);
     AccelConfig acc = load_accel_for(accel_path, model.topology);
     if (vm["clock-mhz"].as<double>() > 0) acc.clock_mhz = vm["clock-mhz"].as<double>();
-    if (acc.architecture != Architecture::Dataflow)
-        throw UsageError(accel_path + " is a " + architecture_name(acc.architecture) +
-                         " accelerator; simulate models the dataflow architecture only");
 
     InputBatch batch;
     if (vm.count("random-inputs")) {
@@ -168,6 +229,7 @@ int cmd_simulate(const Args& args) {
         j["golden_accuracy"] = gacc_pct;
         j["golden_identical_images"] = same_scores;
         if (opt.capture) j["golden_layer_mismatches"] = layer_mismatch;
+        if (const auto* lb = dynamic_cast<const hw::LoopbackModel*>(&sim)) j["loopback"] = loopback_json(*lb);
         // one fault: its name (as before); several: the list
         if (faults.size() == 1) j["fault"] = faults[0];
         else if (!faults.empty()) j["fault"] = faults;
@@ -176,14 +238,18 @@ int cmd_simulate(const Args& args) {
         std::cout << j.dump(2) << "\n";
     } else {
         std::printf("model     %s (%s)\n", model_path.c_str(), model.topology.name.c_str());
-        std::printf("accel     %s (dataflow, %.0f MHz)\n", accel_path.c_str(), acc.clock_mhz);
+        std::printf("accel     %s (%s, %.0f MHz)\n", accel_path.c_str(), sim.architecture(), acc.clock_mhz);
         for (const std::string& f : faults) std::printf("fault     %s\n", f.c_str());
         std::printf("images    %d (%s)\n", batch.count,
                     vm.count("random-inputs") ? "random" : vm["dataset"].as<std::string>().c_str());
         std::printf("accuracy  %.2f %% (%d/%d); golden engine %.2f %%\n", acc_pct, correct, batch.count, gacc_pct);
         std::printf("golden    %d/%d images with identical class scores%s\n", same_scores, batch.count,
                     opt.capture ? (layer_mismatch ? ", LAYER MISMATCHES" : ", every layer identical") : "");
-        std::fputs(hw::format_report(r).c_str(), stdout);
+        if (const auto* lb = dynamic_cast<const hw::LoopbackModel*>(&sim))
+            std::fputs(hw::format_loopback_report(lb->loopback_report(), lb->engine().pe, lb->engine().simd).c_str(),
+                       stdout);
+        else
+            std::fputs(hw::format_report(r).c_str(), stdout);
         std::printf("simulated %lld cycles in %.2f s (%.2f M cycles/s)\n", (long long)cycles, secs,
                     secs > 0 ? cycles / secs / 1e6 : 0.0);
     }
@@ -195,6 +261,8 @@ int cmd_bench_hw(const Args& args) {
     desc.add_options()
         ("what", po::value<std::string>()->required(), "hw")
         ("accel,a", po::value<std::string>()->default_value("models/accel/cnv_w1a1_bnnpynq.yaml"), "accelerator YAML")
+        ("loopback", po::value<std::string>()->default_value("models/accel/cnv_w1a1_loopback.yaml"),
+         "loopback accelerator YAML run on the same model and images (\"\" = none)")
         ("images", po::value<int>()->default_value(8), "images back to back")
         ("seed", po::value<uint64_t>()->default_value(1), "random model and input seed");
     po::positional_options_description pos;
@@ -233,6 +301,8 @@ int cmd_bench_hw(const Args& args) {
     std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
                 (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain);
     std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    const std::string lb_path = vm["loopback"].as<std::string>();
+    if (!lb_path.empty()) same -= bench_loopback(lb_path, model, data, n) ? 0 : 1;
     return same == n ? 0 : 1;
 }
 

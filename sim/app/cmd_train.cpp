@@ -1,4 +1,4 @@
-// train, export: the LibTorch trainer's commands (issue 3). Only built with
+// train, export: the LibTorch trainer's commands. Only built with
 // FATSIM_TRAINER; uses the torch-free facade trainer.hpp.
 #include <cstdio>
 #include <filesystem>

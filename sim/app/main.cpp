@@ -47,6 +47,20 @@ InputBatch load_inputs(const po::variables_map& vm, const Topology& topo) {
     return prepare_inputs(ds, topo, n);
 }
 
+AccelConfig load_accel_for_model(const std::string& path, const Topology& model_topo) {
+    const bool json = path.size() > 5 && path.substr(path.size() - 5) == ".json";
+    AccelConfig acc;
+    if (json) {
+        acc = import_finn_folding(path, model_topo);
+    } else {
+        Topology t;
+        acc = load_accel(path, &t);
+    }
+    const auto errs = validate_folding(acc, model_topo);
+    if (!errs.empty()) throw ConfigError(path + " (against the model's topology)", errs);
+    return acc;
+}
+
 }  // namespace fatsim::app
 
 // libsystemc needs an sc_main symbol (its own main() would call it). fatsim
@@ -67,13 +81,17 @@ Commands:
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
-  campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary
+  campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
+              `mpirun -n N fatsim campaign ...` spreads it over MPI ranks, --shard K/N over independent jobs
+  merge       join the shard folders of `campaign --shard K/N` into the single-process result files
   report      Table I, side-by-side comparison and min/max plot of campaign results
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
-  simulate    cycle-level SystemC model of the dataflow accelerator: accuracy, cycles, FPS
+  simulate    cycle-level SystemC model of a dataflow or loopback accelerator: accuracy, cycles, FPS
+  fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
+  faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
   map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|campaign|physical`
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|fifo|campaign|physical`
 
 Options:
   -h, --help     this help
@@ -107,8 +125,11 @@ int main(int argc, char** argv) {
         if (cmd == "sweep") return cmd_sweep(args);
         if (cmd == "campaign") return cmd_campaign(args);
         if (cmd == "report") return cmd_report(args);
+        if (cmd == "merge") return cmd_merge(args);
         if (cmd == "replicate") return cmd_replicate(args);
         if (cmd == "simulate") return cmd_simulate(args);
+        if (cmd == "fifo-size") return cmd_fifo_size(args);
+        if (cmd == "faults") return cmd_faults(args);
         if (cmd == "map-faults") return cmd_map_faults(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_TRAINER

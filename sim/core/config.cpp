@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 namespace fatsim {
@@ -44,6 +45,12 @@ ConfigError::ConfigError(std::string file, std::vector<std::string> errors)
       errors_(std::move(errors)) {}
 
 int LayerFolding::rows() const { return mh_padded > 0 ? mh_padded : mh; }
+
+Schedule LoopbackConfig::schedule_of(const std::string& layer) const {
+    for (const auto& ls : layer_schedules)
+        if (ls.first == layer) return ls.second;
+    return schedule;
+}
 
 const char* architecture_name(Architecture a) {
     switch (a) {
@@ -230,6 +237,7 @@ const ConfigSchema& accel_schema() {
         using namespace param;
         const AccelConfig a;
         const LayerFolding f;
+        const LoopbackConfig lb;
         ConfigSchema s;
         s.kind = "accel";
         s.summary = "an accelerator for a topology: common part, then one part per architecture (models/accel/*.yaml)";
@@ -242,7 +250,8 @@ const ConfigSchema& accel_schema() {
               list("layers", "maps", "", "dataflow (required there): the folding of each topology layer, in order"),
               list("fifo_depths", "ints", std::to_string(DataflowConfig::kDefaultDepth) + " each",
                    "dataflow: FIFO depth in front of each layer, plus one after the last"),
-              map("engine", "loopback (required there): the one engine's size")}},
+              map("stream_depths", "dataflow: depth of streams inside layers by name (conv0.swg: 40); others 2"),
+              map("engine", "loopback (required there): the one engine, its buffers and external memory")}},
             {"layers[]",
              {required(string("name", "", "the topology layer's name, same order")),
               required(integer("pe", 1, -1, "", "processing elements (>= 1, divides MH or mh_padded)")),
@@ -253,7 +262,29 @@ const ConfigSchema& accel_schema() {
                      "output channel c on PE c mod PE, or PE p owns a block of channels")}},
             {"engine",
              {required(integer("pe", 1, -1, "", "the engine's processing elements (>= 1)")),
-              required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)"))}},
+              required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)")),
+              integer("weight_bits", 1, 8, std::to_string(lb.weight_bits),
+                      "widest weights the lanes multiply; every layer's weight_bits must fit"),
+              integer("input_bits", 1, 8, std::to_string(lb.input_bits),
+                      "widest input elements the lanes read; every layer's input bits must fit"),
+              integer("weight_buffer_words", 1, -1, std::to_string(lb.weight_buffer_words),
+                      "weight buffer words per PE (SIMD weights each); a layer needs ceil(MH/PE)*ceil(MW/SIMD)"),
+              integer("threshold_buffer_words", 1, -1, std::to_string(lb.threshold_buffer_words),
+                      "threshold buffer words per PE; a layer needs ceil(MH/PE)*T"),
+              integer("ifm_buffer_words", 1, -1, std::to_string(lb.ifm_buffer_words),
+                      "input feature-map buffer words (SIMD elements each); a layer needs IFMDim^2*ceil(IFMC/SIMD)"),
+              integer("ofm_buffer_words", 1, -1, std::to_string(lb.ofm_buffer_words),
+                      "output feature-map buffer words (PE elements each); a layer needs pooled OFMDim^2*ceil(MH/PE)"),
+              integer("mem_bytes_per_cycle", 1, -1, std::to_string(lb.mem_bytes_per_cycle),
+                      "external memory width: bytes moved per cycle within a burst"),
+              integer("mem_latency", 0, -1, std::to_string(lb.mem_latency),
+                      "external memory latency: cycles per burst before its first bytes"),
+              boolean("double_buffer", lb.double_buffer,
+                      "two weight/threshold banks: the next layer's parameters load during compute"),
+              custom("schedule", "schedule", schedule_name(lb.schedule),
+                     "every layer's: interleaved (channel c on PE c mod PE), blocked (a block of channels per "
+                     "PE) or pixel (PE p computes output pixels p, p+PE, ... of every channel)"),
+              custom("schedules", "map layer: schedule", "-", "per-layer schedules overriding `schedule`")}},
         };
         return s;
     }();
@@ -401,6 +432,45 @@ struct FoldPaths {
     std::string pe = "pe", simd = "simd";
 };
 
+// Every layer must fit the engine's lanes and buffers (sizes as LoopbackModel lays them out).
+Errors validate_loopback(const LoopbackConfig& lb, const Topology& topo) {
+    Errors errs;
+    const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+    const auto need = [&](const LayerSpec& L, const char* what, int64_t needed, const char* key, int64_t have) {
+        if (needed > have)
+            errs.push_back("layer " + L.name + " needs " + std::to_string(needed) + " " + what + ", engine." + key +
+                           "=" + std::to_string(have));
+    };
+    const auto at_least = [&](const char* key, int v, int lo) {
+        if (v < lo)
+            errs.push_back(std::string("engine.") + key + "=" + std::to_string(v) +
+                           " must be >= " + std::to_string(lo));
+        return v >= lo;
+    };
+    bool sizes_ok = at_least("weight_buffer_words", lb.weight_buffer_words, 1);
+    sizes_ok &= at_least("threshold_buffer_words", lb.threshold_buffer_words, 1);
+    sizes_ok &= at_least("ifm_buffer_words", lb.ifm_buffer_words, 1);
+    sizes_ok &= at_least("ofm_buffer_words", lb.ofm_buffer_words, 1);
+    sizes_ok &= at_least("mem_bytes_per_cycle", lb.mem_bytes_per_cycle, 1);
+    sizes_ok &= at_least("mem_latency", lb.mem_latency, 0);
+    if (!sizes_ok) return errs;
+    for (size_t l = 0; l < topo.layers.size(); ++l) {
+        const LayerSpec& L = topo.layers[l];
+        const LayerGeometry g = layer_geometry(topo, int(l));
+        need(L, "weight bits", g.weight_bits, "weight_bits", lb.weight_bits);
+        need(L, "input bits", g.in_bits, "input_bits", lb.input_bits);
+        const int64_t nf = ceil_div(L.mh(), lb.pe), sf = ceil_div(L.mw(), lb.simd);
+        need(L, "weight buffer words per PE", nf * sf, "weight_buffer_words", lb.weight_buffer_words);
+        need(L, "threshold buffer words per PE", nf * g.thresholds, "threshold_buffer_words",
+             lb.threshold_buffer_words);
+        need(L, "input feature-map buffer words", int64_t(L.in_dim) * L.in_dim * ceil_div(L.in_channels, lb.simd),
+             "ifm_buffer_words", lb.ifm_buffer_words);
+        need(L, "output feature-map buffer words", int64_t(L.pooled_dim) * L.pooled_dim * nf, "ofm_buffer_words",
+             lb.ofm_buffer_words);
+    }
+    return errs;
+}
+
 Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPaths& fp) {
     Errors errs;
     if (!(acc.clock_mhz > 0)) errs.push_back("clock_mhz=" + num(acc.clock_mhz) + " must be > 0");
@@ -434,6 +504,11 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
                     errs.push_back(p + "." + fp.pe + "=" + std::to_string(f.pe) + " must divide " +
                                    (pad ? "mh_padded=" : "mh=") + std::to_string(rows));
             }
+            // The YAML choice excludes it; a config built in code is checked here.
+            if (f.schedule == Schedule::Pixel)
+                errs.push_back(p +
+                               ".schedule=pixel: only for architecture loopback (a dataflow MVTU takes one "
+                               "pixel at a time; use interleaved or blocked)");
             if (f.simd < 1)
                 errs.push_back(p + "." + fp.simd + "=" + std::to_string(f.simd) + " must be >= 1");
             else if (L.mw() % f.simd != 0)
@@ -444,6 +519,7 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
         if (!acc.layers.empty()) errs.push_back("layers: only for architecture dataflow");
         if (acc.loopback.pe < 1) errs.push_back("engine.pe=" + std::to_string(acc.loopback.pe) + " must be >= 1");
         if (acc.loopback.simd < 1) errs.push_back("engine.simd=" + std::to_string(acc.loopback.simd) + " must be >= 1");
+        if (acc.loopback.pe >= 1 && acc.loopback.simd >= 1) merge_errors(errs, validate_loopback(acc.loopback, topo));
     }
 
     // Loopback keeps feature maps off-chip, so its FIFO list may be empty.
@@ -498,8 +574,7 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
                 r.get("simd", f.simd);
                 r.get("mh_padded", f.mh_padded);
                 std::string sched;
-                if (r.get("schedule", sched) && sched == schedule_name(Schedule::Blocked))
-                    f.schedule = Schedule::Blocked;
+                if (r.get("schedule", sched)) parse_schedule(sched, f.schedule);  // the schema checked the spelling
             }
             if (topo && i < topo->layers.size()) f.mh = topo->layers[i].mh();
             acc.layers.push_back(f);
@@ -518,14 +593,54 @@ AccelConfig parse_accel_node(const YAML::Node& root, const std::string& source, 
             acc.dataflow.fifo_depths.push_back(d);
         }
     }
+    YAML::Node streams;
+    if (top.get("stream_depths", streams))
+        for (const auto& kv : streams) {
+            const std::string name = kv.first.as<std::string>();
+            int d = 0;
+            if (!kv.second.IsScalar() || !YAML::convert<int>::decode(kv.second, d) || d < 1)
+                errs.push_back(sub("stream_depths", name) + shown(kv.second) + " must be an integer >= 1");
+            acc.dataflow.stream_depths[name] = d;
+        }
 
     // Loopback part.
     YAML::Node eng;
     if (arch == "loopback") top.require("engine");
     if (top.get("engine", eng)) {
         const SectionReader r(eng, schema.section("engine"), "engine", errs);
-        r.get("pe", acc.loopback.pe);
-        r.get("simd", acc.loopback.simd);
+        LoopbackConfig& lb = acc.loopback;
+        r.get("pe", lb.pe);
+        r.get("simd", lb.simd);
+        r.get("weight_bits", lb.weight_bits);
+        r.get("input_bits", lb.input_bits);
+        r.get("weight_buffer_words", lb.weight_buffer_words);
+        r.get("threshold_buffer_words", lb.threshold_buffer_words);
+        r.get("ifm_buffer_words", lb.ifm_buffer_words);
+        r.get("ofm_buffer_words", lb.ofm_buffer_words);
+        r.get("mem_bytes_per_cycle", lb.mem_bytes_per_cycle);
+        r.get("mem_latency", lb.mem_latency);
+        r.get("double_buffer", lb.double_buffer);
+        YAML::Node sched;
+        if (r.get("schedule", sched) && !(sched.IsScalar() && parse_schedule(sched.as<std::string>(), lb.schedule)))
+            errs.push_back("engine.schedule" + shown(sched) + " must be one of: interleaved, blocked, pixel");
+        YAML::Node per_layer;
+        if (r.get("schedules", per_layer)) {
+            if (!per_layer.IsMap()) {
+                errs.push_back("engine.schedules" + shown(per_layer) + " must be a map layer: schedule");
+            } else {
+                for (const auto& kv : per_layer) {
+                    const std::string layer = kv.first.as<std::string>(), name = kv.second.as<std::string>("");
+                    Schedule sc = Schedule::Interleaved;
+                    if (!parse_schedule(name, sc))
+                        errs.push_back("engine.schedules." + layer + "=" + name +
+                                       " must be one of: interleaved, blocked, pixel");
+                    else if (topo && topo->find_layer(layer) < 0)
+                        errs.push_back("engine.schedules." + layer + ": topology " + topo->name + " has no such layer");
+                    else
+                        lb.layer_schedules.push_back({layer, sc});
+                }
+            }
+        }
     }
 
     if (topo) {
@@ -582,9 +697,17 @@ AccelConfig load_accel(const std::string& path, Topology* topo_out) {
 namespace {
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+// The matrix-vector unit under the names of FINN's three generations.
 bool is_mvau_key(const std::string& k) {
-    return starts_with(k, "MVAU") || starts_with(k, "MatrixVectorActivation");
+    return starts_with(k, "MVAU") || starts_with(k, "MatrixVectorActivation") ||
+           starts_with(k, "StreamingFCLayer_Batch");
 }
+// The sliding-window generator (also ConvolutionInputGenerator_rtl_N / _hls_N).
+bool is_swg_key(const std::string& k) { return starts_with(k, "ConvolutionInputGenerator"); }
+
+// FINN's per-node FIFO depth attributes: one depth per input / output stream.
+const char* const kInFifoDepths = "inFIFODepths";
+const char* const kOutFifoDepths = "outFIFODepths";
 
 // Trailing decimal index of a FINN node name ("MVAU_hls_12" -> 12), -1 if none.
 long trailing_index(const std::string& k) {
@@ -602,6 +725,20 @@ bool json_int(const nlohmann::json& j, int& out) {
     return true;
 }
 
+// node[attr][0] (the data stream's FIFO) into `out`; false when the node
+// has no such attribute or it is malformed (then an error is recorded).
+bool fifo_attr(const nlohmann::json& node, const std::string& key, const char* attr, int& out, Errors& errs) {
+    if (!node.is_object() || !node.contains(attr)) return false;
+    const auto& v = node.at(attr);
+    int d = 0;
+    if (!v.is_array() || v.empty() || !json_int(v.at(0), d) || d < 1) {
+        errs.push_back(key + "." + attr + "=" + v.dump() + " must be a list of integers >= 1 (one per stream)");
+        return false;
+    }
+    out = d;
+    return true;
+}
+
 nlohmann::json load_json(const std::string& path) {
     const std::string text = read_text_file(path);
     try {
@@ -613,19 +750,29 @@ nlohmann::json load_json(const std::string& path) {
 
 }  // namespace
 
+int window_simd(const LayerSpec& layer, int simd) {
+    return layer.kind == LayerKind::Conv ? std::gcd(simd, layer.in_channels) : simd;
+}
+
+std::string window_stream_name(const std::string& layer) { return layer + ".swg"; }
+
 AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     const nlohmann::json j = load_json(path);
     if (!j.is_object()) throw ConfigError(path, {"top level must be a JSON object"});
     Errors errs;
 
     // FINN names nodes <Op>_<index>; the index gives the order in the graph.
-    std::map<long, std::string> mvaus, fifos;
+    std::map<long, std::string> mvaus, swgs, fifos;
+    bool fifo_attrs = false;  // some node carries inFIFODepths / outFIFODepths
     for (const auto& kv : j.items()) {
         const std::string& k = kv.key();
         std::map<long, std::string>* into = nullptr;
         if (is_mvau_key(k)) into = &mvaus;
+        else if (is_swg_key(k)) into = &swgs;
         else if (starts_with(k, "StreamingFIFO")) into = &fifos;
-        else continue;  // Defaults, ConvolutionInputGenerator_*, ...: not ours
+        else continue;  // Defaults, StreamingMaxPool_*, ...: not ours
+        if (into != &fifos && kv.value().is_object())
+            fifo_attrs = fifo_attrs || kv.value().contains(kInFifoDepths) || kv.value().contains(kOutFifoDepths);
         const long n = trailing_index(k);
         if (n < 0) {
             errs.push_back(k + ": node name without a trailing index");
@@ -641,13 +788,14 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     acc.architecture = Architecture::Dataflow;
     std::vector<std::string> keys;
     for (const auto& m : mvaus) keys.push_back(m.second);
-    if (keys.size() != topo.layers.size())
-        errs.push_back(std::to_string(keys.size()) + " MVAU entries, must match the " +
-                       std::to_string(topo.layers.size()) + " layers of topology " + topo.name);
+    const size_t nl = topo.layers.size();
+    if (keys.size() != nl)
+        errs.push_back(std::to_string(keys.size()) + " MVAU entries, must match the " + std::to_string(nl) +
+                       " layers of topology " + topo.name);
     for (size_t i = 0; i < keys.size(); ++i) {
         const auto& node = j.at(keys[i]);
         LayerFolding f;
-        if (i < topo.layers.size()) {
+        if (i < nl) {
             f.name = topo.layers[i].name;
             f.mh = topo.layers[i].mh();
         }
@@ -666,33 +814,61 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
         acc.layers.push_back(f);
     }
 
-    // FINN inserts FIFOs between all nodes (sliding windows, pools, converters),
-    // so their depths map onto our per-layer FIFOs only when the count matches.
-    std::vector<std::string> fifo_keys;
-    std::vector<int> depths;
-    bool fifos_ok = fifos.size() == topo.layers.size() + 1;
-    for (const auto& f : fifos) {
-        if (!fifos_ok) break;
-        const auto& node = j.at(f.second);
-        int d = 0;
-        if (!node.is_object() || !node.contains("depth") || !json_int(node.at("depth"), d)) {
-            errs.push_back(f.second + ".depth must be an integer");
-            fifos_ok = false;
-            break;
+    std::vector<std::string> fifo_keys(nl + 1);  // where each FIFO depth came from (error paths)
+    acc.dataflow.fifo_depths.assign(nl + 1, DataflowConfig::kDefaultDepth);
+    if (fifo_attrs && keys.size() == nl) {
+        // FINN's per-node attributes: the FIFO in front of a layer is the
+        // inFIFODepths of its first node (the SWG of a conv layer, else the
+        // MVAU), the one after the SWG its outFIFODepths (or the MVAU's
+        // inFIFODepths, the larger), the last one the last MVAU's outFIFODepths.
+        std::vector<std::string> swg_keys;
+        for (const auto& s : swgs) swg_keys.push_back(s.second);
+        size_t convs = 0;
+        for (const auto& L : topo.layers) convs += L.kind == LayerKind::Conv;
+        if (swg_keys.size() != convs)
+            errs.push_back(std::to_string(swg_keys.size()) + " ConvolutionInputGenerator entries, must match the " +
+                           std::to_string(convs) + " conv layers of topology " + topo.name);
+        else
+            for (size_t l = 0, k = 0; l < nl; ++l) {
+                const std::string& mvau = keys[l];
+                if (topo.layers[l].kind != LayerKind::Conv) {
+                    if (fifo_attr(j.at(mvau), mvau, kInFifoDepths, acc.dataflow.fifo_depths[l], errs))
+                        fifo_keys[l] = mvau + "." + kInFifoDepths;
+                    continue;
+                }
+                const std::string& swg = swg_keys[k++];
+                if (fifo_attr(j.at(swg), swg, kInFifoDepths, acc.dataflow.fifo_depths[l], errs))
+                    fifo_keys[l] = swg + "." + kInFifoDepths;
+                int out = 0, in = 0;
+                const bool has_out = fifo_attr(j.at(swg), swg, kOutFifoDepths, out, errs);
+                const bool has_in = fifo_attr(j.at(mvau), mvau, kInFifoDepths, in, errs);
+                if (has_out || has_in)
+                    acc.dataflow.stream_depths[window_stream_name(topo.layers[l].name)] = std::max(out, in);
+            }
+        if (fifo_attr(j.at(keys[nl - 1]), keys[nl - 1], kOutFifoDepths, acc.dataflow.fifo_depths[nl], errs))
+            fifo_keys[nl] = keys[nl - 1] + "." + kOutFifoDepths;
+    } else if (!fifo_attrs && fifos.size() == nl + 1) {
+        // Older files list the StreamingFIFO nodes; FINN inserts them between
+        // all nodes (sliding windows, pools, converters), so their depths map
+        // onto our per-layer FIFOs only when the count matches.
+        size_t i = 0;
+        for (const auto& f : fifos) {
+            const auto& node = j.at(f.second);
+            if (!node.is_object() || !node.contains("depth") ||
+                !json_int(node.at("depth"), acc.dataflow.fifo_depths[i])) {
+                errs.push_back(f.second + ".depth must be an integer");
+                acc.dataflow.fifo_depths.assign(nl + 1, DataflowConfig::kDefaultDepth);
+                break;
+            }
+            fifo_keys[i++] = f.second + ".depth";
         }
-        fifo_keys.push_back(f.second);
-        depths.push_back(d);
     }
-    if (fifos_ok)
-        acc.dataflow.fifo_depths = depths;
-    else
-        acc.dataflow.fifo_depths.assign(topo.layers.size() + 1, DataflowConfig::kDefaultDepth);
 
-    if (keys.size() == topo.layers.size()) {
+    if (keys.size() == nl) {
         FoldPaths fp;
         fp.layer = [&keys](size_t i) { return keys[i]; };
         fp.fifo = [&fifo_keys](size_t i) {
-            return i < fifo_keys.size() ? fifo_keys[i] + ".depth" : idx("fifo_depths", i);
+            return i < fifo_keys.size() && !fifo_keys[i].empty() ? fifo_keys[i] : idx("fifo_depths", i);
         };
         fp.pe = "PE";
         fp.simd = "SIMD";
@@ -702,14 +878,60 @@ AccelConfig import_finn_folding(const std::string& path, const Topology& topo) {
     return acc;
 }
 
+std::string export_finn_folding(const AccelConfig& acc, const Topology& topo) {
+    Errors errs;
+    if (acc.architecture != Architecture::Dataflow)
+        errs.push_back(std::string("architecture=") + architecture_name(acc.architecture) +
+                       ": a FINN folding config describes a dataflow accelerator");
+    else
+        errs = validate_folding(acc, topo);
+    const size_t nl = topo.layers.size();
+    for (size_t l = 0; l < acc.layers.size() && l < nl; ++l)
+        if (acc.layers[l].mh_padded > 0)
+            errs.push_back(idx("layers", l) + ".mh_padded=" + std::to_string(acc.layers[l].mh_padded) +
+                           ": FINN has no padded rows (PE must divide MH=" + std::to_string(topo.layers[l].mh()) + ")");
+    for (const auto& kv : acc.dataflow.stream_depths) {
+        bool window = false;
+        for (const auto& L : topo.layers)
+            window = window || (L.kind == LayerKind::Conv && kv.first == window_stream_name(L.name));
+        if (!window)
+            errs.push_back(sub("stream_depths", kv.first) +
+                           ": no FINN node attribute for this stream (only <conv layer>.swg, the SWG's outFIFODepths)");
+    }
+    if (!errs.empty()) throw ConfigError(acc.source, std::move(errs));
+
+    // Graph order, the names of current FINN (MVAU_hls_N; SWGs numbered apart).
+    nlohmann::ordered_json j;
+    j["Defaults"] = nlohmann::ordered_json::object();
+    const auto& depths = acc.dataflow.fifo_depths;
+    for (size_t l = 0, k = 0; l < nl; ++l) {
+        const LayerSpec& L = topo.layers[l];
+        const LayerFolding& f = acc.layers[l];
+        nlohmann::ordered_json mvau = {{"PE", f.pe}, {"SIMD", f.simd}};
+        if (L.kind == LayerKind::Conv) {
+            nlohmann::ordered_json swg = {{"SIMD", window_simd(L, f.simd)}, {kInFifoDepths, {depths[l]}}};
+            const auto it = acc.dataflow.stream_depths.find(window_stream_name(L.name));
+            if (it != acc.dataflow.stream_depths.end()) swg[kOutFifoDepths] = {it->second};
+            j["ConvolutionInputGenerator_" + std::to_string(k++)] = swg;
+        } else {
+            mvau[kInFifoDepths] = {depths[l]};
+        }
+        if (l + 1 == nl) mvau[kOutFifoDepths] = {depths[nl]};
+        j["MVAU_hls_" + std::to_string(l)] = mvau;
+    }
+    return j.dump(2) + "\n";
+}
+
 // ---------------------------------------------------------------- kind detection
 
 std::string detect_config_kind(const std::string& path) {
     if (fs::path(path).extension() == ".json") {
         const nlohmann::json j = load_json(path);
-        if (j.is_object())
+        if (j.is_object()) {
+            if (j.contains("classes") && j.contains("granularity")) return "error-model";
             for (const auto& kv : j.items())
                 if (is_mvau_key(kv.key())) return "finn-folding";
+        }
         return "unknown";
     }
     const YAML::Node root = yamlf::load(read_text_file(path), path);
@@ -718,8 +940,8 @@ std::string detect_config_kind(const std::string& path) {
     if (root["architecture"] || root["engine"]) return "accel";
     // A pipeline spec trains models; a campaign spec sweeps one model.
     if (root["models"] && (root["train"] || root["topology"])) return "pipeline";
-    // Error-model files (models/error_models/*.yaml) are recognised here,
-    // before "campaign": their keys must not be taken for a campaign spec.
+    // Error-model files before "campaign": their keys must not be taken for a campaign spec.
+    if (root["classes"] && root["granularity"]) return "error-model";
     if (root["sweep"] || root["error_model"]) return "campaign";
     return "unknown";
 }

@@ -3,8 +3,10 @@
 // Every error names the file, the path of the field and the rule; all errors
 // of a file are collected before ConfigError is thrown.
 #pragma once
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datapath.hpp"
@@ -40,11 +42,28 @@ struct LayerFolding {
 struct DataflowConfig {
     static constexpr int kDefaultDepth = 2;  // FIFOs a config does not size
     std::vector<int> fifo_depths;            // FIFO in front of each layer (and one after the last)
+    // Streams inside a layer deeper than the model's default, by stream name
+    // ("conv0.swg": the sliding-window generator's output); set by FIFO sizing.
+    std::map<std::string, int> stream_depths;
 };
 
-// The part only the loopback architecture reads: its one engine's size.
+// The part only the loopback architecture reads: its one engine (QNN-MO-PYNQ
+// style), its on-chip buffers and the external memory between layers.
 struct LoopbackConfig {
     int pe = 0, simd = 0;
+    int weight_bits = 4;                // widest weights the lanes multiply
+    int input_bits = 8;                 // widest input elements the lanes read
+    int weight_buffer_words = 4096;     // per PE bank, SIMD weights a word
+    int threshold_buffer_words = 1024;  // per PE bank, one threshold a word
+    int ifm_buffer_words = 8192;        // input feature map, SIMD elements a word
+    int ofm_buffer_words = 8192;        // output feature map, PE elements a word
+    int mem_bytes_per_cycle = 8;        // external memory width
+    int mem_latency = 32;               // cycles before a burst's first bytes arrive
+    bool double_buffer = false;         // load the next layer's parameters during compute
+    Schedule schedule = Schedule::Interleaved;  // every layer's, unless `schedules` names it
+    // Per-layer overrides of `schedule` (engine.schedules).
+    std::vector<std::pair<std::string, Schedule>> layer_schedules;
+    Schedule schedule_of(const std::string& layer) const;
 };
 
 // Common part (what every architecture has) plus one part per architecture.
@@ -126,8 +145,23 @@ AccelConfig load_accel(const std::string& path, Topology* topo_out = nullptr);
 AccelConfig parse_accel(const std::string& yaml_text, const std::string& source,
                         const Topology& topo);
 // Import a FINN folding-config JSON ({"Defaults":{}, "MVAU_hls_0": {"PE":..,"SIMD":..}, ...}),
-// mapping the MVAU entries in order onto the topology's layers.
+// mapping the MVAU entries (StreamingFCLayer_Batch_N, MatrixVectorActivation_N,
+// MVAU_hls_N / MVAU_rtl_N) in index order onto the topology's layers. FIFO
+// depths come from FINN's per-node inFIFODepths / outFIFODepths: the first node
+// of a layer (its ConvolutionInputGenerator, else its MVAU) gives the FIFO in
+// front of it, a ConvolutionInputGenerator's outFIFODepths (or a conv MVAU's
+// inFIFODepths) the <layer>.swg stream, the last MVAU's outFIFODepths the
+// output FIFO; files without them may list StreamingFIFO_N depths instead.
 AccelConfig import_finn_folding(const std::string& path, const Topology& topo);
+// The FINN folding JSON of a dataflow accelerator (current node names, the
+// depths as above); throws ConfigError for what FINN cannot express
+// (mh_padded, depths of other internal streams).
+std::string export_finn_folding(const AccelConfig& acc, const Topology& topo);
+// SIMD of a layer's sliding-window generator: it must divide IFMC, so it runs
+// at gcd(SIMD, IFMC) when the MVTU's SIMD does not.
+int window_simd(const LayerSpec& layer, int simd);
+// Name of the stream from a conv layer's sliding-window generator to its MVTU.
+std::string window_stream_name(const std::string& layer);
 // Checks folding rules; returns the list of errors (empty when valid).
 std::vector<std::string> validate_folding(const AccelConfig& acc, const Topology& topo);
 // Re-targets a folding at another topology of the same shape (e.g. the same

@@ -9,8 +9,18 @@ const char* schedule_name(Schedule s) {
     switch (s) {
         case Schedule::Interleaved: return "interleaved";
         case Schedule::Blocked: return "blocked";
+        case Schedule::Pixel: return "pixel";
     }
     return "?";
+}
+
+bool parse_schedule(const std::string& name, Schedule& out) {
+    for (Schedule s : {Schedule::Interleaved, Schedule::Blocked, Schedule::Pixel})
+        if (name == schedule_name(s)) {
+            out = s;
+            return true;
+        }
+    return false;
 }
 
 int bits_for_unsigned(int64_t max) {
@@ -64,6 +74,20 @@ FoldingMap::FoldingMap(int mh_, int mw_, int pe_, int simd_, int rows_, Schedule
                                     " rows and SIMD=" + std::to_string(simd) + " must divide MW=" + std::to_string(mw));
     nf = rows / pe;
     sf = mw / simd;
+    cols = mw;
+}
+
+FoldingMap FoldingMap::with_partial_folds(int mh_, int mw_, int pe_, int simd_, Schedule s) {
+    if (pe_ < 1 || simd_ < 1 || mh_ < 1 || mw_ < 1)
+        throw std::invalid_argument("PE=" + std::to_string(pe_) + ", SIMD=" + std::to_string(simd_) +
+                                    ", MH=" + std::to_string(mh_) + " and MW=" + std::to_string(mw_) + " must be >= 1");
+    const int nf_ = (mh_ + pe_ - 1) / pe_, sf_ = (mw_ + simd_ - 1) / simd_;
+    // The padded shape divides, so the checked constructor lays it out; the
+    // real MW is then put back (columns >= mw are idle lanes).
+    FoldingMap f(mh_, sf_ * simd_, pe_, simd_, nf_ * pe_, s);
+    f.mw = mw_;
+    f.cols = sf_ * simd_;
+    return f;
 }
 
 std::vector<int> FoldingMap::rows_of_pe(int p) const {
@@ -77,6 +101,20 @@ std::vector<int> FoldingMap::stream_perm() const {
     for (int f = 0; f < nf; ++f)
         for (int p = 0; p < pe; ++p) perm[size_t(f) * pe + p] = row_of(p, f);
     return perm;
+}
+
+std::vector<OutputPos> outputs_of_pe(const FoldingMap& f, int pixels, int p) {
+    std::vector<OutputPos> r;
+    if (p < 0 || p >= f.pe) return r;
+    if (f.schedule == Schedule::Pixel) {
+        for (int px = p; px < pixels; px += f.pe)
+            for (int c = 0; c < f.mh; ++c) r.push_back({c, px});
+        return r;
+    }
+    for (int c : f.rows_of_pe(p))
+        if (c < f.mh)
+            for (int px = 0; px < pixels; ++px) r.push_back({c, px});
+    return r;
 }
 
 std::vector<int> stream_column_map(int mw, const std::vector<int>& producer_perm) {

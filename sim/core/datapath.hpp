@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "topology.hpp"
@@ -17,8 +18,11 @@ namespace fatsim {
 enum class Schedule {
     Interleaved,  // channel c on PE c mod PE, fold c / PE (FINN's)
     Blocked,      // PE p computes the contiguous block p*NF .. p*NF+NF-1
+    Pixel,        // loopback only: PE p computes output pixels p, p+PE, ... for every channel
 };
 const char* schedule_name(Schedule s);  // the YAML spelling
+// The schedule a YAML spelling names; false when none does.
+bool parse_schedule(const std::string& name, Schedule& out);
 
 // Output code of an accumulator against T ascending thresholds: the
 // comparator bank of a PE, lo + #{t : thr[t] <= acc}.
@@ -71,14 +75,24 @@ struct FoldingMap {
     int pe = 1, simd = 1;
     int mh = 0, mw = 0, rows = 0;
     int nf = 0, sf = 0;
+    int cols = 0;  // MW padded to SF * SIMD (== mw unless built with partial folds)
     Schedule schedule = Schedule::Interleaved;
 
     FoldingMap() = default;
     // rows = 0: MH. Throws std::invalid_argument when PE does not divide the
     // rows or SIMD does not divide MW.
     FoldingMap(int mh, int mw, int pe, int simd, int rows = 0, Schedule s = Schedule::Interleaved);
+    // Loopback engines (QNN-MO-PYNQ): PE and SIMD need not divide MH and MW;
+    // the last fold of each is partial, its padding rows / lanes idle.
+    // Pixel schedule: the weights and thresholds are stored as interleaved
+    // (channel c in bank c mod PE) and broadcast to every PE.
+    static FoldingMap with_partial_folds(int mh, int mw, int pe, int simd, Schedule s = Schedule::Interleaved);
+    // Input lanes that carry a column in fold sf (SIMD except in a partial last fold).
+    int lanes_in_fold(int s) const { return s + 1 < sf ? simd : mw - s * simd; }
 
     // Output channel computed by (PE p, fold f); >= mh for a padding row.
+    // Pixel: where the weights and thresholds of a channel are stored (as
+    // interleaved); which PE computes an output is outputs_of_pe's answer.
     int row_of(int p, int f) const { return schedule == Schedule::Blocked ? p * nf + f : f * pe + p; }
     int pe_of(int row) const { return schedule == Schedule::Blocked ? row / nf : row % pe; }
     int fold_of(int row) const { return schedule == Schedule::Blocked ? row % nf : row / pe; }
@@ -93,6 +107,19 @@ struct FoldingMap {
     // Threshold memory of a PE: word f*T + t holds threshold t of row_of(p, f).
     int threshold_word(int f, int t, int T) const { return f * T + t; }
 };
+
+// One output of a layer: channel and pixel (oy * OFM + ox) of its map
+// before pooling.
+struct OutputPos {
+    int channel = 0, pixel = 0;
+    bool operator==(const OutputPos& o) const { return channel == o.channel && pixel == o.pixel; }
+    bool operator<(const OutputPos& o) const { return pixel != o.pixel ? pixel < o.pixel : channel < o.channel; }
+};
+// The outputs of one layer pass (`pixels` = OFM^2) that PE p computes, so
+// the only ones a fault inside PE p can change: its channels at every pixel
+// (interleaved, blocked) or its pixels p, p+PE, ... in every channel (pixel).
+// A dataflow PE runs one layer; a loopback engine's PE runs every layer.
+std::vector<OutputPos> outputs_of_pe(const FoldingMap& f, int pixels, int p);
 
 // Stream column k of a layer's input (sliding-window order, channels in the
 // producer's stream order `producer_perm`) -> weight matrix column.

@@ -22,6 +22,7 @@ const SiteForm kForms[kSiteClasses] = {
     {".pe[#].thr[#].bit[#]", {"pe", "word", "bit"}, 3},
     {".pe[#].cmp[#]", {"pe", "index"}, 2},
     {"fifo[#].slot[#].bit[#]", {"fifo", "slot", "bit"}, 3},
+    {".fmbuf[#].word[#].bit[#]", {"buffer", "word", "bit"}, 3},
 };
 constexpr int kFifoForm = int(SiteClass::FifoSlot);
 
@@ -34,6 +35,7 @@ std::vector<int> numbers_of(const SiteLocation& w) {
         std::vector<int> operator()(const ThresholdBit& s) const { return {s.pe, s.word, s.bit}; }
         std::vector<int> operator()(const Comparator& s) const { return {s.pe, s.index}; }
         std::vector<int> operator()(const FifoBit& s) const { return {s.fifo, s.slot, s.bit}; }
+        std::vector<int> operator()(const FmBufBit& s) const { return {s.buffer, s.word, s.bit}; }
     };
     return std::visit(V{}, w);
 }
@@ -46,6 +48,7 @@ SiteLocation make_site(SiteClass c, const std::string& layer, const std::vector<
         case SiteClass::Threshold: return ThresholdBit{layer, n[0], n[1], n[2]};
         case SiteClass::Comparator: return Comparator{layer, n[0], n[1]};
         case SiteClass::FifoSlot: return FifoBit{n[0], n[1], n[2]};
+        case SiteClass::FmBuf: return FmBufBit{layer, n[0], n[1], n[2]};
     }
     return AccBit{};
 }
@@ -104,9 +107,21 @@ const char* site_class_name(SiteClass c) {
         case SiteClass::Threshold: return "thr";
         case SiteClass::Comparator: return "cmp";
         case SiteClass::FifoSlot: return "fifo";
+        case SiteClass::FmBuf: return "fmbuf";
     }
     return "?";
 }
+
+bool parse_site_class(const std::string& name, SiteClass& out) {
+    for (int c = 0; c < kSiteClasses; ++c)
+        if (name == site_class_name(SiteClass(c))) {
+            out = SiteClass(c);
+            return true;
+        }
+    return false;
+}
+
+std::string site_class_form(SiteClass c) { return form_text(int(c)); }
 
 SiteClass site_class(const SiteLocation& where) { return SiteClass(where.index()); }
 

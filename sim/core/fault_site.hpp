@@ -6,6 +6,9 @@
 //   conv1.pe[3].thr[1].bit[4]:sa0          threshold memory word nf*T+t of PE 3
 //   conv1.pe[3].cmp[1]:sa1                 comparator output t of PE 3
 //   fifo[2].slot[5].bit[0]:sa1             slot 5 of the FIFO in front of layer 2
+//   engine.fmbuf[0].word[9].bit[3]:sa1     feature-map buffer 0 (input) / 1 (output) of a loopback engine
+// A loopback engine runs every layer, so its sites are named `engine` in
+// place of a layer name.
 // Fault kinds: `:sa0`, `:sa1` (permanent stuck-at), `:flip@C` (transient: the
 // value passing the site is inverted once, at the first pass in or after cycle C).
 #pragma once
@@ -47,12 +50,21 @@ struct Comparator {
 struct FifoBit {
     int fifo = 0, slot = 0, bit = 0;
 };
-using SiteLocation = std::variant<AccBit, AdderNodeBit, WeightBit, ThresholdBit, Comparator, FifoBit>;
+struct FmBufBit {
+    std::string layer;
+    int buffer = 0, word = 0, bit = 0;  // buffer 0: input feature map, 1: output feature map
+};
+using SiteLocation = std::variant<AccBit, AdderNodeBit, WeightBit, ThresholdBit, Comparator, FifoBit, FmBufBit>;
 
 // The classes in SiteLocation's order (site_class() is the variant index).
-enum class SiteClass { Acc, AdderNode, WeightWord, Threshold, Comparator, FifoSlot };
-constexpr int kSiteClasses = 6;
-const char* site_class_name(SiteClass c);  // "acc", "adder", "wmem", "thr", "cmp", "fifo"
+enum class SiteClass { Acc, AdderNode, WeightWord, Threshold, Comparator, FifoSlot, FmBuf };
+constexpr int kSiteClasses = 7;
+// "acc", "adder", "wmem", "thr", "cmp", "fifo", "fmbuf"
+const char* site_class_name(SiteClass c);
+// The class a name names; false when none does.
+bool parse_site_class(const std::string& name, SiteClass& out);
+// The textual form of a class's sites, e.g. "LAYER.pe[PE].acc.bit[BIT]".
+std::string site_class_form(SiteClass c);
 SiteClass site_class(const SiteLocation& where);
 // Layer the site belongs to; empty for FIFO sites.
 const std::string& site_layer(const SiteLocation& where);

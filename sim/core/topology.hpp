@@ -9,7 +9,7 @@ namespace fatsim {
 enum class LayerKind { Conv, Fc };
 
 // One compute layer (conv or FC) with its activation and an optional max pool
-// after it. All derived sizes are filled in by Topology::finalize().
+// after it. All derived sizes are filled in by finalize_topology() (config.hpp).
 struct LayerSpec {
     std::string name;
     LayerKind kind = LayerKind::Conv;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "dataflow.hpp"
+#include "loopback.hpp"
 
 namespace fatsim::hw {
 
@@ -30,6 +31,7 @@ int Accelerator::prediction(int image) const {
 std::unique_ptr<Accelerator> make_accelerator(const QnnModel& model, const AccelConfig& accel,
                                               const DataflowOptions& opt) {
     if (accel.architecture == Architecture::Dataflow) return std::make_unique<DataflowModel>(model, accel, opt);
+    if (accel.architecture == Architecture::Loopback) return std::make_unique<LoopbackModel>(model, accel, opt);
     throw std::invalid_argument(accel.source + ": no cycle model for the " +
                                 std::string(architecture_name(accel.architecture)) + " architecture");
 }

@@ -38,6 +38,11 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         all_streams_.push_back(streams_.back().get());
         return streams_.back().get();
     };
+    // Streams inside a layer: the model's default depth unless the config names them.
+    auto make_internal = [&](const std::string& name, int width) {
+        const auto it = accel.dataflow.stream_depths.find(name);
+        return make(name, width, it != accel.dataflow.stream_depths.end() ? it->second : opt_.internal_depth);
+    };
     auto depth_of = [&](int i) {
         const auto& depths = accel.dataflow.fifo_depths;
         int d = i < int(depths.size()) ? depths[i] : DataflowConfig::kDefaultDepth;
@@ -51,14 +56,14 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
     for (int l = 0; l < L; ++l) {
         const LayerSpec& s = topo_.layers[l];
         const int simd = accel.layers[l].simd;
-        swg_simd[l] = s.kind == LayerKind::Conv ? std::gcd(simd, s.in_channels) : simd;
+        swg_simd[l] = window_simd(s, simd);
         in_w[l] = swg_simd[l] * s.in_bits;
     }
     fifos_.assign(L + 1, nullptr);
     auto fifo_name = [](int i) { return "fifo[" + std::to_string(i) + "]"; };
     // producer output stream for consumer l: fifo[l] itself when widths agree
     auto producer_stream = [&](const std::string& internal_name, int width, int l) {
-        if (l < L && width != in_w[l]) return make(internal_name, width, opt_.internal_depth);
+        if (l < L && width != in_w[l]) return make_internal(internal_name, width);
         fifos_[l] = make(fifo_name(l), width, depth_of(l));
         return fifos_[l];
     };
@@ -84,12 +89,12 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         }
         Stream* cur = fifos_[l];
         if (s.kind == LayerKind::Conv) {
-            Stream* o = make(s.name + ".swg", swg_w, opt_.internal_depth);
+            Stream* o = make_internal(window_stream_name(s.name), swg_w);
             lay->swg = std::make_unique<Swg>(s.name + ".swg", s.in_dim, s.kernel, s.in_channels, swg_simd[l], cur, o, 0);
             lay->swg_simd = swg_simd[l];
             cur = o;
             if (swg_w != need) {
-                Stream* o2 = make(s.name + ".dwc_swg", need, opt_.internal_depth);
+                Stream* o2 = make_internal(s.name + ".dwc_swg", need);
                 lay->dwc_swg = std::make_unique<Dwc>(s.name + ".dwc_swg", cur, o2);
                 cur = o2;
             }
@@ -103,7 +108,7 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         lay->out_signed = geom.out_signed;
         const int fifo_width = s.pool > 1 ? rows * out_bits : f.pe * out_bits;
         Stream* next_fifo = producer_stream(s.name + ".out", fifo_width, l + 1);
-        Stream* mout = s.pool > 1 ? make(s.name + ".mvtu_out", f.pe * out_bits, opt_.internal_depth) : next_fifo;
+        Stream* mout = s.pool > 1 ? make_internal(s.name + ".mvtu_out", f.pe * out_bits) : next_fifo;
         lay->mvtu = std::make_unique<Mvtu>(
             LayerProgram(s.name, geom, fold, s.out_dim * s.out_dim, model.layers[l], stream_column_map(s.mw(), prev_perm)),
             cur, mout);
@@ -111,7 +116,7 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         if (s.pool > 1) {
             Stream* pin = mout;
             if (mout->width() != rows * out_bits) {
-                pin = make(s.name + ".dwc_pool", rows * out_bits, opt_.internal_depth);
+                pin = make_internal(s.name + ".dwc_pool", rows * out_bits);
                 lay->dwc_pool = std::make_unique<Dwc>(s.name + ".dwc_pool", mout, pin);
             }
             lay->pool = std::make_unique<MaxPool>(s.name + ".pool", s.out_dim, s.pool, rows, out_bits,
@@ -122,6 +127,12 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
         prev_perm = lay->perm;
         prev_out = next_fifo;
         layers_.push_back(std::move(lay));
+    }
+    for (const auto& kv : accel.dataflow.stream_depths) {
+        const Stream* st = find_stream(kv.first);
+        if (!st || std::find(fifos_.begin(), fifos_.end(), st) != fifos_.end())
+            throw std::invalid_argument(accel.source + ": stream_depths." + kv.first +
+                                        ": no stream of that name inside a layer (fifo[i] depths are fifo_depths)");
     }
     const Layer& lastl = *layers_.back();
     const LayerSpec& ls = topo_.layers.back();

@@ -12,6 +12,7 @@ ArmedFault armed_fault(const FaultSite& site) {
         ArmedFault operator()(const ThresholdBit& s) const { return at(SiteType::Threshold, s.pe, s.word, 0, s.bit); }
         ArmedFault operator()(const Comparator& s) const { return at(SiteType::Comparator, s.pe, s.index, 0, 0); }
         ArmedFault operator()(const FifoBit& s) const { return at(SiteType::FifoSlot, -1, s.slot, 0, s.bit); }
+        ArmedFault operator()(const FmBufBit& s) const { return at(SiteType::FmBuf, s.buffer, s.word, 0, s.bit); }
         static ArmedFault at(SiteType t, int pe, int a, int b, int bit) {
             ArmedFault f;
             f.type = t;

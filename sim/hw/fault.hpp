@@ -24,7 +24,8 @@ using SiteType = fatsim::SiteClass;
 
 // One armed fault as a unit sees it: the value (class, pe, a, b) and the bit.
 // a, b: adder node (level, node); weight / threshold memory (word, 0);
-// comparator (index, 0); accumulator (0, 0); FIFO (slot, 0).
+// comparator (index, 0); accumulator (0, 0); FIFO (slot, 0); feature-map
+// buffer (word, 0) with pe = the buffer.
 struct ArmedFault {
     SiteType type = SiteType::Acc;
     int pe = -1, a = 0, b = 0, bit = 0;

@@ -21,7 +21,9 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
             for (int s = 0; s < fold.sf; ++s) {
                 const size_t word = size_t(pe) * words + fold.weight_word(f, s);
                 for (int e = 0; e < simd; ++e) {
-                    const int v = row < mh ? W[size_t(row) * mw + colmap[size_t(s) * simd + e]] : 0;
+                    // padding rows and the idle lanes of a partial last fold hold 0
+                    const int col = s * simd + e;
+                    const int v = row < mh && col < mw ? W[size_t(row) * mw + colmap[size_t(col)]] : 0;
                     if (geom.xnor) {
                         if (v > 0) wbits[word * word_limbs + (e >> 6)] |= uint64_t(1) << (e & 63);
                     } else {
@@ -30,6 +32,11 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
                 }
             }
         }
+    const int last_lanes = fold.lanes_in_fold(fold.sf - 1);
+    if (geom.xnor && last_lanes < simd) {
+        last_mask.assign(size_t(word_limbs), 0);
+        for (int e = 0; e < last_lanes; ++e) last_mask[size_t(e >> 6)] |= uint64_t(1) << (e & 63);
+    }
     if (geom.has_act) {
         const int T = geom.thresholds;
         thr.assign(size_t(fold.pe) * fold.nf * T, 0);
@@ -86,11 +93,17 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
     const int PE = p.fold.pe, SIMD = p.fold.simd, word = p.fold.weight_word(nf, sf);
     if (p.geom.xnor) {
         const int wl = p.word_limbs;
+        // A partial last fold counts matches of its active lanes only.
+        const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
+        const int lanes = mask ? p.fold.lanes_in_fold(sf) : SIMD;
         for (int pe = 0; pe < PE; ++pe) {
             const uint64_t* w = p.weight_bits(pe, word);
             int mis = 0;
-            for (int j = 0; j < wl; ++j) mis += __builtin_popcountll(x.bits[j] ^ w[j]);
-            const int32_t sum = SIMD - mis;
+            if (mask)
+                for (int j = 0; j < wl; ++j) mis += __builtin_popcountll((x.bits[j] ^ w[j]) & mask[j]);
+            else
+                for (int j = 0; j < wl; ++j) mis += __builtin_popcountll(x.bits[j] ^ w[j]);
+            const int32_t sum = lanes - mis;
             acc_[pe] = first ? sum : acc_[pe] + sum;
         }
     } else {
@@ -106,70 +119,140 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
 // Every value through the hook: weight word, products (l0), adder-tree nodes,
 // accumulator register.
 void PeArray::accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x) {
-    const bool first = sf == 0;
-    const int PE = p.fold.pe, SIMD = p.fold.simd, word = p.fold.weight_word(nf, sf);
-    const int wb = p.geom.weight_bits, acc_bits = p.geom.acc_bits;
-    const bool xnor = p.geom.xnor, acc_signed = p.geom.acc_signed;
-    for (int pe = 0; pe < PE; ++pe) {
-        // A faulty weight word is read lane by lane through the armed weight faults.
-        bool wfault = false;
-        if (hook.has(SiteType::WeightWord))
-            for (ArmedFault& f : hook.faults_mut()) {
-                if (f.type != SiteType::WeightWord || f.pe != pe || f.a != word) continue;
-                if (!wfault) {
-                    wfault_.resize(size_t(SIMD));
-                    for (int e = 0; e < SIMD; ++e) wfault_[e] = p.weight(pe, word, e);
-                    wfault = true;
-                }
-                const int e = f.bit / wb, b = f.bit % wb;
-                const int64_t field = hook.force(f, b, int64_t(p.weight_field(wfault_[e])), wb, false);
-                wfault_[e] = p.weight_of_field(uint64_t(field));
-            }
-        if (xnor) {
-            const uint64_t* w = p.weight_bits(pe, word);
-            for (int e = 0; e < SIMD; ++e) {
-                const uint64_t wbit = wfault ? uint64_t(wfault_[e]) : (w[e >> 6] >> (e & 63)) & 1;
-                const uint64_t xbit = (x.bits[e >> 6] >> (e & 63)) & 1;
-                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wbit == xbit ? 1 : 0, acc_bits, acc_signed);
-            }
-        } else {
-            const int16_t* w = p.weight_values(pe, word);
-            for (int e = 0; e < SIMD; ++e) {
-                const int64_t wv = wfault ? wfault_[e] : w[e];
-                tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, wv * x.values[e], acc_bits, acc_signed);
-            }
-        }
-        int n = SIMD, level = 0;
-        while (n > 1) {
-            ++level;
-            const int m = (n + 1) / 2;
-            for (int k = 0; k < m; ++k) {
-                const int64_t v = 2 * k + 1 < n ? tree_[2 * k] + tree_[2 * k + 1] : tree_[2 * k];
-                tree_[k] = hook.pass(SiteType::AdderNode, pe, level, k, v, acc_bits, acc_signed);
-            }
-            n = m;
-        }
-        const int64_t nv = (first ? 0 : int64_t(acc_[pe])) + tree_[0];
-        acc_[pe] = int32_t(hook.pass(SiteType::Acc, pe, 0, 0, nv, acc_bits, acc_signed));
+    const int word = p.fold.weight_word(nf, sf);
+    for (int pe = 0; pe < p.fold.pe; ++pe) {
+        if (datapath_faulty(pe, pe))
+            dot_hooked(p, pe, pe, word, sf, x);
+        else
+            dot_plain(p, pe, pe, word, sf, x);
     }
 }
 
-int64_t PeArray::output(const LayerProgram& p, int pe, int nf) {
+bool PeArray::datapath_faulty(int pe, int bank) const {
+    for (const ArmedFault& f : hook.faults())
+        if (((f.type == SiteType::Acc || f.type == SiteType::AdderNode) && f.pe == pe) ||
+            (f.type == SiteType::WeightWord && f.pe == bank))
+            return true;
+    return false;
+}
+
+// The fast path's arithmetic for one PE (a PE no armed fault reaches).
+void PeArray::dot_plain(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x) {
+    int32_t sum = 0;
+    if (p.geom.xnor) {
+        const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
+        const uint64_t* w = p.weight_bits(bank, word);
+        int mis = 0;
+        for (int j = 0; j < p.word_limbs; ++j)
+            mis += __builtin_popcountll((x.bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
+        sum = (mask ? p.fold.lanes_in_fold(sf) : p.fold.simd) - mis;
+    } else {
+        const int16_t* w = p.weight_values(bank, word);
+        for (int e = 0; e < p.fold.simd; ++e) sum += int32_t(w[e]) * x.values[e];
+    }
+    acc_[pe] = sf == 0 ? sum : acc_[pe] + sum;
+}
+
+void PeArray::dot_hooked(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x) {
+    const bool first = sf == 0;
+    const int SIMD = p.fold.simd, lanes = p.fold.lanes_in_fold(sf);
+    const int wb = p.geom.weight_bits, acc_bits = p.geom.acc_bits;
+    const bool xnor = p.geom.xnor, acc_signed = p.geom.acc_signed;
+    // A faulty weight word is read lane by lane through the armed weight faults.
+    bool wfault = false;
+    if (hook.has(SiteType::WeightWord))
+        for (ArmedFault& f : hook.faults_mut()) {
+            if (f.type != SiteType::WeightWord || f.pe != bank || f.a != word || f.bit / wb >= SIMD) continue;
+            if (!wfault) {
+                wfault_.resize(size_t(SIMD));
+                for (int e = 0; e < SIMD; ++e) wfault_[e] = p.weight(bank, word, e);
+                wfault = true;
+            }
+            const int e = f.bit / wb, b = f.bit % wb;
+            const int64_t field = hook.force(f, b, int64_t(p.weight_field(wfault_[e])), wb, false);
+            wfault_[e] = p.weight_of_field(uint64_t(field));
+        }
+    // Idle lanes of a partial last fold put 0 on their product node.
+    if (xnor) {
+        const uint64_t* w = p.weight_bits(bank, word);
+        for (int e = 0; e < SIMD; ++e) {
+            const uint64_t wbit = wfault ? uint64_t(wfault_[e]) : (w[e >> 6] >> (e & 63)) & 1;
+            const uint64_t xbit = (x.bits[e >> 6] >> (e & 63)) & 1;
+            const int64_t prod = e < lanes && wbit == xbit ? 1 : 0;
+            tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, prod, acc_bits, acc_signed);
+        }
+    } else {
+        const int16_t* w = p.weight_values(bank, word);
+        for (int e = 0; e < SIMD; ++e) {
+            const int64_t wv = wfault ? wfault_[e] : w[e];
+            const int64_t prod = e < lanes ? wv * x.values[e] : 0;
+            tree_[e] = hook.pass(SiteType::AdderNode, pe, 0, e, prod, acc_bits, acc_signed);
+        }
+    }
+    int n = SIMD, level = 0;
+    while (n > 1) {
+        ++level;
+        const int m = (n + 1) / 2;
+        for (int k = 0; k < m; ++k) {
+            const int64_t v = 2 * k + 1 < n ? tree_[2 * k] + tree_[2 * k + 1] : tree_[2 * k];
+            tree_[k] = hook.pass(SiteType::AdderNode, pe, level, k, v, acc_bits, acc_signed);
+        }
+        n = m;
+    }
+    const int64_t nv = (first ? 0 : int64_t(acc_[pe])) + tree_[0];
+    acc_[pe] = int32_t(hook.pass(SiteType::Acc, pe, 0, 0, nv, acc_bits, acc_signed));
+}
+
+void PeArray::accumulate_pixels(const LayerProgram& p, int channel, int sf, const PeInput* x, int pes) {
+    const int bank = p.fold.pe_of(channel), word = p.fold.weight_word(p.fold.fold_of(channel), sf);
+    if (__builtin_expect(hook.armed, 0)) {
+        for (int pe = 0; pe < pes; ++pe) {
+            if (datapath_faulty(pe, bank))
+                dot_hooked(p, pe, bank, word, sf, x[pe]);
+            else
+                dot_plain(p, pe, bank, word, sf, x[pe]);
+        }
+        return;
+    }
+    const bool first = sf == 0;
+    const int SIMD = p.fold.simd;
+    if (p.geom.xnor) {
+        const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
+        const int lanes = mask ? p.fold.lanes_in_fold(sf) : SIMD, wl = p.word_limbs;
+        const uint64_t* w = p.weight_bits(bank, word);
+        for (int pe = 0; pe < pes; ++pe) {
+            int mis = 0;
+            for (int j = 0; j < wl; ++j) mis += __builtin_popcountll((x[pe].bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
+            const int32_t sum = lanes - mis;
+            acc_[pe] = first ? sum : acc_[pe] + sum;
+        }
+    } else {
+        const int16_t* w = p.weight_values(bank, word);
+        for (int pe = 0; pe < pes; ++pe) {
+            int32_t sum = 0;
+            for (int e = 0; e < SIMD; ++e) sum += int32_t(w[e]) * x[pe].values[e];
+            acc_[pe] = first ? sum : acc_[pe] + sum;
+        }
+    }
+}
+
+int64_t PeArray::output(const LayerProgram& p, int pe, int nf) { return output_of(p, pe, pe, nf); }
+
+int64_t PeArray::output_of(const LayerProgram& p, int pe, int bank, int nf) {
     const int32_t a = acc_[pe];
     if (!p.geom.has_act) return a;
-    const int32_t* t = p.thresholds(pe, nf);
+    const int32_t* t = p.thresholds(bank, nf);
     if (!hook.armed) return p.geom.threshold(a, t);
     const int T = p.geom.thresholds;
     int level = 0;
     for (int k = 0; k < T; ++k) {
         const int64_t th =
-            hook.pass(SiteType::Threshold, pe, p.fold.threshold_word(nf, k, T), 0, t[k], p.geom.thr_bits, true);
+            hook.pass(SiteType::Threshold, bank, p.fold.threshold_word(nf, k, T), 0, t[k], p.geom.thr_bits, true);
         const int64_t c = th <= a ? 1 : 0;
         level += int(hook.pass(SiteType::Comparator, pe, k, 0, c, 1, false) & 1);
     }
     return p.geom.act.lo + level;
 }
-
 // ---------------------------------------------------------------- fault sites
 void PeArray::check_site(const LayerProgram& p, const FaultSite& s) const {
     auto bad = [&](const std::string& what) {
@@ -207,7 +290,8 @@ void PeArray::check_site(const LayerProgram& p, const FaultSite& s) const {
         case SiteType::Comparator:
             if (!p.geom.has_act || a.a >= T) bad("comparator index out of range");
             break;
-        case SiteType::FifoSlot: bad("not a PE array site");
+        case SiteType::FifoSlot:
+        case SiteType::FmBuf: bad("not a PE array site");
     }
 }
 

@@ -26,6 +26,7 @@ struct LayerProgram {
     std::vector<uint64_t> wbits;  // XNOR: [pe][word][limb], bit 1 = +1
     std::vector<int16_t> wvals;   // MAC:  [pe][word][simd lane]
     std::vector<int32_t> thr;     // [pe][threshold word]; rows >= MH (padding) hold 0
+    std::vector<uint64_t> last_mask;  // XNOR, partial last fold: its active lanes (else empty)
 
     // colmap: stream column -> weight matrix column (stream_column_map).
     LayerProgram(std::string name, const LayerGeometry& geom, const FoldingMap& fold, int reps,
@@ -72,9 +73,14 @@ public:
         if (__builtin_expect(hook.armed, 0)) accumulate_hooked(p, nf, sf, x);
         else accumulate_fast(p, nf, sf, x);
     }
+    // Pixel schedule: PE k (< pes) adds the dot product of its own input x[k]
+    // and the weight word (channel, sf) broadcast from the channel's bank.
+    void accumulate_pixels(const LayerProgram& p, int channel, int sf, const PeInput* x, int pes);
     // Output of PE pe for fold nf: the threshold code, or the raw accumulator
     // for a layer without activation.
     int64_t output(const LayerProgram& p, int pe, int nf);
+    // The same with the thresholds of bank `bank`, fold nf (pixel schedule: the channel's).
+    int64_t output_of(const LayerProgram& p, int pe, int bank, int nf);
     void clear();
     const std::vector<int32_t>& accumulators() const { return acc_; }
 
@@ -88,6 +94,11 @@ public:
 private:
     void accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInput& x);
     void accumulate_hooked(const LayerProgram& p, int nf, int sf, const PeInput& x);
+    // PE pe's dot product of x and weight word `word` of bank `bank`, every value through the hook.
+    void dot_hooked(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x);
+    void dot_plain(const LayerProgram& p, int pe, int bank, int word, int sf, const PeInput& x);
+    // Whether an armed accumulator, adder or weight fault reaches PE pe reading bank `bank`.
+    bool datapath_faulty(int pe, int bank) const;
 
     int pe_, simd_;
     std::vector<int32_t> acc_;     // [pe]

@@ -30,6 +30,18 @@ check "pipeline: list entry" contains "$out" "bad_pipeline.yaml: models[0].mode=
 check "pipeline: nested range" contains "$out" "bad_pipeline.yaml: train.epochs=0 must be in 1..100000"
 check "pipeline: missing key" contains "$out" "bad_pipeline.yaml: output: required key missing"
 
+# Error-model files: the shipped example (A2 codes) is ok on its own and on a
+# W1A2 topology; on W1A1 its transition codes do not exist.
+em="$src/models/error_models/pe_group_example.yaml"
+out=$("$fatsim" config check "$em" 2>&1); rc=$?
+check "error model: exit 0" test $rc -eq 0
+check "error model ok" contains "$out" "ok  $em: error model, group granularity"
+out=$("$fatsim" config check "$em" --topology "$src/models/cnv_w1a2.yaml" 2>&1); rc=$?
+check "error model on W1A2: ok" contains "$out" "valid on the topology"
+out=$("$fatsim" config check "$em" --topology "$src/models/cnv_w1a1.yaml" 2>&1); rc=$?
+check "error model on W1A1: exit 1" test $rc -eq 1
+check "error model on W1A1: names the field" contains "$out" "transition"
+
 printf 'hello: 1\n' >"$tmp/other.yaml"
 out=$("$fatsim" config check "$tmp/other.yaml" 2>&1); rc=$?
 check "unknown kind: exit 1" test $rc -eq 1

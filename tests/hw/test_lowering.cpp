@@ -42,9 +42,11 @@ InputBatch batch_of(const Topology& t, int n, unsigned seed) {
     return b;
 }
 
+// The classes of the dataflow architecture (feature-map buffers are loopback's).
+constexpr int kDataflowClasses = 6;  // SiteClass Acc .. FifoSlot
 std::vector<SiteClass> all_classes() {
     std::vector<SiteClass> c;
-    for (int k = 0; k < kSiteClasses; ++k) c.push_back(SiteClass(k));
+    for (int k = 0; k < kDataflowClasses; ++k) c.push_back(SiteClass(k));
     return c;
 }
 
@@ -67,12 +69,12 @@ TEST_P(LoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
     const InputBatch batch = batch_of(topo, kImages, 7);
     auto hw_model = hw::make_accelerator(m, accel);
     auto sites = physical_faults(*hw_model, all_classes(), kSitesPerClass, 42 + c.folding);
-    ASSERT_EQ(sites.size(), size_t(kSiteClasses * kSitesPerClass));
+    ASSERT_EQ(sites.size(), size_t(kDataflowClasses * kSitesPerClass));
     // Plus, per class, a few sites that do change something (found by the
     // lowering in a larger sample), so that agreement is not on golden outputs only.
     const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
     const GoldenTraces golden(engine, batch, 0, kImages, 1);
-    int effective[kSiteClasses] = {};
+    int effective[kDataflowClasses] = {};
     Lowering::Scratch s;
     LoweredEffect e;
     for (const FaultSite& site : physical_faults(*hw_model, all_classes(), 200, 7 + c.folding)) {
@@ -87,9 +89,9 @@ TEST_P(LoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
             }
         }
     }
-    for (int k = 0; k < kSiteClasses; ++k) EXPECT_EQ(effective[k], 3) << site_class_name(SiteClass(k));
+    for (int k = 0; k < kDataflowClasses; ++k) EXPECT_EQ(effective[k], 3) << site_class_name(SiteClass(k));
     const auto agreement = verify_lowering(m, accel, engine, batch, kImages, sites);
-    ASSERT_EQ(agreement.size(), size_t(kSiteClasses));
+    ASSERT_EQ(agreement.size(), size_t(kDataflowClasses));
     for (const ClassAgreement& a : agreement) {
         EXPECT_EQ(a.sites, kSitesPerClass + 3) << site_class_name(a.cls);
         EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
@@ -116,7 +118,7 @@ TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
     // Flips at random cycles of the run: a sample, plus a few that change something.
     std::mt19937_64 rng(77 + c.folding);
     std::vector<FaultSite> sites;
-    int effective[kSiteClasses] = {}, sampled[kSiteClasses] = {};
+    int effective[kDataflowClasses] = {}, sampled[kDataflowClasses] = {};
     Lowering::Scratch s;
     LoweredEffect e;
     for (FaultSite site : physical_faults(*hw_model, all_classes(), 300, 5 + c.folding)) {
@@ -131,7 +133,7 @@ TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
         if (sampled[k] < 4) ++sampled[k], sites.push_back(site);
         else if (changes && effective[k] < 4) ++effective[k], sites.push_back(site);
     }
-    for (int k = 0; k < kSiteClasses; ++k) EXPECT_GT(effective[k], 0) << site_class_name(SiteClass(k));
+    for (int k = 0; k < kDataflowClasses; ++k) EXPECT_GT(effective[k], 0) << site_class_name(SiteClass(k));
     for (const ClassAgreement& a : verify_lowering(m, accel, engine, batch, kImages, sites))
         EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
 }
@@ -253,7 +255,7 @@ TEST(PhysicalCampaign, DeterministicAndResumable) {
     opt.threads = 1;
     opt.output = (dir / "a").string();
     const auto a = run_physical_campaign(m, accel, batch, opt);
-    EXPECT_EQ(a.faults, size_t(kSiteClasses - 1) * 40 + size_t(a.summary_json["classes"][4]["faults"].get<int>()));
+    EXPECT_EQ(a.faults, size_t(kDataflowClasses - 1) * 40 + size_t(a.summary_json["classes"][4]["faults"].get<int>()));
     opt.threads = 2;
     opt.output = (dir / "b").string();
     const auto b = run_physical_campaign(m, accel, batch, opt);
@@ -320,6 +322,7 @@ TEST(PhysicalSites, ErrorsNameTheRule) {
     EXPECT_NE(msg("fifo[9].slot[0].bit[0]:sa1").find("no fifo[9]"), std::string::npos);
     EXPECT_NE(msg("f1.pe[0].thr[0].bit[0]:sa1").find("no thresholds"), std::string::npos);
     EXPECT_EQ(msg("c0.pe[0].acc.bit[0]:sa1"), "no error");
+    EXPECT_NE(msg("engine.fmbuf[0].word[0].bit[0]:sa1").find("loopback"), std::string::npos);
     EXPECT_THROW(parse_site_classes("acc,bogus"), std::invalid_argument);
     // A model that does not match the accelerator.
     const Topology other = small_topology(1, 1, true);

@@ -580,6 +580,94 @@ TEST_F(ConfigFiles, FinnJsonFifoCountMismatchUsesDefaults) {
     EXPECT_EQ(a.layers[2].rows(), 3);
 }
 
+TEST_F(ConfigFiles, FinnJsonAllNodeNameGenerations) {
+    const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
+    // finn-hlslib era, FINN 0.8..0.9, current hls and rtl variants: ordered by index
+    const std::string p = write("gen.json", R"({"MVAU_rtl_2": {"PE": 3, "SIMD": 16, "resType": "dsp"},
+        "StreamingFCLayer_Batch_0": {"PE": 2, "SIMD": 3},
+        "MatrixVectorActivation_1": {"PE": 4, "SIMD": 4}})");
+    EXPECT_EQ(detect_config_kind(p), "finn-folding");
+    const AccelConfig a = import_finn_folding(p, t);
+    ASSERT_EQ(a.layers.size(), 3u);
+    EXPECT_EQ(a.layers[0].pe, 2);
+    EXPECT_EQ(a.layers[0].simd, 3);
+    EXPECT_EQ(a.layers[1].pe, 4);
+    EXPECT_EQ(a.layers[2].pe, 3);
+    EXPECT_EQ(a.layers[2].simd, 16);
+    EXPECT_EQ(a.layers[2].name, "f0");
+}
+
+TEST_F(ConfigFiles, FinnJsonFifoDepthAttributes) {
+    const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
+    const std::string p = write("d.json", R"({"Defaults": {},
+        "ConvolutionInputGenerator_0": {"SIMD": 3, "inFIFODepths": [7], "outFIFODepths": [5]},
+        "MVAU_hls_0": {"PE": 2, "SIMD": 3},
+        "ConvolutionInputGenerator_rtl_1": {"SIMD": 4, "inFIFODepths": [9]},
+        "MVAU_hls_1": {"PE": 4, "SIMD": 4, "inFIFODepths": [12, 2]},
+        "StreamingMaxPool_0": {"inFIFODepths": [99]},
+        "MVAU_hls_2": {"PE": 3, "SIMD": 16, "inFIFODepths": [33], "outFIFODepths": [4]},
+        "StreamingFIFO_0": {"depth": 1000}})");
+    const AccelConfig a = import_finn_folding(p, t);
+    // first node of each layer, then the last MVAU's output; StreamingFIFO ignored
+    EXPECT_EQ(a.dataflow.fifo_depths, (std::vector<int>{7, 9, 33, 4}));
+    // the SWG's output FIFO: SWG outFIFODepths or the MVAU's inFIFODepths, the larger
+    EXPECT_EQ(a.dataflow.stream_depths, (std::map<std::string, int>{{"c0.swg", 5}, {"c1.swg", 12}}));
+
+    // malformed attributes and a missing SWG name the node
+    const std::string q = write("e.json", R"({"ConvolutionInputGenerator_0": {"inFIFODepths": [0]},
+        "MVAU_hls_0": {"PE": 2, "SIMD": 3}, "MVAU_hls_1": {"PE": 4, "SIMD": 4},
+        "MVAU_hls_2": {"PE": 3, "SIMD": 16, "outFIFODepths": 8}})");
+    const ConfigError e = expect_error([&] { import_finn_folding(q, t); });
+    EXPECT_HAS_ERROR(e, "1 ConvolutionInputGenerator entries, must match the 2 conv layers of topology tiny");
+    EXPECT_HAS_ERROR(e, "MVAU_hls_2.outFIFODepths=8 must be a list of integers >= 1 (one per stream)");
+}
+
+TEST_F(ConfigFiles, FinnExportRoundTrips) {
+    const Topology t = load_topology(model("cnv_w1a1.yaml"));
+    const AccelConfig a = import_finn_folding(model("accel/cnv_w1a1_finn_examples.json"), t);
+    AccelConfig sized = a;
+    sized.dataflow.fifo_depths[1] = 82;
+    sized.dataflow.stream_depths["conv0.swg"] = 18;
+    for (const AccelConfig& in : {a, sized}) {
+        const std::string json = export_finn_folding(in, t);
+        const std::string p = write("x.json", json);
+        const AccelConfig back = import_finn_folding(p, t);
+        ASSERT_EQ(back.layers.size(), in.layers.size());
+        for (size_t l = 0; l < in.layers.size(); ++l) {
+            EXPECT_EQ(back.layers[l].name, in.layers[l].name);
+            EXPECT_EQ(back.layers[l].pe, in.layers[l].pe);
+            EXPECT_EQ(back.layers[l].simd, in.layers[l].simd);
+        }
+        EXPECT_EQ(back.dataflow.fifo_depths, in.dataflow.fifo_depths);
+        EXPECT_EQ(back.dataflow.stream_depths, in.dataflow.stream_depths);
+        EXPECT_EQ(export_finn_folding(back, t), json);
+    }
+    const std::string json = export_finn_folding(sized, t);
+    EXPECT_NE(json.find("\"ConvolutionInputGenerator_5\""), std::string::npos);
+    EXPECT_NE(json.find("\"MVAU_hls_8\""), std::string::npos);
+    EXPECT_NE(json.find("\"outFIFODepths\": [\n      18\n    ]"), std::string::npos) << json;
+}
+
+TEST(Accel, FinnExportRejectsWhatFinnCannotExpress) {
+    Topology t;
+    AccelConfig a = load_accel(model("accel/cnv_w1a1_bnnpynq.yaml"), &t);
+    a.dataflow.stream_depths["fc0.out"] = 4;
+    const ConfigError e = expect_error([&] { export_finn_folding(a, t); });
+    EXPECT_HAS_ERROR(e, "layers[8].mh_padded=64: FINN has no padded rows (PE must divide MH=10)");
+    EXPECT_HAS_ERROR(e, "stream_depths.fc0.out: no FINN node attribute for this stream");
+}
+
+TEST(Accel, StreamDepths) {
+    const Topology t = parse_topology(kTinyTopo, "tiny.yaml");
+    const std::string base =
+        "architecture: dataflow\nlayers:\n  - {name: c0, pe: 2, simd: 3}\n"
+        "  - {name: c1, pe: 4, simd: 4}\n  - {name: f0, pe: 1, simd: 16}\n";
+    const AccelConfig a = parse_accel(base + "stream_depths: {c0.swg: 40}\n", "a.yaml", t);
+    EXPECT_EQ(a.dataflow.stream_depths, (std::map<std::string, int>{{"c0.swg", 40}}));
+    const ConfigError e = expect_error([&] { parse_accel(base + "stream_depths: {c0.swg: 0}\n", "b.yaml", t); });
+    EXPECT_HAS_ERROR(e, "stream_depths.c0.swg=0 must be an integer >= 1");
+}
+
 // ---------------------------------------------------------------- declared parameters
 
 TEST(DeclaredKeys, TopologyParserFollowsItsTable) {
