@@ -251,8 +251,23 @@ ResultStore::ResultStore(const std::string& dir, ErrorModelKind kind)
       summary_((fs::path(dir) / "summary.json").string()),
       header_(fault_csv::header(kind)) {}
 
+ResultStore::ResultStore(const std::string& dir, std::string header)
+    : csv_((fs::path(dir) / "faults.csv").string()),
+      manifest_((fs::path(dir) / "manifest.json").string()),
+      summary_((fs::path(dir) / "summary.json").string()),
+      header_(std::move(header)) {}
+
 size_t ResultStore::open(const json& manifest, const std::vector<SweepFault>& faults, const Topology& topo,
                          bool fresh) {
+    return open(manifest, faults.size(), [&](size_t k, const std::vector<std::string>& cells) {
+        const SweepFault& fl = faults[k];
+        return cells.size() >= 3 && cells[0] == topo.layers[fl.layer].name && cells[1] == std::to_string(fl.index) &&
+               cells[2] == std::to_string(fl.code);
+    }, fresh);
+}
+
+size_t ResultStore::open(const json& manifest, size_t faults,
+                         const std::function<bool(size_t, const std::vector<std::string>&)>& row_matches, bool fresh) {
     fs::create_directories(fs::path(csv_).parent_path());
     size_t done = 0;
     bool resume = !fresh && fs::exists(manifest_) && fs::exists(csv_);
@@ -284,14 +299,10 @@ size_t ResultStore::open(const json& manifest, const std::vector<SweepFault>& fa
             resume = false;
         } else {
             pos = keep = eol + 1;
-            while (done < faults.size()) {
+            while (done < faults) {
                 const size_t e = text.find('\n', pos);
                 if (e == std::string::npos) break;
-                const auto cells = fault_csv::split(text.substr(pos, e - pos));
-                const SweepFault& fl = faults[done];
-                if (cells.size() < 3 || cells[0] != topo.layers[fl.layer].name ||
-                    cells[1] != std::to_string(fl.index) || cells[2] != std::to_string(fl.code))
-                    break;
+                if (!row_matches(done, fault_csv::split(text.substr(pos, e - pos)))) break;
                 ++done;
                 pos = keep = e + 1;
             }

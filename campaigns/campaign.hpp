@@ -111,12 +111,18 @@ private:
 class ResultStore {
 public:
     ResultStore(const std::string& dir, ErrorModelKind kind);
+    // Any fault source: the CSV header (with its newline) is the caller's.
+    ResultStore(const std::string& dir, std::string header);
     // Resumes when the folder holds results of the same manifest (keeping the
     // complete rows that match `faults`, cutting a torn last line), else starts
     // afresh. Throws when the folder holds another campaign and !fresh.
     // Returns the number of faults already done.
     size_t open(const nlohmann::json& manifest, const std::vector<SweepFault>& faults, const Topology& topo,
                 bool fresh);
+    // The same for any fault source: row_matches(k, cells) says whether the
+    // stored row's cells belong to fault k of the `faults` faults.
+    size_t open(const nlohmann::json& manifest, size_t faults,
+                const std::function<bool(size_t, const std::vector<std::string>&)>& row_matches, bool fresh);
     // Adds the row of the fault at `position` (counted from the first fault
     // not yet done); rows go out in fault order, each as soon as all before it
     // are in. With limit >= 0 no more than `limit` rows are written by this

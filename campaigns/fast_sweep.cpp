@@ -33,10 +33,7 @@ struct FastSweep::Scratch {
     std::vector<uint32_t> mark, pmark;  // == stamp: output pixel dirty / pooled pixel dirty
     uint32_t stamp = 0;
     std::vector<int> dirty, pdirty;
-    struct Change {
-        int idx;  // element of the layer output (pixel*MH + channel)
-        int8_t old_code, new_code;
-    };
+    using Change = CodeChange;  // of an element of the layer output (pixel*MH + channel)
     std::vector<Change> changes, next;  // of the previous layer's output / of this layer's
 };
 
@@ -202,6 +199,15 @@ int FastSweep::predict(Scratch& s, const SweepFault& f, int image) const {
     I.fault_changes(s, f, image);
     if (s.changes.empty()) return I.gold[image - I.first];
     return I.propagate(s, f.layer + 1, image);
+}
+
+int FastSweep::predict_changes(Scratch& s, const std::vector<CodeChange>& changes, int image) const {
+    const Impl& I = *impl_;
+    if (image < I.first || image >= I.first + I.count)
+        throw std::logic_error("FastSweep::predict_changes: image outside the prepared range");
+    if (changes.empty()) return I.gold[image - I.first];
+    s.changes.assign(changes.begin(), changes.end());
+    return I.propagate(s, I.layer + 1, image);
 }
 
 // s.changes = the elements of the faulty layer's output that the stuck code changes.

@@ -29,6 +29,13 @@ namespace fatsim::campaigns {
 
 struct SweepFault;
 
+// One element of a layer output (or of the network input) that differs from
+// the golden one.
+struct CodeChange {
+    int idx;  // element: pixel * channels + channel (HWC, channel order)
+    int8_t old_code, new_code;
+};
+
 class FastSweep {
 public:
     FastSweep(const Engine& engine, const InputBatch& batch, ErrorModelKind kind);
@@ -48,6 +55,10 @@ public:
     // Prediction of `image` (absolute index, inside the prepared range) under
     // the fault, which must be in the prepared layer.
     int predict(Scratch& s, const SweepFault& f, int image) const;
+    // Prediction of `image` when the prepared layer's output differs from the
+    // golden one by `changes` (any change: a lowered physical fault), carried
+    // on by the same delta propagation as predict().
+    int predict_changes(Scratch& s, const std::vector<CodeChange>& changes, int image) const;
     // Fault-free prediction of an image in the prepared range.
     int golden(int image) const;
 

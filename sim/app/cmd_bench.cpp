@@ -59,6 +59,7 @@ int cmd_bench(const Args& args) {
     if (!args.empty() && args[0] == "hw") return cmd_bench_hw(args);
     if (!args.empty() && args[0] == "fifo") return cmd_bench_fifo(args);
     if (!args.empty() && args[0] == "campaign") return cmd_bench_campaign(args);
+    if (!args.empty() && args[0] == "physical") return cmd_bench_physical(args);
 #ifdef FATSIM_HAVE_RTL
     if (!args.empty() && args[0] == "rtl") return cmd_bench_rtl(args);
 #else
@@ -67,7 +68,7 @@ int cmd_bench(const Args& args) {
 #endif
     po::options_description desc("fatsim bench options");
     desc.add_options()
-        ("what", po::value<std::string>()->required(), "engine | hw | rtl | fifo | campaign (each has its own --help)")
+        ("what", po::value<std::string>()->required(), "engine | hw | rtl | fifo | campaign | physical (each has its own --help)")
         ("topology,t", po::value<std::string>()->default_value("models/cnv_w1a1.yaml"), "topology YAML")
         ("width", po::value<double>()->default_value(0.0), "width multiplier (0 = the topology's)")
         ("images", po::value<int>()->default_value(10000), "images for the engine")
@@ -79,7 +80,7 @@ int cmd_bench(const Args& args) {
     if (!parse_or_help(args, desc, vm, "fatsim bench engine [--images N] [--threads T]", &pos)) return 0;
     const std::string what = vm["what"].as<std::string>();
     if (what == "engine") return bench_engine(vm);
-    throw UsageError("unknown benchmark '" + what + "' (engine | hw | rtl | fifo | campaign)");
+    throw UsageError("unknown benchmark '" + what + "' (engine | hw | rtl | fifo | campaign | physical)");
 }
 
 }  // namespace fatsim::app

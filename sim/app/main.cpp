@@ -91,7 +91,8 @@ Commands:
   fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
   verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
   faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
-  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign`
+  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed
+  bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign|physical`
 
 Options:
   -h, --help     this help
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
         if (cmd == "simulate") return cmd_simulate(args);
         if (cmd == "fifo-size") return cmd_fifo_size(args);
         if (cmd == "faults") return cmd_faults(args);
+        if (cmd == "map-faults") return cmd_map_faults(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_RTL
         if (cmd == "verify-rtl") return cmd_verify_rtl(args);

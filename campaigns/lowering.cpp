@@ -1,0 +1,658 @@
+#include "lowering.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace fatsim::campaigns {
+
+namespace {
+
+uint64_t field_of(int64_t v, int bits) { return bits >= 64 ? uint64_t(v) : uint64_t(v) & ((uint64_t(1) << bits) - 1); }
+int64_t sign_extend_field(uint64_t v, int bits) {
+    if (bits >= 64) return int64_t(v);
+    const uint64_t s = uint64_t(1) << (bits - 1);
+    return int64_t((v ^ s) - s);
+}
+
+// Node counts per adder-tree level (level 0 = the SIMD products).
+int adder_levels(int simd) {
+    int levels = 1;
+    for (int n = simd; n > 1; n = (n + 1) / 2) ++levels;
+    return levels;
+}
+int adder_nodes(int simd, int level) {
+    int n = simd;
+    for (int k = 0; k < level; ++k) n = (n + 1) / 2;
+    return n;
+}
+
+[[noreturn]] void bad_site(const FaultSite& s, const std::string& what) {
+    throw FaultSiteError("fault site '" + fault_site_name(s) + "': " + what);
+}
+
+// The PE of a PE-array site (-1 for FIFO and buffer sites).
+int site_pe(const SiteLocation& where) {
+    return std::visit([](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, FifoBit> || std::is_same_v<T, FmBufBit>) return -1;
+        else return x.pe;
+    }, where);
+}
+
+// A weight value <-> its memory field (as the PE array stores it: XNOR the
+// bit itself, 1 = +1; bipolar 1-bit MAC weights 1 = +1; else two's complement).
+uint64_t weight_field(const LayerGeometry& g, int64_t v) {
+    if (g.xnor) return uint64_t(v) & 1;
+    if (g.weight_bits == 1) return v > 0 ? 1 : 0;
+    return field_of(v, g.weight_bits);
+}
+int64_t weight_of_field(const LayerGeometry& g, uint64_t f) {
+    if (g.xnor) return int64_t(f & 1);
+    if (g.weight_bits == 1) return (f & 1) ? 1 : -1;
+    return sign_extend_field(f, g.weight_bits);
+}
+
+}  // namespace
+
+int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed) {
+    const uint64_t m = uint64_t(1) << bit;
+    uint64_t u = uint64_t(v);
+    switch (kind) {
+        case FaultKind::StuckAt0: u &= ~m; break;
+        case FaultKind::StuckAt1: u |= m; break;
+        case FaultKind::Flip: u ^= m; break;
+    }
+    if (width >= 64) return int64_t(u);
+    u &= (uint64_t(1) << width) - 1;
+    if (is_signed && (u >> (width - 1)) & 1) u |= ~((uint64_t(1) << width) - 1);
+    return int64_t(u);
+}
+
+Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<FifoGeometry> fifos)
+    : engine_(engine), fifos_(std::move(fifos)) {
+    const QnnModel& model = engine.model();
+    const Topology& topo = model.topology;
+    const int L = int(topo.layers.size());
+    if (int(accel.layers.size()) != L)
+        throw std::invalid_argument(accel.source + ": the accelerator has " + std::to_string(accel.layers.size()) +
+                                    " layers, the model " + topo.name + " has " + std::to_string(L));
+    if (int(fifos_.size()) != L + 1)
+        throw std::invalid_argument("Lowering: " + std::to_string(fifos_.size()) + " FIFOs given, the accelerator has " +
+                                    std::to_string(L + 1));
+    std::vector<int> prev_perm(size_t(topo.in_channels));
+    for (int c = 0; c < topo.in_channels; ++c) prev_perm[size_t(c)] = c;
+    for (int l = 0; l < L; ++l) {
+        const LayerSpec& s = topo.layers[size_t(l)];
+        const LayerFolding& f = accel.layers[size_t(l)];
+        if (!f.name.empty() && f.name != s.name)
+            throw std::invalid_argument(accel.source + ": layer " + std::to_string(l) + " is '" + f.name +
+                                        "' in the accelerator, '" + s.name + "' in the model " + topo.name);
+        if (f.mh != 0 && f.mh != s.mh())
+            throw std::invalid_argument(accel.source + ": layer " + s.name + " has MH=" + std::to_string(f.mh) +
+                                        " in the accelerator, " + std::to_string(s.mh()) + " in the model");
+        LayerLowering ll;
+        ll.name = s.name;
+        ll.geom = engine.prepared_layer(l).geo;
+        ll.fold = FoldingMap(s.mh(), s.mw(), f.pe, f.simd, f.mh_padded, f.schedule);
+        ll.colmap = stream_column_map(s.mw(), prev_perm);
+        const PreparedLayer& P = engine.prepared_layer(l);
+        const int MW = P.MW, MH = P.MH;
+        ll.stream_offset.resize(size_t(MW));
+        for (int k = 0; k < MW; ++k) {
+            const int col = ll.colmap[size_t(k)], tap = col / P.C, ch = col % P.C;
+            ll.stream_offset[size_t(k)] = ((tap / P.K) * P.D + tap % P.K) * P.C + ch;
+        }
+        const auto& W = model.layers[size_t(l)].weights;
+        ll.wstream.resize(size_t(MH) * MW);
+        for (int r = 0; r < MH; ++r)
+            for (int k = 0; k < MW; ++k) {
+                const int w = W[size_t(r) * MW + ll.colmap[size_t(k)]];
+                ll.wstream[size_t(r) * MW + k] = ll.geom.xnor ? (w > 0 ? 1 : 0) : w;
+            }
+        if (ll.geom.xnor) {
+            ll.words = (MW + 63) / 64;
+            ll.wbits.assign(size_t(MH) * ll.words, 0);
+            for (int r = 0; r < MH; ++r)
+                for (int k = 0; k < MW; ++k)
+                    if (ll.wstream[size_t(r) * MW + k]) ll.wbits[size_t(r) * ll.words + k / 64] |= uint64_t(1) << (k % 64);
+        }
+        ll.stream_perm = ll.fold.stream_perm();
+        prev_perm = ll.stream_perm;
+        layers_.push_back(std::move(ll));
+    }
+    // The stream each FIFO carries, and how its consumer reads a field.
+    for (int i = 0; i <= L; ++i) {
+        FifoStream st;
+        if (i == 0) {
+            st.pixels = topo.in_dim * topo.in_dim;
+            st.channels = topo.in_channels;
+            st.perm.resize(size_t(st.channels));
+            for (int c = 0; c < st.channels; ++c) st.perm[size_t(c)] = c;
+        } else {
+            const PreparedLayer& P = engine.prepared_layer(i - 1);
+            st.pixels = P.Q * P.Q;
+            st.channels = P.MH;
+            st.perm = layers_[size_t(i) - 1].stream_perm;
+        }
+        if (i < L) {
+            st.bits = layers_[size_t(i)].geom.in_bits;
+            st.is_signed = layers_[size_t(i)].geom.in_signed;
+        } else {
+            st.bits = layers_.back().geom.out_bits;
+            st.is_signed = true;  // the sink reads class scores as signed
+        }
+        const FifoGeometry& fg = fifos_[size_t(i)];
+        if (fg.depth < 1 || fg.width < 1)
+            throw std::invalid_argument("Lowering: fifo[" + std::to_string(i) + "] has no depth or width");
+        streams_.push_back(std::move(st));
+    }
+}
+
+int Lowering::layer_index(const std::string& name) const {
+    for (size_t l = 0; l < layers_.size(); ++l)
+        if (layers_[l].name == name) return int(l);
+    return -1;
+}
+
+void Lowering::check(const FaultSite& site) const {
+    if (site.kind == FaultKind::Flip && !schedule_)
+        bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
+                       "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
+                       "(fatsim simulate --fault)");
+    if (std::holds_alternative<FmBufBit>(site.where))
+        bad_site(site, "feature-map buffer sites belong to a loopback engine; the lowering maps the dataflow "
+                       "architecture's sites (acc, adder, wmem, thr, cmp, fifo)");
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
+        if (fb->fifo < 0 || fb->fifo >= int(fifos_.size()))
+            bad_site(site, "no fifo[" + std::to_string(fb->fifo) + "] (there are " + std::to_string(fifos_.size()) + ")");
+        const FifoGeometry& g = fifos_[size_t(fb->fifo)];
+        if (fb->slot < 0 || fb->slot >= g.depth || fb->bit < 0 || fb->bit >= g.width)
+            bad_site(site, "fifo[" + std::to_string(fb->fifo) + "] has " + std::to_string(g.depth) + " slots of " +
+                               std::to_string(g.width) + " bits");
+        return;
+    }
+    const int l = layer_index(site_layer(site.where));
+    if (l < 0) bad_site(site, "no layer named '" + site_layer(site.where) + "'");
+    const LayerLowering& L = layers_[size_t(l)];
+    const FoldingMap& f = L.fold;
+    const LayerGeometry& g = L.geom;
+    const int T = g.thresholds;
+    struct V {
+        const FaultSite& site;
+        const FoldingMap& f;
+        const LayerGeometry& g;
+        int T;
+        void pe(int p) const {
+            if (p < 0 || p >= f.pe) bad_site(site, "pe " + std::to_string(p) + " out of range (PE=" + std::to_string(f.pe) + ")");
+        }
+        void operator()(const AccBit& s) const {
+            pe(s.pe);
+            if (s.bit < 0 || s.bit >= g.acc_bits) bad_site(site, "accumulator has " + std::to_string(g.acc_bits) + " bits");
+        }
+        void operator()(const AdderNodeBit& s) const {
+            pe(s.pe);
+            if (s.level < 0 || s.level >= adder_levels(f.simd))
+                bad_site(site, "adder tree has levels l0..l" + std::to_string(adder_levels(f.simd) - 1));
+            if (s.node < 0 || s.node >= adder_nodes(f.simd, s.level))
+                bad_site(site, "adder level l" + std::to_string(s.level) + " has " +
+                                   std::to_string(adder_nodes(f.simd, s.level)) + " nodes");
+            if (s.bit < 0 || s.bit >= g.acc_bits) bad_site(site, "adder nodes have " + std::to_string(g.acc_bits) + " bits");
+        }
+        void operator()(const WeightBit& s) const {
+            pe(s.pe);
+            if (s.word < 0 || s.word >= f.weight_words())
+                bad_site(site, "weight memory has " + std::to_string(f.weight_words()) + " words");
+            if (s.bit < 0 || s.bit >= f.simd * g.weight_bits)
+                bad_site(site, "weight word has " + std::to_string(f.simd * g.weight_bits) + " bits");
+        }
+        void operator()(const ThresholdBit& s) const {
+            pe(s.pe);
+            if (!g.has_act) bad_site(site, "layer has no thresholds");
+            if (s.word < 0 || s.word >= f.nf * T)
+                bad_site(site, "threshold memory has " + std::to_string(f.nf * T) + " words");
+            if (s.bit < 0 || s.bit >= g.thr_bits) bad_site(site, "threshold word has " + std::to_string(g.thr_bits) + " bits");
+        }
+        void operator()(const Comparator& s) const {
+            pe(s.pe);
+            if (!g.has_act || s.index < 0 || s.index >= T) bad_site(site, "comparator index out of range");
+        }
+        void operator()(const FifoBit&) const {}
+        void operator()(const FmBufBit&) const {}
+    };
+    std::visit(V{site, f, g, T}, site.where);
+}
+
+int Lowering::effect_layer(const FaultSite& site) const {
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) return fb->fifo - 1;
+    return layer_index(site_layer(site.where));
+}
+
+std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
+    std::vector<int> rows;
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
+        const FifoStream& st = streams_[size_t(fb->fifo)];
+        for (int c = 0; c < st.channels; ++c) rows.push_back(c);
+        return rows;
+    }
+    const int l = layer_index(site_layer(site.where));
+    const FoldingMap& f = layers_[size_t(l)].fold;
+    const int T = layers_[size_t(l)].geom.thresholds;
+    switch (site_class(site.where)) {
+        case SiteClass::WeightWord: {
+            const auto& s = std::get<WeightBit>(site.where);
+            rows.push_back(f.row_of(s.pe, s.word / f.sf));
+            break;
+        }
+        case SiteClass::Threshold: {
+            const auto& s = std::get<ThresholdBit>(site.where);
+            rows.push_back(f.row_of(s.pe, s.word / T));
+            break;
+        }
+        default: rows = f.rows_of_pe(site_pe(site.where));
+    }
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r >= f.mh; }), rows.end());
+    return rows;
+}
+
+std::string Lowering::collapse_key(const FaultSite& site) const {
+    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
+        std::holds_alternative<FmBufBit>(site.where))
+        return "";
+    const int l = layer_index(site_layer(site.where));
+    const LayerLowering& L = layers_[size_t(l)];
+    const LayerGeometry& g = L.geom;
+    const FoldingMap& f = L.fold;
+    const std::string kind = site.kind == FaultKind::StuckAt0 ? "0" : "1";
+    const std::string at = L.name + ":" + kind + ":";
+    switch (site_class(site.where)) {
+        case SiteClass::WeightWord: {
+            const auto& w = std::get<WeightBit>(site.where);
+            const int row = f.row_of(w.pe, w.word / f.sf);
+            if (row >= f.mh) return "masked";
+            const int k = (w.word % f.sf) * f.simd + w.bit / g.weight_bits;
+            const uint64_t field = weight_field(g, L.wstream[size_t(row) * f.mw + k]);
+            const uint64_t bit = (field >> (w.bit % g.weight_bits)) & 1;
+            return bit == (site.kind == FaultKind::StuckAt1 ? 1u : 0u) ? "masked" : "";
+        }
+        case SiteClass::Threshold: {
+            const auto& t = std::get<ThresholdBit>(site.where);
+            const int T = g.thresholds, row = f.row_of(t.pe, t.word / T), k = t.word % T;
+            if (row >= f.mh) return "masked";
+            const int64_t th = engine_.model().layers[size_t(l)].thresholds[size_t(row) * T + k];
+            const int64_t forced = force_bit(th, t.bit, site.kind, g.thr_bits, true);
+            // Every accumulator lies in [lo, hi]: thresholds at or below lo
+            // (above hi) always (never) pass, so only the clamped value counts.
+            const int64_t lo = g.acc_signed ? -g.acc_bound : 0, hi = g.acc_bound;
+            const auto clamp = [&](int64_t v) { return std::min(std::max(v, lo), hi + 1); };
+            if (clamp(forced) == clamp(th)) return "masked";
+            return "thr:" + L.name + ":" + std::to_string(row) + ":" + std::to_string(k) + ":" +
+                   std::to_string(clamp(forced));
+        }
+        case SiteClass::AdderNode: {
+            AdderNodeBit n = std::get<AdderNodeBit>(site.where);
+            // A pass-through node holds the value of the node below it.
+            while (n.level > 0) {
+                const int below = adder_nodes(f.simd, n.level - 1);
+                if (2 * n.node + 1 < below) break;
+                --n.level;
+                n.node *= 2;
+            }
+            if (!g.acc_signed && site.kind == FaultKind::StuckAt0) {
+                const int lanes = std::min(f.simd, (n.node + 1) << n.level) - (n.node << n.level);
+                if (n.bit >= bits_for_unsigned(lanes)) return "masked";
+            }
+            return "adder:" + at + std::to_string(n.pe) + ":" + std::to_string(n.level) + ":" +
+                   std::to_string(n.node) + ":" + std::to_string(n.bit);
+        }
+        default: return "";
+    }
+}
+
+void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {
+    out.changes.clear();
+    out.scores.clear();
+    out.layer = effect_layer(site);
+    if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
+    else if (site.kind == FaultKind::Flip) lower_pe_flip(site, image_pos, g, s, out);
+    else lower_pe(site, g, s, out);
+}
+
+void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const int MW = P.MW, O = P.O;
+    out.layer = l;
+    out.words = L.geom.xnor ? L.words : 0;
+    if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
+    else out.values.resize(size_t(O) * O * MW);
+    for (int q = 0; q < O * O; ++q) {
+        const int8_t* base = in + (size_t(q / O) * P.D + q % O) * P.C;
+        if (L.geom.xnor) {
+            uint64_t* b = &out.bits[size_t(q) * out.words];
+            for (int k = 0; k < MW; ++k) b[k >> 6] |= uint64_t(base[L.stream_offset[size_t(k)]] & 1) << (k & 63);
+        } else {
+            int32_t* v = &out.values[size_t(q) * MW];
+            for (int k = 0; k < MW; ++k) v[k] = P.value_of[uint8_t(base[L.stream_offset[size_t(k)]])];
+        }
+    }
+}
+
+namespace {
+// Matching bits of x and w in stream columns [a, b).
+inline int matches(const uint64_t* x, const uint64_t* w, int a, int b) {
+    int m = 0;
+    while (a < b) {
+        const int i = a >> 6, o = a & 63, n = std::min(64 - o, b - a);
+        const uint64_t mask = (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << o;
+        m += __builtin_popcountll(~(x[i] ^ w[i]) & mask);
+        a += n;
+    }
+    return m;
+}
+}  // namespace
+
+// Accumulators of one output channel under an acc / adder fault, recomputed as
+// the PE computes them: per output pixel, SF partial sums of SIMD lanes in
+// stream-column order into the (forced) accumulator register.
+void Lowering::recompute_row(const FaultSite& site, int l, int row, const GoldenImage& g, Scratch& s) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const LayerGeometry& geo = L.geom;
+    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = P.MW, np = P.O * P.O;
+    const StreamInputs* in = g.stream;
+    if (!in || in->layer != l) {
+        if (s.stream.layer != l || s.stream_of != g.input) {
+            stream_inputs(l, g.layer_input(l), s.stream);
+            s.stream_of = g.input;
+        }
+        in = &s.stream;
+    }
+    const auto* acc_site = std::get_if<AccBit>(&site.where);
+    const auto* node = std::get_if<AdderNodeBit>(&site.where);
+    int lane_lo = 0, lane_hi = 0;  // the lanes below the faulty node
+    if (node) {
+        lane_lo = node->node << node->level;
+        lane_hi = std::min(SIMD, (node->node + 1) << node->level);
+    }
+    const int acc_bit = acc_site ? acc_site->bit : 0;
+    s.acc.resize(size_t(np));
+    for (int q = 0; q < np; ++q) {
+        int64_t acc = 0;
+        for (int sf = 0; sf < SF; ++sf) {
+            const int a = sf * SIMD;
+            int64_t tree, nodev = 0;
+            if (geo.xnor) {
+                const uint64_t* x = &in->bits[size_t(q) * in->words];
+                const uint64_t* w = &L.wbits[size_t(row) * L.words];
+                tree = matches(x, w, a, a + SIMD);
+                if (node) nodev = matches(x, w, a + lane_lo, a + lane_hi);
+            } else {
+                const int32_t* x = &in->values[size_t(q) * MW + a];
+                const int32_t* w = &L.wstream[size_t(row) * MW + a];
+                tree = 0;
+                for (int e = 0; e < SIMD; ++e) tree += int64_t(w[e]) * x[e];
+                if (node)
+                    for (int e = lane_lo; e < lane_hi; ++e) nodev += int64_t(w[e]) * x[e];
+            }
+            if (node) tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
+            acc += tree;
+            if (acc_site) acc = force_bit(acc, acc_bit, site.kind, geo.acc_bits, geo.acc_signed);
+            acc = int32_t(acc);
+        }
+        s.acc[size_t(q)] = int32_t(acc);
+    }
+}
+
+void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {
+    const int l = layer_index(site_layer(site.where));
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const LayerGeometry& geo = L.geom;
+    const FoldingMap& fold = L.fold;
+    const LayerTrace& gt = g.trace->layers[size_t(l)];
+    const int O = P.O, MH = P.MH, T = P.T, np = O * O;
+    const SiteClass cls = site_class(site.where);
+    const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
+    s.acc.resize(size_t(np));
+    s.codes.resize(size_t(np));
+    for (int row : channels_touched(site)) {
+        // Faulty accumulators of channel `row` at every pre-pool pixel.
+        if (cls == SiteClass::Acc || cls == SiteClass::AdderNode) {
+            recompute_row(site, l, row, g, s);
+        } else {
+            for (int q = 0; q < np; ++q) s.acc[size_t(q)] = gt.acc[size_t(q) * MH + row];
+            if (cls == SiteClass::WeightWord) {
+                // One lane of one word: golden accumulator + the product's change.
+                const auto& wbit = std::get<WeightBit>(site.where);
+                const int sfi = wbit.word % fold.sf, e = wbit.bit / geo.weight_bits, b = wbit.bit % geo.weight_bits;
+                const int k = sfi * fold.simd + e;
+                const int64_t w = L.wstream[size_t(row) * P.MW + k];
+                const int64_t w2 =
+                    weight_of_field(geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), b, site.kind, geo.weight_bits, false)));
+                if (w2 == w) continue;
+                const int8_t* in = g.layer_input(l);
+                const int off = L.stream_offset[size_t(k)];
+                for (int q = 0; q < np; ++q) {
+                    const int oy = q / O, ox = q % O;
+                    const int8_t code = in[(size_t(oy) * P.D + ox) * P.C + off];
+                    const int64_t d = geo.xnor ? int64_t(w2 == (code & 1)) - int64_t(w == (code & 1))
+                                               : (w2 - w) * P.value_of[uint8_t(code)];
+                    s.acc[size_t(q)] += int32_t(d);
+                }
+            }
+        }
+        if (!geo.has_act) {  // the classifier: its scores are the accumulators
+            if (out.scores.empty()) out.scores = gt.acc;
+            for (int q = 0; q < np; ++q) out.scores[size_t(q) * MH + row] = s.acc[size_t(q)];
+            continue;
+        }
+        // The PE's comparators: threshold words (maybe one faulty) against the
+        // accumulator, each compare (maybe one forced) adds one level.
+        const int f = fold.fold_of(row);
+        int thr_k = -1, cmp_k = -1, thr_bit = 0;
+        if (cls == SiteClass::Threshold) {
+            const auto& t = std::get<ThresholdBit>(site.where);
+            if (t.word / T == f) thr_k = t.word % T, thr_bit = t.bit;
+        }
+        if (cls == SiteClass::Comparator) cmp_k = std::get<Comparator>(site.where).index;
+        for (int q = 0; q < np; ++q) {
+            const int64_t a = s.acc[size_t(q)];
+            int level = 0;
+            for (int k = 0; k < T; ++k) {
+                int64_t th = thr[size_t(row) * T + k];
+                if (k == thr_k) th = force_bit(th, thr_bit, site.kind, geo.thr_bits, true);
+                int64_t c = th <= a ? 1 : 0;
+                if (k == cmp_k) c = force_bit(c, 0, site.kind, 1, false);
+                level += int(c & 1);
+            }
+            s.codes[size_t(q)] = int8_t(P.lo + level);
+        }
+        // Max pool of this channel, then the elements that differ.
+        const int Pp = P.P, Q = P.Q;
+        for (int r = 0; r < Q * Q; ++r) {
+            const int qy = r / Q, qx = r % Q;
+            int8_t m = s.codes[size_t(qy * Pp) * O + qx * Pp];
+            for (int py = 0; py < Pp; ++py)
+                for (int px = 0; px < Pp; ++px) m = std::max(m, s.codes[size_t(qy * Pp + py) * O + (qx * Pp + px)]);
+            const int idx = r * MH + row;
+            if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
+        }
+    }
+    if (!out.scores.empty() && out.scores == gt.acc) out.scores.clear();
+    std::sort(out.changes.begin(), out.changes.end(), [](const CodeChange& a, const CodeChange& b) { return a.idx < b.idx; });
+}
+
+void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,
+                          const GoldenImage& g, LoweredEffect& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const LayerTrace& gt = g.trace->layers[size_t(l)];
+    const int MH = P.MH, T = P.T, O = P.O;
+    if (!L.geom.has_act) {
+        out.scores = gt.acc;
+        out.scores[size_t(q) * MH + row] = int32_t(a);
+        if (out.scores == gt.acc) out.scores.clear();
+        return;
+    }
+    const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
+    int level = 0;
+    for (int k = 0; k < T; ++k) {
+        int64_t th = thr[size_t(row) * T + k];
+        if (k == thr_k) th = force_bit(th, std::get<ThresholdBit>(site.where).bit, site.kind, L.geom.thr_bits, true);
+        int64_t c = th <= a ? 1 : 0;
+        if (k == cmp_k) c = force_bit(c, 0, site.kind, 1, false);
+        level += int(c & 1);
+    }
+    // The pooled pixel q falls in: its other pixels keep their golden codes.
+    const int8_t code = int8_t(P.lo + level);
+    const int oy = q / O, ox = q % O, Pp = P.P, Q = P.Q;
+    if (oy / Pp >= Q || ox / Pp >= Q) return;  // a row / column the pool drops
+    const int r = (oy / Pp) * Q + ox / Pp;
+    int8_t m = code;
+    for (int py = 0; py < Pp; ++py)
+        for (int px = 0; px < Pp; ++px) {
+            const int qq = ((oy / Pp) * Pp + py) * O + (ox / Pp) * Pp + px;
+            if (qq != q) m = std::max(m, gt.act[size_t(qq) * MH + row]);
+        }
+    const int idx = r * MH + row;
+    if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
+}
+
+// A flip hits one MVTU iteration: the first in or after its cycle at which
+// the value passes (acc, adder: every iteration; a weight word: its (nf, sf);
+// a threshold word: the outputs of its fold; a comparator: every output).
+void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const {
+    const int l = layer_index(site_layer(site.where));
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const FoldingMap& fold = L.fold;
+    const LayerGeometry& geo = L.geom;
+    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T, SIMD = fold.simd;
+    const SiteClass cls = site_class(site.where);
+    const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
+    const int pe = site_pe(site.where);
+    auto passes = [&](int64_t i) {
+        const int sf = int(i % SF), nf = int((i / SF) % NF);
+        switch (cls) {
+            case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
+            case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
+            case SiteClass::Comparator: return sf == SF - 1;
+            default: return true;
+        }
+    };
+    int64_t i = std::lower_bound(cycles.begin(), cycles.end(), site.cycle) - cycles.begin();
+    const int64_t n = int64_t(cycles.size());
+    for (int64_t tries = 0; i < n && !passes(i) && tries <= int64_t(SF) * NF; ++tries) ++i;
+    if (i >= n || !passes(i)) return;  // the flip never fires in this run
+    const int64_t per_image = int64_t(reps) * NF * SF;
+    if (i / per_image != image_pos) return;  // it fires in another image
+    const int sf = int(i % SF), nf = int((i / SF) % NF), q = int((i / (int64_t(SF) * NF)) % reps);
+    const int row = fold.row_of(pe, nf);
+    if (row >= fold.mh) return;  // a padding row
+    const LayerTrace& gt = g.trace->layers[size_t(l)];
+    int64_t a = gt.acc[size_t(q) * P.MH + row];
+    int thr_k = -1, cmp_k = -1;
+    if (cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::WeightWord) {
+        const StreamInputs* in = g.stream;
+        if (!in || in->layer != l) {
+            if (s.stream.layer != l || s.stream_of != g.input) {
+                stream_inputs(l, g.layer_input(l), s.stream);
+                s.stream_of = g.input;
+            }
+            in = &s.stream;
+        }
+        // Products of lanes [lo, hi) of step sf at pixel q (XNOR: matches).
+        auto products = [&](int lo, int hi, const int32_t* wrow) {
+            int64_t sum = 0;
+            for (int e = lo; e < hi; ++e) {
+                const int k = sf * SIMD + e;
+                if (geo.xnor) sum += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
+                else sum += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
+            }
+            return sum;
+        };
+        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
+        if (cls == SiteClass::Acc) {
+            // The register after step sf, flipped; later steps add on from it.
+            int64_t partial = 0;
+            for (int t = 0; t <= sf; ++t) {
+                int64_t chunk = 0;
+                for (int e = 0; e < SIMD; ++e) {
+                    const int k = t * SIMD + e;
+                    if (geo.xnor) chunk += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
+                    else chunk += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
+                }
+                partial += chunk;
+            }
+            a += force_bit(partial, std::get<AccBit>(site.where).bit, site.kind, geo.acc_bits, geo.acc_signed) - partial;
+        } else if (cls == SiteClass::AdderNode) {
+            const auto& nd = std::get<AdderNodeBit>(site.where);
+            const int lo = nd.node << nd.level, hi = std::min(SIMD, (nd.node + 1) << nd.level);
+            const int64_t v = products(lo, hi, wrow);
+            a += force_bit(v, nd.bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
+        } else {
+            const auto& wb = std::get<WeightBit>(site.where);
+            const int e = wb.bit / geo.weight_bits, k = sf * SIMD + e;
+            const int64_t w = wrow[k];
+            const int64_t w2 = weight_of_field(
+                geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), wb.bit % geo.weight_bits, site.kind, geo.weight_bits, false)));
+            const int64_t before = products(e, e + 1, wrow);
+            const int32_t w2v = int32_t(w2);
+            const int64_t after = geo.xnor ? int64_t(w2v == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1))
+                                           : int64_t(w2v) * in->values[size_t(q) * P.MW + k];
+            a += after - before;
+        }
+        a = int32_t(a);
+    } else if (cls == SiteClass::Threshold) {
+        thr_k = std::get<ThresholdBit>(site.where).word % T;
+    } else {
+        cmp_k = std::get<Comparator>(site.where).index;
+    }
+    emit_pixel(l, row, q, a, site, thr_k, cmp_k, g, out);
+}
+
+// The words written to the slot: the k-th word pushed since reset sits in
+// slot k mod depth; bit b of word k is bit k*width + b of the stream, which
+// carries each image's fields back to back.
+void Lowering::lower_fifo(const FifoBit& fb, const FaultSite& site, int image_pos, const GoldenImage& g,
+                          LoweredEffect& out) const {
+    const FaultKind kind = site.kind;
+    const FifoStream& st = streams_[size_t(fb.fifo)];
+    const FifoGeometry& geom = fifos_[size_t(fb.fifo)];
+    const int64_t W = geom.width, depth = geom.depth;
+    const int64_t bpi = st.bits_per_image(), start = int64_t(image_pos) * bpi, end = start + bpi;
+    const int cs = int(st.perm.size());
+    const bool scores = fb.fifo == int(layers_.size());
+    const int32_t* gscores = scores ? g.trace->layers.back().acc.data() : nullptr;
+    const int8_t* gcodes = fb.fifo == 0 ? g.input : (scores ? nullptr : g.trace->layers[size_t(fb.fifo) - 1].out.data());
+    if (scores) out.scores = g.trace->layers.back().acc;
+    int64_t k = start - fb.bit <= 0 ? 0 : (start - fb.bit + W - 1) / W;
+    k += ((fb.slot - k) % depth + depth) % depth;
+    int64_t step = depth;
+    if (kind == FaultKind::Flip) {
+        // The first word written to the slot in or after the flip's cycle.
+        const std::vector<int64_t>& pushes = schedule_->push_cycle.at(size_t(fb.fifo));
+        int64_t w = std::lower_bound(pushes.begin(), pushes.end(), site.cycle) - pushes.begin();
+        w += ((fb.slot - w) % depth + depth) % depth;
+        if (w >= int64_t(pushes.size()) || w * W + fb.bit < start || w * W + fb.bit >= end) k = end;  // not this image
+        else k = w;
+        step = end;  // one word at most
+    }
+    for (; k * W + fb.bit < end; k += step) {
+        const int64_t local = k * W + fb.bit - start;
+        const int64_t e = local / st.bits;
+        const int fbit = int(local % st.bits);
+        const int pixel = int(e / cs), ch = st.perm[size_t(e % cs)];
+        if (ch >= st.channels) continue;  // a padding row: nobody reads it
+        const int idx = pixel * st.channels + ch;
+        const int64_t old = scores ? gscores[idx] : gcodes[idx];
+        const uint64_t field = uint64_t(force_bit(int64_t(field_of(old, st.bits)), fbit, kind, st.bits, false));
+        const int64_t now = st.is_signed ? sign_extend_field(field, st.bits) : int64_t(field);
+        if (scores) out.scores[size_t(idx)] = int32_t(now);
+        else if (int8_t(now) != int8_t(old)) out.changes.push_back({idx, int8_t(old), int8_t(now)});
+    }
+    if (scores && out.scores == g.trace->layers.back().acc) out.scores.clear();
+}
+
+}  // namespace fatsim::campaigns

@@ -1,0 +1,177 @@
+// Physical fault -> activation-level change: every fault class of the
+// accelerator's PE arrays and FIFOs lowered onto the golden engine's data,
+// from the layer's folding (FoldingMap: which PE computes which output
+// channel, where a weight or threshold word sits, the stream order) and its
+// geometry (register widths and signedness). The cycle model's FaultHook is
+// the specification; tests/hw/test_lowering.cpp checks every class against it.
+//
+// What each class changes (the README's "Physical faults" section has worked
+// examples):
+//  * acc     every partial sum of the PE's accumulator register is forced:
+//            acc = force(acc + tree(s)) for s = 0..SF-1 (acc = 0 before s = 0),
+//            for every output channel the PE computes, at every output pixel;
+//  * adder   one node of the PE's adder tree (l0 = the SIMD products, then
+//            pairwise sums, an odd node passes through) forced on every SF
+//            step: the tree sum changes by force(node) - node;
+//  * wmem    the lanes of one weight word: one weight of one output channel,
+//            at the SIMD columns s*SIMD.. of the stream order;
+//  * thr     one threshold of one output channel (signed, acc_bits + 1 wide);
+//  * cmp     comparator t of the PE forced to 0/1 for every channel it computes;
+//  * fifo    every stream word written to the slot (the k-th word pushed since
+//            reset goes to slot k mod depth): the fields that bit falls in,
+//            read back by the consumer (sign-extended when it is signed).
+// Transient flips (`:flip@C`) invert the one value passing the site first in
+// or after cycle C; which value that is comes from the cycle schedule of the
+// run (CycleSchedule, captured from the cycle model: dataflow timing does not
+// depend on the data or the faults). Without a schedule they are rejected.
+//
+// The lowering reads one architecture-independent description per site: the
+// layer program (geometry + folding + memories in stream order) the PE runs;
+// a loopback accelerator, whose one array runs every layer, lowers a PE site
+// into one such change per layer it runs.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "fast_sweep.hpp"
+#include "fault_site.hpp"
+
+namespace fatsim::campaigns {
+
+// Depth and width of one FIFO of the accelerator (fifo[i] in front of layer i,
+// fifo[L] after the last), as its cycle model builds it.
+struct FifoGeometry {
+    int depth = 0, width = 0;
+};
+
+// The effect of a lowered fault on one image.
+struct LoweredEffect {
+    // The output the fault changes: layer `layer`'s post-pool codes (-1: the
+    // network input, for fifo[0]); for the classifier, its scores.
+    int layer = 0;
+    std::vector<CodeChange> changes;  // codes, when layer is not the classifier
+    std::vector<int32_t> scores;      // classifier: every score under the fault (empty: unchanged)
+    bool empty() const { return changes.empty() && scores.empty(); }
+};
+
+// One image's input of one layer as the PE lanes see it: per output pixel,
+// the window in stream-column order (what an acc / adder fault recomputes).
+struct StreamInputs {
+    int layer = -1;
+    int words = 0;                // XNOR: 64-bit words per pixel
+    std::vector<uint64_t> bits;   // XNOR: [pixel][words], the input bits
+    std::vector<int32_t> values;  // otherwise: [pixel][MW], the input values
+};
+
+// Golden data of one image: its input and the engine's trace of it.
+struct GoldenImage {
+    const int8_t* input = nullptr;
+    const Trace* trace = nullptr;
+    const StreamInputs* stream = nullptr;  // optional: precomputed for the faulty layer
+    // Input codes of layer l (the network input for l == 0).
+    const int8_t* layer_input(int l) const { return l == 0 ? input : trace->layers[size_t(l) - 1].out.data(); }
+};
+
+// When each MVTU loop iteration and each FIFO push happens in one run of
+// the cycle model (images streamed from reset).
+struct CycleSchedule {
+    std::vector<std::vector<int64_t>> iteration_cycle;  // per layer: iteration ((image*reps + pixel)*NF + nf)*SF + sf -> cycle
+    std::vector<std::vector<int64_t>> push_cycle;       // per fifo: word pushed since reset -> cycle
+};
+
+// A forced bit, exactly as the cycle model's FaultHook::force (for a flip:
+// the inversion it applies when it fires).
+int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed);
+
+class Lowering {
+public:
+    // Throws std::invalid_argument when the accelerator does not match the
+    // model (layer count, names, MH/MW) or the fifo list does not match the
+    // accelerator (one per layer plus one).
+    Lowering(const Engine& engine, const AccelConfig& accel, std::vector<FifoGeometry> fifos);
+
+    // Transient flips are lowered against this schedule (null: rejected);
+    // it must outlive the lowering's use.
+    void use_schedule(const CycleSchedule* schedule) { schedule_ = schedule; }
+
+    // Throws FaultSiteError naming the rule broken: a site the accelerator
+    // does not have, or a transient flip without a schedule.
+    void check(const FaultSite& site) const;
+    // The layer whose output the site changes (-1: the network input).
+    int effect_layer(const FaultSite& site) const;
+    // Output channels of layer `layer` the site can change (empty: none; FIFO
+    // sites: every channel). For grouping and reports.
+    std::vector<int> channels_touched(const FaultSite& site) const;
+
+    // Static fault collapsing: a key equal for faults equivalent by
+    // construction ("" when the site has no static equivalent). "masked" for
+    // a site that cannot change any value: a stuck-at equal to the stored
+    // weight bit, a threshold forced to a value that compares like the stored
+    // one over the whole accumulator range, a stuck-at-0 above an unsigned
+    // adder node's range, a padding row. A pass-through adder node (an odd
+    // node carried up a level unchanged) has the key of the node it carries.
+    std::string collapse_key(const FaultSite& site) const;
+
+    // The stream-order windows of layer `layer` for an input (codes, HWC).
+    void stream_inputs(int layer, const int8_t* in, StreamInputs& out) const;
+
+    // Per-thread scratch.
+    struct Scratch {
+        StreamInputs stream;         // built here when the image brings none
+        const int8_t* stream_of = nullptr;  // the image input `stream` was built for
+        std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
+        std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+    };
+    // The effect of a (checked) site on one image. image_pos: the image's
+    // position in the stream since reset (FIFO slots see words by position).
+    void lower(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+
+    int layers() const { return int(layers_.size()); }
+    const FoldingMap& folding(int layer) const { return layers_[size_t(layer)].fold; }
+    const LayerGeometry& geometry(int layer) const { return layers_[size_t(layer)].geom; }
+    const std::vector<FifoGeometry>& fifos() const { return fifos_; }
+    int layer_index(const std::string& name) const;  // -1 when absent
+
+private:
+    // One layer as its PE array runs it.
+    struct LayerLowering {
+        std::string name;
+        LayerGeometry geom;
+        FoldingMap fold;
+        std::vector<int> colmap;        // stream column -> weight matrix column
+        std::vector<int> stream_offset; // stream column -> offset of its input code from the window's corner
+        std::vector<int32_t> wstream;   // [row][stream column]: weight value (XNOR: the bit 0/1)
+        std::vector<uint64_t> wbits;    // XNOR: [row][words] the weight bits in stream-column order
+        int words = 0;                  // XNOR: 64-bit words of one stream-order row
+        std::vector<int> stream_perm;   // output stream position -> channel
+    };
+    // The stream a FIFO carries: per image `pixels` x `perm.size()` fields of `bits`.
+    struct FifoStream {
+        int pixels = 0, bits = 0, channels = 0;  // channels: of the data (MH, or the input's)
+        bool is_signed = false;                  // how the consumer reads a field
+        std::vector<int> perm;                   // stream position -> channel (>= channels: padding)
+        int64_t bits_per_image() const { return int64_t(pixels) * int64_t(perm.size()) * bits; }
+    };
+
+    void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // Output code (or score) of channel `row` at pre-pool pixel q from
+    // accumulator a, with threshold thr_k / compare cmp_k forced as the site
+    // says (-1: none), pooled with the golden neighbours; the changed element.
+    void emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,
+                    const GoldenImage& g, LoweredEffect& out) const;
+    void lower_fifo(const FifoBit& f, const FaultSite& site, int image_pos, const GoldenImage& g, LoweredEffect& out) const;
+    // Faulty accumulators of channel `row` at every pre-pool pixel (fold by fold).
+    void recompute_row(const FaultSite& site, int layer, int row, const GoldenImage& g, Scratch& s) const;
+
+    const Engine& engine_;
+    const CycleSchedule* schedule_ = nullptr;
+    std::vector<LayerLowering> layers_;
+    std::vector<FifoGeometry> fifos_;
+    std::vector<FifoStream> streams_;
+};
+
+}  // namespace fatsim::campaigns

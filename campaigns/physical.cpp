@@ -1,0 +1,290 @@
+#include "physical.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "kernels.hpp"
+
+namespace fatsim::campaigns {
+
+GoldenTraces::GoldenTraces(const Engine& engine, const InputBatch& batch, int first, int count, int threads)
+    : batch_(batch), first_(first), count_(count), traces_(size_t(std::max(count, 0))), predictions_(size_t(std::max(count, 0))) {
+    if (first < 0 || count < 0 || first + count > batch.count)
+        throw std::invalid_argument("GoldenTraces: images " + std::to_string(first) + ".." +
+                                    std::to_string(first + count) + " outside the batch of " + std::to_string(batch.count));
+    std::atomic<int> next{0};
+    auto work = [&]() {
+        auto ws = engine.make_workspace();
+        for (int k; (k = next.fetch_add(1)) < count;)
+            predictions_[size_t(k)] = engine.classify(*ws, batch.image(first + k), {}, &traces_[size_t(k)]);
+    };
+    const int nt = std::max(1, std::min(resolve_threads(threads), count));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < nt; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+}
+
+std::vector<std::vector<int32_t>> lowered_layer_outputs(const Engine& engine, const GoldenImage& g,
+                                                        const LoweredEffect& effect, int* prediction) {
+    const int L = engine.layers();
+    std::vector<std::vector<int32_t>> outs(static_cast<size_t>(L));
+    auto golden_of = [&](int l) {
+        const LayerTrace& t = g.trace->layers[size_t(l)];
+        return l + 1 == L ? t.acc : std::vector<int32_t>(t.out.begin(), t.out.end());
+    };
+    const int e = effect.layer;
+    for (int l = 0; l < std::max(e, 0); ++l) outs[size_t(l)] = golden_of(l);
+    auto ws = engine.make_workspace();
+    Trace t;
+    auto run_from = [&](int first, const int8_t* in) {
+        ClassifyOptions opt;
+        opt.trace = &t;
+        const int pred = engine.classify_with(*ws, first, in, opt);
+        for (int l = first; l < L; ++l) {
+            const LayerTrace& lt = t.layers[size_t(l)];
+            outs[size_t(l)] = l + 1 == L ? lt.acc : std::vector<int32_t>(lt.out.begin(), lt.out.end());
+        }
+        return pred;
+    };
+    int pred;
+    if (e + 1 == L) {  // the classifier's scores
+        outs[size_t(e)] = effect.scores.empty() ? golden_of(e) : effect.scores;
+        pred = kernels::first_max(outs[size_t(e)].data(), outs[size_t(e)].size());
+    } else {
+        std::vector<int8_t> in = e < 0 ? std::vector<int8_t>(g.input, g.input + engine.input_size())
+                                       : g.trace->layers[size_t(e)].out;
+        for (const CodeChange& c : effect.changes) in[size_t(c.idx)] = c.new_code;
+        if (e >= 0) outs[size_t(e)].assign(in.begin(), in.end());
+        pred = run_from(e + 1, in.data());
+    }
+    if (prediction) *prediction = pred;
+    return outs;
+}
+
+std::string ErrorPatternStats::shape() const {
+    if (masked()) return "masked";
+    if (effect_layer >= 0 && transitions.empty()) return "scores";
+    if (channels.size() == 1) return elements == images_touched && pixels.size() == 1 ? "element" : "channel";
+    if (pixels.size() == 1) return "pixel";
+    return "channels";
+}
+
+void ErrorPatternStats::merge(const ErrorPatternStats& o) {
+    images += o.images;
+    correct += o.correct;
+    changed += o.changed;
+    images_touched += o.images_touched;
+    elements += o.elements;
+    std::vector<int> u;
+    std::set_union(channels.begin(), channels.end(), o.channels.begin(), o.channels.end(), std::back_inserter(u));
+    channels.swap(u);
+    u.clear();
+    std::set_union(pixels.begin(), pixels.end(), o.pixels.begin(), o.pixels.end(), std::back_inserter(u));
+    pixels.swap(u);
+    for (const auto& [t, n] : o.transitions) transitions[t] += n;
+    effect_hash = combine_effect_hash(effect_hash, o.effect_hash);
+}
+
+namespace {
+constexpr uint64_t kHashBasis = 1469598103934665603ull, kHashPrime = 1099511628211ull;
+}
+
+uint64_t combine_effect_hash(uint64_t earlier, uint64_t later) {
+    return later == kHashBasis ? earlier : (earlier ^ later) * kHashPrime;
+}
+
+uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first) {
+    uint64_t h = kHashBasis;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * kHashPrime; };
+    for (size_t i = 0; i < effects.size(); ++i) {
+        const LoweredEffect& e = effects[i];
+        if (e.empty()) continue;
+        mix(uint64_t(first) + i + 1);
+        mix(uint64_t(int64_t(e.layer)));
+        for (const CodeChange& c : e.changes) mix((uint64_t(uint32_t(c.idx)) << 16) ^ (uint64_t(uint8_t(c.old_code)) << 8) ^ uint8_t(c.new_code));
+        for (size_t k = 0; k < e.scores.size(); ++k) mix(uint64_t(uint32_t(e.scores[k])) ^ (uint64_t(k) << 32));
+    }
+    return h;
+}
+
+PhysicalEvaluator::PhysicalEvaluator(const Engine& engine, const Lowering& lowering, const GoldenTraces& golden,
+                                     int threads)
+    : engine_(engine), lowering_(lowering), golden_(golden), threads_(threads) {}
+
+void PhysicalEvaluator::prepare(int layer, bool windows) {
+    const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
+    if (fast_layer_ != layer) {
+        fast_.reset();
+        if (layer >= 0 && layer + 1 < L) {
+            fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
+            fast_->prepare(layer, first, count, threads_);
+        }
+        fast_layer_ = layer;
+    }
+    if (windows && layer >= 0 && streams_layer_ != layer) {
+        streams_.assign(size_t(count), StreamInputs());
+        std::atomic<int> next_image{0};
+        auto build = [&]() {
+            for (int i; (i = next_image.fetch_add(1)) < count;)
+                lowering_.stream_inputs(layer, golden_.image(first + i).layer_input(layer), streams_[size_t(i)]);
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < std::min(resolve_threads(threads_), count); ++t) pool.emplace_back(build);
+        build();
+        for (auto& t : pool) t.join();
+        streams_layer_ = layer;
+    }
+}
+
+size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* progress,
+                              const std::function<bool(size_t, const ErrorPatternStats&)>& on_done) {
+    static const std::vector<StreamInputs> no_streams;
+    const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
+    const InputBatch& batch = golden_.batch();
+    // Sites by the layer their effect is in: one fast-sweep cache per layer.
+    std::map<int, std::vector<size_t>> by_layer;
+    for (size_t i = 0; i < sites.size(); ++i) {
+        lowering_.check(sites[i]);
+        by_layer[lowering_.effect_layer(sites[i])].push_back(i);
+    }
+    std::mutex mu;
+    std::atomic<bool> stop{false};
+    std::atomic<size_t> propagations{0};
+    std::unordered_map<uint64_t, ErrorPatternStats> seen;  // effect hash -> results (guarded by mu)
+    for (const auto& [layer, positions] : by_layer) {
+        if (stop) break;
+        const bool recompute = std::any_of(positions.begin(), positions.end(), [&](size_t p) {
+            const SiteClass c = site_class(sites[p].where);
+            return c == SiteClass::Acc || c == SiteClass::AdderNode;
+        });
+        prepare(layer, recompute);
+        const FastSweep* fast = fast_.get();
+        const std::vector<StreamInputs>& streams = streams_layer_ == layer ? streams_ : no_streams;
+        std::atomic<size_t> next{0};
+        auto work = [&]() {
+            Lowering::Scratch ls;
+            auto fs = fast ? fast->make_scratch() : decltype(fast->make_scratch())(nullptr, [](FastSweep::Scratch*) {});
+            auto ws = engine_.make_workspace();
+            std::vector<LoweredEffect> effects(static_cast<size_t>(count));
+            std::vector<int8_t> input;
+            for (size_t j; !stop && (j = next.fetch_add(1)) < positions.size();) {
+                const size_t pos = positions[j];
+                const FaultSite& site = sites[pos];
+                for (int i = 0; i < count; ++i) {
+                    GoldenImage g = golden_.image(first + i);
+                    if (!streams.empty()) g.stream = &streams[size_t(i)];
+                    lowering_.lower(site, first + i, g, ls, effects[size_t(i)]);
+                }
+                const uint64_t h = effect_hash(effects, first);
+                ErrorPatternStats st;
+                bool cached = false;
+                {
+                    std::lock_guard<std::mutex> lock(mu);
+                    auto it = seen.find(h);
+                    if (it != seen.end()) st = it->second, cached = true;
+                }
+                st.effect_layer = layer;  // (every empty effect hashes alike, whatever its layer)
+                if (!cached) {
+                    st.effect_layer = layer;
+                    st.effect_hash = h;
+                    st.images = count;
+                    std::set<int> channels, pixels;
+                    const int MH = layer >= 0 ? engine_.prepared_layer(layer).MH : batch.channels;
+                    for (int i = 0; i < count; ++i) {
+                        const int img = first + i;
+                        const LoweredEffect& e = effects[size_t(i)];
+                        const int gold = golden_.prediction(img);
+                        int pred = gold;
+                        if (!e.empty()) {
+                            ++st.images_touched;
+                            if (layer + 1 == L) {
+                                const auto& gacc = golden_.image(img).trace->layers.back().acc;
+                                for (size_t k = 0; k < e.scores.size(); ++k)
+                                    if (e.scores[k] != gacc[k]) {
+                                        ++st.elements;
+                                        channels.insert(int(k) % MH);
+                                        pixels.insert(int(k) / MH);
+                                    }
+                                pred = kernels::first_max(e.scores.data(), e.scores.size());
+                            } else {
+                                for (const CodeChange& c : e.changes) {
+                                    ++st.elements;
+                                    channels.insert(c.idx % MH);
+                                    pixels.insert(c.idx / MH);
+                                    ++st.transitions[{c.old_code, c.new_code}];
+                                }
+                                if (layer < 0) {
+                                    input.assign(batch.image(img), batch.image(img) + engine_.input_size());
+                                    for (const CodeChange& c : e.changes) input[size_t(c.idx)] = c.new_code;
+                                    pred = engine_.classify(*ws, input.data());
+                                } else {
+                                    pred = fast->predict_changes(*fs, e.changes, img);
+                                }
+                            }
+                        }
+                        st.correct += pred == batch.labels[size_t(img)];
+                        st.changed += pred != gold;
+                    }
+                    st.channels.assign(channels.begin(), channels.end());
+                    st.pixels.assign(pixels.begin(), pixels.end());
+                    ++propagations;
+                    std::lock_guard<std::mutex> lock(mu);
+                    seen.emplace(h, st);
+                }
+                std::lock_guard<std::mutex> lock(mu);
+                if (progress) progress->add(1);
+                if (!on_done(pos, st)) stop = true;
+            }
+        };
+        const int nt = std::max(1, std::min<int>(resolve_threads(threads_), int(positions.size())));
+        std::vector<std::thread> pool;
+        for (int t = 1; t < nt; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    return propagations.load();
+}
+
+// ---------------------------------------------------------------- statistics
+double normal_quantile(double confidence) {
+    if (!(confidence > 0 && confidence < 1))
+        throw std::invalid_argument("confidence " + std::to_string(confidence) + " must lie strictly between 0 and 1");
+    // Inverse of the standard normal CDF at (1 + c) / 2 by bisection on erfc.
+    const double target = (1.0 - confidence) / 2.0;  // upper tail
+    double lo = 0, hi = 40;
+    for (int it = 0; it < 200; ++it) {
+        const double mid = (lo + hi) / 2;
+        (0.5 * std::erfc(mid / std::sqrt(2.0)) > target ? lo : hi) = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+uint64_t sample_size(uint64_t population, double margin, double confidence, double p) {
+    if (!(margin > 0 && margin < 1)) throw std::invalid_argument("margin " + std::to_string(margin) + " must lie in (0, 1)");
+    if (population == 0) return 0;
+    const double t = normal_quantile(confidence), N = double(population);
+    const double n = N / (1.0 + margin * margin * (N - 1.0) / (t * t * p * (1.0 - p)));
+    return std::min<uint64_t>(population, uint64_t(std::ceil(n)));
+}
+
+std::pair<double, double> proportion_interval(double p, uint64_t n, uint64_t population, double confidence) {
+    if (n >= population) return {p, p};
+    if (n == 0) return {0.0, 1.0};
+    const double z = normal_quantile(confidence), N = double(population);
+    // Finite population: the sample counts as n (N - 1) / (N - n) draws.
+    const double ne = double(n) * (N - 1.0) / (N - double(n));
+    const double z2n = z * z / ne;
+    const double centre = (p + z2n / 2) / (1 + z2n);
+    const double half = z / (1 + z2n) * std::sqrt(p * (1 - p) / ne + z2n / (4 * ne));
+    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+}  // namespace fatsim::campaigns
