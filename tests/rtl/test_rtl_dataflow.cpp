@@ -70,6 +70,7 @@ TEST(RtlDataflow, FaultsOfEveryClassMatchCppBeatForBeat) {
     std::mt19937_64 rng(3);
     int changed = 0, runs = 0;
     for (int cls = 0; cls < kSiteClasses; ++cls) {
+        if (SiteClass(cls) == SiteClass::FmBuf) continue;  // loopback's feature-map buffers: no dataflow site
         ASSERT_FALSE(by_class[size_t(cls)].empty()) << site_class_name(SiteClass(cls));
         for (int k = 0; k < 3; ++k) {
             const auto& sites = by_class[size_t(cls)];
@@ -81,7 +82,7 @@ TEST(RtlDataflow, FaultsOfEveryClassMatchCppBeatForBeat) {
             changed += r.rtl != clean.rtl;
         }
     }
-    EXPECT_EQ(runs, 3 * kSiteClasses);
+    EXPECT_EQ(runs, 3 * (kSiteClasses - 1));  // every class but fmbuf
     EXPECT_GE(changed, 3) << "the faults must change some stream";
 }
 
