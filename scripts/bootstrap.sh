@@ -9,6 +9,7 @@ packages=(
   libsystemc-dev verilator
   libboost-program-options-dev libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
   gnuplot-nox dataset-fashion-mnist
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
 )
 if [ "${FATSIM_TRAINER:-ON}" != "OFF" ]; then
   packages+=(libtorch-dev)
