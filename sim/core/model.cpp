@@ -171,7 +171,11 @@ void save_model(const QnnModel& model, const std::string& path) {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
         if (!f) throw ModelFileError(path + ": cannot open for writing");
         f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-        if (!f) throw ModelFileError(path + ": write failed");
+        f.close();  // flushes: a full disk shows here, not silently in the destructor
+        if (!f) {
+            std::remove(tmp.c_str());
+            throw ModelFileError(path + ": write failed");
+        }
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         std::remove(tmp.c_str());
