@@ -123,14 +123,21 @@ QnnModel deserialize_model(const std::vector<uint8_t>& bytes, const std::string&
     } catch (const json::exception& e) {
         return fail(std::string("not a fatsim model file or truncated (CBOR: ") + e.what() + ")");
     }
-    if (!outer.is_object() || outer.value("format", "") != kFormatName)
+    // Header fields are type-checked before use: a wrong type is a corrupt
+    // file, not a JSON library error.
+    const auto has = [&](const char* key, bool (json::*is_type)() const) {
+        return outer.contains(key) && (outer[key].*is_type)();
+    };
+    if (!outer.is_object() || !has("format", &json::is_string) || outer["format"] != kFormatName)
         return fail(std::string("not a fatsim model file (format field is not '") + kFormatName + "')");
-    const int version = outer.value("version", -1);
+    if (!has("version", &json::is_number_integer))
+        return fail("format version field missing or not an integer");
+    const auto version = outer["version"].get<long long>();
     if (version != QnnModel::kFormatVersion)
         return fail("format version " + std::to_string(version) + " is not supported (this build reads " +
                     std::to_string(QnnModel::kFormatVersion) + ")");
-    if (!outer.contains("body") || !outer["body"].is_binary() || !outer.contains("crc32"))
-        return fail("model file has no body or checksum");
+    if (!has("body", &json::is_binary) || !has("crc32", &json::is_number_unsigned))
+        return fail("model file has no body or checksum (body must be bytes, crc32 an unsigned integer)");
     const std::vector<uint8_t>& body_bytes = outer["body"].get_binary();
     const uint32_t want = outer["crc32"].get<uint32_t>();
     const uint32_t got = crc32_of(body_bytes);

@@ -84,6 +84,24 @@ TEST_F(Errors, TopologyYaml) {
     expect_names(m, {"topo.yaml: ", "layers[0].channels=0", "must be >= 1"});
 }
 
+// Found by fuzz_topology (UBSan): the flattened fan-in of an fc layer and a
+// conv layer's MW overflowed int; now a rule names the sizes.
+TEST_F(Errors, TopologySizesThatDoNotFitAnInt) {
+    expect_names(message_of<ConfigError>([&] {
+                     parse_topology("name: t\ninput: {channels: 100000, dim: 100000, bits: 8}\nlayers:\n"
+                                    "  - {name: f0, type: fc, channels: 10, act_bits: 0}\n",
+                                    "wide.yaml");
+                 }),
+                 {"wide.yaml: ", "layers[0]: flattened input channels*dim*dim = 100000*100000*100000",
+                  "must be <= 2147483647"});
+    expect_names(message_of<ConfigError>([&] {
+                     parse_topology("name: t\ninput: {channels: 1000, dim: 60000, bits: 8}\nlayers:\n"
+                                    "  - {name: c0, type: conv, channels: 1, kernel: 50000, act_bits: 0}\n",
+                                    "kernel.yaml");
+                 }),
+                 {"kernel.yaml: ", "layers[0]: MW kernel*kernel*in_channels = 50000*50000*1000"});
+}
+
 TEST_F(Errors, AccelYaml) {
     const Topology topo = parse_topology(kTinyTopology, "tiny.yaml");
     const std::string m = message_of<ConfigError>([&] {
@@ -131,6 +149,31 @@ TEST_F(Errors, ErrorModelFile) {
                  {"em.json: ", "granularity", "must be one of"});
 }
 
+// Found by fuzz_error_model: a class name that is not UTF-8 parsed, then
+// error_model_to_json threw a bare JSON type_error. Names are UTF-8 text.
+TEST_F(Errors, ErrorModelNamesAreUtf8) {
+    expect_names(message_of<ConfigError>([&] {
+                     parse_error_model("granularity: channel\nclasses:\n  - {name: \"a\xcc\", stuck: 0}\n",
+                                       "em.yaml");
+                 }),
+                 {"em.yaml: ", "classes[0].name", "must be UTF-8 text"});
+    expect_names(message_of<ConfigError>([&] {
+                     parse_error_model("granularity: channel\nclasses:\n  - {layers: [\"\xc0\xaf\"], stuck: 0}\n",
+                                       "em.yaml");
+                 }),
+                 {"em.yaml: ", "classes[0].layers[0]", "must be a layer name (UTF-8 text)"});
+    EXPECT_NO_THROW(parse_error_model("granularity: channel\nclasses:\n  - {name: \"\xc3\xa9t\xc3\xa9\", stuck: 0}\n",
+                                      "em.yaml"));
+}
+
+// Found by review of fuzz_error_model's inputs: JSON nested 50,000 deep
+// overflowed the stack of the (recursive) JSON -> YAML conversion.
+TEST_F(Errors, DeeplyNestedErrorModelJson) {
+    const std::string deep = "{\"classes\": " + std::string(50000, '[') + std::string(50000, ']') + "}";
+    expect_names(message_of<ConfigError>([&] { parse_error_model(deep, "deep.json"); }),
+                 {"deep.json: ", "nested deeper than 64 levels"});
+}
+
 TEST_F(Errors, ModelFile) {
     const QnnModel model = random_model(parse_topology(kTinyTopology, "tiny.yaml"), 1);
     std::vector<uint8_t> bytes = serialize_model(model);
@@ -142,6 +185,30 @@ TEST_F(Errors, ModelFile) {
                  {"cut.fatq: ", "truncated"});
     expect_names(message_of<ModelFileError>([&] { load_model(path("absent.fatq")); }),
                  {"absent.fatq: ", "cannot open"});
+}
+
+// Found by fuzz_model: a header field of the wrong type escaped as a bare
+// JSON type_error instead of a ModelFileError naming the file and field.
+TEST_F(Errors, ModelFileHeaderFieldOfTheWrongType) {
+    const auto text = [](const std::string& s) {  // CBOR text string (< 24 bytes)
+        return std::string(1, char(0x60 + s.size())) + s;
+    };
+    const auto cbor = [](const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); };
+    const std::string format = text("format") + text("fatsim-qnn");
+    expect_names(message_of<ModelFileError>([&] {
+                     deserialize_model(cbor("\xa1" + text("format") + "\x05"), "a.fatq");
+                 }),
+                 {"a.fatq: ", "format field is not 'fatsim-qnn'"});
+    expect_names(message_of<ModelFileError>([&] {
+                     deserialize_model(cbor("\xa2" + format + text("version") + text("x")), "b.fatq");
+                 }),
+                 {"b.fatq: ", "version field", "not an integer"});
+    expect_names(message_of<ModelFileError>([&] {
+                     deserialize_model(cbor("\xa4" + text("body") + std::string("\x41\x00", 2) + text("crc32") +
+                                            text("x") + format + text("version") + "\x01"),
+                                       "c.fatq");
+                 }),
+                 {"c.fatq: ", "crc32 an unsigned integer"});
 }
 
 TEST_F(Errors, IdxFiles) {
