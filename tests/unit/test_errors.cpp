@@ -271,12 +271,13 @@ const std::string kSource = FATSIM_SOURCE_DIR;
 }  // namespace
 
 TEST_F(Errors, ExitCodeOneForBadInputTwoForUsage) {
-    write("topo.yaml", "name: t\nlayers: 3\n");
+    write("topo.yaml", "name: t\ninput: {channels: 1, dim: 6, bits: 8}\nlayers:\n"
+                       "  - {name: c0, type: conv, channels: 0, act_bits: 0}\n");
     const std::string out = path("out.txt");
     EXPECT_EQ(run_status(kFatsim + " config check " + path("topo.yaml") + " >" + out + " 2>&1"), 1);
     std::ifstream f(out);
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    expect_names(text, {"topo.yaml: ", "layers"});
+    expect_names(text, {"topo.yaml: ", "layers[0].channels=0", "must be >= 1"});
     EXPECT_EQ(run_status(kFatsim + " config check --no-such-option >/dev/null 2>&1"), 2);
     EXPECT_EQ(run_status(kFatsim + " no-such-command >/dev/null 2>&1"), 2);
     EXPECT_EQ(run_status(kFatsim + " eval --model " + path("absent.fatq") + " >/dev/null 2>&1"), 1);
