@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <yaml-cpp/exceptions.h>
@@ -42,14 +43,17 @@ void expect_clean(const std::string& source, F&& parse) {
     }
 }
 
-// A file of this process under $TMPDIR holding the last input written.
+// A file (or folder) of this process under $TMPDIR, removed at exit.
 class ScratchFile {
 public:
     explicit ScratchFile(const std::string& suffix) {
         const char* dir = std::getenv("TMPDIR");
         path_ = std::string(dir && *dir ? dir : "/tmp") + "/fatsim-fuzz-" + std::to_string(::getpid()) + suffix;
     }
-    ~ScratchFile() { std::remove(path_.c_str()); }
+    ~ScratchFile() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);  // a file, or a folder of them
+    }
     const std::string& write(const uint8_t* data, size_t size) {
         std::ofstream(path_, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data),
                                                                        std::streamsize(size));
