@@ -175,24 +175,35 @@ int column(const std::string& header_line, const std::string& name) {
 Row parse_row(const std::string& line, const std::string& path, size_t row_number) {
     const auto cells = split(line);
     const std::string where = path + ": malformed row " + std::to_string(row_number);
-    if (cells.size() != 6) throw std::runtime_error(where);
+    if (cells.size() != 6)
+        throw std::runtime_error(where + ": has " + std::to_string(cells.size()) +
+                                 " columns, must have 6 (layer, channel or pixel, value, accuracy, correct, changed)");
+    // Names the column and the rule, never a bare std::stoi message.
+    const auto bad = [&](const char* column, const std::string& cell, const char* rule) {
+        return std::runtime_error(where + ": " + column + "='" + cell + "' must be " + rule);
+    };
+    const auto whole_int = [&](const std::string& c, const char* column) {
+        try {
+            size_t used = 0;
+            const int v = std::stoi(c, &used);
+            if (used == c.size()) return v;
+        } catch (const std::exception&) {
+        }
+        throw bad(column, c, "an integer");
+    };
     Row r;
     r.layer = cells[0];
+    r.index = whole_int(cells[1], "channel/pixel");
+    r.value = whole_int(cells[2], kValue);
     try {
         size_t used = 0;
-        const auto whole_int = [&](const std::string& c) {
-            const int v = std::stoi(c, &used);
-            if (used != c.size()) throw std::invalid_argument(c);
-            return v;
-        };
-        r.index = whole_int(cells[1]);
-        r.value = whole_int(cells[2]);
-        r.accuracy = std::stod(cells[3]);
-        r.correct = whole_int(cells[4]);
-        r.changed = whole_int(cells[5]);
+        r.accuracy = std::stod(cells[3], &used);
+        if (used != cells[3].size()) throw std::invalid_argument(cells[3]);
     } catch (const std::exception&) {
-        throw std::runtime_error(where + " (a column is not a number)");
+        throw bad(kAccuracy, cells[3], "a number");
     }
+    r.correct = whole_int(cells[4], kCorrect);
+    r.changed = whole_int(cells[5], kChanged);
     return r;
 }
 

@@ -100,7 +100,11 @@ void sweep_prefix(const Engine& engine, const InputBatch& batch, ErrorModelKind 
                   const std::vector<SweepFault>& faults, const std::vector<int16_t>& clean, int nt, Sink& sink) {
     std::map<int, std::vector<size_t>> by_layer;
     for (size_t i = 0; i < faults.size(); ++i) by_layer[faults[i].layer].push_back(i);
-    for (const auto& [layer, idx] : by_layer) {
+    for (const auto& layer_faults : by_layer) {
+        // Named copies: the worker lambdas below capture them, which C++17
+        // (clang) does not allow for structured bindings.
+        const int layer = layer_faults.first;
+        const std::vector<size_t>& idx = layer_faults.second;
         const size_t out_size = engine.output_size(layer);
         std::vector<int8_t> cache(out_size * batch.count);
         std::atomic<int> next{0};

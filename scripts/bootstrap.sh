@@ -11,6 +11,7 @@ packages=(
   gnuplot-nox dataset-fashion-mnist
   libopenmpi-dev openmpi-bin              # campaigns across MPI ranks (FATSIM_MPI)
   libonnx-dev libprotobuf-dev python3-onnx  # QONNX import / export; python3-onnx only for tests
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
 )
 if [ "${FATSIM_TRAINER:-ON}" != "OFF" ]; then
   packages+=(libtorch-dev)

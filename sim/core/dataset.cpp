@@ -217,11 +217,20 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
     ds.channels = 1;
     ds.height = int(rows);
     ds.width = int(cols);
-    ds.pixels.resize(n * img_bytes);
-    size_t got = img.read(ds.pixels.data(), ds.pixels.size());
-    if (got < ds.pixels.size())
+    // Grown while reading, so a header that declares more images than the
+    // file holds is reported as truncated instead of allocating its size.
+    const size_t want = n * img_bytes;
+    size_t got = 0;
+    while (got < want) {
+        const size_t step = std::min(want - got, size_t(1) << 24);
+        ds.pixels.resize(got + step);
+        const size_t r = img.read(ds.pixels.data() + got, step);
+        got += r;
+        if (r < step) break;
+    }
+    if (got < want)
         throw DatasetError(images_path + ": truncated: expected " + std::to_string(n) + " images (" +
-                           std::to_string(ds.pixels.size()) + " bytes of pixel data), only " +
+                           std::to_string(want) + " bytes of pixel data), only " +
                            std::to_string(got) + " bytes present (" +
                            std::to_string(got / img_bytes) + " complete images)" +
                            (img.gzip() ? " in the gzip stream" : ""));

@@ -134,8 +134,8 @@ void read_layers(const YAML::Node& n, const std::string& path, PatternClass& c, 
     c.layer_scope = LayerScope::Listed;
     std::set<std::string> seen;
     for (size_t k = 0; k < n.size(); ++k) {
-        if (!n[k].IsScalar() || n[k].Scalar().empty()) {
-            errs.push_back(at(path, k) + shown(n[k]) + " must be a layer name");
+        if (!n[k].IsScalar() || n[k].Scalar().empty() || !yamlf::valid_utf8(n[k].Scalar())) {
+            errs.push_back(at(path, k) + shown(n[k]) + " must be a layer name (UTF-8 text)");
         } else if (!seen.insert(n[k].Scalar()).second) {
             errs.push_back(at(path, k) + "=" + n[k].Scalar() + " repeats");
         } else {
@@ -222,15 +222,21 @@ PatternClass read_class(const YAML::Node& n, const std::string& path, Errors& er
     return c;
 }
 
-YAML::Node json_to_yaml(const nlohmann::json& j) {
+// Error model files nest a few levels; the limit keeps a hostile file from
+// overflowing the stack (the conversion recurses).
+constexpr int kMaxJsonDepth = 64;
+
+YAML::Node json_to_yaml(const nlohmann::json& j, const std::string& source, int depth = 0) {
+    if (depth > kMaxJsonDepth)
+        throw ConfigError(source, {"JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"});
     if (j.is_object()) {
         YAML::Node n(YAML::NodeType::Map);
-        for (auto it = j.begin(); it != j.end(); ++it) n[it.key()] = json_to_yaml(it.value());
+        for (auto it = j.begin(); it != j.end(); ++it) n[it.key()] = json_to_yaml(it.value(), source, depth + 1);
         return n;
     }
     if (j.is_array()) {
         YAML::Node n(YAML::NodeType::Sequence);
-        for (const auto& v : j) n.push_back(json_to_yaml(v));
+        for (const auto& v : j) n.push_back(json_to_yaml(v, source, depth + 1));
         return n;
     }
     if (j.is_string()) return YAML::Node(j.get<std::string>());
@@ -249,7 +255,7 @@ ErrorModel parse_error_model(const std::string& text, const std::string& source)
     YAML::Node root;
     if (looks_like_json(text)) {
         try {
-            root = json_to_yaml(nlohmann::json::parse(text));
+            root = json_to_yaml(nlohmann::json::parse(text), source);
         } catch (const nlohmann::json::exception& e) {
             throw ConfigError(source, {std::string("JSON syntax error: ") + e.what()});
         }

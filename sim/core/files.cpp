@@ -1,6 +1,7 @@
 #include "files.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,7 +28,11 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
         f << text;
-        if (!f) throw std::runtime_error(tmp + ": cannot write");
+        f.close();  // flushes: a full disk shows here, not silently in the destructor
+        if (!f) {
+            std::remove(tmp.c_str());
+            throw std::runtime_error(path + ": cannot write (" + tmp + ")");
+        }
     }
     fs::rename(tmp, path);
 }

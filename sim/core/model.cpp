@@ -123,14 +123,21 @@ QnnModel deserialize_model(const std::vector<uint8_t>& bytes, const std::string&
     } catch (const json::exception& e) {
         return fail(std::string("not a fatsim model file or truncated (CBOR: ") + e.what() + ")");
     }
-    if (!outer.is_object() || outer.value("format", "") != kFormatName)
+    // Header fields are type-checked before use: a wrong type is a corrupt
+    // file, not a JSON library error.
+    const auto has = [&](const char* key, bool (json::*is_type)() const) {
+        return outer.contains(key) && (outer[key].*is_type)();
+    };
+    if (!outer.is_object() || !has("format", &json::is_string) || outer["format"] != kFormatName)
         return fail(std::string("not a fatsim model file (format field is not '") + kFormatName + "')");
-    const int version = outer.value("version", -1);
+    if (!has("version", &json::is_number_integer))
+        return fail("format version field missing or not an integer");
+    const auto version = outer["version"].get<long long>();
     if (version != QnnModel::kFormatVersion)
         return fail("format version " + std::to_string(version) + " is not supported (this build reads " +
                     std::to_string(QnnModel::kFormatVersion) + ")");
-    if (!outer.contains("body") || !outer["body"].is_binary() || !outer.contains("crc32"))
-        return fail("model file has no body or checksum");
+    if (!has("body", &json::is_binary) || !has("crc32", &json::is_number_unsigned))
+        return fail("model file has no body or checksum (body must be bytes, crc32 an unsigned integer)");
     const std::vector<uint8_t>& body_bytes = outer["body"].get_binary();
     const uint32_t want = outer["crc32"].get<uint32_t>();
     const uint32_t got = crc32_of(body_bytes);
@@ -171,7 +178,11 @@ void save_model(const QnnModel& model, const std::string& path) {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
         if (!f) throw ModelFileError(path + ": cannot open for writing");
         f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-        if (!f) throw ModelFileError(path + ": write failed");
+        f.close();  // flushes: a full disk shows here, not silently in the destructor
+        if (!f) {
+            std::remove(tmp.c_str());
+            throw ModelFileError(path + ": write failed");
+        }
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         std::remove(tmp.c_str());

@@ -1,5 +1,7 @@
 #include "topology.hpp"
 
+#include <climits>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,17 @@ int Topology::find_layer(const std::string& layer_name) const {
 
 namespace {
 std::string lpath(size_t i) { return "layers[" + std::to_string(i) + "]"; }
+
+// a*b*c (each >= 1) when it fits an int, else -1: a layer's sizes (MW, the
+// flattened fan-in, its output) are ints everywhere they are used.
+int64_t int_product(int64_t a, int64_t b, int64_t c) {
+    if (a > INT_MAX / b || a * b > INT_MAX / c) return -1;
+    return a * b * c;
+}
+std::string too_large(const std::string& what, int a, int b, int c) {
+    return what + " = " + std::to_string(a) + "*" + std::to_string(b) + "*" + std::to_string(c) +
+           " must be <= " + std::to_string(INT_MAX);
+}
 }  // namespace
 
 void finalize_topology(Topology& topo, const std::string& source) {
@@ -85,8 +98,13 @@ void finalize_topology(Topology& topo, const std::string& source) {
                 errs.push_back(p + ".pool=" + std::to_string(L.pool) + " must be 1 for an fc layer");
                 geom_ok = false;
             }
+            const int64_t fan_in = geom_ok ? int_product(prev_channels, prev_dim, prev_dim) : 0;
+            if (fan_in < 0) {
+                errs.push_back(p + ": flattened input " + too_large("channels*dim*dim", prev_channels, prev_dim, prev_dim));
+                geom_ok = false;
+            }
             if (geom_ok) {
-                L.in_channels = prev_channels * prev_dim * prev_dim;
+                L.in_channels = int(fan_in);
                 L.in_dim = 1;
                 L.out_dim = 1;
                 L.pooled_dim = 1;
@@ -116,6 +134,12 @@ void finalize_topology(Topology& topo, const std::string& source) {
                 } else if (L.out_dim % L.pool != 0) {
                     errs.push_back(p + ".pool=" + std::to_string(L.pool) +
                                    " must divide out_dim=" + std::to_string(L.out_dim));
+                    geom_ok = false;
+                } else if (int_product(L.kernel, L.kernel, L.in_channels) < 0) {
+                    errs.push_back(p + ": MW " + too_large("kernel*kernel*in_channels", L.kernel, L.kernel, L.in_channels));
+                    geom_ok = false;
+                } else if (int_product(L.channels, L.out_dim, L.out_dim) < 0) {
+                    errs.push_back(p + ": output " + too_large("channels*out_dim*out_dim", L.channels, L.out_dim, L.out_dim));
                     geom_ok = false;
                 } else {
                     L.pooled_dim = L.out_dim / L.pool;

@@ -1,6 +1,7 @@
 #include "yaml_fields.hpp"
 
 #include <climits>
+#include <cstdint>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -94,6 +95,28 @@ bool get_bool(const YAML::Node& map, const char* key, const std::string& path, b
     return true;
 }
 
+bool valid_utf8(const std::string& s) {
+    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};  // shortest form per length
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int more = 0;
+        uint32_t cp = c;
+        if (c >= 0xF0 && c < 0xF8) more = 3, cp = c & 0x07;
+        else if (c >= 0xE0 && c < 0xF0) more = 2, cp = c & 0x0F;
+        else if (c >= 0xC0 && c < 0xE0) more = 1, cp = c & 0x1F;
+        else if (c >= 0x80) return false;
+        if (s.size() - i <= size_t(more)) return false;
+        for (int k = 1; k <= more; ++k) {
+            const unsigned char d = static_cast<unsigned char>(s[i + k]);
+            if ((d & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if (cp < kMin[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += size_t(more) + 1;
+    }
+    return true;
+}
+
 bool get_string(const YAML::Node& map, const char* key, const std::string& path, std::string& out, Errors& errs,
                 bool required) {
     const YAML::Node n = map[key];
@@ -104,6 +127,10 @@ bool get_string(const YAML::Node& map, const char* key, const std::string& path,
     }
     if (!n.IsScalar() || n.Scalar().empty()) {
         errs.push_back(p + shown(n) + " must be a non-empty string");
+        return false;
+    }
+    if (!valid_utf8(n.Scalar())) {
+        errs.push_back(p + " must be UTF-8 text");
         return false;
     }
     out = n.Scalar();

@@ -29,6 +29,9 @@ bool get_int(const YAML::Node& map, const char* key, const std::string& path, in
 bool get_double(const YAML::Node& map, const char* key, const std::string& path, double& out, Errors& errs,
                 double lo, double hi);
 bool get_bool(const YAML::Node& map, const char* key, const std::string& path, bool& out, Errors& errs);
+// Whether s is well-formed UTF-8 (names end up in JSON files, which hold
+// UTF-8 text only).
+bool valid_utf8(const std::string& s);
 bool get_string(const YAML::Node& map, const char* key, const std::string& path, std::string& out, Errors& errs,
                 bool required = false);
 bool get_choice(const YAML::Node& map, const char* key, const std::string& path,
