@@ -79,6 +79,7 @@ Commands:
   config      `fatsim config check FILE...` validates any config (topology, accelerator, FINN folding JSON,
               campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
+  import      `fatsim import --qonnx net.onnx --out m.fatq`: a FINN streamlined QONNX graph as a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
   campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
@@ -130,6 +131,14 @@ int main(int argc, char** argv) {
         if (cmd == "fifo-size") return cmd_fifo_size(args);
         if (cmd == "faults") return cmd_faults(args);
         if (cmd == "bench") return cmd_bench(args);
+#ifdef FATSIM_HAVE_ONNX
+        if (cmd == "import") return cmd_import(args);
+#else
+        if (cmd == "import") {
+            std::cerr << "fatsim import: this build has no ONNX support (configure with -DFATSIM_ONNX=ON, libonnx-dev)\n";
+            return 1;
+        }
+#endif
 #ifdef FATSIM_HAVE_TRAINER
         if (cmd == "train") return cmd_train(args);
         if (cmd == "export") return cmd_export(args);
