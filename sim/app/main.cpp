@@ -79,7 +79,7 @@ Commands:
   config      `fatsim config check FILE...` validates any config (topology, accelerator, FINN folding JSON,
               campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
-  import      `fatsim import --qonnx net.onnx --out m.fatq`: a FINN streamlined QONNX graph as a model file
+  import      `fatsim import --qonnx net.onnx --out m.fatq`: a QONNX graph (Brevitas or FINN streamlined) as a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
   campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;

@@ -323,6 +323,64 @@ std::vector<int64_t> reshape_target(const Tensor& x, const Tensor& shape, const 
     return s;
 }
 
+// Element of `p` for element i of a tensor of `shape` (numpy broadcasting).
+double broadcast_at(const Tensor& p, const std::vector<int64_t>& shape, size_t i) {
+    size_t src = 0, stride = 1;
+    for (size_t d = shape.size(), pd = p.shape.size(); d-- > 0;) {
+        const int64_t idx = int64_t(i % size_t(shape[d]));
+        i /= size_t(shape[d]);
+        if (pd > 0) {
+            --pd;
+            if (p.shape[pd] != 1) src += size_t(idx) * stride;
+            stride *= size_t(p.shape[pd]);
+        }
+    }
+    return p.v[src];
+}
+
+bool is_quant_op(const std::string& op) { return op == "Quant" || op == "IntQuant"; }
+
+// QONNX Quant: q = clip(round(x / scale + zp), qmin, qmax); y = (q - zp) * scale.
+// Rounds half to even like QONNX's reference ("ROUND").
+Tensor op_quant(const onnx::NodeProto& n, const Tensor& x, const Tensor& scale, const Tensor& zp, const Tensor& bits,
+                const std::string& where) {
+    if (string_attr(n, "rounding_mode", "ROUND") != "ROUND")
+        throw QonnxError(where + ": rounding_mode " + string_attr(n, "rounding_mode", "") + " is not supported (ROUND)");
+    const bool is_signed = int_attr(n, "signed", 1) != 0, narrow = int_attr(n, "narrow", 0) != 0;
+    const double b = bits.v.at(0);
+    const double qmax = is_signed ? std::pow(2.0, b - 1) - 1 : std::pow(2.0, b) - 1 - (narrow ? 1 : 0);
+    const double qmin = is_signed ? -std::pow(2.0, b - 1) + (narrow ? 1 : 0) : 0.0;
+    Tensor y = x;
+    for (size_t i = 0; i < x.v.size(); ++i) {
+        const double s = broadcast_at(scale, x.shape, i), z = broadcast_at(zp, x.shape, i);
+        const double q = std::clamp(std::nearbyint(x.v[i] / s + z), qmin, qmax);
+        y.v[i] = (q - z) * s;
+    }
+    return y;
+}
+
+// QONNX BipolarQuant: y = (x >= 0 ? 1 : -1) * scale.
+Tensor op_bipolar_quant(const Tensor& x, const Tensor& scale) {
+    Tensor y = x;
+    for (size_t i = 0; i < x.v.size(); ++i) y.v[i] = (x.v[i] >= 0 ? 1.0 : -1.0) * broadcast_at(scale, x.shape, i);
+    return y;
+}
+
+// Inference BatchNormalization over channel axis 1.
+Tensor op_batchnorm(const onnx::NodeProto& n, const Tensor& x, const Tensor& g, const Tensor& b, const Tensor& mean,
+                    const Tensor& var) {
+    const double eps = float_attr(n, "epsilon", 1e-5);
+    int64_t inner = 1;
+    for (size_t d = 2; d < x.shape.size(); ++d) inner *= x.shape[d];
+    const int64_t C = x.shape[1];
+    Tensor y = x;
+    for (size_t i = 0; i < x.v.size(); ++i) {
+        const size_t c = size_t((int64_t(i) / inner) % C);
+        y.v[i] = g.v[c] * (x.v[i] - mean.v[c]) / std::sqrt(var.v[c] + eps) + b.v[c];
+    }
+    return y;
+}
+
 }  // namespace
 
 // ============================================================== evaluator
@@ -364,6 +422,12 @@ struct QonnxGraph::Impl {
                     y.v[k] = alpha * y.v[k] + (n.input_size() > 2 ? beta * in(2).v[in(2).v.size() == 1 ? 0 : k] : 0.0);
             } else if (op == "MultiThreshold") {
                 y = op_multithreshold(n, in(0), in(1), where);
+            } else if (is_quant_op(op)) {
+                y = op_quant(n, in(0), in(1), in(2), in(3), where);
+            } else if (op == "BipolarQuant") {
+                y = op_bipolar_quant(in(0), in(1));
+            } else if (op == "BatchNormalization") {
+                y = op_batchnorm(n, in(0), in(1), in(2), in(3), in(4));
             } else if (op == "MaxPool") {
                 const auto k = ints_attr(n, "kernel_shape", {});
                 const auto s = ints_attr(n, "strides", k);
@@ -583,10 +647,61 @@ namespace {
 struct PendingLayer {
     LayerSpec spec;
     LayerParams params;
-    std::vector<double> dot_thresholds;  // [MH][T], dot-product domain
+    std::vector<double> dot_thresholds;  // [MH][T], dot-product domain (MultiThreshold)
     bool has_act = false;
     std::string where;                   // the compute node, for messages
+    // Brevitas form: y = a[o] * dot + b[o] (weight and input scales, BN),
+    // then a quantiser reaching its k-th level when y >= steps[k].
+    std::vector<double> a, b;
+    bool has_bn = false;
+    std::vector<double> steps;
+    bool affine_is_identity() const {
+        for (size_t o = 0; o < a.size(); ++o)
+            if (a[o] != 1.0 || b[o] != 0.0) return false;
+        return true;
+    }
 };
+
+// A weight quantiser (Quant / IntQuant / BipolarQuant on an initializer):
+// integer weights and one scale per output channel.
+struct QuantizedWeights {
+    Tensor ints;                 // same shape as the float weights
+    Tensor scale;                // the quantiser's scale input (broadcast over the weights)
+    int bits = 0;
+    std::string where;
+};
+
+QuantizedWeights quantize_weights(const onnx::NodeProto& n, const LoadedGraph& g, const std::string& where) {
+    auto init = [&](int k, const char* what) -> const Tensor& {
+        const Tensor* t = n.input_size() > k ? g.initializer(n.input(k)) : nullptr;
+        if (!t) throw QonnxError(where + ": " + what + " must be a constant initializer");
+        return *t;
+    };
+    QuantizedWeights q;
+    q.where = where;
+    const Tensor& w = init(0, "weights");
+    q.scale = init(1, "scale");
+    for (double v : q.scale.v)
+        if (!(v > 0)) throw QonnxError(where + ": weight scale " + std::to_string(v) + " must be positive");
+    q.ints = w;
+    if (n.op_type() == "BipolarQuant") {
+        q.bits = 1;
+        for (double& v : q.ints.v) v = v >= 0 ? 1.0 : -1.0;
+        return q;
+    }
+    const Tensor& zp = init(2, "zero point");
+    const Tensor& bits = init(3, "bit width");
+    for (double z : zp.v)
+        if (z != 0) throw QonnxError(where + ": weight zero point " + std::to_string(z) + " is not supported (0 only)");
+    if (bits.v.size() != 1 || bits.v[0] != std::round(bits.v[0]) || bits.v[0] < 2 || bits.v[0] > 8)
+        throw QonnxError(where + ": weight bit width must be one integer in 2..8");
+    if (!int_attr(n, "signed", 1) || !int_attr(n, "narrow", 0))
+        throw QonnxError(where + ": weights must be signed and narrow (fatsim weights are symmetric, no -2^(b-1))");
+    q.bits = int(bits.v[0]);
+    const Tensor unit = op_quant(n, w, q.scale, zp, bits, where);
+    for (size_t i = 0; i < q.ints.v.size(); ++i) q.ints.v[i] = std::round(unit.v[i] / broadcast_at(q.scale, w.shape, i));
+    return q;
+}
 
 // Integer weight bits of a layer: the annotation when present, else the
 // smallest range that holds the values.
@@ -655,11 +770,20 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     PendingLayer* open = nullptr;  // the layer whose activation / pool may still follow
     std::set<std::string> names;
 
+    double cur_scale = 1.0;  // real value of the current tensor = cur_scale * its integer value
     const auto& nodes = g.proto.graph().node();
+    std::map<std::string, QuantizedWeights> weight_quant;  // output name -> weights
+    for (int i = 0; i < nodes.size(); ++i) {
+        const auto& n = nodes[i];
+        if ((is_quant_op(n.op_type()) || n.op_type() == "BipolarQuant") && n.input_size() > 0 &&
+            g.initializer(n.input(0)) && n.output_size() == 1)
+            weight_quant.emplace(n.output(0), quantize_weights(n, g, path + ": " + node_label(n, size_t(i))));
+    }
     for (int i = 0; i < nodes.size(); ++i) {
         const auto& n = nodes[i];
         const std::string where = path + ": " + node_label(n, size_t(i));
         const std::string& op = n.op_type();
+        if (n.output_size() == 1 && weight_quant.count(n.output(0))) continue;  // read by its Conv / MatMul
         if (n.input_size() < 1 || n.input(0) != cur)
             throw QonnxError(where + ": does not read the previous node's output '" + cur +
                              "' (fatsim reads one chain of layers, no branches)");
@@ -687,6 +811,33 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             open = &L;
             return L;
         };
+        // The layer's weights: an integer initializer (streamlined form) or a
+        // weight quantiser's output (Brevitas form, with per-channel scales).
+        const QuantizedWeights* wq = n.input_size() > 1 && weight_quant.count(n.input(1)) ? &weight_quant.at(n.input(1))
+                                                                                           : nullptr;
+        auto weights = [&]() -> const Tensor& { return wq ? wq->ints : param(1, "weights"); };
+        auto weight_bits = [&](const Tensor& w) {
+            return wq ? wq->bits
+                      : infer_weight_bits(w.v, g.dtype.count(n.input(1)) ? g.dtype.at(n.input(1)) : "", where);
+        };
+        // a[o] = input scale * weight scale of output channel o (constant over the channel).
+        auto set_scales = [&](PendingLayer& L, const Tensor& w, int out_axis) {
+            const int64_t M = w.shape[size_t(out_axis)];
+            L.a.assign(size_t(M), 0.0);
+            L.b.assign(size_t(M), 0.0);
+            std::vector<bool> seen(size_t(M), false);
+            for (size_t e = 0; e < w.v.size(); ++e) {
+                size_t rest = e;
+                for (size_t d = w.shape.size(); d-- > size_t(out_axis) + 1;) rest /= size_t(w.shape[d]);
+                const size_t o = rest % size_t(M);
+                const double s = cur_scale * (wq ? broadcast_at(wq->scale, w.shape, e) : 1.0);
+                if (seen[o] && L.a[o] != s)
+                    throw QonnxError(where + ": weight scale varies within output channel " + std::to_string(o) +
+                                     " (only per-tensor or per-output-channel scales are supported)");
+                L.a[o] = s;
+                seen[o] = true;
+            }
+        };
         if (op == "Conv") {
             if (layout != Layout::Nchw) throw QonnxError(where + ": Conv after the feature map was flattened");
             if (n.input_size() > 2) throw QonnxError(where + ": Conv with a bias is not supported (no integer bias)");
@@ -699,7 +850,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 if (v != 1) throw QonnxError(where + ": dilation is not supported");
             if (string_attr(n, "auto_pad", "NOTSET") != "NOTSET" && string_attr(n, "auto_pad", "") != "VALID")
                 throw QonnxError(where + ": auto_pad " + string_attr(n, "auto_pad", "") + " is not supported");
-            const Tensor& w = param(1, "weights");
+            const Tensor& w = weights();
             if (w.shape.size() != 4 || w.shape[1] != C || w.shape[2] != w.shape[3])
                 throw QonnxError(where + ": weights " + shape_str(w.shape) + " are not OIHW [M," + std::to_string(C) +
                                  ",K,K] with a square kernel");
@@ -707,7 +858,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             const int64_t M = w.shape[0], K = w.shape[2];
             L.spec.channels = int(M);
             L.spec.kernel = int(K);
-            L.spec.weight_bits = infer_weight_bits(w.v, g.dtype.count(n.input(1)) ? g.dtype.at(n.input(1)) : "", where);
+            L.spec.weight_bits = weight_bits(w);
+            set_scales(L, w, 0);
             L.params.weights.resize(w.v.size());
             for (int64_t o = 0; o < M; ++o)
                 for (int64_t c = 0; c < C; ++c)
@@ -728,7 +880,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 if (float_attr(n, "alpha", 1.0) != 1.0) throw QonnxError(where + ": alpha other than 1 is not supported");
                 transposed = int_attr(n, "transB", 0) != 0;
             }
-            const Tensor& w = param(1, "weights");
+            const Tensor& w = weights();
             const int64_t fan_in = C * D * D;
             const int64_t K = w.shape.size() == 2 ? w.shape[transposed ? 1 : 0] : -1;
             if (w.shape.size() != 2 || K != fan_in)
@@ -737,7 +889,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             const int64_t M = w.shape[transposed ? 0 : 1];
             PendingLayer& L = begin_layer(LayerKind::Fc);
             L.spec.channels = int(M);
-            L.spec.weight_bits = infer_weight_bits(w.v, g.dtype.count(n.input(1)) ? g.dtype.at(n.input(1)) : "", where);
+            L.spec.weight_bits = weight_bits(w);
+            set_scales(L, w, transposed ? 0 : 1);
             L.params.weights.resize(w.v.size());
             // fatsim's FC reads the feature map in HWC order; a CHW flatten
             // permutes the weight columns instead.
@@ -757,6 +910,9 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             if (!open || open->has_act)
                 throw QonnxError(where + ": MultiThreshold without a Conv or MatMul before it");
             PendingLayer& L = *open;
+            if (!L.affine_is_identity())
+                throw QonnxError(where + ": MultiThreshold after scaled weights or a BatchNormalization (mixes the "
+                                 "streamlined and the Brevitas form)");
             const std::string dtype = string_attr(n, "out_dtype", "");
             const int b = act_bits_of(dtype);
             if (!b)
@@ -779,9 +935,73 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             for (int64_t c = 0; c < C; ++c)
                 for (int k = 0; k < T; ++k)
                     L.dot_thresholds[size_t(c * T + k)] = t.v[size_t((t.shape[0] == 1 ? 0 : c) * T + k)];
+            cur_scale = 1.0;
+        } else if (op == "BatchNormalization") {
+            if (!open || open->has_act || open->has_bn)
+                throw QonnxError(where + ": BatchNormalization must follow a Conv or MatMul (once, before its quantiser)");
+            const Tensor &gamma = param(1, "scale"), &beta = param(2, "bias"), &mean = param(3, "mean"),
+                         &var = param(4, "variance");
+            const size_t M = open->a.size();
+            for (const Tensor* t : {&gamma, &beta, &mean, &var})
+                if (t->v.size() != M)
+                    throw QonnxError(where + ": parameters of " + std::to_string(t->v.size()) + " channels, the layer has " +
+                                     std::to_string(M));
+            const double eps = float_attr(n, "epsilon", 1e-5);
+            for (size_t o = 0; o < M; ++o) {
+                // y = gamma (a dot + b - mean) / sqrt(var + eps) + beta
+                const double k = gamma.v[o] / std::sqrt(var.v[o] + eps);
+                open->b[o] = k * (open->b[o] - mean.v[o]) + beta.v[o];
+                open->a[o] *= k;
+            }
+            open->has_bn = true;
+        } else if (is_quant_op(op) || op == "BipolarQuant") {
+            auto init = [&](int k, const char* what) -> double {
+                const Tensor& t = param(k, what);
+                if (t.v.size() != 1)
+                    throw QonnxError(where + ": " + what + " must be one value (per-channel activation quantisers are "
+                                     "not supported)");
+                return t.v[0];
+            };
+            const double scale = init(1, "scale");
+            if (!(scale > 0)) throw QonnxError(where + ": scale " + std::to_string(scale) + " must be positive");
+            const bool quant = op != "BipolarQuant";
+            const bool sgn = int_attr(n, "signed", 1) != 0, narrow = int_attr(n, "narrow", 0) != 0;
+            const double bits = quant ? init(3, "bit width") : 1.0;
+            const int b = int(bits);
+            if (quant) {
+                const double zp = init(2, "zero point");
+                if (zp != 0) throw QonnxError(where + ": zero point " + std::to_string(zp) + " is not supported (0 only)");
+                if (string_attr(n, "rounding_mode", "ROUND") != "ROUND")
+                    throw QonnxError(where + ": rounding_mode " + string_attr(n, "rounding_mode", "") +
+                                     " is not supported (ROUND)");
+            }
+            if (layers.empty()) {
+                // The input quantiser: fatsim's input is already the signed 8-bit integer q.
+                if (!(quant && scale == 1.0 && bits == 8 && sgn && !narrow))
+                    throw QonnxError(where + ": input quantiser must be signed 8-bit with scale 1 (the input is "
+                                     "the integer pixel - 128)");
+            } else {
+                const bool ok = !quant || (bits == b && ((sgn && narrow && b == 2) || (!sgn && !narrow && (b == 3 || b == 4))));
+                if (!ok)
+                    throw QonnxError(where + ": a " + (sgn ? "signed" : "unsigned") + (narrow ? " narrow " : " ") +
+                                     std::to_string(bits) + "-bit quantiser is not an activation fatsim has "
+                                     "(signed narrow 2-bit, unsigned 3- or 4-bit, BipolarQuant)");
+                const int lo = act_range(b).lo, hi = act_range(b).hi;
+                if (!open || open->has_act)
+                    throw QonnxError(where + ": activation quantiser without a Conv or MatMul before it");
+                PendingLayer& L = *open;
+                L.spec.act_bits = b;
+                L.has_act = true;
+                if (!quant) L.steps = {0.0};  // BipolarQuant: y >= 0 gives +1
+                else for (int k = lo + 1; k <= hi; ++k) L.steps.push_back((k - 0.5) * scale);  // round(y / scale) >= k
+                cur_scale = scale;
+            }
         } else if (op == "MaxPool") {
             if (!open || open->spec.kind != LayerKind::Conv || open->spec.pool != 1)
                 throw QonnxError(where + ": MaxPool must follow a conv layer (once)");
+            if (!open->has_act && !open->affine_is_identity())
+                throw QonnxError(where + ": MaxPool before the activation quantiser of a scaled or normalized layer "
+                                 "is not supported (pool after the quantiser)");
             const auto k = ints_attr(n, "kernel_shape", {});
             const auto s = ints_attr(n, "strides", {1, 1});
             if (k.size() != 2 || k[0] != k[1] || s != k)
@@ -810,8 +1030,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             else if (layout == Layout::Nhwc) layout = Layout::FlatHwc;
         } else {
             throw QonnxError(where + ": op " + (n.domain().empty() ? "" : n.domain() + ".") + op +
-                             " is not supported (Conv, MatMul, Gemm, MultiThreshold, MaxPool, Transpose, Flatten, "
-                             "Reshape)");
+                             " is not supported (Conv, MatMul, Gemm, MultiThreshold, Quant, IntQuant, BipolarQuant, "
+                             "BatchNormalization, MaxPool, Transpose, Flatten, Reshape)");
         }
         cur = n.output(0);
     }
@@ -821,9 +1041,16 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     if (layers.back().has_act || layers.back().spec.pool != 1)
         throw QonnxError(path + ": " + layers.back().where +
                          ": the last layer must output its raw accumulators (no MultiThreshold or MaxPool after it)");
-    for (auto& L : layers) {
-        topo.layers.push_back(L.spec);
+    {
+        // argmax(a dot + b) is argmax(dot) only for one positive a and b = 0.
+        const PendingLayer& L = layers.back();
+        for (size_t o = 0; o < L.a.size(); ++o)
+            if (L.b[o] != 0.0 || L.a[o] != L.a[0] || !(L.a[0] > 0))
+                throw QonnxError(L.where + ": the classifier's outputs are scaled or shifted per class (a "
+                                 "BatchNormalization or per-channel scale), which changes the arg max; fatsim's "
+                                 "classifier outputs raw accumulators");
     }
+    for (auto& L : layers) topo.layers.push_back(L.spec);
     try {
         finalize_topology(topo, path);
     } catch (const ConfigError& e) {
@@ -834,6 +1061,16 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
         LayerParams& p = layers[l].params;
         for (double t : layers[l].dot_thresholds)
             p.thresholds.push_back(dot_threshold_to_accumulator(t, s.binary_xnor(), s.mw()));
+        if (!layers[l].steps.empty()) {
+            // Brevitas form: fold a, b and the quantiser steps like the trainer's export.
+            for (int o = 0; o < s.mh(); ++o) {
+                const double a = layers[l].a[size_t(o)], b = layers[l].b[size_t(o)];
+                if (a < 0)
+                    for (int c = 0; c < s.mw(); ++c) p.weights[size_t(o) * s.mw() + c] *= -1;
+                for (double t : layers[l].steps)
+                    p.thresholds.push_back(fold_step_threshold(std::fabs(a), b, t, s.binary_xnor(), s.mw()));
+            }
+        }
         model.layers.push_back(std::move(p));
     }
     try {

@@ -1,5 +1,7 @@
 // QONNX interop: a QnnModel as FINN's streamlined QONNX graph (Conv / MatMul
-// with integer weights, MultiThreshold, MaxPool) and back, plus a small float
+// with integer weights, MultiThreshold, MaxPool) and back; import of the form
+// Brevitas exports (Quant / BipolarQuant, BatchNormalization) folded into
+// integer thresholds by the trainer's rule (threshold_fold.hpp); a small float
 // evaluator of such graphs to check an import against the graph's own
 // arithmetic. Only built with FATSIM_ONNX (Debian's libonnx + protobuf); the
 // ONNX types stay inside qonnx.cpp.
@@ -29,12 +31,15 @@ void save_qonnx(const QnnModel& model, const std::string& path);
 struct QonnxImportOptions {
     std::string topology_name;  // empty: the one the graph carries (metadata or graph name)
 };
-// Reads a streamlined QONNX graph and converts it to integer weights and
-// accumulator-domain thresholds; throws QonnxError.
+// Reads a QONNX graph (streamlined or Brevitas form, one chain of layers) and
+// converts it to integer weights and accumulator-domain thresholds; throws
+// QonnxError naming the node for anything fatsim cannot represent.
 QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options = {});
 
 // Float reference evaluation of a QONNX graph, op by op as the graph says
-// (Conv, MatMul, Gemm, MultiThreshold, MaxPool, Transpose, Flatten, Reshape).
+// (Conv, MatMul, Gemm, MultiThreshold, Quant / IntQuant (rounding half to
+// even, as QONNX), BipolarQuant, BatchNormalization, MaxPool, Transpose,
+// Flatten, Reshape).
 class QonnxGraph {
 public:
     explicit QonnxGraph(const std::string& path);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -318,5 +320,115 @@ TEST(Qonnx, UnsupportedGraphsNameTheNodeAndTheRule) {
         } catch (const QonnxError& e) {
             expect_has(e.what(), {"garbage.onnx"});
         }
+    }
+}
+
+// ---- Brevitas form: graphs written by make_brevitas_qonnx.py (python3-onnx)
+
+namespace {
+
+// Writes the named config's graph; empty when no Python with onnx was found.
+std::string brevitas_graph(const std::string& config, int seed) {
+    const std::string python = FATSIM_TEST_PYTHON_ONNX;
+    if (python.empty()) return "";
+    const std::string out = temp_path("brevitas_" + config + "_" + std::to_string(seed) + ".onnx");
+    const std::string cmd = python + " " + FATSIM_TEST_SOURCE_DIR + "/make_brevitas_qonnx.py " + out + " " + config +
+                            " " + std::to_string(seed);
+    if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "failed: " << cmd;
+    return out;
+}
+#define SKIP_WITHOUT_PYTHON_ONNX(path)                                                          \
+    if ((path).empty()) GTEST_SKIP() << "no python3 with the onnx module (python3-onnx): "       \
+                                        "the Brevitas-form graphs cannot be written";
+
+}  // namespace
+
+TEST(QonnxBrevitas, FoldedModelMatchesTheGraphImageByImage) {
+    struct Case {
+        const char* config;
+        std::vector<std::pair<int, int>> bits;  // weight, act per layer
+    };
+    const std::vector<Case> cases = {
+        {"w1a1", {{1, 1}, {1, 1}, {1, 1}, {1, 0}}},
+        {"w2a2", {{2, 2}, {2, 2}, {2, 0}}},
+        {"w4a3", {{4, 3}, {3, 4}, {8, 1}, {1, 0}}},
+    };
+    for (const Case& c : cases)
+        for (int seed : {1, 2}) {
+            const std::string p = brevitas_graph(c.config, seed);
+            SKIP_WITHOUT_PYTHON_ONNX(p);
+            const QnnModel m = import_qonnx(p);
+            ASSERT_EQ(m.topology.layers.size(), c.bits.size()) << c.config;
+            for (size_t l = 0; l < c.bits.size(); ++l) {
+                EXPECT_EQ(m.topology.layers[l].weight_bits, c.bits[l].first) << c.config << " layer " << l;
+                EXPECT_EQ(m.topology.layers[l].act_bits, c.bits[l].second) << c.config << " layer " << l;
+            }
+            expect_graph_matches_engine(p, m, 60, uint64_t(seed) + 10);
+        }
+}
+
+TEST(QonnxBrevitas, NegativeBatchNormScaleNegatesTheWeightRow) {
+    // The generator gives some channels a negative gamma: those rows come
+    // out negated (the trainer's rule), the others as quantised.
+    const std::string p = brevitas_graph("w2a2", 3);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    onnx::ModelProto g;
+    {
+        std::ifstream f(p, std::ios::binary);
+        ASSERT_TRUE(g.ParseFromIstream(&f));
+    }
+    const auto gamma = floats(*initializer_named(g, "l0_g"));
+    const auto w = floats(*initializer_named(g, "l0_W"));    // OIHW, ints * scale
+    const auto ws = floats(*initializer_named(g, "l0_ws"));  // per output channel
+    const QnnModel m = import_qonnx(p);
+    const int MW = m.topology.layers[0].mw();  // 9 (1 input channel): OIHW row = FINN row
+    int negated = 0;
+    for (size_t o = 0; o < gamma.size(); ++o)
+        for (int k = 0; k < MW; ++k) {
+            const int q = int(std::lround(w[o * size_t(MW) + size_t(k)] / ws[o]));
+            EXPECT_EQ(m.weight(0, int(o), k), gamma[o] < 0 ? -q : q) << "channel " << o;
+            negated += gamma[o] < 0 && k == 0;
+        }
+    EXPECT_GT(negated, 0) << "no negative gamma drawn: the test proves little";
+}
+
+TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
+    const std::string p = brevitas_graph("w2a2", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    onnx::ModelProto base;
+    {
+        std::ifstream f(p, std::ios::binary);
+        ASSERT_TRUE(base.ParseFromIstream(&f));
+    }
+    auto find_node = [](onnx::ModelProto& m, const std::string& output) -> onnx::NodeProto& {
+        for (auto& n : *m.mutable_graph()->mutable_node())
+            if (n.output(0) == output) return n;
+        throw std::runtime_error("no node writes " + output);
+    };
+    auto expect_has = [](const std::string& msg, std::initializer_list<const char*> parts) {
+        for (const char* part : parts) EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
+    };
+    {
+        onnx::ModelProto g = base;  // weights using -2^(b-1)
+        for (auto& a : *find_node(g, "l0_Wq").mutable_attribute())
+            if (a.name() == "narrow") a.set_i(0);
+        expect_has(import_error(g, "wide.onnx"), {"(Quant)", "narrow"});
+    }
+    {
+        onnx::ModelProto g = base;  // a 5-bit signed activation
+        auto* bits = initializer_named(g, "l0_abits");
+        set_floats(*bits, {5.0f});
+        expect_has(import_error(g, "a5.onnx"), {"(Quant)", "5", "not an activation fatsim has"});
+    }
+    {
+        onnx::ModelProto g = base;  // an input quantiser that scales the pixels
+        set_floats(*initializer_named(g, "in_scale"), {0.5f});
+        expect_has(import_error(g, "inscale.onnx"), {"(Quant)", "input quantiser"});
+    }
+    {
+        onnx::ModelProto g = base;  // the classifier's BN-like per-class scale
+        set_floats(*initializer_named(g, "l2_ws"), {0.05f, 0.05f, 0.05f, 0.05f, 0.07f});
+        initializer_named(g, "l2_ws")->set_dims(1, 5);
+        expect_has(import_error(g, "cls.onnx"), {"(MatMul)", "arg max"});
     }
 }
