@@ -11,7 +11,8 @@ namespace fatsim::app {
 int cmd_import(const Args& args) {
     po::options_description desc("fatsim import options");
     desc.add_options()
-        ("qonnx", po::value<std::string>()->required(), "QONNX graph: FINN streamlined (MultiThreshold) or Brevitas (Quant, BatchNormalization)")
+        ("qonnx", po::value<std::string>()->required(),
+         "QONNX graph: FINN streamlined (MultiThreshold) or Brevitas (Quant, BatchNormalization)")
         ("out,o", po::value<std::string>()->required(), "output model file (.fatq)")
         ("topology-name", po::value<std::string>()->default_value(""),
          "name of the topology (default: the graph's)")

@@ -806,7 +806,10 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             L.spec.act_bits = 0;  // until a MultiThreshold gives it one
             L.spec.name = n.name();
             if (L.spec.name.empty() || names.count(L.spec.name))
-                L.spec.name = (kind == LayerKind::Conv ? "conv" : "fc") + std::to_string(layers.size() - 1);
+                L.spec.name = (kind == LayerKind::Conv ? "conv" : "fc") +
+                              std::to_string(std::count_if(layers.begin(), layers.end() - 1, [&](const PendingLayer& o) {
+                                  return o.spec.kind == kind;
+                              }));  // conv0.., fc0.. like the CNV topologies
             names.insert(L.spec.name);
             open = &L;
             return L;
