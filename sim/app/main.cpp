@@ -75,7 +75,7 @@ Usage: fatsim <command> [options]      (fatsim <command> --help for its options)
 
 Commands:
   eval        accuracy of a model file on a dataset (golden integer engine)
-  model       make and inspect model files: `fatsim model random|info`
+  model       make, inspect and export model files: `fatsim model random|info|export-qonnx`
   config      `fatsim config check FILE...` validates any config (topology, accelerator, FINN folding JSON,
               campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
