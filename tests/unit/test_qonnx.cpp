@@ -432,3 +432,49 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
         expect_has(import_error(g, "cls.onnx"), {"(MatMul)", "arg max"});
     }
 }
+
+// ---- the CLI: model export-qonnx, import --qonnx [--check]
+
+namespace {
+std::string run_cli(const std::string& args, int& rc) {
+    const std::string out = temp_path("cli_out.txt");
+    rc = std::system((std::string(FATSIM_BINARY) + " " + args + " > " + out + " 2>&1").c_str());
+    std::ifstream f(out);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST(QonnxCli, ExportImportRoundTripAndCheck) {
+    const std::string m = temp_path("cli.fatq"), onnx_file = temp_path("cli.onnx"), back = temp_path("cli_back.fatq");
+    save_model(random_model(w2a2_net(), 5), m);
+    int rc = 0;
+    std::string out = run_cli("model export-qonnx --model " + m + " --out " + onnx_file, rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("accepted by the ONNX checker"), std::string::npos) << out;
+    out = run_cli("import --qonnx " + onnx_file + " --out " + back, rc);
+    ASSERT_EQ(rc, 0) << out;
+    std::ifstream a(m, std::ios::binary), b(back, std::ios::binary);
+    const std::string ma((std::istreambuf_iterator<char>(a)), {}), mb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_EQ(ma, mb) << "export -> import changed the model file";
+
+    // --check reads Fashion-MNIST (28x28, padded to the input): a CNV-sized model.
+    if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
+    const std::string cnv = temp_path("cnv.fatq"), cnv_onnx = temp_path("cnv.onnx");
+    save_model(random_model(load_topology(std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a2.yaml", 0.25), 2), cnv);
+    ASSERT_EQ((run_cli("model export-qonnx --model " + cnv + " --out " + cnv_onnx, rc), rc), 0);
+    out = run_cli("import --qonnx " + cnv_onnx + " --out " + back + " --check 25", rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("25/25 predictions agree"), std::string::npos) << out;
+}
+
+TEST(QonnxCli, ImportErrorNamesTheNodeAndWritesNothing) {
+    const QnnModel m = random_model(w2a2_net(), 6);
+    onnx::ModelProto g = parse(export_qonnx(m));
+    node_named(g, "f0")->set_op_type("Relu");
+    const std::string bad = save_proto(g, "cli_bad.onnx"), out_file = temp_path("cli_bad.fatq");
+    int rc = 0;
+    const std::string out = run_cli("import --qonnx " + bad + " --out " + out_file, rc);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("node 'f0' (Relu)"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(out_file));
+}
