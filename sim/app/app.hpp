@@ -44,6 +44,7 @@ int cmd_map_faults(const Args& args);      // cmd_map_faults.cpp
 int cmd_bench_physical(const Args& args);  // cmd_map_faults.cpp: `fatsim bench physical`
 int cmd_replicate(const Args& args);       // cmd_replicate.cpp
 int cmd_merge(const Args& args);           // cmd_merge.cpp: join --shard folders
+int cmd_import(const Args& args);  // cmd_import.cpp (only with FATSIM_HAVE_ONNX)
 int cmd_train(const Args& args);   // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_export(const Args& args);  // cmd_train.cpp (only with FATSIM_HAVE_TRAINER)
 int cmd_pipeline(const Args& args);  // cmd_pipeline.cpp (only with FATSIM_HAVE_TRAINER)

@@ -13,6 +13,9 @@
 #include "files.hpp"
 #include "model.hpp"
 #include "pipeline.hpp"
+#ifdef FATSIM_HAVE_ONNX
+#include "qonnx.hpp"
+#endif
 
 namespace fatsim::app {
 
@@ -52,17 +55,18 @@ int cmd_eval(const Args& args) {
 int cmd_model(const Args& args) {
     po::options_description desc("fatsim model options");
     desc.add_options()
-        ("action", po::value<std::string>()->required(), "random | info")
+        ("action", po::value<std::string>()->required(), "random | info | export-qonnx")
         ("topology,t", po::value<std::string>(), "topology YAML (random)")
         ("width", po::value<double>()->default_value(0.0), "width multiplier overriding the topology's (0 = keep)")
         ("seed", po::value<uint64_t>()->default_value(1), "random seed")
-        ("out,o", po::value<std::string>(), "output model file (random)")
-        ("model,m", po::value<std::string>(), "model file (info)");
+        ("out,o", po::value<std::string>(), "output model file (random) or ONNX file (export-qonnx)")
+        ("model,m", po::value<std::string>(), "model file (info, export-qonnx)");
     po::positional_options_description pos;
     pos.add("action", 1);
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm,
-                       "fatsim model random --topology T [--width W] --seed N --out M | fatsim model info --model M",
+                       "fatsim model random --topology T [--width W] --seed N --out M | fatsim model info --model M | "
+                       "fatsim model export-qonnx --model M --out net.onnx",
                        &pos))
         return 0;
     const std::string action = vm["action"].as<std::string>();
@@ -87,7 +91,19 @@ int cmd_model(const Args& args) {
                         l.mw(), l.mh(), l.weight_bits, l.act_bits, l.out_dim, l.pool);
         return 0;
     }
-    throw UsageError("unknown action '" + action + "' (random | info)");
+    if (action == "export-qonnx") {
+        if (!vm.count("model") || !vm.count("out")) throw UsageError("model export-qonnx needs --model and --out");
+#ifdef FATSIM_HAVE_ONNX
+        const QnnModel m = load_model(vm["model"].as<std::string>());
+        save_qonnx(m, vm["out"].as<std::string>());
+        std::printf("wrote %s: %s as a streamlined QONNX graph (%zu layers), accepted by the ONNX checker\n",
+                    vm["out"].as<std::string>().c_str(), m.topology.name.c_str(), m.topology.layers.size());
+        return 0;
+#else
+        throw std::runtime_error("this build has no ONNX support (configure with -DFATSIM_ONNX=ON, libonnx-dev)");
+#endif
+    }
+    throw UsageError("unknown action '" + action + "' (random | info | export-qonnx)");
 }
 
 namespace {

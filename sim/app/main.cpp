@@ -75,10 +75,11 @@ Usage: fatsim <command> [options]      (fatsim <command> --help for its options)
 
 Commands:
   eval        accuracy of a model file on a dataset (golden integer engine)
-  model       make and inspect model files: `fatsim model random|info`
+  model       make, inspect and export model files: `fatsim model random|info|export-qonnx`
   config      `fatsim config check FILE...` validates any config (topology, accelerator, FINN folding JSON,
               campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
+  import      `fatsim import --qonnx net.onnx --out m.fatq`: a QONNX graph (Brevitas or FINN streamlined) as a model file
   export      export a training checkpoint to a model file (BN folded into integer thresholds)
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
   campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
@@ -138,6 +139,14 @@ int main(int argc, char** argv) {
 #else
         if (cmd == "verify-rtl") {
             std::cerr << "fatsim verify-rtl: this build has no RTL (configure with Verilator and -DFATSIM_RTL=ON)\n";
+            return 1;
+        }
+#endif
+#ifdef FATSIM_HAVE_ONNX
+        if (cmd == "import") return cmd_import(args);
+#else
+        if (cmd == "import") {
+            std::cerr << "fatsim import: this build has no ONNX support (configure with -DFATSIM_ONNX=ON, libonnx-dev)\n";
             return 1;
         }
 #endif

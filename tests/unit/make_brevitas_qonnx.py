@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Test-only: writes a small CNV-like network in the QONNX form Brevitas
+exports (Quant / BipolarQuant on weights and activations, Conv, MatMul or
+Gemm, BatchNormalization, MaxPool, Flatten) with random weights and BN
+statistics calibrated on random inputs, for test_qonnx.
+
+usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED    (CONFIG: w1a1 | w2a2 | w4a3)
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+QDOMAIN = "qonnx.custom_op.general"
+
+# (kind, out channels, kernel, pool, weight bits, act) per layer; act:
+# "bipolar", ("int", 2) signed narrow 2-bit, ("uint", b), None = classifier.
+CONFIGS = {
+    "w1a1": dict(input=(3, 10), layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    "w2a2": dict(input=(1, 8), layers=[
+        ("conv", 6, 3, 2, 2, ("int", 2)), ("gemm", 9, 1, 1, 2, ("int", 2)), ("fc", 5, 1, 1, 2, None)]),
+    "w4a3": dict(input=(2, 9), layers=[
+        ("conv", 5, 3, 1, 4, ("uint", 3)), ("conv", 7, 3, 5, 3, ("uint", 4)),
+        ("fc", 6, 1, 1, 8, "bipolar"), ("fc", 4, 1, 1, 1, None)]),
+}
+
+
+def conv_nchw(x, w):
+    n, c, h, _ = x.shape
+    m, _, k, _ = w.shape
+    o = h - k + 1
+    cols = np.stack([x[:, :, y:y + o, xx:xx + o] for y in range(k) for xx in range(k)], axis=2)  # n,c,k*k,o,o
+    return np.einsum("nckyx,mck->nmyx", cols, w.reshape(m, c, k * k))
+
+
+def quant_act(y, act, scale):
+    if act == "bipolar":
+        return np.where(y >= 0, 1.0, -1.0) * scale
+    lo, hi = (-1, 1) if act[0] == "int" else (0, 2 ** act[1] - 1)
+    return np.clip(np.round(y / scale), lo, hi) * scale
+
+
+def main():
+    out, config, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    cfg = CONFIGS[config]
+    rng = np.random.default_rng(seed)
+    c_in, dim = cfg["input"]
+    nodes, inits = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name))
+        return name
+
+    x = rng.integers(-128, 128, size=(64, c_in, dim, dim)).astype(np.float64)  # calibration batch
+    cur = "global_in_q"
+    nodes.append(helper.make_node("Quant", ["global_in", const("in_scale", 1.0), const("in_zp", 0.0),
+                                            const("in_bits", 8.0)], [cur], domain=QDOMAIN,
+                                  signed=1, narrow=0, rounding_mode="ROUND"))
+    flat = False
+    for i, (kind, m, k, pool, wbits, act) in enumerate(cfg["layers"]):
+        name = f"l{i}"
+        if kind != "conv" and not flat:  # Brevitas flattens NCHW directly
+            nodes.append(helper.make_node("Flatten", [cur], [name + "_flat"], axis=1))
+            cur = name + "_flat"
+            x = x.reshape(x.shape[0], -1)
+            flat = True
+        fan_in = x.shape[1] * (k * k if kind == "conv" else 1)
+        wshape = (m, x.shape[1], k, k) if kind == "conv" else ((m, x.shape[1]) if kind == "gemm" else (x.shape[1], m))
+        wmax = 1 if wbits == 1 else 2 ** (wbits - 1) - 1
+        ints = rng.choice([-1, 1], size=wshape) if wbits == 1 else rng.integers(-wmax, wmax + 1, size=wshape)
+        last = act is None
+        # per-output-channel weight scales, one scale for the classifier
+        sshape = (m, 1, 1, 1) if kind == "conv" else ((m, 1) if kind == "gemm" else (1, m))
+        wscale = np.full(sshape, 0.05) if last else rng.uniform(0.01, 0.2, size=sshape)
+        wq = name + "_Wq"
+        if wbits == 1:
+            nodes.append(helper.make_node("BipolarQuant", [const(name + "_W", ints * wscale), const(name + "_ws", wscale)],
+                                          [wq], domain=QDOMAIN))
+        else:
+            nodes.append(helper.make_node("Quant", [const(name + "_W", ints * wscale), const(name + "_ws", wscale),
+                                                    const(name + "_wzp", 0.0), const(name + "_wbits", float(wbits))],
+                                          [wq], domain=QDOMAIN, signed=1, narrow=1, rounding_mode="ROUND"))
+        wf = ints * wscale
+        if kind == "conv":
+            nodes.append(helper.make_node("Conv", [cur, wq], [name + "_acc"], kernel_shape=[k, k]))
+            y = conv_nchw(x, wf)
+        elif kind == "gemm":
+            nodes.append(helper.make_node("Gemm", [cur, wq], [name + "_acc"], transB=1))
+            y = x @ wf.T
+        else:
+            nodes.append(helper.make_node("MatMul", [cur, wq], [name + "_acc"]))
+            y = x @ wf
+        cur = name + "_acc"
+        if last:
+            nodes[-1].output[0] = "global_out"
+            cur = "global_out"
+            break
+        # BN calibrated on the batch so every level is used; some gammas negative
+        axes = (0, 2, 3) if y.ndim == 4 else (0,)
+        mean, var = y.mean(axis=axes), y.var(axis=axes) + 1e-3
+        gamma = rng.uniform(0.5, 1.5, size=m) * rng.choice([-1, 1], size=m, p=[0.3, 0.7])
+        beta = rng.uniform(-0.3, 0.3, size=m) + (1.5 if act != "bipolar" and act[0] == "uint" else 0.0)
+        nodes.append(helper.make_node("BatchNormalization", [cur, const(name + "_g", gamma), const(name + "_b", beta),
+                                                             const(name + "_mean", mean), const(name + "_var", var)],
+                                      [name + "_bn"], epsilon=1e-4))
+        bshape = (1, m, 1, 1) if y.ndim == 4 else (1, m)
+        y = (gamma.reshape(bshape) * (y - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + 1e-4)
+             + beta.reshape(bshape))
+        ascale = 1.0 if act == "bipolar" else (0.5 if act[0] == "uint" else 0.7)
+        if act == "bipolar":
+            nodes.append(helper.make_node("BipolarQuant", [name + "_bn", const(name + "_as", ascale)], [name + "_act"],
+                                          domain=QDOMAIN))
+        else:
+            signed = 1 if act[0] == "int" else 0
+            nodes.append(helper.make_node("Quant", [name + "_bn", const(name + "_as", ascale), const(name + "_azp", 0.0),
+                                                    const(name + "_abits", float(act[1]))], [name + "_act"],
+                                          domain=QDOMAIN, signed=signed, narrow=signed, rounding_mode="ROUND"))
+        x = quant_act(y, act, ascale)
+        cur = name + "_act"
+        if pool > 1:
+            nodes.append(helper.make_node("MaxPool", [cur], [name + "_pool"], kernel_shape=[pool, pool],
+                                          strides=[pool, pool]))
+            cur = name + "_pool"
+            n, c, h, _ = x.shape
+            x = x.reshape(n, c, h // pool, pool, h // pool, pool).max(axis=(3, 5))
+    n_out = cfg["layers"][-1][1]
+    graph = helper.make_graph(nodes, "brevitas_" + config,
+                              [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1, c_in, dim, dim])],
+                              [helper.make_tensor_value_info("global_out", TensorProto.FLOAT, [1, n_out])], inits)
+    model = helper.make_model(graph, producer_name="make_brevitas_qonnx",
+                              opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QDOMAIN, 1)])
+    onnx.checker.check_model(model)
+    onnx.save(model, out)
+
+
+if __name__ == "__main__":
+    main()

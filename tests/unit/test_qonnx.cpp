@@ -1,0 +1,480 @@
+// QONNX export / import (sim/onnx/qonnx.cpp): round trips to identical model
+// files, the float evaluation of the graph against the golden engine image by
+// image, the threshold domain conversion, and errors naming the node.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "model.hpp"
+#include "qonnx.hpp"
+#include "reference.hpp"
+
+using namespace fatsim;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / ("fatsim_test_qonnx_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    return (dir / name).string();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << bytes;
+}
+
+Topology topo_of(const std::string& yaml) { return parse_topology(yaml, "test.yaml"); }
+
+// Binary CNV in miniature: XNOR layers after the first.
+Topology binary_net() {
+    return topo_of(
+        "name: bnn\ninput: {channels: 3, dim: 10, bits: 8}\nweight_bits: 1\nact_bits: 1\nlayers:\n"
+        "  - {name: c0, type: conv, channels: 8}\n"
+        "  - {name: c1, type: conv, channels: 8, pool: 2}\n"
+        "  - {name: c2, type: conv, channels: 16, kernel: 2}\n"
+        "  - {name: f0, type: fc, channels: 12}\n"
+        "  - {name: f1, type: fc, channels: 10, act_bits: 0}\n");
+}
+Topology w2a2_net() {
+    return topo_of(
+        "name: w2a2\ninput: {channels: 1, dim: 8, bits: 8}\nweight_bits: 2\nact_bits: 2\nlayers:\n"
+        "  - {name: c0, type: conv, channels: 6, pool: 2}\n"
+        "  - {name: f0, type: fc, channels: 9}\n"
+        "  - {name: f1, type: fc, channels: 5, act_bits: 0}\n");
+}
+Topology mixed_net() {
+    return topo_of(
+        "name: mixed\ninput: {channels: 2, dim: 9, bits: 8}\nlayers:\n"
+        "  - {name: c0, type: conv, channels: 5, weight_bits: 4, act_bits: 3}\n"
+        "  - {name: c1, type: conv, channels: 7, weight_bits: 3, act_bits: 4, pool: 5}\n"
+        "  - {name: f0, type: fc, channels: 6, weight_bits: 8, act_bits: 1}\n"
+        "  - {name: f1, type: fc, channels: 4, weight_bits: 1, act_bits: 0}\n");
+}
+
+std::vector<int8_t> random_image(const Topology& t, std::mt19937& rng) {
+    std::uniform_int_distribution<int> d(-128, 127);
+    std::vector<int8_t> img(size_t(t.in_dim) * t.in_dim * t.in_channels);
+    for (auto& v : img) v = int8_t(d(rng));
+    return img;
+}
+
+onnx::ModelProto parse(const std::string& bytes) {
+    onnx::ModelProto m;
+    EXPECT_TRUE(m.ParseFromString(bytes));
+    return m;
+}
+std::string save_proto(const onnx::ModelProto& m, const std::string& name) {
+    const std::string p = temp_path(name);
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    write_bytes(p, bytes);
+    return p;
+}
+onnx::NodeProto* node_named(onnx::ModelProto& m, const std::string& name) {
+    for (auto& n : *m.mutable_graph()->mutable_node())
+        if (n.name() == name) return &n;
+    ADD_FAILURE() << "no node " << name;
+    return nullptr;
+}
+onnx::TensorProto* initializer_named(onnx::ModelProto& m, const std::string& name) {
+    for (auto& t : *m.mutable_graph()->mutable_initializer())
+        if (t.name() == name) return &t;
+    ADD_FAILURE() << "no initializer " << name;
+    return nullptr;
+}
+std::vector<float> floats(const onnx::TensorProto& t) {
+    std::vector<float> v(t.raw_data().size() / sizeof(float));
+    std::copy(t.raw_data().begin(), t.raw_data().end(), reinterpret_cast<char*>(v.data()));
+    return v;
+}
+void set_floats(onnx::TensorProto& t, const std::vector<float>& v) {
+    t.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+}
+
+// The message of the QonnxError that importing `m` throws.
+std::string import_error(const onnx::ModelProto& m, const std::string& name) {
+    const std::string p = save_proto(m, name);
+    try {
+        import_qonnx(p);
+    } catch (const QonnxError& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "import of " << name << " did not fail";
+    return "";
+}
+
+// Every image classified alike by the graph's float evaluation and the engine.
+void expect_graph_matches_engine(const std::string& onnx_path, const QnnModel& model, int images, uint64_t seed) {
+    const QonnxGraph graph(onnx_path);
+    const Engine engine(model);
+    const auto ws_owner = engine.make_workspace();
+    Engine::Workspace& ws = *ws_owner;
+    std::mt19937 rng{unsigned(seed)};
+    int distinct = 0, first = -1;
+    for (int i = 0; i < images; ++i) {
+        const auto img = random_image(model.topology, rng);
+        const int want = engine.classify(ws, img.data());
+        ASSERT_EQ(graph.classify(img.data(), model.topology.in_dim, model.topology.in_channels), want)
+            << onnx_path << " image " << i;
+        if (first < 0) first = want;
+        distinct += want != first;
+    }
+    EXPECT_GT(distinct, 0) << "all images got one class: the comparison proves little";
+}
+
+}  // namespace
+
+TEST(Qonnx, ExportThenImportGivesTheIdenticalModelFile) {
+    int seed = 1;
+    for (const Topology& t : {binary_net(), w2a2_net(), mixed_net()}) {
+        QnnModel m = random_model(t, uint64_t(seed++));
+        m.description = "random " + t.name;
+        const std::string p = temp_path(t.name + ".onnx");
+        save_qonnx(m, p);
+        const QnnModel back = import_qonnx(p);
+        EXPECT_EQ(serialize_model(back), serialize_model(m)) << t.name;
+        EXPECT_EQ(back.topology.name, t.name);
+        QonnxImportOptions opt;
+        opt.topology_name = "renamed";
+        EXPECT_EQ(import_qonnx(p, opt).topology.name, "renamed");
+    }
+}
+
+TEST(Qonnx, GraphArithmeticMatchesTheEngineImageByImage) {
+    int seed = 7;
+    for (const Topology& t : {binary_net(), w2a2_net(), mixed_net()}) {
+        const QnnModel m = random_model(t, uint64_t(seed++));
+        const std::string p = temp_path(t.name + "_eval.onnx");
+        save_qonnx(m, p);
+        expect_graph_matches_engine(p, m, 40, uint64_t(seed));
+    }
+}
+
+TEST(Qonnx, GraphOutputIsTheDotProductOfTheClassifier) {
+    // binary_net's classifier is an XNOR layer: the engine counts matches p,
+    // the graph outputs the dot product 2p - MW.
+    const QnnModel m = random_model(binary_net(), 3);
+    const std::string p = temp_path("logits.onnx");
+    save_qonnx(m, p);
+    const QonnxGraph graph(p);
+    std::mt19937 rng(5);
+    const auto img = random_image(m.topology, rng);
+    Trace trace;
+    reference_classify(m, img.data(), {}, &trace);
+    const auto out = graph.run(img.data(), m.topology.in_dim, m.topology.in_channels);
+    const auto& acc = trace.layers.back().acc;
+    const int MW = m.topology.layers.back().mw();
+    ASSERT_EQ(out.size(), acc.size());
+    for (size_t i = 0; i < acc.size(); ++i) EXPECT_EQ(out[i], 2.0 * acc[i] - MW) << i;
+}
+
+TEST(Qonnx, ExportedThresholdsAreInTheDotProductDomain) {
+    const QnnModel m = random_model(binary_net(), 11);
+    onnx::ModelProto g = parse(export_qonnx(m));
+    const auto c1 = floats(*initializer_named(g, "c1_T"));  // XNOR layer: 2t - MW
+    const auto c0 = floats(*initializer_named(g, "c0_T"));  // 8-bit input: the dot product itself
+    const int mw1 = m.topology.layers[1].mw();
+    ASSERT_EQ(c1.size(), m.layers[1].thresholds.size());
+    for (size_t i = 0; i < c1.size(); ++i) EXPECT_EQ(c1[i], 2.0f * m.layers[1].thresholds[i] - mw1);
+    for (size_t i = 0; i < c0.size(); ++i) EXPECT_EQ(c0[i], float(m.layers[0].thresholds[i]));
+    // MultiThreshold is a custom op of the QONNX domain, which the model imports.
+    bool domain = false;
+    for (const auto& o : g.opset_import()) domain = domain || o.domain() == "qonnx.custom_op.general";
+    EXPECT_TRUE(domain);
+    EXPECT_EQ(node_named(g, "c1_threshold")->domain(), "qonnx.custom_op.general");
+}
+
+TEST(Qonnx, RealValuedThresholdsRoundToTheSameDecisions) {
+    // A streamlined graph from FINN carries real thresholds; the import must
+    // round them so that every integer accumulator gets the same code.
+    for (const Topology& t : {binary_net(), mixed_net()}) {
+        const QnnModel m = random_model(t, 21);
+        onnx::ModelProto g = parse(export_qonnx(m));
+        for (const auto& l : t.layers) {
+            if (l.act_bits == 0) continue;
+            auto* ti = initializer_named(g, l.name + "_T");
+            auto v = floats(*ti);
+            for (size_t i = 0; i < v.size(); ++i) v[i] -= i % 3 == 0 ? 0.5f : i % 3 == 1 ? 1.25f : 2.5f;
+            // keep them ascending per channel
+            const int T = act_range(l.act_bits).thresholds();
+            for (size_t c = 0; c < v.size() / size_t(T); ++c)
+                std::sort(v.begin() + long(c * T), v.begin() + long((c + 1) * T));
+            set_floats(*ti, v);
+        }
+        const std::string p = save_proto(g, t.name + "_real_thr.onnx");
+        const QnnModel back = import_qonnx(p);
+        EXPECT_NE(serialize_model(back), serialize_model(m)) << "the thresholds moved";
+        expect_graph_matches_engine(p, back, 40, 99);
+    }
+}
+
+TEST(Qonnx, ChwFlattenWithoutTransposePermutesTheFcWeights) {
+    // Brevitas-style Flatten straight from NCHW: the same network once the
+    // MatMul's rows are put in CHW order.
+    const QnnModel m = random_model(w2a2_net(), 4);
+    onnx::ModelProto g = parse(export_qonnx(m));
+    auto* nodes = g.mutable_graph()->mutable_node();
+    int tr = -1;
+    for (int i = 0; i < nodes->size(); ++i)
+        if (nodes->Get(i).op_type() == "Transpose") tr = i;
+    ASSERT_GE(tr, 0);
+    const std::string before = nodes->Get(tr).input(0);
+    nodes->Mutable(tr + 1)->set_input(0, before);  // the Flatten reads the NCHW map
+    nodes->DeleteSubrange(tr, 1);
+    const LayerSpec& f0 = m.topology.layers[1];
+    const int C = m.topology.layers[0].channels, D = m.topology.layers[0].pooled_dim, MH = f0.mh();
+    auto* w = initializer_named(g, "f0_W");
+    const auto hwc = floats(*w);
+    std::vector<float> chw(hwc.size());
+    for (int c = 0; c < C; ++c)
+        for (int y = 0; y < D; ++y)
+            for (int x = 0; x < D; ++x)
+                for (int o = 0; o < MH; ++o)
+                    chw[size_t((c * D + y) * D + x) * MH + o] = hwc[size_t((y * D + x) * C + c) * MH + o];
+    set_floats(*w, chw);
+    const std::string p = save_proto(g, "chw.onnx");
+    EXPECT_EQ(serialize_model(import_qonnx(p)), serialize_model(m));
+    expect_graph_matches_engine(p, m, 30, 3);
+}
+
+TEST(Qonnx, UnsupportedGraphsNameTheNodeAndTheRule) {
+    const QnnModel m = random_model(w2a2_net(), 2);
+    const onnx::ModelProto base = parse(export_qonnx(m));
+    auto expect_has = [](const std::string& msg, std::initializer_list<const char*> parts) {
+        for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    };
+    {
+        onnx::ModelProto g = base;
+        node_named(g, "c0_threshold")->set_op_type("Relu");
+        node_named(g, "c0_threshold")->set_domain("");
+        expect_has(import_error(g, "relu.onnx"), {"'c0_threshold' (Relu)", "not supported"});
+    }
+    {
+        onnx::ModelProto g = base;
+        auto* a = node_named(g, "c0")->mutable_attribute();
+        for (auto& at : *a)
+            if (at.name() == "pads") at.set_ints(0, 1);
+        expect_has(import_error(g, "pad.onnx"), {"'c0' (Conv)", "padding"});
+    }
+    {
+        onnx::ModelProto g = base;
+        for (auto& at : *node_named(g, "c0_threshold")->mutable_attribute())
+            if (at.name() == "out_dtype") at.set_s("INT8");
+        expect_has(import_error(g, "dtype.onnx"), {"'c0_threshold' (MultiThreshold)", "INT8"});
+    }
+    {
+        onnx::ModelProto g = base;
+        for (auto& at : *node_named(g, "c0_threshold")->mutable_attribute())
+            if (at.name() == "out_scale") at.set_f(0.5f);
+        expect_has(import_error(g, "scale.onnx"), {"'c0_threshold'", "out_scale"});
+    }
+    {
+        onnx::ModelProto g = base;
+        auto* w = initializer_named(g, "f1_W");
+        auto v = floats(*w);
+        v[0] = 0.5f;
+        set_floats(*w, v);
+        expect_has(import_error(g, "frac.onnx"), {"'f1' (MatMul)", "not an integer"});
+    }
+    {
+        onnx::ModelProto g = base;
+        auto* w = initializer_named(g, "c0_W");
+        auto v = floats(*w);
+        v[0] = 3.0f;  // outside INT2
+        set_floats(*w, v);
+        expect_has(import_error(g, "range.onnx"), {"'c0' (Conv)", "INT2"});
+    }
+    {
+        onnx::ModelProto g = base;
+        for (auto& at : *node_named(g, "c0_maxpool")->mutable_attribute())
+            if (at.name() == "strides") at.set_ints(0, 1), at.set_ints(1, 1);
+        expect_has(import_error(g, "pool.onnx"), {"'c0_maxpool' (MaxPool)", "stride"});
+    }
+    {
+        onnx::ModelProto g = base;
+        node_named(g, "f0")->add_input("f1_W");  // a bias-like third input on a MatMul-turned-Gemm
+        node_named(g, "f0")->set_op_type("Gemm");
+        expect_has(import_error(g, "gemm.onnx"), {"'f0' (Gemm)", "bias"});
+    }
+    {
+        onnx::ModelProto g = base;
+        node_named(g, "f0")->set_input(0, "c0_act");  // skips the pool and flatten: a branch
+        expect_has(import_error(g, "branch.onnx"), {"'f0' (MatMul)", "previous node"});
+    }
+    {
+        const std::string p = temp_path("garbage.onnx");
+        write_bytes(p, "not a protobuf at all");
+        try {
+            import_qonnx(p);
+            ADD_FAILURE() << "garbage imported";
+        } catch (const QonnxError& e) {
+            expect_has(e.what(), {"garbage.onnx"});
+        }
+    }
+}
+
+// ---- Brevitas form: graphs written by make_brevitas_qonnx.py (python3-onnx)
+
+namespace {
+
+// Writes the named config's graph; empty when no Python with onnx was found.
+std::string brevitas_graph(const std::string& config, int seed) {
+    const std::string python = FATSIM_TEST_PYTHON_ONNX;
+    if (python.empty()) return "";
+    const std::string out = temp_path("brevitas_" + config + "_" + std::to_string(seed) + ".onnx");
+    const std::string cmd = python + " " + FATSIM_TEST_SOURCE_DIR + "/make_brevitas_qonnx.py " + out + " " + config +
+                            " " + std::to_string(seed);
+    if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "failed: " << cmd;
+    return out;
+}
+#define SKIP_WITHOUT_PYTHON_ONNX(path)                                                          \
+    if ((path).empty()) GTEST_SKIP() << "no python3 with the onnx module (python3-onnx): "       \
+                                        "the Brevitas-form graphs cannot be written";
+
+}  // namespace
+
+TEST(QonnxBrevitas, FoldedModelMatchesTheGraphImageByImage) {
+    struct Case {
+        const char* config;
+        std::vector<std::pair<int, int>> bits;  // weight, act per layer
+    };
+    const std::vector<Case> cases = {
+        {"w1a1", {{1, 1}, {1, 1}, {1, 1}, {1, 0}}},
+        {"w2a2", {{2, 2}, {2, 2}, {2, 0}}},
+        {"w4a3", {{4, 3}, {3, 4}, {8, 1}, {1, 0}}},
+    };
+    for (const Case& c : cases)
+        for (int seed : {1, 2}) {
+            const std::string p = brevitas_graph(c.config, seed);
+            SKIP_WITHOUT_PYTHON_ONNX(p);
+            const QnnModel m = import_qonnx(p);
+            ASSERT_EQ(m.topology.layers.size(), c.bits.size()) << c.config;
+            for (size_t l = 0; l < c.bits.size(); ++l) {
+                EXPECT_EQ(m.topology.layers[l].weight_bits, c.bits[l].first) << c.config << " layer " << l;
+                EXPECT_EQ(m.topology.layers[l].act_bits, c.bits[l].second) << c.config << " layer " << l;
+            }
+            expect_graph_matches_engine(p, m, 60, uint64_t(seed) + 10);
+        }
+}
+
+TEST(QonnxBrevitas, NegativeBatchNormScaleNegatesTheWeightRow) {
+    // The generator gives some channels a negative gamma: those rows come
+    // out negated (the trainer's rule), the others as quantised.
+    const std::string p = brevitas_graph("w2a2", 3);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    onnx::ModelProto g;
+    {
+        std::ifstream f(p, std::ios::binary);
+        ASSERT_TRUE(g.ParseFromIstream(&f));
+    }
+    const auto gamma = floats(*initializer_named(g, "l0_g"));
+    const auto w = floats(*initializer_named(g, "l0_W"));    // OIHW, ints * scale
+    const auto ws = floats(*initializer_named(g, "l0_ws"));  // per output channel
+    const QnnModel m = import_qonnx(p);
+    const int MW = m.topology.layers[0].mw();  // 9 (1 input channel): OIHW row = FINN row
+    int negated = 0;
+    for (size_t o = 0; o < gamma.size(); ++o)
+        for (int k = 0; k < MW; ++k) {
+            const int q = int(std::lround(w[o * size_t(MW) + size_t(k)] / ws[o]));
+            EXPECT_EQ(m.weight(0, int(o), k), gamma[o] < 0 ? -q : q) << "channel " << o;
+            negated += gamma[o] < 0 && k == 0;
+        }
+    EXPECT_GT(negated, 0) << "no negative gamma drawn: the test proves little";
+}
+
+TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
+    const std::string p = brevitas_graph("w2a2", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    onnx::ModelProto base;
+    {
+        std::ifstream f(p, std::ios::binary);
+        ASSERT_TRUE(base.ParseFromIstream(&f));
+    }
+    auto find_node = [](onnx::ModelProto& m, const std::string& output) -> onnx::NodeProto& {
+        for (auto& n : *m.mutable_graph()->mutable_node())
+            if (n.output(0) == output) return n;
+        throw std::runtime_error("no node writes " + output);
+    };
+    auto expect_has = [](const std::string& msg, std::initializer_list<const char*> parts) {
+        for (const char* part : parts) EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
+    };
+    {
+        onnx::ModelProto g = base;  // weights using -2^(b-1)
+        for (auto& a : *find_node(g, "l0_Wq").mutable_attribute())
+            if (a.name() == "narrow") a.set_i(0);
+        expect_has(import_error(g, "wide.onnx"), {"(Quant)", "narrow"});
+    }
+    {
+        onnx::ModelProto g = base;  // a 5-bit signed activation
+        auto* bits = initializer_named(g, "l0_abits");
+        set_floats(*bits, {5.0f});
+        expect_has(import_error(g, "a5.onnx"), {"(Quant)", "5", "not an activation fatsim has"});
+    }
+    {
+        onnx::ModelProto g = base;  // an input quantiser that scales the pixels
+        set_floats(*initializer_named(g, "in_scale"), {0.5f});
+        expect_has(import_error(g, "inscale.onnx"), {"(Quant)", "input quantiser"});
+    }
+    {
+        onnx::ModelProto g = base;  // the classifier's BN-like per-class scale
+        set_floats(*initializer_named(g, "l2_ws"), {0.05f, 0.05f, 0.05f, 0.05f, 0.07f});
+        initializer_named(g, "l2_ws")->set_dims(1, 5);
+        expect_has(import_error(g, "cls.onnx"), {"(MatMul)", "arg max"});
+    }
+}
+
+// ---- the CLI: model export-qonnx, import --qonnx [--check]
+
+namespace {
+std::string run_cli(const std::string& args, int& rc) {
+    const std::string out = temp_path("cli_out.txt");
+    rc = std::system((std::string(FATSIM_BINARY) + " " + args + " > " + out + " 2>&1").c_str());
+    std::ifstream f(out);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST(QonnxCli, ExportImportRoundTripAndCheck) {
+    const std::string m = temp_path("cli.fatq"), onnx_file = temp_path("cli.onnx"), back = temp_path("cli_back.fatq");
+    save_model(random_model(w2a2_net(), 5), m);
+    int rc = 0;
+    std::string out = run_cli("model export-qonnx --model " + m + " --out " + onnx_file, rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("accepted by the ONNX checker"), std::string::npos) << out;
+    out = run_cli("import --qonnx " + onnx_file + " --out " + back, rc);
+    ASSERT_EQ(rc, 0) << out;
+    std::ifstream a(m, std::ios::binary), b(back, std::ios::binary);
+    const std::string ma((std::istreambuf_iterator<char>(a)), {}), mb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_EQ(ma, mb) << "export -> import changed the model file";
+
+    // --check reads Fashion-MNIST (28x28, padded to the input): a CNV-sized model.
+    if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
+    const std::string cnv = temp_path("cnv.fatq"), cnv_onnx = temp_path("cnv.onnx");
+    save_model(random_model(load_topology(std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a2.yaml", 0.25), 2), cnv);
+    ASSERT_EQ((run_cli("model export-qonnx --model " + cnv + " --out " + cnv_onnx, rc), rc), 0);
+    out = run_cli("import --qonnx " + cnv_onnx + " --out " + back + " --check 25", rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("25/25 predictions agree"), std::string::npos) << out;
+}
+
+TEST(QonnxCli, ImportErrorNamesTheNodeAndWritesNothing) {
+    const QnnModel m = random_model(w2a2_net(), 6);
+    onnx::ModelProto g = parse(export_qonnx(m));
+    node_named(g, "f0")->set_op_type("Relu");
+    const std::string bad = save_proto(g, "cli_bad.onnx"), out_file = temp_path("cli_bad.fatq");
+    int rc = 0;
+    const std::string out = run_cli("import --qonnx " + bad + " --out " + out_file, rc);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("node 'f0' (Relu)"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(out_file));
+}
