@@ -214,6 +214,9 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
             mmaps.push_back(here ? level_of(i, faulty) : 0);
         }
     }
+    single_whole = whole_layer;
+    for (size_t i : multi_class)
+        multi_whole = multi_whole && em.classes[i].channels.all() && em.classes[i].pixels.all();
     if (has_multi()) {
         whole_layer = false;  // the per-unit tables carry the multi-layer classes
         multi_lo = torch::tensor(lo, torch::kFloat64);
@@ -373,10 +376,11 @@ Tensor InjectionImpl::forward(const Tensor& x) {
             ci = ci.view({1, C});
             pi = pi.view({1, 1});
         }
-        if (K > 0) mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
+        if (K > 0 && !single_whole) mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
     }
     if (has_multi()) {  // the multi-layer class's effect replaces the single-layer one
-        const Tensor mmask = mhit & ut->mregion_c.index({mcls, ci}) & ut->mregion_p.index({mcls, pi});
+        const Tensor mmask =
+            multi_whole ? mhit : mhit & ut->mregion_c.index({mcls, ci}) & ut->mregion_p.index({mcls, pi});
         const Tensor uniform_level = (mfrac * double(M)).floor().to(torch::kLong).clamp(0, M - 1);
         const Tensor mapped = multi_uniform.index({mcls}).all().item<bool>()
                                   ? uniform_level

@@ -110,6 +110,8 @@ private:
     torch::Tensor cum;          // [K] cumulative weights when every entry covers the whole layer
     double total = 0;           // their sum
     bool whole_layer = true;    // every entry covers every channel and pixel
+    bool single_whole = true;   // every single-layer entry does (no element mask needed)
+    bool multi_whole = true;    // every multi-layer class does
     UnitTables tables;
     // Multi-layer classes of the whole model, in model order (the same in every layer).
     std::vector<size_t> multi_class;   // index into opt.error_model.classes

@@ -386,9 +386,10 @@ TEST(Injection, MultiLayerClassFiresOnAllItsLayersTogether) {
     EXPECT_GT(levels0.max().item<float>(), levels0.min().item<float>());  // uniform over the levels
     y0.sum().backward();
     const auto g = x0.grad();
-    EXPECT_TRUE(torch::equal(g.masked_select(i0->last_mask), torch::zeros({i0->last_mask.sum().item<int64_t>()})));
-    EXPECT_TRUE(torch::equal(g.masked_select(~i0->last_mask),
-                             torch::ones({(~i0->last_mask).sum().item<int64_t>()})));
+    const auto injected = i0->last_mask.expand_as(g);
+    ASSERT_GT(injected.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(torch::equal(g.masked_select(injected), torch::zeros({injected.sum().item<int64_t>()})));
+    EXPECT_TRUE(torch::equal(g.masked_select(~injected), torch::ones({(~injected).sum().item<int64_t>()})));
 }
 
 // `layers: all` strikes every injection point at once; a class naming a layer,
