@@ -4,15 +4,18 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "campaign.hpp"
+#include "error_model.hpp"
 #include "files.hpp"
 #include "replicate.hpp"
 #include "report.hpp"
@@ -54,13 +57,20 @@ const ConfigSchema& pipeline_spec_schema() {
               number("lr", 1e-9, 10.0, num(d.lr), "initial learning rate"),
               integer("lr_step", 1, 100000, std::to_string(d.lr_step), "the learning rate halves every lr_step epochs"),
               integer("seed", 0, 2147483647, std::to_string(d.seed), "seed of training and campaigns"),
-              integer("threads", 1, 256, std::to_string(d.threads), "training threads")}},
+              list("seeds", "integers", "[seed]",
+                   "several seeds (instead of seed): every model and campaign once per seed, in output/seed<N>/; "
+                   "the report gives mean, spread and each seed"),
+              integer("threads", 1, 256, std::to_string(d.threads), "training threads"),
+              integer("fat2_switch_batches", 0, 100000000, std::to_string(d.fat2_switch_batches),
+                      "FAT method 2: a new injection layer every N batches instead of every epoch (a deviation "
+                      "from the paper's Algorithm 2 for short trainings; 0 = per epoch)")}},
             {"models[]",
              {required(string("label", "", "model name in the report, unique")),
               choice("mode", {"sat", "fat1", "fat2", "dropout2d"}, m.mode,
                      "standard, fault-aware (method 1 / 2) or Dropout2D training"),
               number("p", 0.0, 1.0, num(m.p), "fault injection / dropout probability (fraction)"),
-              choice("error_model", {"channel", "pixel"}, m.error_model, "injection granularity of FAT")}},
+              string("error_model", m.error_model,
+                     "FAT's error model: channel | pixel (stuck-at) or an error-model file (relative to the spec)")}},
             {"campaigns",
              {integer("channel_images", 0, 10000000, std::to_string(d.channel_images),
                       "test images of each channel stuck@ campaign"),
@@ -102,7 +112,25 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
         r.get("lr", s.lr);
         r.get("lr_step", s.lr_step);
         r.get("seed", s.seed);
+        YAML::Node seeds;
+        if (r.get("seeds", seeds)) {
+            for (size_t i = 0; i < seeds.size(); ++i) {
+                const std::string at = "train.seeds[" + std::to_string(i) + "]";
+                int v = -1;
+                try {
+                    v = seeds[i].as<int>();
+                } catch (const YAML::Exception&) {
+                }
+                if (v < 0) errs.push_back(at + shown(seeds[i]) + " must be an integer in 0..2147483647");
+                else if (std::find(s.seeds.begin(), s.seeds.end(), v) != s.seeds.end())
+                    errs.push_back(at + "=" + std::to_string(v) + " is listed twice");
+                else s.seeds.push_back(v);
+            }
+            if (seeds.size() == 0) errs.push_back("train.seeds: must list at least one seed");
+            if (m["seed"]) errs.push_back("train: give seed or seeds, not both");
+        }
         r.get("threads", s.threads);
+        r.get("fat2_switch_batches", s.fat2_switch_batches);
     }
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence() || models.size() == 0) {
@@ -119,7 +147,8 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
             r.get("label", e.label);
             r.get("mode", e.mode);
             r.get("p", e.p);
-            r.get("error_model", e.error_model);
+            if (r.get("error_model", e.error_model) && e.error_model_is_file())
+                e.error_model = resolve_relative(path, e.error_model);
             for (const auto& other : s.models)
                 if (other.label == e.label) errs.push_back(p + ".label=" + e.label + " is used twice");
             s.models.push_back(e);
@@ -175,6 +204,9 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     key << read_or_empty(s.topology) << '|' << s.width << '|' << e.mode << '|' << e.p << '|' << e.error_model << '|'
         << s.epochs << '|' << s.batch << '|' << s.lr << '|' << s.lr_step << '|' << s.seed << '|' << s.dataset << '|'
         << train_set.count << '|' << test_set.count;
+    // Only new settings extend the key, so earlier runs stay up to date.
+    if (e.error_model_is_file()) key << "|error model file|" << read_or_empty(e.error_model);
+    if (e.mode == "fat2" && s.fat2_switch_batches > 0) key << "|fat2 switch|" << s.fat2_switch_batches;
     const std::string stamp = hex64(fnv1a64(key.str()));
     const std::string record_path = dir + "/" + e.label + ".json";
     if (fs::exists(t.model_path) && fs::exists(record_path)) {
@@ -195,6 +227,7 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     q.lr_step = s.lr_step;
     q.seed = uint64_t(s.seed);
     q.threads = s.threads;
+    q.fat2_switch_batches = e.mode == "fat2" ? s.fat2_switch_batches : 0;
     // Checkpoints are only resumed when they belong to the same run.
     q.checkpoint_dir = s.output + "/checkpoints/" + e.label;
     const std::string ck_stamp = q.checkpoint_dir + "/pipeline.stamp";
@@ -218,6 +251,8 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
                 {"export_images", r.export_images},
                 {"export_prediction_agree", r.export_prediction_agree},
                 {"export_activation_agree", r.export_activation_agree}};
+    if (!r.fat2_schedule.empty()) t.record["fat2_schedule"] = r.fat2_schedule;
+    if (!r.warnings.empty()) t.record["warnings"] = r.warnings;
     write_file_atomic(record_path, t.record.dump(2) + "\n");
     char buf[200];
     std::snprintf(buf, sizeof buf, "   %s: test accuracy %.2f %%, export agrees with LibTorch on %d/%d images",
@@ -283,11 +318,29 @@ const TrainedModel* find_mode(const std::vector<TrainedModel>& ms, const std::st
     return nullptr;
 }
 
-// The paper's claims, checked on these numbers (a section of report.md).
-void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& trained,
-                        const std::vector<std::string>& channel_dirs, const std::vector<std::string>& pixel_dirs,
-                        const std::vector<ReplicationRun>& runs) {
-    md << "\n## Do the paper's claims hold here?\n\n";
+// One of the paper's claims checked on one seed's numbers: the line of the
+// single-seed report, and the paired difference its rule tests (for the
+// verdict over several seeds).
+struct Claim {
+    std::string statement;  // the claim, without numbers
+    std::string line;       // "- claim: **holds** (numbers).\n"
+    std::string quantity;   // what `difference` is
+    double difference = 0;
+    std::function<bool(double)> rule;
+};
+
+const char* verdict(bool ok) { return ok ? "**holds**" : "**does not hold**"; }
+
+// The paper's claims, checked on these numbers.
+std::vector<Claim> check_claims(const std::vector<TrainedModel>& trained, const std::vector<std::string>& channel_dirs,
+                                const std::vector<std::string>& pixel_dirs, const std::vector<ReplicationRun>& runs) {
+    std::vector<Claim> claims;
+    auto add = [&](std::string statement, std::string quantity, double difference, std::function<bool(double)> rule,
+                   const std::string& numbers) {
+        const bool ok = rule(difference);
+        claims.push_back({statement, "- " + statement + ": " + verdict(ok) + " (" + numbers + ").\n", quantity,
+                          difference, rule});
+    };
     auto summary = [&](const std::vector<std::string>& dirs, const TrainedModel* t) -> json {
         for (size_t i = 0; i < trained.size(); ++i)
             if (&trained[i] == t) return load_json(dirs[i] + "/summary.json");
@@ -297,38 +350,41 @@ void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& train
     const TrainedModel* fat2 = find_mode(trained, "fat2");
     const TrainedModel* fat1 = find_mode(trained, "fat1");
     const TrainedModel* drop = find_mode(trained, "dropout2d");
-    auto verdict = [](bool ok) { return ok ? "**holds**" : "**does not hold**"; };
     if (sat) {
         const json c = summary(channel_dirs, sat);
         const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
-        md << "- SAT's min accuracy under single channel stuck@ far below its error-free accuracy: "
-           << verdict(ef - mn > 5) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, a drop of "
-           << fmt2(ef - mn) << " points).\n";
+        add("SAT's min accuracy under single channel stuck@ far below its error-free accuracy",
+            "SAT error-free - min, points", ef - mn, [](double d) { return d > 5; },
+            "error-free " + fmt2(ef) + " %, min " + fmt2(mn) + " %, a drop of " + fmt2(ef - mn) + " points");
     }
     if (sat && fat2) {
         const json cs = summary(channel_dirs, sat), cf = summary(channel_dirs, fat2);
         const double ef = cf["error_free_accuracy"], mn = cf["min_accuracy"], efs = cs["error_free_accuracy"];
+        std::ostringstream p;
+        p << fat2->entry.p * 100;
         // "A few points": the paper's own FAT gaps (Table II) are 1.3 to 3.8 points.
-        md << "- FAT method 2 (p = " << fat2->entry.p * 100 << " %) keeps its min accuracy within a few (<= 4) points "
-           << "of error-free: " << verdict(ef - mn <= 4) << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn)
-           << " %, " << fmt2(ef - mn) << " points).\n"
-           << "- FAT method 2's error-free accuracy within about 1 point of SAT: "
-           << verdict(std::fabs(ef - efs) <= 1.0) << " (" << fmt2(ef) << " % vs " << fmt2(efs) << " %, "
-           << fmt2(ef - efs) << " points).\n";
+        add("FAT method 2 (p = " + p.str() + " %) keeps its min accuracy within a few (<= 4) points of error-free",
+            fat2->entry.label + " error-free - min, points", ef - mn, [](double d) { return d <= 4; },
+            "error-free " + fmt2(ef) + " %, min " + fmt2(mn) + " %, " + fmt2(ef - mn) + " points");
+        add("FAT method 2's error-free accuracy within about 1 point of SAT",
+            fat2->entry.label + " - SAT error-free, points", ef - efs, [](double d) { return std::fabs(d) <= 1.0; },
+            fmt2(ef) + " % vs " + fmt2(efs) + " %, " + fmt2(ef - efs) + " points");
     }
     if (fat1) {
         const json c = summary(channel_dirs, fat1);
         const double ef = c["error_free_accuracy"], mn = c["min_accuracy"];
-        md << "- The same for FAT method 1 (p = " << fat1->entry.p * 100 << " %): " << verdict(ef - mn <= 4)
-           << " (error-free " << fmt2(ef) << " %, min " << fmt2(mn) << " %, " << fmt2(ef - mn) << " points).\n";
+        std::ostringstream p;
+        p << fat1->entry.p * 100;
+        add("The same for FAT method 1 (p = " + p.str() + " %)", fat1->entry.label + " error-free - min, points",
+            ef - mn, [](double d) { return d <= 4; },
+            "error-free " + fmt2(ef) + " %, min " + fmt2(mn) + " %, " + fmt2(ef - mn) + " points");
     }
     if (drop && (fat1 || fat2)) {
         const TrainedModel* fat = fat1 ? fat1 : fat2;
-        const json pf = summary(pixel_dirs, fat), pd = summary(pixel_dirs, drop);
-        md << "- FAT beats Dropout2D under pixel stuck@ (min accuracy): "
-           << verdict(pf["min_accuracy"].get<double>() > pd["min_accuracy"].get<double>()) << " (" << fat->entry.label
-           << " " << fmt2(pf["min_accuracy"]) << " % vs " << drop->entry.label << " " << fmt2(pd["min_accuracy"])
-           << " %).\n";
+        const double pf = summary(pixel_dirs, fat)["min_accuracy"], pd = summary(pixel_dirs, drop)["min_accuracy"];
+        add("FAT beats Dropout2D under pixel stuck@ (min accuracy)",
+            fat->entry.label + " - " + drop->entry.label + " pixel min, points", pf - pd, [](double d) { return d > 0; },
+            fat->entry.label + " " + fmt2(pf) + " % vs " + drop->entry.label + " " + fmt2(pd) + " %");
     }
     if (sat && fat2) {
         const ReplicationRun *rs = nullptr, *rf = nullptr;
@@ -339,34 +395,76 @@ void write_claim_checks(std::ostream& md, const std::vector<TrainedModel>& train
         // Target: FAT2's worst-case error with nothing triplicated.
         const double target = rf->curve.front().worst_error;
         const int ks = channels_needed(rs->curve, target), kf = channels_needed(rf->curve, target);
-        md << "- FAT needs far fewer triplicated channels for the same worst-case error: " << verdict(ks > kf)
-           << " (to guarantee " << fmt2(target) << " % worst-case error: SAT " << ks << " channels, "
-           << fat2->entry.label << " " << kf << ").\n";
+        add("FAT needs far fewer triplicated channels for the same worst-case error",
+            "SAT - " + fat2->entry.label + " channels", double(ks - kf), [](double d) { return d > 0; },
+            "to guarantee " + fmt2(target) + " % worst-case error: SAT " + std::to_string(ks) + " channels, " +
+                fat2->entry.label + " " + std::to_string(kf));
     }
+    return claims;
+}
+
+// Two-sided 95 % Student t quantile for df degrees of freedom.
+double t95(int df) {
+    static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                               2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+                               2.074, 2.069,  2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    return df < 1 ? 0 : df <= 30 ? t[df] : 1.96;
+}
+
+struct Spread {
+    double mean = 0, sd = 0;  // sd: sample standard deviation (n - 1)
+    int n = 0;
+    double half95() const { return n >= 2 ? t95(n - 1) * sd / std::sqrt(double(n)) : 0; }
+};
+Spread spread(const std::vector<double>& v) {
+    Spread s;
+    s.n = int(v.size());
+    for (double x : v) s.mean += x / s.n;
+    if (s.n >= 2) {
+        double q = 0;
+        for (double x : v) q += (x - s.mean) * (x - s.mean);
+        s.sd = std::sqrt(q / (s.n - 1));
+    }
+    return s;
+}
+std::string mean_sd(const std::vector<double>& v) {
+    const Spread s = spread(v);
+    return fmt2(s.mean) + " ± " + fmt2(s.sd);
+}
+std::string each(const std::vector<double>& v) {
+    std::string o;
+    for (double x : v) o += (o.empty() ? "" : " / ") + fmt2(x);
+    return o;
 }
 
 }  // namespace
 
-PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, std::ostream& log) {
-    const auto log_line = [&](const std::string& line) { log << line << std::endl; };
-    const auto t_start = std::chrono::steady_clock::now();
-    const Topology topo = load_topology(s.topology, s.width);
-    fs::create_directories(s.output);
+namespace {
 
-    log_line("== data: " + s.dataset + " (" + topo.name + ", width " + fmt2(topo.width) + ")");
-    const DatasetKind dk = parse_dataset_kind(s.dataset);
-    const InputBatch train_set = prepare_inputs(load_dataset(dk, s.data_dir, "train", s.train_images), topo);
-    const InputBatch test_set = prepare_inputs(load_dataset(dk, s.data_dir, "test", s.test_images), topo);
-    log_line("   " + std::to_string(train_set.count) + " training and " + std::to_string(test_set.count) +
-             " test images");
-
-    log_line("== 1. training (" + std::to_string(s.epochs) + " epochs each)");
+// One seed's steps 1-4; s.seed and s.output are this seed's. Writes
+// s.output/report.md (the whole report when there is one seed).
+struct SeedRun {
+    int seed = 0;
     std::vector<TrainedModel> trained;
+    std::vector<std::string> channel_dirs, pixel_dirs;
+    std::vector<ReplicationRun> runs;
+    std::string report_path, report;
+};
+
+SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& train_set,
+                 const InputBatch& test_set, const TrainFunction& train, std::ostream& log,
+                 std::chrono::steady_clock::time_point t_start) {
+    const auto log_line = [&](const std::string& line) { log << line << std::endl; };
+    fs::create_directories(s.output);
+    SeedRun run;
+    run.seed = s.seed;
+    log_line("== 1. training (" + std::to_string(s.epochs) + " epochs each)");
+    std::vector<TrainedModel>& trained = run.trained;
     for (const auto& e : s.models) trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
 
     log_line("== 2. stuck@ campaigns (channel on " + std::to_string(s.channel_images) + " images, pixel on " +
              std::to_string(s.pixel_images) + ")");
-    std::vector<std::string> channel_dirs, pixel_dirs;
+    std::vector<std::string>&channel_dirs = run.channel_dirs, &pixel_dirs = run.pixel_dirs;
     for (const auto& t : trained) {
         channel_dirs.push_back(campaign_step(s, t, ErrorModelKind::Channel, s.channel_images, log));
         pixel_dirs.push_back(campaign_step(s, t, ErrorModelKind::Pixel, s.pixel_images, log));
@@ -379,7 +477,7 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
         accel = std::make_unique<AccelConfig>(load_accel(s.accel, &accel_topo));
         bind_folding(*accel, topo);
     }
-    std::vector<ReplicationRun> runs;
+    std::vector<ReplicationRun>& runs = run.runs;
     for (size_t i = 0; i < trained.size(); ++i) {
         const json sum = load_json(channel_dirs[i] + "/summary.json");
         ReplicationRun r;
@@ -410,6 +508,21 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
            << " % | " << fmt2(r["test_accuracy"].get<double>()) << " | " << fmt2(r["seconds_per_epoch"].get<double>())
            << " | " << r["export_prediction_agree"].get<int>() << "/" << r["export_images"].get<int>() << " |\n";
     }
+    bool any_schedule = false;
+    for (const auto& t : trained) any_schedule = any_schedule || t.record.contains("fat2_schedule");
+    if (any_schedule) {
+        md << "\nFAT method 2's layer schedule (which layer was injected when"
+           << (s.fat2_switch_batches > 0 ? "; a new layer every " + std::to_string(s.fat2_switch_batches) +
+                                               " batches, a deviation from the paper's Algorithm 2"
+                                         : "; one layer per epoch, the paper's Algorithm 2")
+           << "):\n\n";
+        for (const auto& t : trained)
+            if (t.record.contains("fat2_schedule"))
+                md << "- " << t.entry.label << ": " << t.record["fat2_schedule"].get<std::string>() << "\n";
+    }
+    for (const auto& t : trained)
+        if (t.record.contains("warnings"))
+            for (const auto& w : t.record["warnings"]) md << "\nWarning (" << t.entry.label << "): " << w.get<std::string>() << "\n";
     md << "\n## Table II analogue: channel stuck@\n\n"
        << comparison_table(channel_dirs) << "\n![min/max accuracy per layer, channel stuck@]("
        << fs::path(ch_plot).filename().string() << ")\n";
@@ -426,14 +539,138 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
        << replication_table(runs, default_targets(runs)) << "\n![worst-case error vs cost]("
        << "replication/" << fs::path(rep_plot).filename().string() << ")\n";
 
-    write_claim_checks(md, trained, channel_dirs, pixel_dirs, runs);
+    md << "\n## Do the paper's claims hold here?\n\n";
+    for (const Claim& c : check_claims(trained, channel_dirs, pixel_dirs, runs)) md << c.line;
     md << "\n## Table I analogue per model (channel stuck@)\n\n";
     for (const auto& d : channel_dirs) md << table_one(d) << "\n";
     md << "\nRun time of this pipeline invocation: " << fmt2(seconds_since(t_start)) << " s (skipped steps cost "
        << "nothing).\n";
+    run.report_path = s.output + "/report.md";
+    run.report = md.str();
+    write_file_atomic(run.report_path, run.report);
+    return run;
+}
+
+json campaign_summary(const SeedRun& r, bool pixel, size_t model) {
+    return load_json((pixel ? r.pixel_dirs : r.channel_dirs)[model] + "/summary.json");
+}
+
+// The report over several seeds: mean, spread and each seed of every number,
+// and each claim's verdict per seed and for the mean.
+std::string seeds_report(const PipelineSpec& s, const Topology& topo, const std::vector<SeedRun>& runs,
+                         std::chrono::steady_clock::time_point t_start) {
+    std::ostringstream md;
+    std::string seed_list;
+    for (const auto& r : runs) seed_list += (seed_list.empty() ? "" : ", ") + std::to_string(r.seed);
+    md << "# " << s.name << ": fault-aware training on " << s.dataset << ", " << runs.size() << " seeds\n\n"
+       << "Network " << topo.name << " at width " << topo.width << "; " << s.epochs << " training epochs per model; "
+       << "every model trained and every campaign run once per seed (seeds " << seed_list << "; each seed's full "
+       << "report in seed<N>/report.md). Numbers: mean ± sample standard deviation over the seeds, then each seed "
+       << "in the order above.\n\n";
+    md << "## Training\n\n| model | mode | test acc. [%] | each seed |\n|---|---|---:|---|\n";
+    for (size_t i = 0; i < s.models.size(); ++i) {
+        std::vector<double> acc;
+        for (const auto& r : runs) acc.push_back(r.trained[i].record["test_accuracy"].get<double>());
+        md << "| " << s.models[i].label << " | " << s.models[i].mode << " | " << mean_sd(acc) << " | " << each(acc)
+           << " |\n";
+    }
+    for (const bool pixel : {false, true}) {
+        md << "\n## " << (pixel ? "Pixel" : "Channel") << " stuck@ campaigns\n\n"
+           << "| model | error-free [%] | min [%] | mean [%] | min, each seed |\n|---|---:|---:|---:|---|\n";
+        for (size_t i = 0; i < s.models.size(); ++i) {
+            std::vector<double> ef, mn, mean;
+            for (const auto& r : runs) {
+                const json j = campaign_summary(r, pixel, i);
+                ef.push_back(j["error_free_accuracy"].get<double>());
+                mn.push_back(j["min_accuracy"].get<double>());
+                mean.push_back(j.value("mean_accuracy", 0.0));
+            }
+            md << "| " << s.models[i].label << " | " << mean_sd(ef) << " | " << mean_sd(mn) << " | " << mean_sd(mean)
+               << " | " << each(mn) << " |\n";
+        }
+    }
+    const auto sat = std::find_if(s.models.begin(), s.models.end(), [](const PipelineModel& m) { return m.mode == kSat; });
+    if (sat != s.models.end()) {
+        const size_t si = size_t(sat - s.models.begin());
+        md << "\n## Min accuracy against SAT, paired over the seeds\n\nPer seed, the model's min accuracy minus SAT's "
+              "(same seed); mean and 95 % Student t confidence interval.\n\n"
+              "| model | campaign | mean [points] | 95 % CI | each seed |\n|---|---|---:|---|---|\n";
+        for (size_t i = 0; i < s.models.size(); ++i) {
+            if (i == si) continue;
+            for (const bool pixel : {false, true}) {
+                std::vector<double> d;
+                for (const auto& r : runs)
+                    d.push_back(campaign_summary(r, pixel, i)["min_accuracy"].get<double>() -
+                                campaign_summary(r, pixel, si)["min_accuracy"].get<double>());
+                const Spread sp = spread(d);
+                md << "| " << s.models[i].label << " | " << (pixel ? "pixel" : "channel") << " | " << fmt2(sp.mean)
+                   << " | [" << fmt2(sp.mean - sp.half95()) << ", " << fmt2(sp.mean + sp.half95()) << "] | " << each(d)
+                   << " |\n";
+            }
+        }
+    }
+    md << "\n## Do the paper's claims hold here?\n\nEach claim's rule tests a paired difference per seed; "
+          "\"for the mean\" applies the rule to its mean over the seeds; the interval is the 95 % Student t "
+          "confidence interval of that mean.\n\n";
+    std::vector<std::vector<Claim>> per_seed;
+    for (const auto& r : runs) per_seed.push_back(check_claims(r.trained, r.channel_dirs, r.pixel_dirs, r.runs));
+    for (size_t c = 0; c < per_seed[0].size(); ++c) {
+        const Claim& first = per_seed[0][c];
+        std::vector<double> d;
+        int holds = 0;
+        for (const auto& claims : per_seed) {
+            d.push_back(claims[c].difference);
+            holds += claims[c].rule(claims[c].difference);
+        }
+        const Spread sp = spread(d);
+        md << "- " << first.statement << ": holds in " << holds << " of " << runs.size() << " seeds; for the mean "
+           << verdict(first.rule(sp.mean)) << " (" << first.quantity << ": mean " << fmt2(sp.mean) << ", 95 % CI ["
+           << fmt2(sp.mean - sp.half95()) << ", " << fmt2(sp.mean + sp.half95()) << "], each seed " << each(d)
+           << ").\n";
+    }
+    md << "\nRun time of this pipeline invocation: " << fmt2(seconds_since(t_start)) << " s (skipped steps cost "
+       << "nothing).\n";
+    return md.str();
+}
+
+}  // namespace
+
+PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, std::ostream& log) {
+    const auto log_line = [&](const std::string& line) { log << line << std::endl; };
+    const auto t_start = std::chrono::steady_clock::now();
+    const Topology topo = load_topology(s.topology, s.width);
+    fs::create_directories(s.output);
+
+    log_line("== data: " + s.dataset + " (" + topo.name + ", width " + fmt2(topo.width) + ")");
+    const DatasetKind dk = parse_dataset_kind(s.dataset);
+    const InputBatch train_set = prepare_inputs(load_dataset(dk, s.data_dir, "train", s.train_images), topo);
+    const InputBatch test_set = prepare_inputs(load_dataset(dk, s.data_dir, "test", s.test_images), topo);
+    log_line("   " + std::to_string(train_set.count) + " training and " + std::to_string(test_set.count) +
+             " test images");
+    for (size_t i = 0; i < s.models.size(); ++i)  // a bad error-model file fails before any training
+        if (s.models[i].error_model_is_file()) load_error_model(s.models[i].error_model, topo);
+
+    const std::vector<int> seeds = s.training_seeds();
     PipelineResult result;
+    if (seeds.size() == 1) {  // one seed: its folders and report are the output's
+        PipelineSpec one = s;
+        one.seed = seeds[0];
+        const SeedRun r = run_seed(one, topo, train_set, test_set, train, log, t_start);
+        result.report_path = r.report_path;
+        result.report = r.report;
+        return result;
+    }
+    std::vector<SeedRun> runs;
+    for (int seed : seeds) {
+        log_line("==== seed " + std::to_string(seed));
+        PipelineSpec one = s;
+        one.seed = seed;
+        one.seeds.clear();
+        one.output = s.output + "/seed" + std::to_string(seed);
+        runs.push_back(run_seed(one, topo, train_set, test_set, train, log, t_start));
+    }
     result.report_path = s.output + "/report.md";
-    result.report = md.str();
+    result.report = seeds_report(s, topo, runs, t_start);
     write_file_atomic(result.report_path, result.report);
     return result;
 }

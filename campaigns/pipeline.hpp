@@ -25,7 +25,10 @@ struct PipelineModel {
     std::string label;
     std::string mode = "sat";             // sat | fat1 | fat2 | dropout2d
     double p = 0.05;                      // injection probability (fraction)
-    std::string error_model = "channel";  // injection granularity for FAT (channel | pixel)
+    // FAT's error model: channel | pixel (the paper's stuck-at models) or the path of
+    // an error-model file (resolved relative to the spec, checked against the topology).
+    std::string error_model = "channel";
+    bool error_model_is_file() const { return error_model != "channel" && error_model != "pixel"; }
 };
 
 // Parsed from YAML (see campaigns/fashion_cnv.yaml); paths are resolved
@@ -36,7 +39,12 @@ struct PipelineSpec {
     std::string dataset = "fashion-mnist", data_dir;
     int train_images = 0, test_images = 0;
     int epochs = 4, batch = 100, lr_step = 40, threads = 2, seed = 1;
+    // train.seeds: every model is trained and every campaign run once per seed
+    // (seed<N>/ under output when there are several); empty = {seed}.
+    std::vector<int> seeds;
+    std::vector<int> training_seeds() const { return seeds.empty() ? std::vector<int>{seed} : seeds; }
     double lr = 0.02;
+    int fat2_switch_batches = 0;  // FAT2: new injection layer every N batches (0 = per epoch, Algorithm 2)
     std::vector<PipelineModel> models;
     int channel_images = 10000, pixel_images = 2000;
     std::string accel;  // optional: folded cost column of the replication
@@ -56,6 +64,7 @@ struct TrainRequest {
     int epochs = 0, batch = 0, lr_step = 0, threads = 0;
     double lr = 0;
     uint64_t seed = 1;
+    int fat2_switch_batches = 0;
     std::string checkpoint_dir;  // resume from its latest epoch when it holds one
 };
 
@@ -64,6 +73,8 @@ struct TrainOutcome {
     double test_accuracy = 0;           // exact integer evaluation, %
     std::vector<double> epoch_seconds;  // wall time of each epoch
     int export_images = 0, export_prediction_agree = 0, export_activation_agree = 0;
+    std::string fat2_schedule;          // FAT2: which layer was injected when (empty otherwise)
+    std::vector<std::string> warnings;  // the trainer's warnings
 };
 
 using TrainFunction = std::function<TrainOutcome(const Topology& topo, const TrainRequest& request,

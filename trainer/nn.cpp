@@ -100,6 +100,50 @@ bool fires_at(const PatternClass& c, const std::string& layer) {
     return c.layer_scope == LayerScope::Any ||
            (c.layer_scope == LayerScope::Listed && c.layers.size() == 1 && c.layers[0] == layer);
 }
+// Classes whose occurrence strikes several layers together (drawn once per unit).
+bool spans_layers(const PatternClass& c) {
+    return c.layer_scope == LayerScope::All || (c.layer_scope == LayerScope::Listed && c.layers.size() > 1);
+}
+bool strikes_layer(const PatternClass& c, const std::string& layer) {
+    return c.layer_scope != LayerScope::Listed || std::find(c.layers.begin(), c.layers.end(), layer) != c.layers.end();
+}
+// Channel and pixel membership of K classes at one layer shape, and whether
+// class k can strike unit u of the granularity (the unit meets its channels and pixels).
+struct Regions {
+    int64_t C = 0, HW = 0;
+    std::vector<int64_t> c, p;   // [K * C], [K * HW] 0/1
+    std::vector<bool> any_c, any_p;
+    void add(const PatternClass* cls) {  // nullptr: a class that cannot strike this layer
+        any_c.push_back(false);
+        any_p.push_back(false);
+        for (int64_t ch = 0; ch < C; ++ch) {
+            c.push_back(cls && cls->channels.contains(int(ch)));
+            if (c.back()) any_c.back() = true;
+        }
+        for (int64_t px = 0; px < HW; ++px) {
+            p.push_back(cls && cls->pixels.contains(int(px)));
+            if (p.back()) any_p.back() = true;
+        }
+    }
+    bool strikes(ErrorModelKind gran, int64_t G, int64_t k, int64_t u) const {
+        switch (gran) {
+            case ErrorModelKind::Element: return c[size_t(k * C + u / HW)] && p[size_t(k * HW + u % HW)];
+            case ErrorModelKind::Channel: return c[size_t(k * C + u)] && any_p[size_t(k)];
+            case ErrorModelKind::Pixel: return any_c[size_t(k)] && p[size_t(k * HW + u)];
+            case ErrorModelKind::Group:
+                for (int64_t ch = u; ch < C; ch += G)
+                    if (c[size_t(k * C + ch)]) return any_p[size_t(k)];
+                return false;
+        }
+        return false;
+    }
+    torch::Tensor channels() const {
+        return torch::tensor(c, torch::kLong).view({int64_t(any_c.size()), C}).to(torch::kBool);
+    }
+    torch::Tensor pixels() const {
+        return torch::tensor(p, torch::kLong).view({int64_t(any_p.size()), HW}).to(torch::kBool);
+    }
+};
 std::string class_path(size_t i) { return "error model classes[" + std::to_string(i) + "]"; }
 }  // namespace
 
@@ -148,7 +192,39 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
             }
         }
     }
-    if (entry_weight.empty()) return;  // no class fires here
+    for (const PatternClass& c : em.classes) weight_sum += c.weight;
+    std::vector<double> lo, hi;
+    std::vector<int64_t> mmaps, uniform;
+    double mcum = 0;
+    for (size_t i = 0; i < em.classes.size(); ++i) {
+        const PatternClass& c = em.classes[i];
+        if (!spans_layers(c)) continue;
+        if (!(c.weight > 0)) throw std::invalid_argument(class_path(i) + ": weight must be > 0");
+        const bool here = strikes_layer(c, layer);
+        multi_class.push_back(i);
+        multi_here.push_back(here);
+        lo.push_back(opt.p * mcum / weight_sum);
+        mcum += c.weight;
+        hi.push_back(opt.p * mcum / weight_sum);
+        uniform.push_back(c.effect == Effect::StuckUniform);
+        for (int code = range.lo; code <= range.hi; ++code) {  // codes are checked only where the class strikes
+            int faulty = code;
+            if (c.effect == Effect::Stuck) faulty = c.stuck_code;
+            if (c.effect == Effect::Transition && c.transition.count(code)) faulty = c.transition.at(code);
+            mmaps.push_back(here ? level_of(i, faulty) : 0);
+        }
+    }
+    single_whole = whole_layer;
+    for (size_t i : multi_class)
+        multi_whole = multi_whole && em.classes[i].channels.all() && em.classes[i].pixels.all();
+    if (has_multi()) {
+        whole_layer = false;  // the per-unit tables carry the multi-layer classes
+        multi_lo = torch::tensor(lo, torch::kFloat64);
+        multi_hi = torch::tensor(hi, torch::kFloat64);
+        multi_maps = torch::tensor(mmaps, torch::kLong);
+        multi_uniform = torch::tensor(uniform, torch::kLong).to(torch::kBool);
+    }
+    if (entry_weight.empty()) return;  // no single-layer class fires here
     entry_maps = torch::tensor(maps, torch::kLong);
     if (all_stuck) entry_stuck = torch::tensor(stuck, torch::kLong);
     std::vector<double> cv;
@@ -160,60 +236,59 @@ const InjectionImpl::UnitTables& InjectionImpl::unit_tables(int64_t C, int64_t H
     const std::vector<int64_t> chw{C, H, W};
     if (tables.chw == chw) return tables;
     const auto& classes = opt.error_model.classes;
+    const ErrorModelKind gran = opt.error_model.granularity;
     const int64_t K = int64_t(entry_weight.size()), HW = H * W, G = opt.error_model.group_modulus;
-    std::vector<int64_t> rc(static_cast<size_t>(K * C)), rp(static_cast<size_t>(K * HW));
-    std::vector<bool> any_c(static_cast<size_t>(K)), any_p(static_cast<size_t>(K));
-    for (int64_t k = 0; k < K; ++k) {
-        const PatternClass& cls = classes[entry_class[size_t(k)]];
-        for (int64_t c = 0; c < C; ++c)
-            if ((rc[size_t(k * C + c)] = cls.channels.contains(int(c)))) any_c[size_t(k)] = true;
-        for (int64_t px = 0; px < HW; ++px)
-            if ((rp[size_t(k * HW + px)] = cls.pixels.contains(int(px)))) any_p[size_t(k)] = true;
-    }
-    // Can entry k strike unit u (does the unit meet the entry's channels and pixels)?
-    auto strikes = [&](int64_t k, int64_t u) -> bool {
-        switch (opt.error_model.granularity) {
-            case ErrorModelKind::Element: return rc[size_t(k * C + u / HW)] && rp[size_t(k * HW + u % HW)];
-            case ErrorModelKind::Channel: return rc[size_t(k * C + u)] && any_p[size_t(k)];
-            case ErrorModelKind::Pixel: return any_c[size_t(k)] && rp[size_t(k * HW + u)];
-            case ErrorModelKind::Group:
-                for (int64_t c = u; c < C; c += G)
-                    if (rc[size_t(k * C + c)]) return any_p[size_t(k)];
-                return false;
-        }
-        return false;
-    };
+    Regions single{C, HW, {}, {}, {}, {}}, multi{C, HW, {}, {}, {}, {}};
+    for (int64_t k = 0; k < K; ++k) single.add(&classes[entry_class[size_t(k)]]);
+    for (size_t j = 0; j < multi_class.size(); ++j) multi.add(multi_here[j] ? &classes[multi_class[j]] : nullptr);
     int64_t U = C;
-    switch (opt.error_model.granularity) {
+    switch (gran) {
         case ErrorModelKind::Element: U = C * HW; break;
         case ErrorModelKind::Channel: U = C; break;
         case ErrorModelKind::Pixel: U = HW; break;
         case ErrorModelKind::Group: U = G; break;
     }
-    std::vector<double> cv(static_cast<size_t>(U * K)), tot(static_cast<size_t>(U));
-    std::vector<int64_t> last(static_cast<size_t>(U), 0);
+    const int64_t J = int64_t(multi_class.size()), M = levels.numel();
+    std::vector<double> cv(static_cast<size_t>(U * K)), tot(static_cast<size_t>(U)), single_p(static_cast<size_t>(U));
+    std::vector<int64_t> last(static_cast<size_t>(U), 0), mstrike(static_cast<size_t>(U * J));
     for (int64_t u = 0; u < U; ++u) {
         double acc = 0;
         for (int64_t k = 0; k < K; ++k) {
-            if (strikes(k, u)) {
+            if (single.strikes(gran, G, k, u)) {
                 acc += entry_weight[size_t(k)];
                 last[size_t(u)] = k;
             }
             cv[size_t(u * K + k)] = acc;
         }
         tot[size_t(u)] = acc;
+        if (J == 0) continue;
+        // Every class fires with p w / W at a unit it can strike: the single-layer draw
+        // runs on the units no multi-layer class struck, so its threshold is divided by
+        // the chance that none did.
+        double p_multi = 0;
+        for (int64_t j = 0; j < J; ++j)
+            if ((mstrike[size_t(u * J + j)] = multi.strikes(gran, G, j, u)))
+                p_multi += opt.p * classes[multi_class[size_t(j)]].weight / weight_sum;
+        single_p[size_t(u)] = opt.p * acc / (double(M) * weight_sum) / (1.0 - p_multi);
     }
     tables.chw = chw;
     tables.cum = torch::tensor(cv, torch::kFloat64).view({U, K});
     tables.total = torch::tensor(tot, torch::kFloat64);
     tables.last = torch::tensor(last, torch::kLong);
-    tables.region_c = torch::tensor(rc, torch::kLong).view({K, C}).to(torch::kBool);
-    tables.region_p = torch::tensor(rp, torch::kLong).view({K, HW}).to(torch::kBool);
+    tables.region_c = single.channels();
+    tables.region_p = single.pixels();
+    if (J > 0) {
+        tables.mstrike = torch::tensor(mstrike, torch::kLong).view({U, J}).to(torch::kBool);
+        tables.mregion_c = multi.channels();
+        tables.mregion_p = multi.pixels();
+        tables.single_p = torch::tensor(single_p, torch::kFloat64);
+    }
     return tables;
 }
 
 Tensor InjectionImpl::forward(const Tensor& x) {
     last_mask = Tensor();
+    last_multi_mask = Tensor();
     const double p = opt.p;
     if (!enabled || !is_training() || p <= 0) return x;
     const bool is4 = x.dim() == 4;
@@ -224,7 +299,7 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         return is4 ? y : y.view({B, C});
     }
     const int64_t K = int64_t(entry_weight.size());
-    if (K == 0) return x;
+    if (K == 0 && !has_multi()) return x;
     const int64_t M = levels.numel(), H = is4 ? x.size(2) : 1, W = is4 ? x.size(3) : 1;
     const ErrorModelKind gran = opt.error_model.granularity;
     std::vector<int64_t> rs;  // one draw per unit
@@ -237,7 +312,7 @@ Tensor InjectionImpl::forward(const Tensor& x) {
     // Equation (1) with p_k = p * cum_k / S: r < p injects entry #{k : cum_k <= r S / p}
     // (the paper's models: cum_k = k, S = M, entry = level floor(r M / p)).
     const Tensor r = torch::rand(rs, torch::kFloat64);
-    Tensor mask, cls;
+    Tensor mask, cls, mhit, mcls, mfrac;  // m*: the multi-layer classes (unit level)
     const UnitTables* ut = nullptr;
     if (whole_layer) {
         mask = r < p;
@@ -246,35 +321,74 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         ut = &unit_tables(C, H, W);
         const int64_t U = ut->total.numel();
         const Tensor rv = r.reshape({B, U});
-        const Tensor c = torch::searchsorted(ut->cum, (rv * (ut->total / p)).t().contiguous(), false, true).t();
-        cls = torch::minimum(c, ut->last).reshape(rs);
-        mask = ((rv < p) & (ut->total > 0)).reshape(rs);
-    }
-    if (gran == ErrorModelKind::Group) {  // channel c belongs to group c mod G
-        const Tensor cg = torch::arange(C, torch::kLong).remainder(opt.error_model.group_modulus);
-        mask = mask.index_select(1, cg);
-        cls = cls.index_select(1, cg);
-        if (is4) {
-            mask = mask.view({B, C, 1, 1});
-            cls = cls.view({B, C, 1, 1});
+        if (!has_multi()) {
+            const Tensor c = torch::searchsorted(ut->cum, (rv * (ut->total / p)).t().contiguous(), false, true).t();
+            cls = torch::minimum(c, ut->last).reshape(rs);
+            mask = ((rv < p) & (ut->total > 0)).reshape(rs);
+        } else {
+            if (!shared_draw.defined() || shared_draw.size(0) != B || shared_draw.size(1) < U)
+                throw std::logic_error("injection: a model with multi-layer classes needs the net's shared draw");
+            const Tensor rm = shared_draw.slice(1, 0, U).contiguous();
+            const int64_t J = int64_t(multi_class.size());
+            const Tensor j = torch::searchsorted(multi_hi, rm, false, true).clamp_max(J - 1);
+            const Tensor hit = (rm < multi_hi[J - 1]) & ut->mstrike.index({torch::arange(U).view({1, U}), j});
+            const Tensor lo = multi_lo.index({j});
+            mhit = hit.reshape(rs);
+            mcls = j.reshape(rs);
+            mfrac = ((rm - lo) / (multi_hi.index({j}) - lo)).reshape(rs);
+            if (K > 0) {
+                const Tensor sp = ut->single_p;
+                const Tensor c =
+                    torch::searchsorted(ut->cum, (rv * (ut->total / sp.clamp_min(1e-300))).t().contiguous(), false, true)
+                        .t();
+                cls = torch::minimum(c, ut->last).reshape(rs);
+                mask = ((rv < sp) & (ut->total > 0) & ~hit).reshape(rs);
+            }
         }
     }
+    auto to_channels = [&](Tensor& t) {  // group units -> channel c takes group c mod G
+        if (!t.defined() || gran != ErrorModelKind::Group) return;
+        t = t.index_select(1, torch::arange(C, torch::kLong).remainder(opt.error_model.group_modulus));
+        if (is4) t = t.view({B, C, 1, 1});
+    };
+    for (Tensor* t : {&mask, &cls, &mhit, &mcls, &mfrac}) to_channels(*t);
+    Tensor golden;  // golden level index per element, for transition tables
+    auto golden_level = [&]() {
+        if (!golden.defined()) {
+            const double v0 = levels[0].item<double>(), step = M > 1 ? (levels[1] - levels[0]).item<double>() : 1.0;
+            golden = ((x.detach() - v0) / step).round().to(torch::kLong).clamp(0, M - 1);
+        }
+        return golden;
+    };
     Tensor values;
-    if (entry_stuck.defined()) {
+    if (K == 0) {
+        values = x.detach();
+    } else if (entry_stuck.defined()) {
         values = levels.index({entry_stuck.index({cls})});
     } else {
-        const double v0 = levels[0].item<double>(), step = M > 1 ? (levels[1] - levels[0]).item<double>() : 1.0;
-        const Tensor li = ((x.detach() - v0) / step).round().to(torch::kLong).clamp(0, M - 1);
-        values = levels.index({entry_maps.index({cls * M + li})});
+        values = levels.index({entry_maps.index({cls * M + golden_level()})});
     }
+    Tensor ci, pi;
     if (ut) {  // only the elements of the unit inside the entry's channels and pixels change
-        Tensor ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
-        Tensor pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
+        ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
+        pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
         if (!is4) {  // FC: [B, C], one pixel
             ci = ci.view({1, C});
             pi = pi.view({1, 1});
         }
-        mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
+        if (K > 0 && !single_whole) mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
+    }
+    if (has_multi()) {  // the multi-layer class's effect replaces the single-layer one
+        const Tensor mmask =
+            multi_whole ? mhit : mhit & ut->mregion_c.index({mcls, ci}) & ut->mregion_p.index({mcls, pi});
+        const Tensor uniform_level = (mfrac * double(M)).floor().to(torch::kLong).clamp(0, M - 1);
+        const Tensor mapped = multi_uniform.index({mcls}).all().item<bool>()
+                                  ? uniform_level
+                                  : torch::where(multi_uniform.index({mcls}), uniform_level,
+                                                 multi_maps.index({mcls * M + golden_level()}));
+        values = torch::where(mmask, levels.index({mapped}).to(x.dtype()), values.to(x.dtype()));
+        mask = mask.defined() ? (mask | mmask) : mmask;
+        last_multi_mask = mmask;
     }
     last_mask = mask;
     return InjectFn::apply(x, mask, values.to(x.dtype()));
@@ -303,12 +417,18 @@ Tensor QLayerImpl::accumulate(const Tensor& x) const {
 
 QnnNetImpl::QnnNetImpl(const Topology& t, const InjectionOptions& inj) : topo(t) {
     validate_error_model(inj.error_model, topo, "error model");
-    for (size_t i = 0; i < inj.error_model.classes.size(); ++i) {
-        const PatternClass& c = inj.error_model.classes[i];
-        if (c.layer_scope == LayerScope::All || (c.layer_scope == LayerScope::Listed && c.layers.size() > 1))
-            throw std::invalid_argument(class_path(i) +
-                                        ".layers: the trainer injects single-layer classes only (layers: any, or "
-                                        "one layer name); a class whose layers fail together is not supported yet");
+    const ErrorModel& em = inj.error_model;
+    if (std::any_of(em.classes.begin(), em.classes.end(), spans_layers)) {
+        for (const auto& s : topo.layers) {  // the largest unit count of any injection point
+            if (s.act_bits == 0) continue;
+            const int64_t C = s.channels, HW = int64_t(s.out_dim) * s.out_dim;
+            switch (em.granularity) {
+                case ErrorModelKind::Element: shared_units = std::max(shared_units, C * HW); break;
+                case ErrorModelKind::Channel: shared_units = std::max(shared_units, C); break;
+                case ErrorModelKind::Pixel: shared_units = std::max(shared_units, HW); break;
+                case ErrorModelKind::Group: shared_units = std::max<int64_t>(shared_units, em.group_modulus); break;
+            }
+        }
     }
     for (const auto& name : inj.layers) {
         const int l = topo.find_layer(name);
@@ -325,6 +445,14 @@ QnnNetImpl::QnnNetImpl(const Topology& t, const InjectionOptions& inj) : topo(t)
 }
 
 Tensor QnnNetImpl::forward(Tensor x) {
+    if (shared_units > 0) {  // one draw per (sample, unit) for the classes that span layers
+        bool injecting = false;
+        for (auto& L : layers) injecting = injecting || (L->inject && L->inject->enabled && !L->inject->dropout);
+        const Tensor draw =
+            is_training() && injecting ? torch::rand({x.size(0), shared_units}, torch::kFloat64) : Tensor();
+        for (auto& L : layers)
+            if (L->inject) L->inject->shared_draw = draw;
+    }
     for (auto& L : layers) {
         const auto& s = L->spec;
         if (s.kind == LayerKind::Fc && x.dim() == 4) x = x.permute({0, 2, 3, 1}).contiguous().flatten(1);

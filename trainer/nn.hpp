@@ -63,6 +63,18 @@ struct InjectFn : torch::autograd::Function<InjectFn> {
 // becomes M stuck-at entries of its weight, every other class one entry of M
 // times its weight (same odds, and the paper's models get the integer
 // cumulative weights 1..M that make the draw equal to equation (1)).
+//
+// Classes that span several layers (layers: all, or two or more names) fire
+// from one draw per (sample, unit) that the net makes before the forward pass
+// and hands to every injection layer (shared_draw): class j owns the interval
+// [p C_{j-1} / W, p C_j / W) of that draw (C: cumulative weights of the
+// multi-layer classes, W: weight sum of all classes), so when it fires it
+// fires on every one of its layers at the same unit; a StuckUniform class takes
+// the level at the same relative position of the interval on each layer. With
+// such classes every class fires at a unit it can strike with probability
+// p w / W; the single-layer classes of a layer draw on their own among the units
+// no multi-layer class struck (threshold scaled so that their rate stays exact).
+// Without them nothing changes: p per unit over the classes that can strike it.
 struct InjectionImpl : torch::nn::Module {
     // act_bits: the layer's activation; layer: its name (classes naming another
     // layer do not fire here; "" = only classes with layers: any).
@@ -76,12 +88,19 @@ struct InjectionImpl : torch::nn::Module {
     InjectionOptions opt;
     torch::Tensor levels;      // M values, float
     torch::Tensor last_mask;   // mask of the last forward (broadcastable to x), for tests
+    torch::Tensor last_multi_mask;  // the part of last_mask struck by multi-layer classes, for tests
+    torch::Tensor shared_draw; // [B, >= units] uniform draw of the multi-layer classes, set by the net
+    bool has_multi() const { return !multi_class.empty(); }
 
 private:
     struct UnitTables {        // per-unit entry odds for one (C, H, W) when classes restrict channels / pixels
         std::vector<int64_t> chw;
         torch::Tensor cum, total, last;  // [U, K] cumulative weights, [U] their sum, [U] last entry with weight
         torch::Tensor region_c, region_p;  // [K, C], [K, H*W] bool: the entry's channels / pixels
+        // multi-layer classes (J of them), when the model has any:
+        torch::Tensor mstrike;             // [U, J] bool: class j strikes unit u of this layer
+        torch::Tensor mregion_c, mregion_p;  // [J, C], [J, H*W] bool
+        torch::Tensor single_p;            // [U] threshold of the single-layer draw
     };
     const UnitTables& unit_tables(int64_t C, int64_t H, int64_t W);
     std::vector<size_t> entry_class;  // K entries: index into opt.error_model.classes
@@ -91,7 +110,16 @@ private:
     torch::Tensor cum;          // [K] cumulative weights when every entry covers the whole layer
     double total = 0;           // their sum
     bool whole_layer = true;    // every entry covers every channel and pixel
+    bool single_whole = true;   // every single-layer entry does (no element mask needed)
+    bool multi_whole = true;    // every multi-layer class does
     UnitTables tables;
+    // Multi-layer classes of the whole model, in model order (the same in every layer).
+    std::vector<size_t> multi_class;   // index into opt.error_model.classes
+    std::vector<bool> multi_here;      // strikes this layer
+    torch::Tensor multi_lo, multi_hi;  // [J] interval of the shared draw
+    torch::Tensor multi_maps;          // [J * M] faulty level index per (class, golden level index)
+    torch::Tensor multi_uniform;       // [J] bool: StuckUniform (level from the position in the interval)
+    double weight_sum = 0;             // W: weight sum of all classes
 };
 TORCH_MODULE(Injection);
 
@@ -116,6 +144,8 @@ struct QnnNetImpl : torch::nn::Module {
     void clamp_weights();
     std::vector<Injection> injections() const;   // in layer order
     std::vector<int> injection_layers() const;   // their topology layer indices
+    // Units of the shared draw of multi-layer classes (0 = the model has none).
+    int64_t shared_units = 0;
     void set_injection(int enabled_layer);       // -1: all enabled; -2: none; else only that layer
     void set_dropout(bool d);
     Topology topo;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -80,6 +82,26 @@ fs::path optim_file(const fs::path& dir, int e) { return dir / ("optim_epoch" + 
 fs::path meta_file(const fs::path& dir, int e) { return dir / ("meta_epoch" + std::to_string(e) + ".txt"); }
 // The epoch's export: also records the topology, so a checkpoint needs no YAML.
 fs::path model_file(const fs::path& dir, int e) { return dir / ("model_epoch" + std::to_string(e) + ".fatq"); }
+
+// FAT method 2's layer schedule of epoch e, from (seed, epoch) alone so that a
+// resume repeats it. Algorithm 2: one random layer per epoch; with switch_batches,
+// shuffled rounds of all layers, one span per switch_batches batches.
+std::vector<LayerSpan> fat2_layer_schedule(const TrainOptions& opt, const std::vector<int>& layers, int e, int nb) {
+    std::mt19937_64 rng(mix_seed(opt.seed ^ 0x5A5A5A5Aull, uint64_t(e)));
+    const size_t n = layers.size();
+    if (opt.fat2_switch_batches <= 0) return {{0, layers[size_t(rng() % n)]}};
+    std::vector<LayerSpan> spans;
+    std::vector<int> round;
+    for (int b = 0; b < nb; b += opt.fat2_switch_batches) {
+        if (round.empty()) {  // Fisher-Yates with the seeded draw (portable, unlike std::shuffle)
+            round = layers;
+            for (size_t i = n - 1; i > 0; --i) std::swap(round[i], round[size_t(rng() % (i + 1))]);
+        }
+        spans.push_back({b, round.back()});
+        round.pop_back();
+    }
+    return spans;
+}
 
 double eval_streamlined(QnnNet& net, const InputBatch& test, QnnModel* folded = nullptr) {
     if (test.count == 0) return -1;
@@ -198,6 +220,20 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
     const int N = train_set.count, B = std::min(opt.batch, N);
     int nb = N / B;  // drop the last partial batch (BN needs > 1 sample)
     if (opt.max_train_batches > 0) nb = std::min(nb, opt.max_train_batches);
+    res.batches_per_epoch = nb;
+    if (opt.mode == TrainMode::Fat2) {
+        for (int e = 0; e < opt.epochs; ++e) res.fat2_schedule.push_back(fat2_layer_schedule(opt, inj_layers, e, nb));
+        if (opt.fat2_switch_batches <= 0 && size_t(opt.epochs) < 2 * inj_layers.size()) {
+            std::set<int> seen;
+            for (const auto& ep : res.fat2_schedule) seen.insert(ep[0].layer);
+            res.warnings.push_back("FAT method 2 with " + std::to_string(opt.epochs) + " epochs and " +
+                                   std::to_string(inj_layers.size()) +
+                                   " injection layers (fewer epochs than twice the layers): " +
+                                   std::to_string(inj_layers.size() - seen.size()) +
+                                   " layer(s) never injected; consider fat2_switch_batches / --fat2-switch-batches");
+        }
+    }
+    for (const auto& w : res.warnings) std::fprintf(stderr, "fatsim train: warning: %s\n", w.c_str());
 
     for (int e = start; e < opt.epochs; ++e) {
         EpochRecord rec;
@@ -206,12 +242,15 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(rec.lr);
         // Everything random in an epoch derives from (seed, epoch): resume is exact.
         torch::manual_seed(int64_t(mix_seed(opt.seed, uint64_t(e) + 1)));
-        std::mt19937_64 rng(mix_seed(opt.seed ^ 0x5A5A5A5Aull, uint64_t(e)));
-        int fat2_layer = -2;
-        if (opt.mode == TrainMode::Fat2) fat2_layer = inj_layers[size_t(rng() % inj_layers.size())];
-        apply_mode(net, opt.mode, fat2_layer);
+        const std::vector<LayerSpan> spans =
+            opt.mode == TrainMode::Fat2 ? res.fat2_schedule[size_t(e)] : std::vector<LayerSpan>{};
+        apply_mode(net, opt.mode, spans.empty() ? -2 : spans[0].layer);
         for (size_t k = 0; k < inj_layers.size(); ++k)
             if (net->injections()[k]->enabled) rec.enabled.push_back(inj_layers[k]);
+        for (const auto& sp : spans) rec.enabled.push_back(sp.layer);
+        std::sort(rec.enabled.begin(), rec.enabled.end());
+        rec.enabled.erase(std::unique(rec.enabled.begin(), rec.enabled.end()), rec.enabled.end());
+        size_t next_span = 1;
 
         net->train();
         const Tensor perm = torch::randperm(N, torch::kLong);
@@ -220,6 +259,8 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         int64_t correct = 0, seen = 0;
         const double t0 = now_s();
         for (int b = 0; b < nb; ++b) {
+            if (next_span < spans.size() && spans[next_span].first_batch == b)
+                apply_mode(net, opt.mode, spans[next_span++].layer);
             const Tensor idx = perm.slice(0, int64_t(b) * B, int64_t(b + 1) * B);
             const Tensor y = labels.index_select(0, idx);
             const Tensor logits = net->forward(batch_images(all, idx));
@@ -244,7 +285,9 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         }
         if (opt.progress) {
             std::string en;
-            if (opt.mode == TrainMode::Fat2 && !rec.enabled.empty()) en = ", inject " + topo.layers[size_t(rec.enabled[0])].name;
+            if (opt.mode == TrainMode::Fat2 && !rec.enabled.empty())
+                en = rec.enabled.size() == 1 ? ", inject " + topo.layers[size_t(rec.enabled[0])].name
+                                             : ", inject " + std::to_string(rec.enabled.size()) + " layers in turn";
             std::fprintf(stderr, "epoch %d/%d: lr %.4g, loss %.4f, train acc %.2f %%, test acc %s, %.1f s%s\n", e + 1,
                          opt.epochs, rec.lr, rec.loss, rec.train_acc,
                          rec.test_acc >= 0 ? (std::to_string(rec.test_acc).substr(0, 5) + " %").c_str() : "-",
@@ -273,6 +316,24 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
     res.model = fold(net, desc.str());
     if (opt.check_export && test_set.count > 0) res.agreement = check_agreement(net, res.model, test_set, opt.threads);
     return res;
+}
+
+bool operator==(const LayerSpan& a, const LayerSpan& b) { return a.first_batch == b.first_batch && a.layer == b.layer; }
+
+std::string describe_fat2_schedule(const TrainResult& r, const Topology& topo) {
+    std::ostringstream o;
+    for (size_t e = 0; e < r.fat2_schedule.size(); ++e) {
+        const auto& spans = r.fat2_schedule[e];
+        o << (e ? "; " : "") << "epoch " << e + 1 << ": ";
+        for (size_t i = 0; i < spans.size(); ++i) {
+            o << (i ? ", " : "") << topo.layers[size_t(spans[i].layer)].name;
+            if (spans.size() > 1) {
+                const int last = i + 1 < spans.size() ? spans[i + 1].first_batch : r.batches_per_epoch;
+                o << " (batches " << spans[i].first_batch + 1 << "-" << last << ")";
+            }
+        }
+    }
+    return o.str();
 }
 
 namespace {

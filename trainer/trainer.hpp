@@ -44,6 +44,11 @@ struct TrainOptions {
     bool progress = true;
     bool eval_each_epoch = true;      // streamlined test accuracy after every epoch
     int max_train_batches = 0;        // >0: stop each epoch after this many batches (tests)
+    // FAT method 2: > 0 draws a new injection layer every N batches instead of once per
+    // epoch (a named deviation from the paper's Algorithm 2, for trainings with fewer
+    // epochs than twice the injection layers); the layers come in shuffled rounds, so
+    // every round of len(layers) switches injects every layer once.
+    int fat2_switch_batches = 0;
     int measure_overhead_batches = 0; // >0: time SAT vs all-layers injection over this many batches
     int bn_recalibrate_batches = 50;  // after each epoch: BN running stats = exact average over this many
                                       // training batches (injection off); 0 = keep the momentum estimate
@@ -58,10 +63,18 @@ struct AgreementReport {
     int engine_correct = 0, torch_correct = 0, float_correct = 0;
 };
 
+// FAT method 2: from batch first_batch (0-based, within the epoch) on, only `layer`
+// (a topology layer index) injects, until the next span.
+struct LayerSpan {
+    int first_batch = 0;
+    int layer = -1;
+};
+bool operator==(const LayerSpan& a, const LayerSpan& b);
+
 struct EpochRecord {
     int epoch = 0;                    // 0-based
     double lr = 0, loss = 0, train_acc = 0, test_acc = -1, seconds = 0;
-    std::vector<int> enabled;         // injection layers enabled this epoch (topology layer indices)
+    std::vector<int> enabled;         // injection layers enabled this epoch (topology layer indices, ascending)
 };
 
 struct TrainResult {
@@ -70,7 +83,15 @@ struct TrainResult {
     QnnModel model;                   // the export of the final net
     double overhead_sat_s = 0, overhead_inject_s = 0;  // measure_overhead_batches timing
     AgreementReport agreement;        // on the test set, when check_export
+    // FAT method 2: the layer schedule of every epoch (also those a resume skipped);
+    // batches_per_epoch: the batches each epoch ran.
+    std::vector<std::vector<LayerSpan>> fat2_schedule;
+    int batches_per_epoch = 0;
+    std::vector<std::string> warnings;  // also printed to stderr
 };
+
+// "epoch 1: conv0; epoch 2: conv1 (batches 1-50), fc0 (51-100); ..." (batches 1-based).
+std::string describe_fat2_schedule(const TrainResult& r, const Topology& topo);
 
 // Train on the given data (prepared inputs of the topology). test may be empty.
 TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatch& train_set,

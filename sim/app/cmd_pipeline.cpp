@@ -18,7 +18,10 @@ campaigns::TrainOutcome train_with_trainer(const Topology& topo, const campaigns
     opt.width = q.width;
     opt.mode = trainer::parse_train_mode(q.model.mode);
     opt.inject.p = q.model.p;
-    opt.inject.error_model = stuck_at_error_model(parse_error_model_kind(q.model.error_model));
+    opt.inject.error_model = q.model.error_model_is_file()
+                                 ? load_error_model(q.model.error_model, topo)
+                                 : stuck_at_error_model(parse_error_model_kind(q.model.error_model));
+    opt.fat2_switch_batches = q.fat2_switch_batches;
     opt.epochs = q.epochs;
     opt.batch = q.batch;
     opt.lr = q.lr;
@@ -36,6 +39,8 @@ campaigns::TrainOutcome train_with_trainer(const Topology& topo, const campaigns
     out.export_images = r.agreement.images;
     out.export_prediction_agree = r.agreement.pred_agree;
     out.export_activation_agree = r.agreement.act_agree;
+    if (opt.mode == trainer::TrainMode::Fat2) out.fat2_schedule = trainer::describe_fat2_schedule(r, topo);
+    out.warnings = r.warnings;
     return out;
 }
 

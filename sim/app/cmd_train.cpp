@@ -54,13 +54,16 @@ int cmd_train(const Args& args) {
     desc.add_options()
         ("topology,t", po::value<std::string>()->required(), "topology YAML (models/cnv_w1a1.yaml)")
         ("width", po::value<double>()->default_value(0.0), "width multiplier overriding the topology's (0 = keep)")
-        ("mode", po::value<std::string>()->default_value("sat"), "sat | fat1 (all injection layers) | fat2 (one random layer per epoch) | dropout2d")
+        ("mode", po::value<std::string>()->default_value("sat"), "sat | fat1 (all injection layers) | fat2 (one random layer per epoch, see --fat2-switch-batches) | dropout2d")
         ("p", po::value<double>()->default_value(0.05, "0.05"), "injection probability (fraction; 0.05 = 5 %)")
         ("error-model", po::value<std::string>()->default_value("channel"),
          "element | channel | pixel | group (uniform stuck-at), or an error-model file (.yaml / .json)")
         ("group-modulus", po::value<int>()->default_value(1), "--error-model group: channels c with equal c mod N fail together (N = PE)")
         ("inject-layers", po::value<std::string>()->default_value(""), "comma-separated layers with an injection point (default: every layer with an activation)")
         ("inject-before-pool", po::bool_switch(), "inject right after the activation instead of after the pooling")
+        ("fat2-switch-batches", po::value<int>()->default_value(0),
+         "fat2: draw a new injection layer every N batches (shuffled rounds of all layers) instead of once per "
+         "epoch; a deviation from the paper's Algorithm 2 for short trainings (0 = per epoch, as the paper)")
         ("epochs", po::value<int>()->default_value(10), "training epochs")
         ("batch", po::value<int>()->default_value(100), "batch size")
         ("lr", po::value<double>()->default_value(0.02), "Adam learning rate")
@@ -108,6 +111,10 @@ int cmd_train(const Args& args) {
     opt.check_export = !vm["no-check"].as<bool>();
     opt.bn_recalibrate_batches = vm["bn-recalibrate"].as<int>();
     opt.progress = !vm["quiet"].as<bool>();
+    opt.fat2_switch_batches = vm["fat2-switch-batches"].as<int>();
+    if (opt.fat2_switch_batches < 0) throw UsageError("--fat2-switch-batches must be >= 0");
+    if (opt.fat2_switch_batches > 0 && opt.mode != trainer::TrainMode::Fat2)
+        throw UsageError("--fat2-switch-batches applies to --mode fat2 only");
     if (opt.epochs < 1) throw UsageError("--epochs must be >= 1");
     if (opt.batch < 2) throw UsageError("--batch must be >= 2 (batch norm)");
     if (opt.threads < 1) throw UsageError("--threads must be >= 1");
@@ -137,6 +144,8 @@ int cmd_train(const Args& args) {
     if (!r.epochs.empty())
         std::printf("epochs run %zu, mean %.1f s per epoch (training only)\n", r.epochs.size(), secs / r.epochs.size());
     std::printf("test accuracy (streamlined LibTorch eval) %.2f %%\n", r.test_acc);
+    if (opt.mode == trainer::TrainMode::Fat2)
+        std::printf("fat2 layer schedule: %s\n", trainer::describe_fat2_schedule(r, topo).c_str());
     if (opt.measure_overhead_batches > 0)
         std::printf("injection overhead: %d batches without %.2f s, with injection on all layers %.2f s (%+.1f %%)\n",
                     opt.measure_overhead_batches, r.overhead_sat_s, r.overhead_inject_s,

@@ -46,6 +46,43 @@ check "second run skips training" contains "$out" "SAT: up to date"
 check "second run skips campaigns" contains "$out" "FAT2_pixel: up to date, skipped"
 check "model untouched" cmp -s "$tmp/sat_before.fatq" "$tmp/out/models/SAT.fatq"
 
+check "report states the FAT2 layer schedule" contains "$report" "- FAT2: epoch 1: "
+
+# Two seeds, FAT2 switching layers every 2 batches, FAT on an error-model file
+# with a class that strikes conv0 and conv1 together.
+cat >"$tmp/em.yaml" <<YAML
+granularity: channel
+classes:
+  - {layers: [conv0, conv1], stuck: any, weight: 2}
+  - {stuck: any}
+YAML
+cat >"$tmp/seeds.yaml" <<YAML
+name: tiny_seeds
+output: out_seeds
+topology: $src/models/cnv_w1a1.yaml
+width: 0.25
+dataset: {name: fashion-mnist, train_images: 400, test_images: 100}
+train: {epochs: 1, seeds: [3, 4], threads: 2, fat2_switch_batches: 2}
+models:
+  - {label: SAT, mode: sat}
+  - {label: FAT2, mode: fat2, p: 0.05}
+  - {label: FATM, mode: fat1, p: 0.05, error_model: em.yaml}
+campaigns: {channel_images: 20, pixel_images: 10}
+YAML
+out=$("$fatsim" pipeline "$tmp/seeds.yaml" 2>/dev/null); rc=$?
+check "two seeds: run succeeds" test $rc -eq 0
+seeds=$(cat "$tmp/out_seeds/report.md" 2>/dev/null)
+check "two seeds: a folder per seed" test -s "$tmp/out_seeds/seed4/models/FATM.fatq" -a -s "$tmp/out_seeds/seed3/report.md"
+check "two seeds: mean, spread, each seed" contains "$seeds" "| SAT | sat | .* ± .* | .* / .* |"
+check "two seeds: claims per seed with an interval" contains "$seeds" "holds in [0-2] of 2 seeds; for the mean .*95 % CI \["
+check "two seeds: FAT2 schedule switches every 2 batches" contains "$(cat "$tmp/out_seeds/seed3/report.md")" "(batches 1-2), "
+check "two seeds: seeds differ" test "$(cmp -s "$tmp/out_seeds/seed3/models/SAT.fatq" "$tmp/out_seeds/seed4/models/SAT.fatq"; echo $?)" -ne 0
+sed 's/{layers: \[conv0, conv1\]/{layers: [conv0, conv9]/' "$tmp/em.yaml" >"$tmp/em_bad.yaml"
+sed 's/em.yaml/em_bad.yaml/' "$tmp/seeds.yaml" >"$tmp/seeds_bad.yaml"
+out=$("$fatsim" pipeline "$tmp/seeds_bad.yaml" 2>&1); rc=$?
+check "bad error model: exit 1" test $rc -eq 1
+check "bad error model: field named" contains "$out" "em_bad.yaml: classes\[0\].layers\[1\]=conv9 is not a layer"
+
 sed 's/^width: 0.25/width: 0.25\ncolour: red/; s/epochs: 1,/epochs: 0,/' "$tmp/spec.yaml" >"$tmp/bad.yaml"
 out=$("$fatsim" pipeline "$tmp/bad.yaml" 2>&1); rc=$?
 check "bad spec: exit 1" test $rc -eq 1

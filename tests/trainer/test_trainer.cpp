@@ -8,6 +8,7 @@
 #include <fstream>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "config.hpp"
 #include "engine.hpp"
@@ -321,18 +322,103 @@ TEST(Injection, ClassesFireOnlyAtTheirLayer) {
     }
 }
 
-TEST(Injection, NetRejectsModelsItCannotInject) {
+// A class that spans conv0 and conv1 (p split by weight with a single-layer
+// class): it fires on both layers at the same (sample, channel), never on one
+// alone, takes the same uniform level on both, and every class keeps its rate.
+TEST(Injection, MultiLayerClassFiresOnAllItsLayersTogether) {
     const Topology t = tiny_topology(1, 2);
     InjectionOptions o;
+    o.p = 0.3;
+    o.error_model.granularity = ErrorModelKind::Channel;
+    PatternClass both;  // StuckUniform on conv0 + conv1, weight 2
+    both.weight = 2;
+    both.layer_scope = LayerScope::Listed;
+    both.layers = {"conv0", "conv1"};
+    PatternClass one;  // any one layer, stuck at code 0, weight 1
+    one.effect = Effect::Stuck;
+    one.stuck_code = 0;
+    o.error_model.classes = {both, one};
+    torch::manual_seed(7);
+    QnnNet net(t, o);
+    net->train();
+    net->set_injection(-1);
+    const auto inj = net->injections();
+    ASSERT_EQ(inj.size(), 3u);
+    const InputBatch data = synthetic(t, 100, 3);
+    int64_t n = 0, multi[3] = {0, 0, 0}, single[3] = {0, 0, 0};
+    for (int rep = 0; rep < 20; ++rep) {
+        net->forward(input_tensor(data, 0, 100));
+        std::vector<torch::Tensor> mu, su;  // unit level [B, C]
+        for (size_t l = 0; l < 3; ++l) {
+            auto m = inj[l]->last_multi_mask, a = inj[l]->last_mask;
+            if (m.dim() == 4) m = m.any(3).any(2), a = a.any(3).any(2);
+            mu.push_back(m);
+            su.push_back(a & ~m);
+            multi[l] += m.sum().item<int64_t>();
+            single[l] += (a & ~m).sum().item<int64_t>();
+        }
+        ASSERT_TRUE(torch::equal(mu[0], mu[1])) << "the two-layer class fired on one layer alone";
+        n += mu[0].numel();
+    }
+    EXPECT_EQ(multi[2], 0) << "fc0 is not a layer of the class";
+    for (int l = 0; l < 2; ++l) {
+        expect_rate(multi[l], n, 0.3 * 2 / 3, "two-layer class on conv" + std::to_string(l));
+        expect_rate(single[l], n, 0.3 / 3, "single-layer class on conv" + std::to_string(l));
+    }
+    expect_rate(single[2], 2 * n, 0.3 / 3, "single-layer class on fc0");  // fc0 has 16 channels
+
+    // The same uniform level on both layers, and gradients zeroed where injected.
+    Injection i0(2, o, "conv0"), i1(2, o, "conv1");
+    for (auto* i : {&i0, &i1}) {
+        (*i)->enabled = true;
+        (*i)->train();
+        (*i)->shared_draw = torch::rand({50, 8}, torch::kFloat64);
+    }
+    i1->shared_draw = i0->shared_draw;
+    const auto x0 = torch::full({50, 8, 4, 4}, 0.25f, torch::requires_grad());
+    const auto x1 = torch::full({50, 8, 2, 2}, 0.25f);
+    const auto y0 = i0(x0), y1 = i1(x1);
+    const auto m0 = i0->last_multi_mask.any(3).any(2), m1 = i1->last_multi_mask.any(3).any(2);
+    ASSERT_TRUE(torch::equal(m0, m1));
+    ASSERT_GT(m0.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(torch::equal(y0.amax({2, 3}).masked_select(m0), y1.amax({2, 3}).masked_select(m1)));
+    const auto levels0 = y0.amax({2, 3}).masked_select(m0);
+    EXPECT_GT(levels0.max().item<float>(), levels0.min().item<float>());  // uniform over the levels
+    y0.sum().backward();
+    const auto g = x0.grad();
+    const auto injected = i0->last_mask.expand_as(g);
+    ASSERT_GT(injected.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(torch::equal(g.masked_select(injected), torch::zeros({injected.sum().item<int64_t>()})));
+    EXPECT_TRUE(torch::equal(g.masked_select(~injected), torch::ones({(~injected).sum().item<int64_t>()})));
+}
+
+// `layers: all` strikes every injection point at once; a class naming a layer,
+// channel or code the topology lacks is an error naming the field.
+TEST(Injection, NetChecksMultiLayerModelsAgainstTheTopology) {
+    const Topology t = tiny_topology(1, 2);
+    InjectionOptions o;
+    o.p = 0.5;
     o.error_model = stuck_at_error_model(ErrorModelKind::Channel);
+    o.error_model.classes[0].layer_scope = LayerScope::All;
+    {
+        torch::manual_seed(3);
+        QnnNet net(t, o);
+        net->train();
+        net->set_injection(-1);
+        net->forward(input_tensor(synthetic(t, 40, 1), 0, 40));
+        const auto inj = net->injections();
+        const auto m0 = inj[0]->last_multi_mask.any(3).any(2), m1 = inj[1]->last_multi_mask.any(3).any(2);
+        EXPECT_TRUE(torch::equal(m0, m1));
+        EXPECT_TRUE(torch::equal(inj[2]->last_multi_mask.slice(1, 0, 8), m0));  // fc0: its first 8 channels
+        EXPECT_GT(m0.sum().item<int64_t>(), 0);
+    }
     o.error_model.classes[0].layer_scope = LayerScope::Listed;
-    o.error_model.classes[0].layers = {"conv0", "conv1"};
+    o.error_model.classes[0].layers = {"conv0", "conv9"};
     try {
         QnnNet net(t, o);
-        FAIL() << "a two-layer class was accepted";
-    } catch (const std::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find("classes[0].layers: the trainer injects single-layer classes only"),
-                  std::string::npos)
+        FAIL() << "layer conv9 was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("classes[0].layers[1]=conv9 is not a layer"), std::string::npos)
             << e.what();
     }
     o.error_model.classes[0].layers = {"conv0"};
@@ -427,6 +513,42 @@ TEST(Training, ModesEnableTheRightInjectionLayers) {
     EXPECT_EQ(train(t, o, tr, te).epochs[0].enabled, (std::vector<int>{1}));
     o.inject.layers = {"fc1"};
     EXPECT_THROW(train(t, o, tr, te), std::invalid_argument);
+}
+
+// FAT method 2: a short training warns that layers go uninjected; with
+// fat2_switch_batches every round of switches injects every layer once, the
+// schedule is recorded, and a resume repeats it.
+TEST(Training, Fat2SwitchBatchesReachesEveryLayerAndRecordsTheSchedule) {
+    const Topology t = tiny_topology(1, 1);
+    const InputBatch tr = synthetic(t, 200, 1), te;
+    auto o = quick_options();
+    o.epochs = 2;
+    o.max_train_batches = 7;
+    o.mode = TrainMode::Fat2;
+    const auto per_epoch = train(t, o, tr, te);
+    ASSERT_EQ(per_epoch.fat2_schedule.size(), 2u);
+    EXPECT_EQ(per_epoch.fat2_schedule[0].size(), 1u);
+    ASSERT_EQ(per_epoch.warnings.size(), 1u);  // 2 epochs < 2 x 3 layers
+    EXPECT_NE(per_epoch.warnings[0].find("2 epochs and 3 injection layers"), std::string::npos) << per_epoch.warnings[0];
+    o.fat2_switch_batches = 2;
+    const auto r = train(t, o, tr, te);
+    EXPECT_TRUE(r.warnings.empty());
+    EXPECT_EQ(r.batches_per_epoch, 7);
+    for (const auto& spans : r.fat2_schedule) {
+        ASSERT_EQ(spans.size(), 4u);  // batches 0, 2, 4, 6
+        std::set<int> first_round;
+        for (size_t i = 0; i < spans.size(); ++i) {
+            EXPECT_EQ(spans[i].first_batch, int(2 * i));
+            if (i < 3) first_round.insert(spans[i].layer);
+        }
+        EXPECT_EQ(first_round, (std::set<int>{0, 1, 2}));
+    }
+    for (const auto& e : r.epochs) EXPECT_EQ(e.enabled.size(), size_t(3)) << "epoch " << e.epoch;
+    const std::string d = describe_fat2_schedule(r, t);
+    EXPECT_NE(d.find("epoch 2: "), std::string::npos) << d;
+    EXPECT_NE(d.find("(batches 7-7)"), std::string::npos) << d;
+    EXPECT_NE(r.fat2_schedule, per_epoch.fat2_schedule);
+    EXPECT_EQ(train(t, o, tr, te).fat2_schedule, r.fat2_schedule);  // from the seed alone
 }
 
 // A group model with transition tables and a class restricted to one layer's
