@@ -42,6 +42,7 @@ int cmd_bench_campaign(const Args& args);  // cmd_campaign.cpp: `fatsim bench ca
 int cmd_report(const Args& args);          // cmd_report.cpp
 int cmd_map_faults(const Args& args);      // cmd_map_faults.cpp
 int cmd_bench_physical(const Args& args);  // cmd_map_faults.cpp: `fatsim bench physical`
+int cmd_derive_error_model(const Args& args);  // cmd_derive.cpp
 int cmd_replicate(const Args& args);       // cmd_replicate.cpp
 int cmd_merge(const Args& args);           // cmd_merge.cpp: join --shard folders
 int cmd_import(const Args& args);  // cmd_import.cpp (only with FATSIM_HAVE_ONNX)

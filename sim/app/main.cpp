@@ -93,6 +93,7 @@ Commands:
   verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
   faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
   map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed
+  derive-error-model  a map-faults folder -> an error model file (pattern classes weighted by how often faults cause them)
   bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign|physical`
 
 Options:
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
         if (cmd == "fifo-size") return cmd_fifo_size(args);
         if (cmd == "faults") return cmd_faults(args);
         if (cmd == "map-faults") return cmd_map_faults(args);
+        if (cmd == "derive-error-model") return cmd_derive_error_model(args);
         if (cmd == "bench") return cmd_bench(args);
 #ifdef FATSIM_HAVE_RTL
         if (cmd == "verify-rtl") return cmd_verify_rtl(args);
