@@ -159,7 +159,10 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
     std::atomic<bool> stop{false};
     std::atomic<size_t> propagations{0};
     std::unordered_map<uint64_t, ErrorPatternStats> seen;  // effect hash -> results (guarded by mu)
-    for (const auto& [layer, positions] : by_layer) {
+    for (const auto& entry : by_layer) {
+        // Named copies, not a structured binding: clang 14 cannot capture bindings in lambdas.
+        const auto layer = entry.first;
+        const auto& positions = entry.second;
         if (stop) break;
         const bool recompute = std::any_of(positions.begin(), positions.end(), [&](size_t p) {
             const SiteClass c = site_class(sites[p].where);
