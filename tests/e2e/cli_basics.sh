@@ -3,35 +3,28 @@
 set -u
 fatsim=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME CONDITION...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-contains() { grep -q -- "$2" <<<"$1"; }
+source "$(dirname "$0")/lib.sh"
 
-out=$("$fatsim" --help); check "help lists commands" contains "$out" "Commands:"
-out=$("$fatsim" eval --help); check "eval --help" contains "$out" "--model"
+out=$("$fatsim" --help); check "help lists commands" matches "$out" "Commands:"
+out=$("$fatsim" eval --help); check "eval --help" matches "$out" "--model"
 
 "$fatsim" model random --topology "$src/models/cnv_w1a1.yaml" --width 0.25 --seed 3 --out "$tmp/a.fatq" >/dev/null
 "$fatsim" model random --topology "$src/models/cnv_w1a1.yaml" --width 0.25 --seed 3 --out "$tmp/b.fatq" >/dev/null
 "$fatsim" model random --topology "$src/models/cnv_w1a1.yaml" --width 0.25 --seed 4 --out "$tmp/c.fatq" >/dev/null
 check "same seed, same model file" cmp -s "$tmp/a.fatq" "$tmp/b.fatq"
 check "other seed, other model file" test -n "$(cmp "$tmp/a.fatq" "$tmp/c.fatq" 2>&1)"
-out=$("$fatsim" model info --model "$tmp/a.fatq"); check "info shows quarter width" contains "$out" "conv1    conv     144     16"
+out=$("$fatsim" model info --model "$tmp/a.fatq"); check "info shows quarter width" matches "$out" "conv1    conv     144     16"
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     out=$("$fatsim" eval --model "$tmp/a.fatq" --images 300 --json)
-    check "eval --json counts images" contains "$out" '"images": 300'
+    check "eval --json counts images" matches "$out" '"images": 300'
     "$fatsim" sweep --model "$tmp/a.fatq" --layers conv5 --images 100 --csv "$tmp/s.csv" >/dev/null 2>&1
     # 64 channels x 2 values, plus the header.
     check "sweep writes one row per fault" test "$(wc -l <"$tmp/s.csv")" -eq 129
     out=$("$fatsim" replicate --model "$tmp/a.fatq" --sweep "$tmp/s.csv" --label A --images 100 --out "$tmp/rep" 2>&1)
     # k = 0..64 (the 64 swept channels), plus the header.
     check "replicate writes the curve" test "$(wc -l <"$tmp/rep/replication_A.csv")" -eq 66
-    check "replicate answers the question" contains "$out" "channels to triplicate"
+    check "replicate answers the question" matches "$out" "channels to triplicate"
     check "replicate plots" test -s "$tmp/rep/replication.png"
 else
     echo "skip eval/sweep: Fashion-MNIST not installed"
@@ -40,13 +33,13 @@ fi
 head -c 2000 "$tmp/a.fatq" >"$tmp/trunc.fatq"
 out=$("$fatsim" eval --model "$tmp/trunc.fatq" 2>&1); rc=$?
 check "truncated model: exit 1" test $rc -eq 1
-check "truncated model: message names file" contains "$out" "trunc.fatq: not a fatsim model file or truncated"
+check "truncated model: message names file" matches "$out" "trunc.fatq: not a fatsim model file or truncated"
 
 printf 'architecture: dataflow\ntopology: %s/models/cnv_w1a1.yaml\nlayers:\n  - {name: conv0, pe: 7, simd: 3}\n' "$src" >"$tmp/bad.yaml"
 out=$("$fatsim" config check "$tmp/bad.yaml" 2>&1); rc=$?
 check "bad folding: exit 1" test $rc -eq 1
-check "bad folding: rule named" contains "$out" "layers\[0\].pe=7 must divide mh=64"
-check "bad folding: all errors reported" contains "$out" "must match the 9 layers"
+check "bad folding: rule named" matches "$out" "layers\[0\].pe=7 must divide mh=64"
+check "bad folding: all errors reported" matches "$out" "must match the 9 layers"
 
 out=$("$fatsim" eval --model 2>&1); rc=$?
 check "usage error: exit 2" test $rc -eq 2

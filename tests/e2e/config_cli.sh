@@ -5,14 +5,7 @@
 set -u
 fatsim=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
+source "$(dirname "$0")/lib.sh"
 
 out=$("$fatsim" config check "$src/campaigns/example_channel.yaml" "$src/campaigns/fashion_cnv.yaml" 2>&1); rc=$?
 check "shipped specs: exit 0" test $rc -eq 0

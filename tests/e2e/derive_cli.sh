@@ -6,14 +6,7 @@
 set -u
 fatsim=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
+source "$(dirname "$0")/lib.sh"
 
 "$fatsim" model random -t "$src/models/cnv_w1a1.yaml" --width 0.25 --seed 1 -o "$tmp/q.fatq" >/dev/null
 "$fatsim" map-faults --accel "$src/models/accel/cnv_w1a1_quarter.yaml" --model "$tmp/q.fatq" --random-inputs 1 \

@@ -5,15 +5,8 @@
 set -u
 fatsim=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
-fails=0
-check() {
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
 
 "$fatsim" model random --topology "$src/models/cnv_w1a1.yaml" --width 0.25 --seed 4 --out "$tmp/q.fatq" >/dev/null
 out=$("$fatsim" fifo-size --accel "$src/models/accel/cnv_w1a1_quarter.yaml" --model "$tmp/q.fatq" --random-inputs 1 \

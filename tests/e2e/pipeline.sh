@@ -5,14 +5,7 @@
 set -u
 fatsim=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-contains() { grep -q -- "$2" <<<"$1"; }
+source "$(dirname "$0")/lib.sh"
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then echo "skip: Fashion-MNIST not installed"; exit 0; fi
 
 cat >"$tmp/spec.yaml" <<YAML
@@ -32,9 +25,9 @@ out=$("$fatsim" pipeline "$tmp/spec.yaml" 2>/dev/null); rc=$?
 check "first run succeeds" test $rc -eq 0
 check "report written" test -s "$tmp/out/report.md"
 report=$(cat "$tmp/out/report.md" 2>/dev/null)
-check "report has the training table" contains "$report" "| SAT | sat | 0 % |"
-check "report checks the claims" contains "$report" "Do the paper's claims hold here?"
-check "export agreed on every test image" contains "$report" "| 200/200 |"
+check "report has the training table" matches "$report" "| SAT | sat | 0 % |"
+check "report checks the claims" matches "$report" "Do the paper's claims hold here?"
+check "export agreed on every test image" matches "$report" "| 200/200 |"
 check "channel CSV has every fault" test "$(wc -l <"$tmp/out/campaigns/SAT_channel/faults.csv")" -eq 961
 check "replication curve" test -s "$tmp/out/replication/replication_FAT2.csv"
 check "plots" test -s "$tmp/out/fig_pixel_min_max.png"
@@ -42,11 +35,11 @@ check "plots" test -s "$tmp/out/fig_pixel_min_max.png"
 cp "$tmp/out/models/SAT.fatq" "$tmp/sat_before.fatq"
 out=$("$fatsim" pipeline "$tmp/spec.yaml" 2>/dev/null); rc=$?
 check "second run succeeds" test $rc -eq 0
-check "second run skips training" contains "$out" "SAT: up to date"
-check "second run skips campaigns" contains "$out" "FAT2_pixel: up to date, skipped"
+check "second run skips training" matches "$out" "SAT: up to date"
+check "second run skips campaigns" matches "$out" "FAT2_pixel: up to date, skipped"
 check "model untouched" cmp -s "$tmp/sat_before.fatq" "$tmp/out/models/SAT.fatq"
 
-check "report states the FAT2 layer schedule" contains "$report" "- FAT2: epoch 1: "
+check "report states the FAT2 layer schedule" matches "$report" "- FAT2: epoch 1: "
 
 # Two seeds, FAT2 switching layers every 2 batches, FAT on an error-model file
 # with a class that strikes conv0 and conv1 together.
@@ -73,19 +66,19 @@ out=$("$fatsim" pipeline "$tmp/seeds.yaml" 2>/dev/null); rc=$?
 check "two seeds: run succeeds" test $rc -eq 0
 seeds=$(cat "$tmp/out_seeds/report.md" 2>/dev/null)
 check "two seeds: a folder per seed" test -s "$tmp/out_seeds/seed4/models/FATM.fatq" -a -s "$tmp/out_seeds/seed3/report.md"
-check "two seeds: mean, spread, each seed" contains "$seeds" "| SAT | sat | .* ± .* | .* / .* |"
-check "two seeds: claims per seed with an interval" contains "$seeds" "holds in [0-2] of 2 seeds; for the mean .*95 % CI \["
-check "two seeds: FAT2 schedule switches every 2 batches" contains "$(cat "$tmp/out_seeds/seed3/report.md")" "(batches 1-2), "
+check "two seeds: mean, spread, each seed" matches "$seeds" "| SAT | sat | .* ± .* | .* / .* |"
+check "two seeds: claims per seed with an interval" matches "$seeds" "holds in [0-2] of 2 seeds; for the mean .*95 % CI \["
+check "two seeds: FAT2 schedule switches every 2 batches" matches "$(cat "$tmp/out_seeds/seed3/report.md")" "(batches 1-2), "
 check "two seeds: seeds differ" test "$(cmp -s "$tmp/out_seeds/seed3/models/SAT.fatq" "$tmp/out_seeds/seed4/models/SAT.fatq"; echo $?)" -ne 0
 sed 's/{layers: \[conv0, conv1\]/{layers: [conv0, conv9]/' "$tmp/em.yaml" >"$tmp/em_bad.yaml"
 sed 's/em.yaml/em_bad.yaml/' "$tmp/seeds.yaml" >"$tmp/seeds_bad.yaml"
 out=$("$fatsim" pipeline "$tmp/seeds_bad.yaml" 2>&1); rc=$?
 check "bad error model: exit 1" test $rc -eq 1
-check "bad error model: field named" contains "$out" "em_bad.yaml: classes\[0\].layers\[1\]=conv9 is not a layer"
+check "bad error model: field named" matches "$out" "em_bad.yaml: classes\[0\].layers\[1\]=conv9 is not a layer"
 
 sed 's/^width: 0.25/width: 0.25\ncolour: red/; s/epochs: 1,/epochs: 0,/' "$tmp/spec.yaml" >"$tmp/bad.yaml"
 out=$("$fatsim" pipeline "$tmp/bad.yaml" 2>&1); rc=$?
 check "bad spec: exit 1" test $rc -eq 1
-check "bad spec: unknown key named" contains "$out" "bad.yaml: colour: unknown key"
-check "bad spec: range named" contains "$out" "train.epochs=0 must be in 1..100000"
+check "bad spec: unknown key named" matches "$out" "bad.yaml: colour: unknown key"
+check "bad spec: range named" matches "$out" "train.epochs=0 must be in 1..100000"
 [ $fails -eq 0 ]
