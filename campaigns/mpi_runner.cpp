@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -23,6 +24,19 @@ namespace {
 enum Tag : int { kWork = 1, kResult = 2, kStop = 3 };
 constexpr int kBlocksInFlight = 2;  // per worker: it starts the next block while rank 0 is busy
 constexpr auto kPollPause = std::chrono::microseconds(200);  // Open MPI's blocking calls would spin a core
+
+// Test hook for the kill-and-resume test: FATSIM_MPI_TEST_DIE_RANK=R makes
+// rank R SIGKILL itself once rank 0 has written the rows of block 0, so the
+// test kills a rank mid-run deterministically instead of racing a fast machine
+// to the end of the campaign. While it is set, rank 0 evaluates nothing itself,
+// so every worker gets blocks whatever the machine's speed.
+int test_die_rank() {
+    const char* v = std::getenv("FATSIM_MPI_TEST_DIE_RANK");
+    return v && *v ? std::atoi(v) : -1;
+}
+void die_here_if_asked(int rank) {
+    if (test_die_rank() == rank) std::raise(SIGKILL);
+}
 
 // Initialises MPI for the lifetime of one distributed run.
 struct Session {
@@ -102,8 +116,9 @@ public:
                     r.changed = msg[2 + 2 * i];
                     deliver(first + i, r);
                 }
+                if (first == 0) die_here_if_asked(0);  // block 0's rows are on disk by now
                 hand_out(st.MPI_SOURCE);
-            } else if (keep && next < faults.size()) {
+            } else if (keep && next < faults.size() && test_die_rank() < 0) {
                 // Nothing to collect: evaluate a block here rather than wait.
                 const size_t first = next, n = std::min(block, faults.size() - next);
                 next += n;
@@ -131,15 +146,17 @@ private:
     bool stopped_ = false;
 };
 
-void serve(const CampaignSpec& spec, const CampaignOptions& opt) {
+void serve(int rank, const CampaignSpec& spec, const CampaignOptions& opt) {
     const QnnModel model = load_model(spec.model);
     const InputBatch batch = campaign_images(spec, model.topology);
     const Engine engine(model);
     const EngineEvaluator evaluator(engine, batch, spec.error_model, opt.mode, spec.threads);
-    for (;;) {
+    for (int blocks_received = 0;;) {
         MPI_Status st;
         const std::vector<int> msg = receive(0, MPI_ANY_TAG, st);
         if (st.MPI_TAG == kStop) return;
+        // A third block is handed out only after rank 0 wrote this worker's first.
+        if (++blocks_received == kBlocksInFlight + 1) die_here_if_asked(rank);
         if (msg.empty() || (msg.size() - 1) % 3 != 0) throw std::runtime_error("malformed work message from rank 0");
         std::vector<SweepFault> block;
         for (size_t i = 1; i < msg.size(); i += 3) block.push_back({msg[i], msg[i + 1], msg[i + 2]});
@@ -173,7 +190,7 @@ DistributedOutcome run_campaign_distributed(const CampaignSpec& spec, const Camp
     }
     if (session.rank != 0) {
         try {
-            serve(spec, opt);
+            serve(session.rank, spec, opt);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "fatsim campaign: error on rank %d: %s\n", session.rank, e.what());
             MPI_Abort(MPI_COMM_WORLD, 1);
