@@ -151,7 +151,30 @@ json summarize_physical(const json& manifest, const std::vector<physical_csv::Ro
         }
         classes.push_back(entry);
     }
-    return {{"images", images}, {"error_free_accuracy", error_free}, {"confidence", conf}, {"classes", classes}};
+    // Over every class: each fault weighs its class's population / faults
+    // mapped (a stratified estimate; exact when every class was enumerated).
+    std::map<std::string, double> weight;
+    for (const auto& c : classes)
+        if (c.at("faults").get<uint64_t>() > 0)
+            weight[c.at("class")] = c.at("population").get<double>() / c.at("faults").get<double>();
+    double w_sum = 0, mean = 0, lo = 1e300;
+    for (const auto& r : rows) w_sum += weight[r.cls], mean += weight[r.cls] * r.accuracy, lo = std::min(lo, r.accuracy);
+    json overall = {{"faults", rows.size()}};
+    if (w_sum > 0) {
+        mean /= w_sum;
+        double var = 0, costly = 0;
+        for (const auto& r : rows) {
+            var += weight[r.cls] * (r.accuracy - mean) * (r.accuracy - mean);
+            costly += weight[r.cls] * (r.accuracy < error_free - 1.0);
+        }
+        overall["population"] = w_sum;
+        overall["min_accuracy"] = lo;
+        overall["mean_accuracy"] = mean;
+        overall["variance"] = var / w_sum;
+        overall["fraction_costing_over_1_point"] = costly / w_sum;
+    }
+    return {{"images", images}, {"error_free_accuracy", error_free}, {"confidence", conf}, {"classes", classes},
+            {"overall", overall}};
 }
 
 }  // namespace
