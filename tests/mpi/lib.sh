@@ -10,6 +10,18 @@ same() {  # same DIR_A DIR_B: the three result files agree byte for byte
     cmp "$1/$f" "$2/$f" || { echo "FAIL: $f differs between $1 and $2"; exit 1; }
   done
 }
+# merges_to_same SHARDS FULL: the 3 shard folders in SHARDS hold FULL's rows
+# (each slice non-empty, disjoint), and `fatsim merge` gives FULL's files,
+# merged in place and (shard folders named one by one, in any order) elsewhere.
+merges_to_same() {
+  local rows=0 n k
+  for k in 0 1 2; do n=$(($(wc -l < "$1/shard-$k-of-3/faults.csv") - 1)); [ "$n" -gt 0 ]; rows=$((rows + n)); done
+  [ "$rows" -eq $(($(wc -l < "$2/faults.csv") - 1)) ] || { echo "FAIL: shards hold $rows rows"; exit 1; }
+  "$FATSIM" merge "$1" | grep -q "merged 3 shards: $rows faults" || { echo "FAIL: merge output"; exit 1; }
+  same "$2" "$1"
+  "$FATSIM" merge "$1/shard-2-of-3" "$1/shard-0-of-3" "$1/shard-1-of-3" -o "$1.m2" >/dev/null
+  same "$2" "$1.m2"
+}
 expect_error() {  # expect_error TEXT CMD...: CMD fails and says TEXT
   local text=$1; shift
   set +e; ERR=$("$@" 2>&1); RC=$?; set -e

@@ -13,13 +13,7 @@ map() {  # map ARGS...: a tiny sampled map-faults run with transient flips
 }
 map -o "$T/one" >/dev/null
 for k in 0 1 2; do map -o "$T/sh" --shard "$k/3" >/dev/null; done
-ROWS=0
-for k in 0 1 2; do n=$(($(wc -l < "$T/sh/shard-$k-of-3/faults.csv") - 1)); [ "$n" -gt 0 ]; ROWS=$((ROWS + n)); done
-[ "$ROWS" -eq $(($(wc -l < "$T/one/faults.csv") - 1)) ] || { echo "FAIL: shards hold $ROWS rows"; exit 1; }
-"$FATSIM" merge "$T/sh" | grep -q "merged 3 shards: $ROWS faults" || { echo "FAIL: merge output"; exit 1; }
-same "$T/one" "$T/sh"
-"$FATSIM" merge "$T/sh/shard-2-of-3" "$T/sh/shard-1-of-3" "$T/sh/shard-0-of-3" -o "$T/m2" >/dev/null
-same "$T/one" "$T/m2"
+merges_to_same "$T/sh" "$T/one"
 # A complete shard run again resumes with nothing to do; a missing shard is refused.
 map -o "$T/sh" --shard 1/3 | grep -q "map-faults: \([0-9]*\) faults (\1 resumed)" || { echo "FAIL: shard resume"; exit 1; }
 expect_error "shard 1/3 is missing" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/sh/shard-2-of-3" -o "$T/m3"

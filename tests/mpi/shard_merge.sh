@@ -18,15 +18,7 @@ YAML
 "$FATSIM" campaign "$T/spec.yaml" -q >/dev/null
 for k in 0 1 2; do "$FATSIM" campaign "$T/spec.yaml" -o "$T/sh" --shard "$k/3" -q >/dev/null; done
 [ -f "$T/sh/shard-1-of-3/faults.csv" ] || { echo "FAIL: no shard folder"; exit 1; }
-# Shard rows add up to the campaign's (each slice non-empty, disjoint).
-ROWS=0
-for k in 0 1 2; do n=$(($(wc -l < "$T/sh/shard-$k-of-3/faults.csv") - 1)); [ "$n" -gt 0 ]; ROWS=$((ROWS + n)); done
-[ "$ROWS" -eq $(($(wc -l < "$T/full/faults.csv") - 1)) ] || { echo "FAIL: shards hold $ROWS rows"; exit 1; }
-"$FATSIM" merge "$T/sh" | grep -q "merged 3 shards" || { echo "FAIL: merge output"; exit 1; }
-same "$T/full" "$T/sh"
-# Shard folders named one by one, in any order, into another folder.
-"$FATSIM" merge "$T/sh/shard-2-of-3" "$T/sh/shard-0-of-3" "$T/sh/shard-1-of-3" -o "$T/m2" >/dev/null
-same "$T/full" "$T/m2"
+merges_to_same "$T/sh" "$T/full"
 # A complete shard run again resumes with nothing to do.
 "$FATSIM" campaign "$T/spec.yaml" -o "$T/sh" --shard 1/3 -q | grep -q "resumed after" || { echo "FAIL: shard resume"; exit 1; }
 expect_error "shard 1/3 is missing" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/sh/shard-2-of-3" -o "$T/m3"
