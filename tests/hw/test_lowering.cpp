@@ -267,6 +267,25 @@ TEST(PhysicalCampaign, DeterministicAndResumable) {
     EXPECT_GT(c.resumed_from, 0u);
     EXPECT_EQ(rows, read_text(b.csv));
     EXPECT_EQ(read_text(a.summary), read_text(b.summary));
+    // Resumed right after statically masked rows: they do not make a later
+    // evaluated fault with no effect "reused" (only evaluated rows count).
+    {
+        std::istringstream in(rows);
+        std::string line;
+        std::getline(in, line);
+        size_t end = line.size() + 1;
+        int cuts = 0;
+        for (size_t k = 2; std::getline(in, line) && cuts < 8; ++k) {
+            end += line.size() + 1;
+            const auto r = physical_csv::parse_row(line, a.csv, k);
+            if (r.eval != "collapsed" || !r.masked) continue;
+            ++cuts;
+            fs::resize_file(b.csv, end);
+            EXPECT_EQ(run_physical_campaign(m, accel, batch, opt).resumed_from, k - 1);
+            EXPECT_EQ(rows, read_text(b.csv)) << "resumed after row " << k;
+        }
+        EXPECT_GT(cuts, 0);
+    }
     // Per class, the summary's fault count and masked fraction match the rows.
     size_t masked_wmem = 0, wmem = 0;
     std::istringstream in(rows);
