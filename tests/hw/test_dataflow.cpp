@@ -81,8 +81,12 @@ TEST_P(HwVsGolden, EveryLayerBitExactAndCyclesAsFinn) {
     for (size_t l = 0; l < topo.layers.size(); ++l) {
         const LayerSpec& s = topo.layers[l];
         const auto& lc = r.layers[l];
-        const int nf = s.mh() / lc.pe, sf = s.mw() / lc.simd;
-        EXPECT_EQ(lc.expected, uint64_t(s.out_dim) * s.out_dim * nf * sf) << s.name;
+        const int nf = s.mh() / lc.pe, sf = s.mw() / lc.simd, px = s.out_dim * s.out_dim;
+        // Pixel: groups of PE pixels (the last one partial), MH*SF cycles each.
+        const uint64_t want = kFoldings[c.folding].schedule == Schedule::Pixel
+                                  ? uint64_t((px + lc.pe - 1) / lc.pe) * s.mh() * sf
+                                  : uint64_t(px) * nf * sf;
+        EXPECT_EQ(lc.expected, want) << s.name;
         EXPECT_EQ(lc.busy, uint64_t(n) * lc.expected) << s.name;
         if (s.kind == LayerKind::Conv) {
             const uint64_t D = s.in_dim, K = s.kernel, C = s.in_channels, S = lc.swg_simd, O = s.out_dim;

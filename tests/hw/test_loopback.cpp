@@ -264,7 +264,7 @@ TEST(PeFaultReach, DataflowOneLayerFollowsTheSchedule) {
     const QnnModel m = random_model(topo, 23);
     std::mt19937 rng(4);
     const auto image = fatsim::testing::random_input(topo, rng);
-    for (int fi : {2, 4}) {  // "mixed" (interleaved) and "mixed_blocked": c1 PE 7
+    for (int fi : {2, 4, 5}) {  // "mixed" (interleaved), "mixed_blocked", "mixed_pixel": c1 PE 7
         SCOPED_TRACE(kFoldings[fi].name);
         DataflowOptions opt;
         opt.capture = true;
