@@ -175,6 +175,9 @@ void Lowering::check(const FaultSite& site) const {
     if (l < 0) bad_site(site, "no layer named '" + site_layer(site.where) + "'");
     const LayerLowering& L = layers_[size_t(l)];
     const FoldingMap& f = L.fold;
+    if (site.kind == FaultKind::Flip && f.schedule == Schedule::Pixel)
+        bad_site(site, "transient flips in a layer with schedule pixel are not lowered (its iteration order "
+                       "differs); run them on the cycle model (fatsim simulate --fault)");
     const LayerGeometry& g = L.geom;
     const int T = g.thresholds;
     struct V {
@@ -248,7 +251,12 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
             rows.push_back(f.row_of(s.pe, s.word / T));
             break;
         }
-        default: rows = f.rows_of_pe(site_pe(site.where));
+        default:
+            // Pixel schedule: a PE computes every channel (of its own pixels).
+            if (f.schedule == Schedule::Pixel)
+                for (int r = 0; r < f.rows; ++r) rows.push_back(r);
+            else
+                rows = f.rows_of_pe(site_pe(site.where));
     }
     rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r >= f.mh; }), rows.end());
     return rows;
@@ -415,10 +423,18 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
     const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
     s.acc.resize(size_t(np));
     s.codes.resize(size_t(np));
+    // Pixel schedule: PE p's accumulator, adder tree and comparators serve
+    // only its pixels p, p+PE, ... (weight and threshold words are broadcast).
+    const bool pixel_local = fold.schedule == Schedule::Pixel &&
+                             (cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::Comparator);
+    const int owner = pixel_local ? site_pe(site.where) : -1;
+    const auto faulty_at = [&](int q) { return !pixel_local || q % fold.pe == owner; };
     for (int row : channels_touched(site)) {
         // Faulty accumulators of channel `row` at every pre-pool pixel.
         if (cls == SiteClass::Acc || cls == SiteClass::AdderNode) {
             recompute_row(site, l, row, g, s);
+            for (int q = 0; q < np; ++q)
+                if (!faulty_at(q)) s.acc[size_t(q)] = gt.acc[size_t(q) * MH + row];
         } else {
             for (int q = 0; q < np; ++q) s.acc[size_t(q)] = gt.acc[size_t(q) * MH + row];
             if (cls == SiteClass::WeightWord) {
@@ -462,7 +478,7 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
                 int64_t th = thr[size_t(row) * T + k];
                 if (k == thr_k) th = force_bit(th, thr_bit, site.kind, geo.thr_bits, true);
                 int64_t c = th <= a ? 1 : 0;
-                if (k == cmp_k) c = force_bit(c, 0, site.kind, 1, false);
+                if (k == cmp_k && faulty_at(q)) c = force_bit(c, 0, site.kind, 1, false);
                 level += int(c & 1);
             }
             s.codes[size_t(q)] = int8_t(P.lo + level);

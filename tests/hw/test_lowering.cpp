@@ -109,6 +109,17 @@ TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
     const InputBatch batch = batch_of(topo, kImages, 9);
     auto hw_model = hw::make_accelerator(m, accel);
     const CycleSchedule schedule = capture_schedule(m, accel, batch, kImages);
+    if (kFoldings[c.folding].schedule == Schedule::Pixel) {  // not lowered: refused with the rule
+        Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        lowering.use_schedule(&schedule);
+        try {
+            lowering.check(parse_fault_site("c1.pe[0].acc.bit[0]:flip@5"));
+            ADD_FAILURE() << "a flip in a pixel-schedule layer was accepted";
+        } catch (const FaultSiteError& e) {
+            EXPECT_NE(std::string(e.what()).find("schedule pixel are not lowered"), std::string::npos) << e.what();
+        }
+        return;
+    }
     int64_t last = 0;
     for (const auto& v : schedule.push_cycle) last = std::max(last, v.empty() ? int64_t(0) : v.back());
     Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
@@ -140,7 +151,8 @@ TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Lowering, LoweringVsCycleModel,
                          ::testing::Values(Case{1, 1, 2}, Case{1, 1, 4}, Case{1, 2, 2}, Case{1, 2, 3}, Case{2, 2, 2},
-                                           Case{2, 2, 4}, Case{1, 1, 1}),
+                                           Case{2, 2, 4}, Case{1, 1, 1}, Case{1, 1, 5}, Case{1, 2, 5},
+                                           Case{2, 2, 6}),
                          case_name);
 
 // The campaign path (delta propagation from the effect layer, effect-hash
