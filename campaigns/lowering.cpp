@@ -175,9 +175,6 @@ void Lowering::check(const FaultSite& site) const {
     if (l < 0) bad_site(site, "no layer named '" + site_layer(site.where) + "'");
     const LayerLowering& L = layers_[size_t(l)];
     const FoldingMap& f = L.fold;
-    if (site.kind == FaultKind::Flip && f.schedule == Schedule::Pixel)
-        bad_site(site, "transient flips in a layer with schedule pixel are not lowered (its iteration order "
-                       "differs); run them on the cycle model (fatsim simulate --fault)");
     const LayerGeometry& g = L.geom;
     const int T = g.thresholds;
     struct V {
@@ -548,8 +545,37 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     const SiteClass cls = site_class(site.where);
     const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
     const int pe = site_pe(site.where);
-    auto passes = [&](int64_t i) {
-        const int sf = int(i % SF), nf = int((i / SF) % NF);
+    const bool pixel = fold.schedule == Schedule::Pixel;
+    // Pixel schedule: iteration ((image*G + group)*rows + channel)*SF + sf, G =
+    // ceil(reps/PE); PE k computes pixel group*PE + k (k < the group's pixels).
+    // A word read by every PE (weight, threshold) is forced first for PE 0.
+    const int groups = (reps + fold.pe - 1) / fold.pe;
+    const int64_t per_image = pixel ? int64_t(groups) * fold.rows * SF : int64_t(reps) * NF * SF;
+    // Iteration i: whether the value passes the site, and then the step,
+    // output channel and pixel it hits.
+    auto decode = [&](int64_t i, int& sf, int& row, int& q) {
+        sf = int(i % SF);
+        if (pixel) {
+            const int64_t j = i % per_image;
+            const int grp = int(j / (int64_t(fold.rows) * SF));
+            row = int((j / SF) % fold.rows);
+            const int pes = std::min(fold.pe, reps - grp * fold.pe);
+            switch (cls) {
+                case SiteClass::WeightWord:
+                    q = grp * fold.pe;
+                    return fold.pe_of(row) == pe &&
+                           fold.weight_word(fold.fold_of(row), sf) == std::get<WeightBit>(site.where).word;
+                case SiteClass::Threshold:
+                    q = grp * fold.pe;
+                    return sf == SF - 1 && fold.pe_of(row) == pe &&
+                           fold.fold_of(row) == std::get<ThresholdBit>(site.where).word / T;
+                case SiteClass::Comparator: q = grp * fold.pe + pe; return sf == SF - 1 && pe < pes;
+                default: q = grp * fold.pe + pe; return pe < pes;
+            }
+        }
+        const int nf = int((i / SF) % NF);
+        row = fold.row_of(pe, nf);
+        q = int((i / (int64_t(SF) * NF)) % reps);
         switch (cls) {
             case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
             case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
@@ -559,13 +585,14 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     };
     int64_t i = std::lower_bound(cycles.begin(), cycles.end(), site.cycle) - cycles.begin();
     const int64_t n = int64_t(cycles.size());
-    for (int64_t tries = 0; i < n && !passes(i) && tries <= int64_t(SF) * NF; ++tries) ++i;
-    if (i >= n || !passes(i)) return;  // the flip never fires in this run
-    const int64_t per_image = int64_t(reps) * NF * SF;
+    int sf = 0, row = 0, q = 0;
+    // The next passing iteration lies within one image's schedule.
+    bool hit = false;
+    for (int64_t tries = 0; i < n && tries <= per_image; ++tries, ++i)
+        if ((hit = decode(i, sf, row, q))) break;
+    if (!hit) return;                        // the flip never fires in this run
     if (i / per_image != image_pos) return;  // it fires in another image
-    const int sf = int(i % SF), nf = int((i / SF) % NF), q = int((i / (int64_t(SF) * NF)) % reps);
-    const int row = fold.row_of(pe, nf);
-    if (row >= fold.mh) return;  // a padding row
+    if (row >= fold.mh) return;              // a padding row
     const LayerTrace& gt = g.trace->layers[size_t(l)];
     int64_t a = gt.acc[size_t(q) * P.MH + row];
     int thr_k = -1, cmp_k = -1;
