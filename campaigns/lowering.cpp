@@ -248,7 +248,12 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
             rows.push_back(f.row_of(s.pe, s.word / T));
             break;
         }
-        default: rows = f.rows_of_pe(site_pe(site.where));
+        default:
+            // Pixel schedule: a PE computes every channel (of its own pixels).
+            if (f.schedule == Schedule::Pixel)
+                for (int r = 0; r < f.rows; ++r) rows.push_back(r);
+            else
+                rows = f.rows_of_pe(site_pe(site.where));
     }
     rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r >= f.mh; }), rows.end());
     return rows;
@@ -415,10 +420,18 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
     const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
     s.acc.resize(size_t(np));
     s.codes.resize(size_t(np));
+    // Pixel schedule: PE p's accumulator, adder tree and comparators serve
+    // only its pixels p, p+PE, ... (weight and threshold words are broadcast).
+    const bool pixel_local = fold.schedule == Schedule::Pixel &&
+                             (cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::Comparator);
+    const int owner = pixel_local ? site_pe(site.where) : -1;
+    const auto faulty_at = [&](int q) { return !pixel_local || q % fold.pe == owner; };
     for (int row : channels_touched(site)) {
         // Faulty accumulators of channel `row` at every pre-pool pixel.
         if (cls == SiteClass::Acc || cls == SiteClass::AdderNode) {
             recompute_row(site, l, row, g, s);
+            for (int q = 0; q < np; ++q)
+                if (!faulty_at(q)) s.acc[size_t(q)] = gt.acc[size_t(q) * MH + row];
         } else {
             for (int q = 0; q < np; ++q) s.acc[size_t(q)] = gt.acc[size_t(q) * MH + row];
             if (cls == SiteClass::WeightWord) {
@@ -462,7 +475,7 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
                 int64_t th = thr[size_t(row) * T + k];
                 if (k == thr_k) th = force_bit(th, thr_bit, site.kind, geo.thr_bits, true);
                 int64_t c = th <= a ? 1 : 0;
-                if (k == cmp_k) c = force_bit(c, 0, site.kind, 1, false);
+                if (k == cmp_k && faulty_at(q)) c = force_bit(c, 0, site.kind, 1, false);
                 level += int(c & 1);
             }
             s.codes[size_t(q)] = int8_t(P.lo + level);
@@ -532,8 +545,37 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     const SiteClass cls = site_class(site.where);
     const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
     const int pe = site_pe(site.where);
-    auto passes = [&](int64_t i) {
-        const int sf = int(i % SF), nf = int((i / SF) % NF);
+    const bool pixel = fold.schedule == Schedule::Pixel;
+    // Pixel schedule: iteration ((image*G + group)*rows + channel)*SF + sf, G =
+    // ceil(reps/PE); PE k computes pixel group*PE + k (k < the group's pixels).
+    // A word read by every PE (weight, threshold) is forced first for PE 0.
+    const int groups = (reps + fold.pe - 1) / fold.pe;
+    const int64_t per_image = pixel ? int64_t(groups) * fold.rows * SF : int64_t(reps) * NF * SF;
+    // Iteration i: whether the value passes the site, and then the step,
+    // output channel and pixel it hits.
+    auto decode = [&](int64_t i, int& sf, int& row, int& q) {
+        sf = int(i % SF);
+        if (pixel) {
+            const int64_t j = i % per_image;
+            const int grp = int(j / (int64_t(fold.rows) * SF));
+            row = int((j / SF) % fold.rows);
+            const int pes = std::min(fold.pe, reps - grp * fold.pe);
+            switch (cls) {
+                case SiteClass::WeightWord:
+                    q = grp * fold.pe;
+                    return fold.pe_of(row) == pe &&
+                           fold.weight_word(fold.fold_of(row), sf) == std::get<WeightBit>(site.where).word;
+                case SiteClass::Threshold:
+                    q = grp * fold.pe;
+                    return sf == SF - 1 && fold.pe_of(row) == pe &&
+                           fold.fold_of(row) == std::get<ThresholdBit>(site.where).word / T;
+                case SiteClass::Comparator: q = grp * fold.pe + pe; return sf == SF - 1 && pe < pes;
+                default: q = grp * fold.pe + pe; return pe < pes;
+            }
+        }
+        const int nf = int((i / SF) % NF);
+        row = fold.row_of(pe, nf);
+        q = int((i / (int64_t(SF) * NF)) % reps);
         switch (cls) {
             case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
             case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
@@ -543,13 +585,14 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     };
     int64_t i = std::lower_bound(cycles.begin(), cycles.end(), site.cycle) - cycles.begin();
     const int64_t n = int64_t(cycles.size());
-    for (int64_t tries = 0; i < n && !passes(i) && tries <= int64_t(SF) * NF; ++tries) ++i;
-    if (i >= n || !passes(i)) return;  // the flip never fires in this run
-    const int64_t per_image = int64_t(reps) * NF * SF;
+    int sf = 0, row = 0, q = 0;
+    // The next passing iteration lies within one image's schedule.
+    bool hit = false;
+    for (int64_t tries = 0; i < n && tries <= per_image; ++tries, ++i)
+        if ((hit = decode(i, sf, row, q))) break;
+    if (!hit) return;                        // the flip never fires in this run
     if (i / per_image != image_pos) return;  // it fires in another image
-    const int sf = int(i % SF), nf = int((i / SF) % NF), q = int((i / (int64_t(SF) * NF)) % reps);
-    const int row = fold.row_of(pe, nf);
-    if (row >= fold.mh) return;  // a padding row
+    if (row >= fold.mh) return;              // a padding row
     const LayerTrace& gt = g.trace->layers[size_t(l)];
     int64_t a = gt.acc[size_t(q) * P.MH + row];
     int thr_k = -1, cmp_k = -1;

@@ -76,7 +76,8 @@ struct GoldenImage {
 };
 
 // When each MVTU loop iteration and each FIFO push happens in one run of
-// the cycle model (images streamed from reset).
+// the cycle model (images streamed from reset). Schedule pixel: iteration
+// ((image*G + group)*rows + channel)*SF + sf, G = ceil(reps/PE).
 struct CycleSchedule {
     std::vector<std::vector<int64_t>> iteration_cycle;  // per layer: iteration ((image*reps + pixel)*NF + nf)*SF + sf -> cycle
     std::vector<std::vector<int64_t>> push_cycle;       // per fifo: word pushed since reset -> cycle

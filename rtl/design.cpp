@@ -74,6 +74,9 @@ DataflowDesign describe_dataflow(const hw::DataflowModel& m, const std::string& 
             }
         }
         const hw::Mvtu& mv = m.mvtu(l);
+        if (mv.program().fold.schedule == Schedule::Pixel)
+            throw std::invalid_argument("RTL design: layer " + N +
+                                        ": schedule pixel has no RTL MVTU (the C++ cycle model runs it)");
         // a layer's output: its own ".out" stream when the next layer converts it
         int out = find(m, d, N + ".out");
         if (out < 0) out = need(m, d, fifo(l + 1));

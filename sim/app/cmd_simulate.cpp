@@ -132,7 +132,8 @@ int cmd_simulate(const Args& args) {
          "cycle (the C++ cycle model) | rtl (the Verilated RTL of a folding compiled into fatsim_rtl)")
         ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
         ("clock-mhz", po::value<double>()->default_value(0.0), "clock for the FPS figure (0 = the accelerator's)")
-        ("vcd", po::value<std::string>(), "write a VCD trace of streams (occupancy, transfers)")
+        ("vcd", po::value<std::string>(),
+         "write a VCD trace: streams (occupancy, transfers); loopback: layer, phase, folds, memory, buffers")
         ("trace", po::value<std::string>()->default_value(""),
          "comma-separated stream names for --vcd (default: the inter-layer FIFOs fifo[0..L])")
         ("fault", po::value<std::vector<std::string>>()->composing(),

@@ -258,8 +258,9 @@ const ConfigSchema& accel_schema() {
               required(integer("simd", 1, -1, "", "SIMD lanes per PE (>= 1, divides MW)")),
               integer("mh_padded", 1, -1, std::to_string(f.mh_padded),
                       "MH padded to this many rows (0 = no padding; BNN-PYNQ fc2: 64)"),
-              choice("schedule", {"interleaved", "blocked"}, schedule_name(f.schedule),
-                     "output channel c on PE c mod PE, or PE p owns a block of channels")}},
+              choice("schedule", {"interleaved", "blocked", "pixel"}, schedule_name(f.schedule),
+                     "output channel c on PE c mod PE, PE p owns a block of channels, or PE p computes "
+                     "pixels p, p+PE, ... in every channel")}},
             {"engine",
              {required(integer("pe", 1, -1, "", "the engine's processing elements (>= 1)")),
               required(integer("simd", 1, -1, "", "the engine's SIMD lanes per PE (>= 1)")),
@@ -504,11 +505,6 @@ Errors validate_impl(const AccelConfig& acc, const Topology& topo, const FoldPat
                     errs.push_back(p + "." + fp.pe + "=" + std::to_string(f.pe) + " must divide " +
                                    (pad ? "mh_padded=" : "mh=") + std::to_string(rows));
             }
-            // The YAML choice excludes it; a config built in code is checked here.
-            if (f.schedule == Schedule::Pixel)
-                errs.push_back(p +
-                               ".schedule=pixel: only for architecture loopback (a dataflow MVTU takes one "
-                               "pixel at a time; use interleaved or blocked)");
             if (f.simd < 1)
                 errs.push_back(p + "." + fp.simd + "=" + std::to_string(f.simd) + " must be >= 1");
             else if (L.mw() % f.simd != 0)

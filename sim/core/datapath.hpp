@@ -18,7 +18,7 @@ namespace fatsim {
 enum class Schedule {
     Interleaved,  // channel c on PE c mod PE, fold c / PE (FINN's)
     Blocked,      // PE p computes the contiguous block p*NF .. p*NF+NF-1
-    Pixel,        // loopback only: PE p computes output pixels p, p+PE, ... for every channel
+    Pixel,        // PE p computes output pixels p, p+PE, ... for every channel
 };
 const char* schedule_name(Schedule s);  // the YAML spelling
 // The schedule a YAML spelling names; false when none does.

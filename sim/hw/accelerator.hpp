@@ -41,6 +41,17 @@ struct CycleReport {
     std::vector<LayerCycles> layers;
     std::vector<FifoReport> fifos;
 };
+// A model register that a VCD can trace besides the streams (plain C++: the
+// SystemC wrapper hands it to sc_trace). Exactly one of i32 / u64 / flag is
+// set; an int is traced as signed, so its width needs a bit above its values.
+struct TraceSignal {
+    std::string name;
+    const int* i32 = nullptr;
+    const uint64_t* u64 = nullptr;
+    const bool* flag = nullptr;
+    int width = 32;
+};
+
 // Human-readable cycle report.
 std::string format_report(const CycleReport& r);
 
@@ -87,6 +98,8 @@ public:
     // Streams that can be traced (VCD); null when absent.
     virtual const Stream* find_stream(const std::string& name) const = 0;
     virtual std::vector<std::string> stream_names() const = 0;
+    // Registers a VCD traces besides the streams (loopback: sequencer, engine, buffers).
+    virtual std::vector<TraceSignal> trace_signals() const { return {}; }
     // Words moved so far (deadlock detection).
     virtual uint64_t progress() const = 0;
 };

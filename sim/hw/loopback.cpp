@@ -164,6 +164,8 @@ void LoopbackModel::reset() {
     array_.clear();
     array_.hook.rearm_transients();
     buf_hook_.rearm_transients();
+    fmbuf0_words_ = fmbuf1_writes_ = 0;
+    for (uint64_t& c : mem_cycles_) c = 0;
     const int L = int(layers_.size());
     measured_.assign(size_t(L), LoopbackTiming{});
     for (int l = 0; l < L; ++l) {
@@ -192,6 +194,7 @@ void LoopbackModel::start_layer() {
     if (opt_.capture) cap_pre_[size_t(layer_)][size_t(image_)].assign(size_t(s.out_dim) * s.out_dim * s.mh(), 0);
     array_.clear();
     rep_ = nf_ = sf_ = 0;
+    fmbuf0_words_ = fmbuf1_writes_ = 0;
     if (params_ready_) {
         phase_ = Phase::Ifm;
         left_ = lay.t.ifm_load;
@@ -250,15 +253,33 @@ void LoopbackModel::tick() {
     bool finished;
     if (phase_ == Phase::Compute) {
         ++m.compute;
-        if (prefetch_) --prefetch_;
+        if (prefetch_) {
+            --prefetch_;
+            ++mem_cycles_[0];  // the next layer's parameters load meanwhile
+        }
         compute_step();
         finished = rep_ == (layers_[size_t(layer_)]->t.reps);
     } else {
-        ++(phase_ == Phase::Ifm ? m.ifm_load : phase_ == Phase::Store ? m.ofm_store : m.weight_load);
+        const int k = phase_ == Phase::Ifm ? 1 : phase_ == Phase::Store ? 2 : 0;
+        ++(k == 1 ? m.ifm_load : k == 2 ? m.ofm_store : m.weight_load);
+        ++mem_cycles_[k];
         finished = --left_ == 0;
     }
     ++cycle_;
     if (finished) next_phase();
+    phase_code_ = int(phase_);
+    busy_ = phase_ == Phase::Compute;
+}
+
+std::vector<TraceSignal> LoopbackModel::trace_signals() const {
+    auto i = [](const char* n, const int& v, int w) { return TraceSignal{n, &v, nullptr, nullptr, w}; };
+    auto u = [](const char* n, const uint64_t& v) { return TraceSignal{n, nullptr, &v, nullptr, 32}; };
+    return {i("engine_image", image_, 16),          i("engine_layer", layer_, 8),
+            i("engine_phase", phase_code_, 4),      TraceSignal{"engine_busy", nullptr, nullptr, &busy_, 1},
+            i("engine_rep", rep_, 16),              i("engine_nf", nf_, 16),
+            i("engine_sf", sf_, 16),                u("mem_weight_cycles", mem_cycles_[0]),
+            u("mem_ifm_cycles", mem_cycles_[1]),    u("mem_ofm_cycles", mem_cycles_[2]),
+            i("fmbuf0_words", fmbuf0_words_, 24),   i("fmbuf1_writes", fmbuf1_writes_, 24)};
 }
 
 // External memory -> fmbuf[0]: word px*CF + c/SIMD holds element c at lane
@@ -270,6 +291,7 @@ void LoopbackModel::fill_ifm() {
     const int ib = lay.prog.geom.in_bits, C = s.in_channels, SIMD = lb_.simd, pixels = s.in_dim * s.in_dim;
     const size_t words = size_t(pixels) * lay.cf;
     ifm_.assign(words * ifm_wl_, 0);
+    fmbuf0_words_ = int(words);
     for (int px = 0; px < pixels; ++px)
         for (int c = 0; c < C; ++c)
             or_bits(&ifm_[(size_t(px) * lay.cf + c / SIMD) * ifm_wl_], (c % SIMD) * ib, ib,
@@ -383,6 +405,7 @@ void LoopbackModel::write_output(int pixel, int channel, int64_t v) {
     const Layer& lay = *layers_[size_t(layer_)];
     const LayerSpec& s = lay.spec;
     const FoldingMap& f = lay.prog.fold;
+    ++fmbuf1_writes_;
     if (opt_.capture) cap_pre_[size_t(layer_)][size_t(image_)][size_t(pixel) * s.mh() + channel] = int32_t(v);
     int q = pixel;
     if (s.pool > 1) {

@@ -108,6 +108,12 @@ public:
 
     const Stream* find_stream(const std::string&) const override { return nullptr; }
     std::vector<std::string> stream_names() const override { return {}; }
+    // engine_image, engine_layer, engine_phase (0 params, 1 ifm, 2 compute,
+    // 3 wait, 4 store), engine_busy, the fold counters engine_rep / _nf / _sf,
+    // external-memory busy cycles so far (mem_weight_cycles, mem_ifm_cycles,
+    // mem_ofm_cycles) and the feature-map buffers' fill (fmbuf0_words loaded,
+    // fmbuf1_writes: outputs written by the running layer).
+    std::vector<TraceSignal> trace_signals() const override;
 
     int num_layers() const { return int(layers_.size()); }
     const LayerProgram& program(int l) const;
@@ -147,6 +153,10 @@ private:
     bool params_ready_ = false;
     int rep_ = 0, nf_ = 0, sf_ = 0;  // compute loop
     int64_t cycle_ = 0;
+    // Trace registers (trace_signals): mirrors of the state above, kept per cycle.
+    int phase_code_ = 0, fmbuf0_words_ = 0, fmbuf1_writes_ = 0;
+    bool busy_ = false;
+    uint64_t mem_cycles_[3] = {};  // weights, ifm, ofm
 
     // Buffers and external memory.
     int ifm_wl_ = 0;                  // limbs of an fmbuf[0] word

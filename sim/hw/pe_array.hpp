@@ -46,7 +46,11 @@ struct LayerProgram {
     // A weight value <-> its field in a memory word (weight_bits wide; 1-bit: 1 = +1).
     uint64_t weight_field(int64_t v) const;
     int64_t weight_of_field(uint64_t field) const;  // XNOR: the bit itself
-    uint64_t expected_cycles_per_image() const { return uint64_t(reps) * fold.nf * fold.sf; }
+    // reps*NF*SF; pixel schedule: ceil(reps/PE) groups of rows*SF (see Mvtu).
+    uint64_t expected_cycles_per_image() const {
+        if (fold.schedule == Schedule::Pixel) return uint64_t((reps + fold.pe - 1) / fold.pe) * fold.rows * fold.sf;
+        return uint64_t(reps) * fold.nf * fold.sf;
+    }
 };
 
 // Node counts per adder-tree level: level 0 = the SIMD products, then the

@@ -56,6 +56,11 @@ void trace_streams_vcd(Accelerator& model, const std::string& path, const std::v
         sc_core::sc_trace(g_vcd, s->occupancy_ref(), n + "_count", 16);
         sc_core::sc_trace(g_vcd, s->transfers_ref(), n + "_transfers", 32);
     }
+    for (const TraceSignal& sig : model.trace_signals()) {
+        if (sig.i32) sc_core::sc_trace(g_vcd, *sig.i32, sig.name, sig.width);
+        else if (sig.u64) sc_core::sc_trace(g_vcd, *sig.u64, sig.name, sig.width);
+        else sc_core::sc_trace(g_vcd, *sig.flag, sig.name);
+    }
 }
 
 void close_vcd() {

@@ -47,7 +47,8 @@ int64_t run_systemc(Accelerator& model, double clock_mhz);
 // Simulated time so far (for tests: it advances by cycles x period).
 double systemc_time_ps();
 // Before the first run_systemc: trace the named streams (empty = the inter-layer
-// FIFOs) to a VCD file: occupancy and words transferred, sampled every clock.
+// FIFOs) to a VCD file: occupancy and words transferred, sampled every clock,
+// plus the model's trace_signals() (a loopback engine's layer, phase, folds).
 // Throws std::invalid_argument for an unknown stream name.
 void trace_streams_vcd(Accelerator& model, const std::string& path, const std::vector<std::string>& streams);
 void close_vcd();

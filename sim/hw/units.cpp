@@ -213,8 +213,15 @@ Mvtu::Mvtu(LayerProgram program, Stream* in, Stream* out, int images)
     const FoldingMap& f = prog_.fold;
     if (out_->width() != f.pe * prog_.geom.out_bits || in_->width() != f.simd * prog_.geom.in_bits)
         throw std::invalid_argument(prog_.name + ": stream widths do not match PE*obits / SIMD*ibits");
-    if (prog_.geom.xnor) ibits_.assign(size_t(f.sf) * prog_.word_limbs, 0);
-    else ival_.assign(size_t(f.sf) * f.simd, 0);
+    // Pixel: two input buffers of PE windows, two output buffers of PE pixels.
+    const size_t windows = f.schedule == Schedule::Pixel ? size_t(2) * f.pe : 1;
+    if (prog_.geom.xnor) ibits_.assign(windows * f.sf * prog_.word_limbs, 0);
+    else ival_.assign(windows * f.sf * f.simd, 0);
+    if (f.schedule == Schedule::Pixel) {
+        obuf_.assign(size_t(2) * f.pe * f.rows, 0);
+        pin_.assign(size_t(f.pe), PeInput{});
+        groups_ = (prog_.reps + f.pe - 1) / f.pe;
+    }
     reset(images);
 }
 
@@ -222,6 +229,9 @@ void Mvtu::reset(int images) {
     images_ = images;
     total_vecs_ = images * prog_.reps;
     vec_ = nf_ = sf_ = 0;
+    total_groups_ = images * groups_;
+    gather_g_ = gather_n_ = compute_g_ = drain_g_ = drain_k_ = drain_nf_ = 0;
+    in_full_[0] = in_full_[1] = out_full_[0] = out_full_[1] = false;
     array_.clear();
     stats.reset();
     array_.hook.rearm_transients();
@@ -232,14 +242,13 @@ void Mvtu::arm(const FaultSite& s, const int64_t* clock) {
     array_.hook.arm(armed_fault(s), clock);
 }
 
-void Mvtu::load_input() {
+void Mvtu::load_input(uint64_t* bits, int16_t* v) {
     const uint64_t* w = in_->front();
     const LayerGeometry& g = prog_.geom;
     const int SIMD = prog_.fold.simd, ib = g.in_bits;
     if (g.xnor) {
-        std::copy(w, w + prog_.word_limbs, &ibits_[size_t(sf_) * prog_.word_limbs]);
+        std::copy(w, w + prog_.word_limbs, bits);
     } else {
-        int16_t* v = &ival_[size_t(sf_) * SIMD];
         if (g.in_bipolar) {
             for (int e = 0; e < SIMD; ++e) v[e] = int16_t(g.input_value(int(get_bits(w, e, 1))));
         } else if (g.in_signed) {
@@ -259,6 +268,7 @@ void Mvtu::write_output() {
 }
 
 void Mvtu::tick() {
+    if (prog_.fold.schedule == Schedule::Pixel) return tick_pixel();
     if (vec_ >= total_vecs_) return;
     const int NF = prog_.fold.nf, SF = prog_.fold.sf;
     const bool need_in = nf_ == 0;
@@ -271,7 +281,8 @@ void Mvtu::tick() {
         ++stats.stall_out;
         return;
     }
-    if (need_in) load_input();
+    if (need_in) load_input(prog_.geom.xnor ? &ibits_[size_t(sf_) * prog_.word_limbs] : nullptr,
+                            prog_.geom.xnor ? nullptr : &ival_[size_t(sf_) * prog_.fold.simd]);
     PeInput x;
     if (prog_.geom.xnor) x.bits = &ibits_[size_t(sf_) * prog_.word_limbs];
     else x.values = &ival_[size_t(sf_) * prog_.fold.simd];
@@ -283,6 +294,78 @@ void Mvtu::tick() {
         if (++nf_ == NF) {
             nf_ = 0;
             ++vec_;
+        }
+    }
+}
+
+int Mvtu::group_pes(int group) const {
+    const int first = (group % groups_) * prog_.fold.pe;
+    return std::min(prog_.fold.pe, prog_.reps - first);
+}
+
+// The stages in reverse order, so that a buffer a stage fills this cycle is
+// seen by the next stage only in the next cycle.
+void Mvtu::tick_pixel() {
+    const FoldingMap& f = prog_.fold;
+    const int PE = f.pe, SF = f.sf, rows = f.rows;
+    const size_t wstep = prog_.geom.xnor ? size_t(prog_.word_limbs) : size_t(f.simd);  // one input word
+    auto window = [&](int buffer, int pe, int sf) { return ((size_t(buffer) * PE + pe) * SF + sf) * wstep; };
+    // Drain: pixel drain_k_ of the group, output fold drain_nf_.
+    if (drain_g_ < total_groups_ && out_full_[drain_g_ & 1] && out_->can_push()) {
+        const int32_t* o = &obuf_[(size_t(drain_g_ & 1) * PE + drain_k_) * rows];
+        const int ob = prog_.geom.out_bits;
+        uint64_t* w = out_->push_slot();
+        for (int p = 0; p < PE; ++p) or_bits(w, p * ob, ob, to_field(o[f.row_of(p, drain_nf_)], ob));
+        out_->push();
+        if (++drain_nf_ == f.nf) {
+            drain_nf_ = 0;
+            if (++drain_k_ == group_pes(drain_g_)) {
+                drain_k_ = 0;
+                out_full_[drain_g_ & 1] = false;
+                ++drain_g_;
+            }
+        }
+    }
+    // Compute: channel nf_, fold sf_ of group compute_g_.
+    if (compute_g_ < total_groups_) {
+        const int b = compute_g_ & 1;
+        if (!in_full_[b]) {
+            ++stats.stall_in;
+        } else if (out_full_[b]) {
+            ++stats.stall_out;
+        } else {
+            const int pes = group_pes(compute_g_);
+            for (int k = 0; k < pes; ++k) {
+                if (prog_.geom.xnor) pin_[size_t(k)].bits = &ibits_[window(b, k, sf_)];
+                else pin_[size_t(k)].values = &ival_[window(b, k, sf_)];
+            }
+            array_.accumulate_pixels(prog_, nf_, sf_, pin_.data(), pes);
+            if (sf_ == SF - 1) {
+                const int bank = f.pe_of(nf_), fold = f.fold_of(nf_);
+                for (int k = 0; k < pes; ++k)
+                    obuf_[(size_t(b) * PE + k) * rows + nf_] = int32_t(array_.output_of(prog_, k, bank, fold));
+            }
+            ++stats.busy;
+            if (++sf_ == SF) {
+                sf_ = 0;
+                if (++nf_ == rows) {
+                    nf_ = 0;
+                    in_full_[b] = false;
+                    out_full_[b] = true;
+                    ++compute_g_;
+                }
+            }
+        }
+    }
+    // Gather: word gather_n_ (pixel k, fold s) of group gather_g_.
+    if (gather_g_ < total_groups_ && !in_full_[gather_g_ & 1] && in_->can_pop()) {
+        const int b = gather_g_ & 1, k = gather_n_ / SF, s = gather_n_ % SF;
+        const size_t at = window(b, k, s);
+        load_input(prog_.geom.xnor ? &ibits_[at] : nullptr, prog_.geom.xnor ? nullptr : &ival_[at]);
+        if (++gather_n_ == group_pes(gather_g_) * SF) {
+            gather_n_ = 0;
+            in_full_[b] = true;
+            ++gather_g_;
         }
     }
 }

@@ -86,6 +86,23 @@ private:
 // Flat loop reps*NF*SF at one iteration per cycle; input words read while
 // nf == 0 and replayed from the input buffer for nf > 0; one output word of
 // PE lanes at sf == SF-1.
+//
+// Schedule pixel (pixel-parallel): the pixels of an image go in groups of PE
+// (the last group holds the remainder); PE k computes pixel g*PE + k. Three
+// stages run side by side, each at most one step a cycle, through two input
+// and two output buffers (the group's parity picks the buffer):
+//   gather   one input word a cycle into the next group's window buffer
+//            ([pe][sf], SF words per pixel, as the window generator emits them)
+//   compute  one (channel, sf) step a cycle: every PE adds its own window's
+//            word sf times the channel's weight word, broadcast from the
+//            channel's bank; at sf == SF-1 each PE thresholds its pixel's
+//            channel; rows*SF cycles per group
+//   drain    one output word a cycle in the standard stream order (pixel by
+//            pixel, PE channels per word, folds in order), so downstream
+//            units cannot tell the schedules apart
+// Compute waits for a full input buffer and an empty output buffer. Gather
+// (pes*SF words) and drain (pes*NF words) fit in a group's rows*SF compute
+// cycles, so the unit needs ceil(OFM^2/PE) * rows * SF cycles per image.
 class Mvtu {
 public:
     Mvtu(LayerProgram program, Stream* in, Stream* out, int images = 0);
@@ -118,15 +135,25 @@ public:
     UnitStats stats;
 
 private:
-    void load_input();
+    // Pops one input word into the input buffer (XNOR: bits, MAC: values).
+    void load_input(uint64_t* bits, int16_t* values);
     void write_output();
+    void tick_pixel();
+    int group_pes(int group) const;  // pixels of a group (pixel schedule)
 
     LayerProgram prog_;
     PeArray array_;
     Stream *in_, *out_;
     int images_ = 0, vec_ = 0, nf_ = 0, sf_ = 0, total_vecs_ = 0;
-    std::vector<uint64_t> ibits_;  // input buffer, XNOR: [sf][limb]
-    std::vector<int16_t> ival_;    // input buffer, MAC:  [sf][s]
+    std::vector<uint64_t> ibits_;  // input buffer, XNOR: [sf][limb]; pixel: [buffer][pe][sf][limb]
+    std::vector<int16_t> ival_;    // input buffer, MAC:  [sf][s];    pixel: [buffer][pe][sf][s]
+    // Pixel schedule: groups per image, the stage counters (global group
+    // index; compute's channel is nf_, its fold sf_) and the buffers' state.
+    int groups_ = 0, total_groups_ = 0;
+    int gather_g_ = 0, gather_n_ = 0, compute_g_ = 0, drain_g_ = 0, drain_k_ = 0, drain_nf_ = 0;
+    bool in_full_[2] = {}, out_full_[2] = {};
+    std::vector<int32_t> obuf_;     // output buffers: [buffer][pe][row]
+    std::vector<PeInput> pin_;      // per PE: this step's input word
 };
 
 // Network input: one pixel (IFMC x in_bits) per word, images back to back.

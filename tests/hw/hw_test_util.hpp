@@ -15,14 +15,18 @@ namespace fatsim::hw_testing {
 struct Folding {
     const char* name;
     int ps[5][2];
-    bool blocked;
+    Schedule schedule;
 };
+constexpr Schedule kI = Schedule::Interleaved, kB = Schedule::Blocked, kP = Schedule::Pixel;
 inline const Folding kFoldings[] = {
-    {"pe1_simd1", {{1, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, false},
-    {"peMH_simdMW", {{8, 27}, {70, 72}, {16, 280}, {20, 144}, {10, 20}}, false},
-    {"mixed", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, false},
-    {"mixed2_blocked", {{2, 9}, {35, 1}, {16, 14}, {20, 9}, {5, 20}}, true},
-    {"mixed_blocked", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, true},
+    {"pe1_simd1", {{1, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, kI},
+    {"peMH_simdMW", {{8, 27}, {70, 72}, {16, 280}, {20, 144}, {10, 20}}, kI},
+    {"mixed", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, kI},
+    {"mixed2_blocked", {{2, 9}, {35, 1}, {16, 14}, {20, 9}, {5, 20}}, kB},
+    {"mixed_blocked", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, kB},
+    // Pixel: c0 PE 4 divides its 100 pixels, c1 PE 7 does not divide 64; PE 70 > 64 pixels.
+    {"mixed_pixel", {{4, 3}, {7, 8}, {2, 70}, {5, 16}, {2, 4}}, kP},
+    {"peMH_pixel", {{8, 27}, {70, 72}, {16, 280}, {20, 144}, {10, 20}}, kP},
 };
 
 inline AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_depth = 2) {
@@ -35,7 +39,7 @@ inline AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_d
         lf.pe = f.ps[l][0];
         lf.simd = f.ps[l][1];
         lf.mh = topo.layers[l].mh();
-        lf.schedule = f.blocked ? Schedule::Blocked : Schedule::Interleaved;
+        lf.schedule = f.schedule;
         a.layers.push_back(lf);
     }
     a.dataflow.fifo_depths.assign(topo.layers.size() + 1, fifo_depth);

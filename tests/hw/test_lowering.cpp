@@ -1,5 +1,5 @@
 // Physical faults lowered onto the golden engine (campaigns/lowering.hpp)
-// against the cycle model with the fault armed: every class, both schedules,
+// against the cycle model with the fault armed: every class, every schedule,
 // W1A1 / W1A2 / W2A2, random samples of sites, every layer's output and the
 // sink's scores image by image (100 % agreement). Also: the fast path
 // (delta propagation) predicts what a full re-inference of the lowered
@@ -140,7 +140,8 @@ TEST_P(LoweringVsCycleModel, TransientFlipsAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Lowering, LoweringVsCycleModel,
                          ::testing::Values(Case{1, 1, 2}, Case{1, 1, 4}, Case{1, 2, 2}, Case{1, 2, 3}, Case{2, 2, 2},
-                                           Case{2, 2, 4}, Case{1, 1, 1}),
+                                           Case{2, 2, 4}, Case{1, 1, 1}, Case{1, 1, 5}, Case{1, 2, 5},
+                                           Case{2, 2, 6}),
                          case_name);
 
 // The campaign path (delta propagation from the effect layer, effect-hash

@@ -694,7 +694,7 @@ TEST(DeclaredKeys, DescribeShowsTypeDefaultAndDescription) {
         return at == std::string::npos ? std::string() : d.substr(at, d.find('\n', at) - at);
     };
     EXPECT_NE(row("clock_mhz").find(" 300 "), std::string::npos) << row("clock_mhz");
-    EXPECT_NE(row("layers[].schedule").find("interleaved | blocked  interleaved "), std::string::npos)
+    EXPECT_NE(row("layers[].schedule").find("interleaved | blocked | pixel  interleaved "), std::string::npos)
         << row("layers[].schedule");
     EXPECT_NE(row("engine.pe").find("(required)"), std::string::npos) << row("engine.pe");
     EXPECT_NE(describe_schema(topology_schema()).find("  input.bits "), std::string::npos);
