@@ -297,10 +297,7 @@ void FastSweep::Impl::mark_dirty_from_changes(Scratch& s, int l) const {
 void FastSweep::Impl::recompute_dirty(Scratch& s, int l) const {
     const PreparedLayer& Y = prepared(l);
     load_input(Y, s.in.data(), s.im2col);
-    for (int q : s.dirty) {
-        const int oy = q / Y.O, ox = q - oy * Y.O;
-        accumulate_pixel(Y, s.in.data(), s.im2col, oy, ox, s.acc.data() + size_t(q) * Y.mhp);
-    }
+    accumulate_pixels(Y, s.in.data(), s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
 }
 
 // The classifier's decision on the new scores at dirty pixels and the golden ones elsewhere.
