@@ -1,11 +1,15 @@
 // bench: throughput figures measured against a baseline in the same run.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "app.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "kernels.hpp"
 #include "model.hpp"
 #include "reference.hpp"
 
@@ -32,27 +36,78 @@ int bench_engine(const po::variables_map& vm) {
     std::uniform_int_distribution<int> px(-128, 127);
     for (auto& v : batch.data) v = int8_t(px(rng));
 
-    std::printf("bench engine: %s (width %.3g), %d random 32x32x%d images, %d threads\n", topo.name.c_str(), topo.width,
-                n, topo.in_channels, resolve_threads(threads));
+    const kernels::Isa isa = kernels::active_isa();
+    const int nt = resolve_threads(threads);
+    std::printf("bench engine: %s (width %.3g), %d random 32x32x%d images, %d threads, %s kernels\n",
+                topo.name.c_str(), topo.width, n, topo.in_channels, nt, kernels::isa_name(isa));
     const Engine engine(model);
     auto t0 = std::chrono::steady_clock::now();
     const EvalResult r = engine.evaluate(batch, {}, threads);
     const double te = seconds_since(t0);
+    // The portable kernels on part of the batch, as the in-run baseline.
+    const int nport = isa == kernels::Isa::Portable ? 0 : std::min(n, std::max(1, n / 5));
+    int port_mismatch = 0;
+    double tp = 0;
+    if (nport) {
+        InputBatch part = batch;
+        part.count = nport;
+        kernels::set_active_isa(kernels::Isa::Portable);
+        t0 = std::chrono::steady_clock::now();
+        const EvalResult rp = engine.evaluate(part, {}, threads);
+        tp = seconds_since(t0);
+        kernels::set_active_isa(isa);
+        for (int i = 0; i < nport; ++i) port_mismatch += rp.predictions[i] != r.predictions[i];
+    }
     t0 = std::chrono::steady_clock::now();
     int mismatch = 0;
     for (int i = 0; i < std::min(nref, n); ++i)
         mismatch += reference_classify(model, batch.image(i)) != r.predictions[i];
     const double tr = seconds_since(t0);
     const double eng_rate = n / te, ref_rate = std::min(nref, n) / tr;
-    std::printf("golden engine     %10.1f images/s  (%d images in %.2f s, %d threads)\n", eng_rate, n, te,
-                resolve_threads(threads));
+    // Binary ops: one XNOR-popcount bit (a 1-bit multiply-accumulate) per
+    // weight and output pixel of the XNOR layers; integer MACs likewise.
+    double bin_ops = 0, int_macs = 0;
+    for (int l = 0; l < engine.layers(); ++l) {
+        const PreparedLayer& p = engine.prepared_layer(l);
+        (p.geo.xnor ? bin_ops : int_macs) += double(p.O) * p.O * p.MH * p.MW;
+    }
+    // Peak: the same XOR + POPCOUNT + ADD on registers only, on every thread at once.
+    constexpr uint64_t kPeakIters = 20'000'000;
+    std::vector<uint64_t> bits(static_cast<size_t>(nt)), sums(bits);
+    std::vector<std::thread> pool;
+    t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < nt; ++t)
+        pool.emplace_back([&, t] { bits[size_t(t)] = kernels::peak_xnor_loop(isa, kPeakIters, sums[size_t(t)]); });
+    for (auto& t : pool) t.join();
+    const double peak = double(bits[0]) * nt / seconds_since(t0);
+    const double achieved = bin_ops * eng_rate;
+    std::printf("golden engine     %10.1f images/s  (%d images in %.2f s, %d threads)\n", eng_rate, n, te, nt);
+    if (nport)
+        std::printf("portable kernels  %10.1f images/s  (%d images in %.2f s, %d threads): %.2f x slower\n",
+                    nport / tp, nport, tp, nt, eng_rate / (nport / tp));
     std::printf("naive reference   %10.1f images/s  (%d images in %.2f s, 1 thread)\n", ref_rate, std::min(nref, n), tr);
     std::printf("speed-up          %10.1f x\n", eng_rate / ref_rate);
-    std::printf("agreement         %s (%d of %d reference images differ)\n", mismatch ? "MISMATCH" : "identical",
+    std::printf("binary ops        %10.1f M per image (XNOR-popcount bits), %.1f M integer MACs besides\n",
+                bin_ops / 1e6, int_macs / 1e6);
+    std::printf("achieved          %10.1f G binary ops/s = %.0f%% of peak\n", achieved / 1e9, 100 * achieved / peak);
+    std::printf("peak              %10.1f G binary ops/s = %d threads x 12 x %d bits per loop round x rounds/s of a "
+                "register-only XOR+POPCOUNT+ADD loop (same run)\n",
+                peak / 1e9, nt, isa == kernels::Isa::Avx512 ? 512 : 64);
+    std::printf("peak RSS          %10.1f MiB\n", peak_rss_mib());
+    std::printf("agreement         %s (%d of %d reference images differ", mismatch || port_mismatch ? "MISMATCH" : "identical",
                 mismatch, std::min(nref, n));
+    if (nport) std::printf("; portable kernels: %d of %d differ", port_mismatch, nport);
+    std::printf(")\n");
+    mismatch += port_mismatch;
     return mismatch ? 1 : 0;
 }
 }  // namespace
+
+double peak_rss_mib() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;  // Linux: KiB
+}
 
 int cmd_bench(const Args& args) {
     // Benchmarks of other areas parse their own options.

@@ -53,6 +53,19 @@ void load_input(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b) {
         pack_pixels_portable(in, p.D * p.D, p.C, p.pix_words, b.pix.data());
 }
 
+uint64_t peak_xnor_loop(Isa isa, uint64_t iters, uint64_t& checksum) {
+    if (isa == Isa::Avx512) return peak_xnor_loop_avx512(iters, checksum);
+    uint64_t s[12] = {}, w[12];
+    for (int k = 0; k < 12; ++k) w[k] = 0x9e3779b97f4a7c15ull * uint64_t(k + 1);
+    for (uint64_t i = 0; i < iters; ++i) {
+        const uint64_t x = i * 0x2545f4914f6cdd1dull;
+        for (int k = 0; k < 12; ++k) s[k] += uint64_t(__builtin_popcountll(x ^ w[k]));
+    }
+    checksum = 0;
+    for (uint64_t v : s) checksum += v;
+    return iters * 12 * 64;
+}
+
 void xnor_rows_portable(const PreparedLayer& p, const uint64_t* rows, int n, int32_t* acc, int stride) {
     const int MH = p.MH, MW = p.MW, words = p.words;
     for (int i = 0; i < n; ++i, rows += words, acc += stride) {

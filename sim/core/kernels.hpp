@@ -107,6 +107,14 @@ void xnor_rows_avx512(const PreparedLayer& p, const uint64_t* rows, int n, int32
 void mac_rows_portable(const PreparedLayer& p, const int16_t* rows, int n, int32_t* acc, int stride);
 void mac_rows_avx512(const PreparedLayer& p, const int16_t* rows, int n, int32_t* acc, int stride);
 
+// The machine's peak for XNOR-popcount on one thread: `iters` rounds of 12
+// independent XOR + POPCOUNT + ADD on register-resident words (the inner
+// loop of xnor_rows_*, with no memory traffic), 64-bit words (portable) or
+// 512-bit vectors (AVX-512). Returns the binary ops (bits) done; the checksum
+// keeps the loop from being optimised away.
+uint64_t peak_xnor_loop(Isa isa, uint64_t iters, uint64_t& checksum);
+uint64_t peak_xnor_loop_avx512(uint64_t iters, uint64_t& checksum);
+
 // Accumulators of output pixels pix[0..n) (q = oy*O + ox; pix == nullptr:
 // pixels 0..n-1) after load_input(in): pixel pix[i] (or i) goes to
 // acc + (pix ? pix[i] : i) * stride, MH values.

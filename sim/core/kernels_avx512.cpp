@@ -129,6 +129,27 @@ FATSIM_AVX512 void pack_pixels_avx512(const int8_t* in, int pixels, int C, int p
         }
 }
 
+FATSIM_AVX512 uint64_t peak_xnor_loop_avx512(uint64_t iters, uint64_t& checksum) {
+    __m512i s[12], w[12];
+    for (int k = 0; k < 12; ++k) {
+        s[k] = _mm512_setzero_si512();
+        w[k] = _mm512_set1_epi64(int64_t(0x9e3779b97f4a7c15ull * uint64_t(k + 1)));
+    }
+    __m512i x = _mm512_set_epi64(1, 2, 3, 4, 5, 6, 7, 8);
+    const __m512i step = _mm512_set1_epi64(0x2545f4914f6cdd1dll);
+    for (uint64_t i = 0; i < iters; ++i) {
+        x = _mm512_add_epi64(x, step);  // (one add per 12 triples: the input broadcast of the real loop)
+        for (int k = 0; k < 12; ++k) s[k] = _mm512_add_epi64(s[k], _mm512_popcnt_epi64(_mm512_xor_si512(x, w[k])));
+    }
+    __m512i t = s[0];
+    for (int k = 1; k < 12; ++k) t = _mm512_add_epi64(t, s[k]);
+    uint64_t lanes[8];
+    _mm512_storeu_si512(lanes, t);
+    checksum = 0;
+    for (uint64_t v : lanes) checksum += v;
+    return iters * 12 * 512;
+}
+
 void xnor_rows_avx512(const PreparedLayer& p, const uint64_t* rows, int n, int32_t* acc, int stride) {
     blocked<XnorBlock>(p, rows, size_t(p.words), n, acc, stride, 8);
 }
@@ -144,6 +165,7 @@ void mac_rows_avx512(const PreparedLayer& p, const int16_t* rows, int n, int32_t
 #include <stdexcept>
 
 namespace fatsim::kernels {
+uint64_t peak_xnor_loop_avx512(uint64_t, uint64_t&) { throw std::logic_error("AVX-512 kernel on a CPU without it"); }
 void pack_pixels_avx512(const int8_t*, int, int, int, uint64_t*) {
     throw std::logic_error("AVX-512 kernel on a CPU without it");
 }
