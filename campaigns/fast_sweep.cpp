@@ -237,8 +237,11 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
         const PreparedLayer& Y = prepared(l);
         ++s.stamp;
         s.dirty.clear();
-        // Costs in vector-op units: delta per change, recompute per pixel, dense layer.
-        const double per_pixel = Y.geo.xnor ? double(Y.MH) * Y.words : double(Y.MW) * (Y.mhp / kLanes);
+        // Costs in vector-op units: delta per change, recompute per pixel,
+        // dense layer (the AVX-512 XNOR kernel does 8 channels' words at once).
+        const double xnor_lanes = active_isa() == Isa::Avx512 ? 8.0 : 1.0;
+        const double per_pixel =
+            Y.geo.xnor ? double(Y.MH) * Y.words / xnor_lanes : double(Y.MW) * (Y.mhp / kLanes);
         const double dense = double(Y.O) * Y.O * per_pixel;
         const bool use_delta =
             acc_off[l] >= 0 && 2.0 * double(s.changes.size()) * Y.K * Y.K * (Y.mhp / kLanes) < dense;

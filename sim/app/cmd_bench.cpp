@@ -20,6 +20,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// CPU seconds of this process so far, every thread (the machine is shared:
+// wall time alone says little about the code).
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 // Engine images/s on random inputs against the naive reference, with a check
 // that both classify the reference's images identically.
 int bench_engine(const po::variables_map& vm) {
@@ -42,19 +50,22 @@ int bench_engine(const po::variables_map& vm) {
                 topo.name.c_str(), topo.width, n, topo.in_channels, nt, kernels::isa_name(isa));
     const Engine engine(model);
     auto t0 = std::chrono::steady_clock::now();
+    double c0 = cpu_seconds();
     const EvalResult r = engine.evaluate(batch, {}, threads);
-    const double te = seconds_since(t0);
+    const double te = seconds_since(t0), ce = cpu_seconds() - c0;
     // The portable kernels on part of the batch, as the in-run baseline.
     const int nport = isa == kernels::Isa::Portable ? 0 : std::min(n, std::max(1, n / 5));
     int port_mismatch = 0;
-    double tp = 0;
+    double tp = 0, cp = 0;
     if (nport) {
         InputBatch part = batch;
         part.count = nport;
         kernels::set_active_isa(kernels::Isa::Portable);
         t0 = std::chrono::steady_clock::now();
+        c0 = cpu_seconds();
         const EvalResult rp = engine.evaluate(part, {}, threads);
         tp = seconds_since(t0);
+        cp = cpu_seconds() - c0;
         kernels::set_active_isa(isa);
         for (int i = 0; i < nport; ++i) port_mismatch += rp.predictions[i] != r.predictions[i];
     }
@@ -81,10 +92,12 @@ int bench_engine(const po::variables_map& vm) {
     for (auto& t : pool) t.join();
     const double peak = double(bits[0]) * nt / seconds_since(t0);
     const double achieved = bin_ops * eng_rate;
-    std::printf("golden engine     %10.1f images/s  (%d images in %.2f s, %d threads)\n", eng_rate, n, te, nt);
+    std::printf("golden engine     %10.1f images/s  (%d images in %.2f s, %d threads; %.0f images per CPU second)\n",
+                eng_rate, n, te, nt, n / ce);
     if (nport)
-        std::printf("portable kernels  %10.1f images/s  (%d images in %.2f s, %d threads): %.2f x slower\n",
-                    nport / tp, nport, tp, nt, eng_rate / (nport / tp));
+        std::printf("portable kernels  %10.1f images/s  (%d images in %.2f s, %d threads; %.0f images per CPU second): "
+                    "%.2f x slower per CPU second\n",
+                    nport / tp, nport, tp, nt, nport / cp, (n / ce) / (nport / cp));
     std::printf("naive reference   %10.1f images/s  (%d images in %.2f s, 1 thread)\n", ref_rate, std::min(nref, n), tr);
     std::printf("speed-up          %10.1f x\n", eng_rate / ref_rate);
     std::printf("binary ops        %10.1f M per image (XNOR-popcount bits), %.1f M integer MACs besides\n",

@@ -79,7 +79,7 @@ inline void for_each_window_output(int pix, int D, int K, int O, F&& f) {
 // without -march=native still uses AVX-512 where the CPU has it.
 enum class Isa {
     Portable,  // plain C++ (whatever the compiler makes of it)
-    Avx512,    // AVX-512 F, BW, VL and VPOPCNTDQ
+    Avx512,    // AVX-512 F, BW, VL, VPOPCNTDQ and VNNI
 };
 const char* isa_name(Isa isa);
 bool cpu_has(Isa isa);

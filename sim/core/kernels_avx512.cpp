@@ -1,8 +1,9 @@
 // AVX-512 versions of the accumulate kernels (kernels.hpp), compiled for
 // that instruction set whatever the build's -march, and called only when the
 // CPU has it (kernels::active_isa()). Both compute exactly the portable
-// kernels' integers: popcounts of XOR are counts, and vpmaddwd's int16
-// products of an input value and a weight (both 8-bit fields) cannot overflow.
+// kernels' integers: popcounts of XOR are counts, and vpdpwssd's int16
+// products of an input value and a weight (both 8-bit fields) cannot overflow
+// (it adds them to the int32 accumulator without saturation).
 //
 // Register blocking: NP output pixels x NC vectors of output channels at a
 // time, so every weight vector loaded serves NP pixels and every broadcast
@@ -12,7 +13,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define FATSIM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+#define FATSIM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vnni")))
 
 namespace fatsim::kernels {
 
@@ -47,7 +48,7 @@ FATSIM_AVX512 void xnor_block(const PreparedLayer& p, const uint64_t* rows, int 
     }
 }
 
-// Integer MAC: 16 channels per vector, two input columns per vpmaddwd.
+// Integer MAC: 16 channels per vector, two input columns per vpdpwssd.
 template <int NP, int NC>
 FATSIM_AVX512 void mac_block(const PreparedLayer& p, const int16_t* rows, int cb, int32_t* acc, int stride) {
     const int pairs = p.mw2 / 2, mhp = p.mhp, mw2 = p.mw2;
@@ -62,7 +63,7 @@ FATSIM_AVX512 void mac_block(const PreparedLayer& p, const int16_t* rows, int cb
             int32_t two;  // input columns 2k, 2k+1 of pixel i
             std::memcpy(&two, rows + size_t(i) * mw2 + 2 * k, sizeof two);
             const __m512i x = _mm512_set1_epi32(two);
-            for (int c = 0; c < NC; ++c) s[i][c] = _mm512_add_epi32(s[i][c], _mm512_madd_epi16(x, wv[c]));
+            for (int c = 0; c < NC; ++c) s[i][c] = _mm512_dpwssd_epi32(s[i][c], x, wv[c]);
         }
     }
     for (int c = 0; c < NC; ++c) {

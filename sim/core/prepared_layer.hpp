@@ -31,7 +31,7 @@ struct PreparedLayer {
     int mhp = 0;
     std::vector<int32_t> wT;
     // Integer layers for AVX-512: MW padded to even (mw2), weights of columns
-    // 2k and 2k+1 side by side per channel, [mw2/2][MHP][2] (one vpmaddwd).
+    // 2k and 2k+1 side by side per channel, [mw2/2][MHP][2] (one vpdpwssd).
     int mw2 = 0;
     std::vector<int16_t> wpairs;
     std::vector<int32_t> thr;  // MH * T, ascending per channel in the model

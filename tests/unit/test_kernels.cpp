@@ -1,7 +1,7 @@
 // The AVX-512 accumulate kernels against the portable ones on random inputs
 // of awkward sizes (channels and columns that fill no vector or word, pixel
 // counts that fill no register block), and the whole engine on both.
-// Skipped where the CPU lacks AVX-512 VPOPCNTDQ.
+// Skipped where the CPU lacks AVX-512 VPOPCNTDQ (and VNNI).
 #include <gtest/gtest.h>
 
 #include <random>
