@@ -1,6 +1,7 @@
 // The kernels of the golden engine and the fast campaign sweep, written once:
-// accumulate (all pixels or one output pixel: bit-packed XNOR-popcount or
-// vectorised integer MAC over an im2col window), threshold a pixel's
+// accumulate (all pixels or a list of output pixels: bit-packed
+// XNOR-popcount or integer MAC over im2col windows, AVX-512 or portable,
+// chosen at run time; kernels_avx512.cpp), threshold a pixel's
 // accumulators, max-pool a region, add a weight column times an input change.
 // All operate on a PreparedLayer.
 #pragma once
