@@ -237,8 +237,11 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
         const PreparedLayer& Y = prepared(l);
         ++s.stamp;
         s.dirty.clear();
-        // Costs in vector-op units: delta per change, recompute per pixel, dense layer.
-        const double per_pixel = Y.geo.xnor ? double(Y.MH) * Y.words : double(Y.MW) * (Y.mhp / kLanes);
+        // Costs in vector-op units: delta per change, recompute per pixel,
+        // dense layer (the AVX-512 XNOR kernel does 8 channels' words at once).
+        const double xnor_lanes = active_isa() == Isa::Avx512 ? 8.0 : 1.0;
+        const double per_pixel =
+            Y.geo.xnor ? double(Y.MH) * Y.words / xnor_lanes : double(Y.MW) * (Y.mhp / kLanes);
         const double dense = double(Y.O) * Y.O * per_pixel;
         const bool use_delta =
             acc_off[l] >= 0 && 2.0 * double(s.changes.size()) * Y.K * Y.K * (Y.mhp / kLanes) < dense;
@@ -297,10 +300,7 @@ void FastSweep::Impl::mark_dirty_from_changes(Scratch& s, int l) const {
 void FastSweep::Impl::recompute_dirty(Scratch& s, int l) const {
     const PreparedLayer& Y = prepared(l);
     load_input(Y, s.in.data(), s.im2col);
-    for (int q : s.dirty) {
-        const int oy = q / Y.O, ox = q - oy * Y.O;
-        accumulate_pixel(Y, s.in.data(), s.im2col, oy, ox, s.acc.data() + size_t(q) * Y.mhp);
-    }
+    accumulate_pixels(Y, s.in.data(), s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
 }
 
 // The classifier's decision on the new scores at dirty pixels and the golden ones elsewhere.

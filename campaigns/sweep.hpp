@@ -41,7 +41,9 @@ const char* to_string(SweepMode m);
 struct SweepOptions {
     SweepMode mode = SweepMode::Fast;
     int threads = 0;                       // 0 = all cores
-    size_t cache_bytes = size_t(6) << 30;  // Fast: golden-data cache budget; more images are chunked
+    // Fast: golden-data cache budget; more images are chunked (3 GiB keeps a
+    // sweep under 4 GB of RSS, issue 16).
+    size_t cache_bytes = size_t(3) << 30;
     Progress* progress = nullptr;          // add(1) per finished fault
     // Called (serialised, from a worker thread) when a fault is finished, with
     // its position in `faults`. Order across faults is not defined.

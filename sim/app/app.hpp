@@ -59,6 +59,9 @@ std::unique_ptr<hw::Accelerator> make_rtl_model(const QnnModel& model, const Acc
 bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,
                    const std::string& usage, const po::positional_options_description* pos = nullptr);
 
+// Peak resident memory of this process so far (getrusage ru_maxrss), MiB.
+double peak_rss_mib();
+
 // Shared dataset options: --dataset, --data-dir, --images.
 void add_dataset_options(po::options_description& desc);
 InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);

@@ -281,6 +281,7 @@ int cmd_bench_campaign(const Args& args_in) {
     std::printf("(a) %-6s %12.0f fault-image evaluations/s  (%.1f s)\n", campaigns::to_string(base), rate_n, tn);
     std::printf("(b) fast   %12.0f fault-image evaluations/s  (%.1f s)\n", rate_f, tf);
     std::printf("speed-up   %12.1f x\n", rate_f / rate_n);
+    std::printf("peak RSS   %12.1f MiB\n", peak_rss_mib());
     std::printf("agreement  %s (%d of %zu faults differ in accuracy or changed predictions)\n",
                 mismatch ? "MISMATCH" : "identical", mismatch, faults.size());
     std::printf("projected full sweep over %d images: fast %s, %s %s (target 10:00)\n", vm["sweep-images"].as<int>(),

@@ -1,6 +1,7 @@
 // The kernels of the golden engine and the fast campaign sweep, written once:
-// accumulate (all pixels or one output pixel: bit-packed XNOR-popcount or
-// vectorised integer MAC over an im2col window), threshold a pixel's
+// accumulate (all pixels or a list of output pixels: bit-packed
+// XNOR-popcount or integer MAC over im2col windows, AVX-512 or portable,
+// chosen at run time; kernels_avx512.cpp), threshold a pixel's
 // accumulators, max-pool a region, add a weight column times an input change.
 // All operate on a PreparedLayer.
 #pragma once
@@ -45,7 +46,7 @@ typedef int32_t Lanes __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
 // acc[0..mh) = row . wT[:, block] for each block of kLanes output channels;
 // wT is [mw][mhp] with mhp a multiple of kLanes.
-inline void mac_row(int32_t* acc, const int32_t* row, const int32_t* wT, int mw, int mh, int mhp) {
+inline void mac_row(int32_t* acc, const int16_t* row, const int32_t* wT, int mw, int mh, int mhp) {
     for (int cb = 0; cb < mh; cb += kLanes) {
         Lanes t = {};
         const int32_t* w = wT + cb;
@@ -75,59 +76,53 @@ inline void for_each_window_output(int pix, int D, int K, int O, F&& f) {
     }
 }
 
-// Readies a layer's input (codes, HWC) for accumulate_pixel: XNOR layers
+// Instruction set of the accumulate kernels, chosen at run time, so a build
+// without -march=native still uses AVX-512 where the CPU has it.
+enum class Isa {
+    Portable,  // plain C++ (whatever the compiler makes of it)
+    Avx512,    // AVX-512 F, BW, VL, VPOPCNTDQ and VNNI
+};
+const char* isa_name(Isa isa);
+bool cpu_has(Isa isa);
+// The fastest the CPU offers, unless the environment says FATSIM_ISA=portable.
+Isa best_isa();
+// What accumulate_pixels uses (best_isa() at start-up). set_active_isa
+// throws std::runtime_error when the CPU lacks it (tests, benchmarks).
+Isa active_isa();
+void set_active_isa(Isa isa);
+
+// Readies a layer's input (codes, HWC) for accumulate_pixels: XNOR layers
 // pack every pixel's channels into bits. b must fit the layer.
-inline void load_input(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b) {
-    if (!p.geo.xnor) return;
-    const int pw = p.pix_words, C = p.C, pixels = p.D * p.D;
-    uint64_t* pix = b.pix.data();
-    std::fill(pix, pix + size_t(pixels) * pw, 0);
-    for (int i = 0; i < pixels; ++i) pack_bits(in + size_t(i) * C, C, pix + size_t(i) * pw);
-}
+void load_input(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b);
+// load_input's packing, per ISA: `pixels` runs of C codes into pw words each.
+void pack_pixels_portable(const int8_t* in, int pixels, int C, int pw, uint64_t* out);
+void pack_pixels_avx512(const int8_t* in, int pixels, int C, int pw, uint64_t* out);
 
-// acc[0..MH) = accumulators of output pixel (oy, ox) of an XNOR layer, after load_input.
-inline void accumulate_pixel_xnor(const PreparedLayer& p, Im2colBuffers& b, int oy, int ox, int32_t* acc) {
-    const int K = p.K, C = p.C, D = p.D, pw = p.pix_words;
-    const uint64_t* pix = b.pix.data();
-    uint64_t* row = b.row.data();
-    std::fill(b.row.begin(), b.row.end(), 0);
-    int pos = 0;
-    for (int ky = 0; ky < K; ++ky)
-        for (int kx = 0; kx < K; ++kx) {
-            const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
-            for (int j = 0; j < pw; ++j) put_bits(row, pos + 64 * j, src[j]);
-            pos += C;
-        }
-    const uint64_t* wb = p.wbits.data();
-    const int MH = p.MH, MW = p.MW, words = p.words;
-    for (int co = 0; co < MH; ++co, wb += words) acc[co] = MW - mismatches(row, wb, words);
-}
+// The matrix kernels behind accumulate_pixels, per ISA; one row per output
+// pixel, acc[i * stride + co] for co < MH.
+//  XNOR: rows of `words` packed bits; portable reads p.wbits, AVX-512 p.wlanes.
+void xnor_rows_portable(const PreparedLayer& p, const uint64_t* rows, int n, int32_t* acc, int stride);
+void xnor_rows_avx512(const PreparedLayer& p, const uint64_t* rows, int n, int32_t* acc, int stride);
+//  Integer: rows of p.mw2 input values (MW padded to even with 0); portable
+//  reads p.wT, AVX-512 p.wpairs.
+void mac_rows_portable(const PreparedLayer& p, const int16_t* rows, int n, int32_t* acc, int stride);
+void mac_rows_avx512(const PreparedLayer& p, const int16_t* rows, int n, int32_t* acc, int stride);
 
-// acc[0..MH) = accumulators of output pixel (oy, ox) of an integer layer.
-inline void accumulate_pixel_int(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
-                                 int32_t* acc) {
-    const int K = p.K, C = p.C, D = p.D;
-    int32_t* row = b.vals.data();
-    int k = 0;
-    for (int ky = 0; ky < K; ++ky)
-        for (int kx = 0; kx < K; ++kx) {
-            const int8_t* src = in + (size_t(oy + ky) * D + (ox + kx)) * C;
-            for (int c = 0; c < C; ++c) row[k++] = p.value_of[uint8_t(src[c])];
-        }
-    mac_row(acc, row, p.wT.data(), p.MW, p.MH, p.mhp);
-}
+// The machine's peak for XNOR-popcount on one thread: `iters` rounds of 12
+// independent XOR + POPCOUNT + ADD on register-resident words (the inner
+// loop of xnor_rows_*, with no memory traffic), 64-bit words (portable) or
+// 512-bit vectors (AVX-512). Returns the binary ops (bits) done; the checksum
+// keeps the loop from being optimised away.
+uint64_t peak_xnor_loop(Isa isa, uint64_t iters, uint64_t& checksum);
+uint64_t peak_xnor_loop_avx512(uint64_t iters, uint64_t& checksum);
 
-// acc[0..MH) = accumulators of output pixel (oy, ox), after load_input(in).
-inline void accumulate_pixel(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int oy, int ox,
-                             int32_t* acc) {
-    if (p.geo.xnor)
-        accumulate_pixel_xnor(p, b, oy, ox, acc);
-    else
-        accumulate_pixel_int(p, in, b, oy, ox, acc);
-}
+// Accumulators of output pixels pix[0..n) (q = oy*O + ox; pix == nullptr:
+// pixels 0..n-1) after load_input(in): pixel pix[i] (or i) goes to
+// acc + (pix ? pix[i] : i) * stride, MH values.
+void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, const int* pix, int n,
+                       int32_t* acc, int stride);
 
 // Accumulators of every output pixel and channel (HWC, acc_size() values).
-// Out of line (kernels.cpp): inlined into a caller's layer loop it runs slower.
 void accumulate_all(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int32_t* acc);
 
 // Output codes of `pixels` consecutive pixels' accumulators, MH each

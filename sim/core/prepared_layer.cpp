@@ -26,7 +26,12 @@ PreparedLayer prepare_layer(const Topology& topo, int layer, const LayerParams& 
         p.thr = params.thresholds;
     }
     for (int c = 0; c < 256; ++c) p.value_of[c] = int16_t(p.geo.input_value(int8_t(uint8_t(c))));
-    const auto& w = params.weights;
+    pack_layer_weights(p, params.weights);
+    return p;
+}
+
+void pack_layer_weights(PreparedLayer& p, const std::vector<int8_t>& w) {
+    p.mhp = (p.MH + kernels::kLanes - 1) / kernels::kLanes * kernels::kLanes;
     if (p.geo.xnor) {
         // Padding bits stay 0 in weights and inputs, so they never mismatch.
         p.words = (p.MW + 63) / 64;
@@ -35,24 +40,34 @@ PreparedLayer prepare_layer(const Topology& topo, int layer, const LayerParams& 
         for (int r = 0; r < p.MH; ++r)
             for (int k = 0; k < p.MW; ++k)
                 if (w[size_t(r) * p.MW + k] > 0) p.wbits[size_t(r) * p.words + k / 64] |= 1ull << (k % 64);
+        p.wlanes.assign(size_t(p.words) * p.mhp, 0);
+        for (int r = 0; r < p.MH; ++r)
+            for (int j = 0; j < p.words; ++j) p.wlanes[size_t(j) * p.mhp + r] = p.wbits[size_t(r) * p.words + j];
+    } else {
+        p.mw2 = (p.MW + 1) / 2 * 2;
+        p.wpairs.assign(size_t(p.mw2) * p.mhp, 0);
+        for (int r = 0; r < p.MH; ++r)
+            for (int k = 0; k < p.MW; ++k)
+                p.wpairs[(size_t(k / 2) * p.mhp + r) * 2 + k % 2] = w[size_t(r) * p.MW + k];
     }
-    p.mhp = (p.MH + kernels::kLanes - 1) / kernels::kLanes * kernels::kLanes;
     p.wT.assign(size_t(p.MW) * p.mhp, 0);
     for (int r = 0; r < p.MH; ++r)
         for (int k = 0; k < p.MW; ++k) p.wT[size_t(k) * p.mhp + r] = w[size_t(r) * p.MW + k];
-    return p;
 }
 
 void Im2colBuffers::fit(const PreparedLayer& p) {
     auto grow = [](auto& v, size_t n) {
         if (v.size() < n) v.resize(n);
     };
+    const size_t pixels = size_t(p.O) * p.O;
     if (p.geo.xnor) {
         grow(pix, size_t(p.D) * p.D * p.pix_words + 1);
-        grow(row, size_t(p.words) + size_t(p.pix_words) + 1);
+        grow(rows, pixels * p.words + size_t(p.pix_words) + 1);
     } else {
-        grow(vals, size_t(p.MW));
+        grow(values, size_t(p.D) * p.D * p.C);
+        grow(vals, pixels * p.mw2);
     }
+    grow(acc, pixels * p.mhp);
 }
 
 }  // namespace fatsim

@@ -24,11 +24,16 @@ struct PreparedLayer {
     // XNOR layers: each weight row packed into MW bits (1 = +1), 64 a word;
     // an input pixel's C channels packed into pix_words words the same way.
     int words = 0, pix_words = 0;
-    std::vector<uint64_t> wbits;  // MH * words
+    std::vector<uint64_t> wbits;   // MH * words
+    std::vector<uint64_t> wlanes;  // the same, [words][MHP]: word j of 8 channels is one vector (AVX-512)
     // Weight columns, [MW][MHP] with MH padded to a multiple of kernels::kLanes:
     // one column is a run of whole vectors (integer MAC and accumulator deltas).
     int mhp = 0;
     std::vector<int32_t> wT;
+    // Integer layers for AVX-512: MW padded to even (mw2), weights of columns
+    // 2k and 2k+1 side by side per channel, [mw2/2][MHP][2] (one vpdpwssd).
+    int mw2 = 0;
+    std::vector<int16_t> wpairs;
     std::vector<int32_t> thr;  // MH * T, ascending per channel in the model
     int16_t value_of[256];     // input code (as uint8_t) -> arithmetic value
 
@@ -43,12 +48,18 @@ struct PreparedLayer {
 // Layer `layer` of the topology with the given weights and thresholds (sizes
 // MH*MW and MH*T, checked by the caller or QnnModel::validate).
 PreparedLayer prepare_layer(const Topology& topo, int layer, const LayerParams& params);
+// The weight layouts above (wbits, wlanes, words, pix_words for XNOR; wT,
+// mhp; mw2, wpairs for integer layers) from MH*MW weights, given p.MH, p.MW,
+// p.C and p.geo.xnor.
+void pack_layer_weights(PreparedLayer& p, const std::vector<int8_t>& weights);
 
 // Per-thread im2col buffers of the accumulate kernels; fit() grows them for a layer.
 struct Im2colBuffers {
-    std::vector<uint64_t> pix;   // XNOR: every input pixel's channels, packed
-    std::vector<uint64_t> row;   // XNOR: one packed window (with a spare word)
-    std::vector<int32_t> vals;   // integer layers: one window of input values
+    std::vector<uint64_t> pix;    // XNOR: every input pixel's channels, packed
+    std::vector<uint64_t> rows;   // XNOR: packed windows, `words` per output pixel (and a spare word)
+    std::vector<int16_t> values;  // integer layers: the value of every input element
+    std::vector<int16_t> vals;    // integer layers: windows of input values, mw2 per output pixel
+    std::vector<int32_t> acc;     // accumulators before they are scattered to their pixels
     void fit(const PreparedLayer& p);
 };
 
