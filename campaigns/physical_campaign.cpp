@@ -231,14 +231,19 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     masked_stats.images = batch.count;
     masked_stats.correct = error_free;
     masked_stats.effect_hash = effect_hash({}, 0);
-    // Effects already seen (rows done before a resume count): "reused".
+    // Effects already seen (rows done before a resume count): "reused". Only
+    // evaluated rows count, as in an uninterrupted run: a statically masked
+    // row's golden effect must not turn a later evaluated fault's "run" into
+    // "reused".
     std::set<uint64_t> seen;
     {
         std::ifstream f(out.csv);
         std::string line;
         std::getline(f, line);
-        for (size_t k = 0; k < out.resumed_from && std::getline(f, line); ++k)
-            seen.insert(std::stoull(physical_csv::parse_row(line, out.csv, k + 2).effect, nullptr, 16));
+        for (size_t k = 0; k < out.resumed_from && std::getline(f, line); ++k) {
+            const physical_csv::Row r = physical_csv::parse_row(line, out.csv, k + 2);
+            if (r.eval != "collapsed") seen.insert(std::stoull(r.effect, nullptr, 16));
+        }
     }
 
     // Blocks in fault order: each block's rows go out before the next starts
@@ -303,7 +308,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
         throw std::runtime_error(out.csv + ": " + std::to_string(rows.size()) + " rows for " +
                                  std::to_string(sites.size()) + " faults");
     out.summary_json = summarize_physical(manifest, rows, batch.count, 100.0 * error_free / batch.count);
-    std::ofstream(out.summary) << out.summary_json.dump(2) << "\n";
+    write_file_atomic(out.summary, out.summary_json.dump(2) + "\n");
     return out;
 }
 
