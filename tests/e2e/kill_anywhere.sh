@@ -7,13 +7,13 @@
 # nothing partial under a final name.
 #
 # Args: path to fatsim, source dir, the command: campaign (default),
-# map-faults or pipeline (needs the trainer). KILLS (default 10) and SEED
-# (default 15) change the number and the points of the kills.
+# map-faults or pipeline (needs the trainer). KILLS (default 10; 6 for the
+# pipeline, whose runs train) and SEED (default 15) change the number and
+# the points of the kills.
 set -euo pipefail
 FATSIM=${1:?usage: kill_anywhere.sh path/to/fatsim SOURCE_DIR [campaign|map-faults|pipeline]}
-SRC=${2:?}
+SRC=$(cd "${2:?}" && pwd)
 WHAT=${3:-campaign}
-KILLS=${KILLS:-10}
 RANDOM=${SEED:-15}  # seeds bash's generator: the same kill points every run
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -59,20 +59,21 @@ name: tiny
 output: $T/out
 topology: $SRC/models/cnv_w1a1.yaml
 width: 0.25
-dataset: {name: fashion-mnist, train_images: 200, test_images: 40}
+dataset: {name: fashion-mnist, train_images: 100, test_images: 20}
 train: {epochs: 2, batch: 50, seed: 3, threads: 2}
 models:
   - {label: SAT, mode: sat}
-campaigns: {channel_images: 20, pixel_images: 10}
+campaigns: {channel_images: 10, pixel_images: 5}
 YAML
   cmd=("$FATSIM" pipeline "$T/spec.yaml")
   skip='^checkpoints/'
+  kills=6
   # Wall times: "seconds" in the training records, the s/epoch column and
   # the run time line of report.md.
   normalize() {
     case "$1" in
     *models/*.json) sed -E 's/("seconds(_per_epoch)?": )[0-9.e+-]+/\1T/' "$1" ;;
-    *report.md) sed -E 's/(invocation: )[0-9.]+ s/\1T s/; s/^(\| [^|]+ \| [a-z0-9]+ \| [^|]+ \| [0-9.]+ \| )[0-9.]+ \|/\1T |/' "$1" ;;
+    *report.md) sed -E 's/(invocation: )[0-9.]+ s/\1T s/; s/^(\| [^|]+ \| (sat|fat1|fat2|dropout2d) \| [^|]+ \| [0-9.]+ \| )[0-9.]+ \|/\1T |/' "$1" ;;
     *) cat "$1" ;;
     esac
   }
@@ -80,6 +81,7 @@ YAML
 *) echo "unknown command $WHAT"; exit 2 ;;
 esac
 
+KILLS=${KILLS:-${kills:-10}}
 files_of() { (cd "$1" && find . -type f | sed 's|^\./||' | grep -v -- "$skip" | sort); }
 same() { cmp -s <(normalize "$T/full/$1") <(normalize "$T/out/$1"); }
 # Progress of a run: its files plus the rows of its CSVs (0: nothing yet).
@@ -90,32 +92,62 @@ progress() {
 }
 
 now_ms() { date +%s%3N; }
+# The uninterrupted run, its progress noted every 0.2 s ("ms progress" lines).
 start=$(now_ms)
-"${cmd[@]}" >/dev/null 2>&1
+"${cmd[@]}" >/dev/null 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null; do echo "$(( $(now_ms) - start )) $(progress "$T/out")"; sleep 0.2; done >"$T/timeline"
+wait "$pid"
 span=$(( $(now_ms) - start ))
 start=$(now_ms)
 "${cmd[@]}" >/dev/null 2>&1  # all done: start-up and the last steps only
 startup=$(( $(now_ms) - start ))
-work=$(( span > startup ? span - startup : 1 ))
 final=$(progress "$T/out")
 mv "$T/out" "$T/full"
 echo "$WHAT: uninterrupted run ${span} ms (${startup} ms start-up), progress $final (files + CSV rows)"
 
-# Kill points from halfway through the start-up to the end of the work still
-# left (estimated from the progress): some kills hit the start-up, most a run
-# midway, and the resumed runs get further and further.
+# Kill points, chosen on the uninterrupted run's timeline so that they do
+# not depend on the machine's speed: a random moment between where that run
+# had the current progress and where it had all of it. When the progress
+# grew by then, the kill comes as soon as the resumed run has grown as much
+# (a run midway, at whatever point of its work it is); otherwise (start-up,
+# an epoch of training) after that much time. Once a run has finished, one
+# kill hits its rerun (which redoes the last steps) and the next round
+# starts from nothing.
+elapsed_at() { awk -v p="$1" '$2 >= p { print $1; exit }' "$T/timeline"; }  # first ms with progress >= p
+progress_at() { awk -v t="$1" '$1 <= t { q = $2 } END { print q + 0 }' "$T/timeline"; }
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+done_at=$(elapsed_at "$final")
+done_at=${done_at:-$span}
 midway=0
 p=0
 for k in $(seq 1 "$KILLS"); do
-  left=$(( work * (final - p) / final ))
-  delay_ms=$(( startup / 2 + (RANDOM * 32768 + RANDOM) % (startup / 2 + left + 1) ))
-  "${cmd[@]}" >/dev/null 2>&1 &
-  pid=$!
-  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  if [ "$p" -ge "$final" ]; then
+    delay_ms=$(( (RANDOM * 32768 + RANDOM) % (startup + 1) ))
+    how="rerun after ${delay_ms} ms"
+    "${cmd[@]}" >/dev/null 2>&1 &
+    pid=$!
+    sleep_ms "$delay_ms"
+  else
+    from=$(elapsed_at "$p")
+    from=${from:-$done_at}
+    at=$(( from + (RANDOM * 32768 + RANDOM) % (done_at > from ? done_at - from : 1) ))
+    q=$(progress_at "$at")
+    "${cmd[@]}" >/dev/null 2>&1 &
+    pid=$!
+    if [ "$q" -gt "$p" ]; then
+      how="at progress $q"
+      while kill -0 "$pid" 2>/dev/null && [ "$(progress "$T/out")" -lt "$q" ]; do sleep 0.05; done
+    else
+      delay_ms=$(( startup / 2 + at - from ))
+      how="after ${delay_ms} ms"
+      sleep_ms "$delay_ms"
+    fi
+  fi
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   p=$(progress "$T/out")
-  echo "kill $k after ${delay_ms} ms: progress $p"
+  echo "kill $k $how: progress $p"
   if [ "$p" -gt 0 ] && [ "$p" -lt "$final" ]; then midway=$((midway + 1)); fi
   if [ -d "$T/out" ]; then
     while read -r f; do
@@ -124,6 +156,7 @@ for k in $(seq 1 "$KILLS"); do
       same "$f" || { echo "FAIL: kill $k left $f, which differs from the uninterrupted run's"; exit 1; }
     done < <(files_of "$T/out")
   fi
+  if [ "$p" -ge "$final" ] && [[ $how == rerun* ]]; then rm -rf "$T/out"; p=0; echo "   new round"; fi
 done
 
 # Enough kills must have hit a run midway, or the test tests nothing.
