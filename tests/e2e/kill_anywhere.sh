@@ -37,7 +37,7 @@ dataset: {images: 500}
 error_model: channel
 layers: [conv0, conv1]
 values: all
-output: full
+output: out
 threads: 2
 seed: 3
 YAML
@@ -87,7 +87,8 @@ same() { cmp -s <(normalize "$T/full/$1") <(normalize "$T/out/$1"); }
 # Progress of a run: its files plus the rows of its CSVs (0: nothing yet).
 progress() {
   if [ -d "$1" ]; then
-    echo $(( $(find "$1" -type f | wc -l) + $(find "$1" -name '*.csv' -exec cat {} + | wc -l) ))
+    # (a scratch file may be renamed away between find and cat)
+    echo $(( $(find "$1" -type f | wc -l) + $(find "$1" -name '*.csv' -exec cat {} + 2>/dev/null | wc -l) ))
   else echo 0; fi
 }
 
@@ -97,7 +98,7 @@ start=$(now_ms)
 "${cmd[@]}" >/dev/null 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do echo "$(( $(now_ms) - start )) $(progress "$T/out")"; sleep 0.2; done >"$T/timeline"
-wait "$pid"
+wait "$pid" || { echo "FAIL: the uninterrupted run failed: ${cmd[*]}"; exit 1; }
 span=$(( $(now_ms) - start ))
 start=$(now_ms)
 "${cmd[@]}" >/dev/null 2>&1  # all done: start-up and the last steps only
