@@ -484,6 +484,38 @@ InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo) {
     return batch;
 }
 
+namespace {
+// A block of run_campaign's faults on the wire: (layer, index, code) per
+// fault in; (correct, changed) per fault out.
+Words evaluate_fault_block(const EngineEvaluator& evaluator, const Words& work) {
+    if (work.size() % 3 != 0) throw std::runtime_error("malformed campaign block: not (layer, index, code) triples");
+    std::vector<SweepFault> block;
+    for (size_t i = 0; i < work.size(); i += 3) block.push_back({int(work[i]), int(work[i + 1]), int(work[i + 2])});
+    Words results(2 * block.size());
+    evaluator.run(block, nullptr, [&](size_t k, const FaultResult& r) {
+        results[2 * k] = r.correct;
+        results[2 * k + 1] = r.changed;
+        return true;
+    });
+    return results;
+}
+}  // namespace
+
+std::function<Words(const Words&)> campaign_block_evaluator(const CampaignSpec& spec, const CampaignOptions& opt) {
+    struct State {
+        QnnModel model;
+        InputBatch batch;
+        std::unique_ptr<Engine> engine;
+        std::unique_ptr<EngineEvaluator> evaluator;
+    };
+    auto s = std::make_shared<State>();
+    s->model = load_model(spec.model);
+    s->batch = campaign_images(spec, s->model.topology);
+    s->engine = std::make_unique<Engine>(s->model);
+    s->evaluator = std::make_unique<EngineEvaluator>(*s->engine, s->batch, spec.error_model, opt.mode, spec.threads);
+    return [s](const Words& work) { return evaluate_fault_block(*s->evaluator, work); };
+}
+
 CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& opt) {
     const QnnModel model = load_model(spec.model);
     const Topology& topo = model.topology;
@@ -513,8 +545,12 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
                      {"faults", faults.size()}};
     manifest.update(source.manifest(topo));
 
-    const std::string output =
-        opt.shard.active() ? select_shard(opt.shard, spec.output, faults, manifest) : spec.output;
+    std::string output = spec.output;
+    if (opt.shard.active()) {
+        const ShardSlice slice = select_shard(opt.shard, spec.output, faults.size(), manifest);
+        faults = std::vector<SweepFault>(faults.begin() + slice.first, faults.begin() + slice.end);
+        output = slice.folder;
+    }
     ResultStore store(output, spec.error_model);
     const size_t done = store.open(manifest, faults, topo, opt.fresh);
 
@@ -534,8 +570,30 @@ CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& op
         const auto on_done = [&](size_t k, const FaultResult& r) {
             return store.add(k, fault_csv::format_row(topo.layers[r.fault.layer].name, r, batch.count), opt.stop_after);
         };
-        const bool complete = opt.distribute ? opt.distribute(evaluator, rest, &progress, on_done)
-                                             : evaluator.run(rest, &progress, on_done);
+        bool complete = false;
+        if (opt.distribute) {
+            BlockJob job;
+            job.items = rest.size();
+            job.max_block = 4096;
+            job.describe = [&](size_t first, size_t n) {
+                Words work;
+                for (size_t k = first; k < first + n; ++k) work.insert(work.end(), {rest[k].layer, rest[k].index, rest[k].code});
+                return work;
+            };
+            job.evaluate = [&](const Words& work) { return evaluate_fault_block(evaluator, work); };
+            job.deliver = [&](size_t first, size_t n, const Words& results) {
+                if (results.size() != 2 * n) throw std::runtime_error("malformed campaign results: wrong length");
+                for (size_t i = 0; i < n; ++i) {
+                    progress.add(1);
+                    if (!on_done(first + i, {rest.at(first + i), int(results[2 * i]), int(results[2 * i + 1])}))
+                        return false;
+                }
+                return true;
+            };
+            complete = opt.distribute(job);
+        } else {
+            complete = evaluator.run(rest, &progress, on_done);
+        }
         progress.finish();
         store.close();
         if (!complete) return out;  // stopped early (testing aid); resumable

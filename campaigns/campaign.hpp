@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "blocks.hpp"
 #include "config.hpp"
 #include "error_pattern.hpp"
 #include "shard.hpp"
@@ -154,11 +155,9 @@ struct CampaignOptions {
     bool show_progress = true;
     int64_t stop_after = -1;     // testing aid: stop (as if killed) after this many new faults
     ShardSpec shard;             // --shard K/N: only that slice, into <output>/shard-K-of-N (shard.hpp)
-    // Evaluates the faults not yet done in place of `local` (the MPI runner
-    // hands them out to ranks); same contract as EngineEvaluator::run.
-    std::function<bool(const EngineEvaluator& local, const std::vector<SweepFault>& faults, Progress* progress,
-                       const std::function<bool(size_t, const FaultResult&)>& on_done)>
-        distribute;
+    // Evaluates the blocks of faults not yet done somewhere else (the MPI
+    // runner hands them out to ranks); empty: here, in one sweep.
+    Distribute distribute;
 };
 
 struct CampaignOutcome {
@@ -174,5 +173,9 @@ InputBatch campaign_images(const CampaignSpec& spec, const Topology& topo);
 // Runs (or resumes) the campaign; files: <output>/faults.csv, manifest.json,
 // summary.json (written when complete).
 CampaignOutcome run_campaign(const CampaignSpec& spec, const CampaignOptions& opt = {});
+
+// What another rank evaluates of run_campaign's blocks (opt.distribute): the
+// same model and images, loaded here.
+std::function<Words(const Words&)> campaign_block_evaluator(const CampaignSpec& spec, const CampaignOptions& opt);
 
 }  // namespace fatsim::campaigns

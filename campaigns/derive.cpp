@@ -11,6 +11,8 @@
 
 #include "config.hpp"
 #include "fault_site.hpp"
+#include "files.hpp"
+#include "model.hpp"
 
 namespace fatsim::campaigns {
 
@@ -219,6 +221,69 @@ DerivedErrorModel derive_error_model(const std::vector<physical_csv::Row>& rows,
     out.model.granularity = ErrorModelKind::Channel;
     out.model.classes = std::move(classes);
     return out;
+}
+
+FaultMap read_fault_map(const std::string& dir) {
+    FaultMap m;
+    m.dir = dir;
+    const std::string manifest_path = dir + "/manifest.json";
+    try {
+        m.manifest = nlohmann::json::parse(read_text_file(manifest_path));
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(manifest_path + ": not valid JSON: " + e.what());
+    }
+    if (m.manifest.value("kind", "") != "physical-faults")
+        throw std::runtime_error(manifest_path + ": kind is not physical-faults (not a `fatsim map-faults` folder)");
+    try {
+        for (const auto& c : m.manifest.at("classes"))
+            m.population[c.at("class").get<std::string>()] = c.at("population").get<double>();
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(manifest_path + ": classes: " + e.what());
+    }
+    const std::string csv_path = dir + "/faults.csv";
+    std::ifstream csv(csv_path);
+    if (!csv) throw std::runtime_error("cannot read " + csv_path);
+    std::string line;
+    for (size_t n = 0; std::getline(csv, line); ++n)
+        if (n > 0 && !line.empty()) m.rows.push_back(physical_csv::parse_row(line, csv_path, n));
+    return m;
+}
+
+void write_derived_error_model(const DerivedErrorModel& d, const FaultMap& map, const std::string& model_path,
+                               const std::string& rates_source, double min_weight, const std::string& out_path) {
+    if (out_path.size() >= 5 && out_path.substr(out_path.size() - 5) == ".json") {
+        write_file_atomic(out_path, error_model_to_json(d.model));  // JSON has no comments
+        return;
+    }
+    std::string per_class;
+    for (const auto& [cls, n] : d.faults_per_class) per_class += " " + cls + "=" + std::to_string(n);
+    const nlohmann::json identity = map.manifest.value("identity", nlohmann::json::object());
+    std::ostringstream text;
+    text << "# Error model derived by `fatsim derive-error-model` from the physical-fault map " << map.dir << "\n"
+         << "# accelerator: " << identity.value("accel", std::string("?")) << "\n# model: " << model_path << "\n"
+         << "# images: " << map.manifest.value("images", 0) << ", faults: " << d.faults
+         << ", masked (left out): " << d.masked << ", scores/input only (left out): " << d.unrepresentable
+         << ", rate 0 (left out): " << d.zero_rate << "\n# unmasked faults per class:" << per_class << "\n"
+         << "# classes: " << d.model.classes.size() << " (after merging identical patterns; " << d.dropped
+         << " below --min-weight " << min_weight << " dropped); weights sum to 1, each fault weighing\n"
+         << "# (class population / faults mapped) x the class's rate";
+    if (!rates_source.empty()) text << " from " << rates_source;
+    text << "\n\n" << error_model_to_yaml(d.model);
+    write_file_atomic(out_path, text.str());
+}
+
+DerivedErrorModel derive_error_model_file(const std::string& map_dir, std::string model_path,
+                                          const std::string& out_path, const DeriveOptions& opt,
+                                          const std::string& rates_source) {
+    const FaultMap map = read_fault_map(map_dir);
+    if (model_path.empty())
+        model_path = map.manifest.value("identity", nlohmann::json::object()).value("model", std::string());
+    if (model_path.empty()) throw std::runtime_error(map_dir + "/manifest.json names no model: give --model");
+    const QnnModel model = load_model(model_path);
+    DerivedErrorModel d = derive_error_model(map.rows, map.population, model.topology, opt);
+    validate_error_model(d.model, model.topology, out_path);
+    write_derived_error_model(d, map, model_path, rates_source, opt.min_weight, out_path);
+    return d;
 }
 
 }  // namespace fatsim::campaigns

@@ -44,6 +44,28 @@ DerivedErrorModel derive_error_model(const std::vector<physical_csv::Row>& rows,
                                      const std::map<std::string, double>& population, const Topology& topo,
                                      const DeriveOptions& opt);
 
+// A `fatsim map-faults` output folder, read back: its manifest, the
+// population of each fault class, and its rows. Errors name the file.
+struct FaultMap {
+    std::string dir;
+    nlohmann::json manifest;
+    std::map<std::string, double> population;
+    std::vector<physical_csv::Row> rows;
+};
+FaultMap read_fault_map(const std::string& dir);
+
+// The derived model as a commented YAML file (where it came from, what was
+// left out, how the weights were made), written atomically.
+void write_derived_error_model(const DerivedErrorModel& d, const FaultMap& map, const std::string& model_path,
+                               const std::string& rates_source, double min_weight, const std::string& out_path);
+
+// read_fault_map + derive_error_model + validation against the model's
+// topology + write_derived_error_model: `fatsim derive-error-model` and the
+// pipeline. `model_path` empty: the model the map's manifest names.
+DerivedErrorModel derive_error_model_file(const std::string& map_dir, std::string model_path,
+                                          const std::string& out_path, const DeriveOptions& opt,
+                                          const std::string& rates_source = "");
+
 // The one piece of exact logic of a fault's class, exposed for tests: the
 // effect of a "golden>faulty:count;..." transition list (the most frequent
 // faulty code per golden code; Stuck when every golden code goes to one code).

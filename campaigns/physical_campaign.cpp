@@ -151,53 +151,193 @@ json summarize_physical(const json& manifest, const std::vector<physical_csv::Ro
         }
         classes.push_back(entry);
     }
-    return {{"images", images}, {"error_free_accuracy", error_free}, {"confidence", conf}, {"classes", classes}};
+    // Over every class: each fault weighs its class's population / faults
+    // mapped (a stratified estimate; exact when every class was enumerated).
+    std::map<std::string, double> weight;
+    for (const auto& c : classes)
+        if (c.at("faults").get<uint64_t>() > 0)
+            weight[c.at("class")] = c.at("population").get<double>() / c.at("faults").get<double>();
+    double w_sum = 0, mean = 0, lo = 1e300;
+    for (const auto& r : rows) w_sum += weight[r.cls], mean += weight[r.cls] * r.accuracy, lo = std::min(lo, r.accuracy);
+    json overall = {{"faults", rows.size()}};
+    if (w_sum > 0) {
+        mean /= w_sum;
+        double var = 0, costly = 0;
+        for (const auto& r : rows) {
+            var += weight[r.cls] * (r.accuracy - mean) * (r.accuracy - mean);
+            costly += weight[r.cls] * (r.accuracy < error_free - 1.0);
+        }
+        overall["population"] = w_sum;
+        overall["min_accuracy"] = lo;
+        overall["mean_accuracy"] = mean;
+        overall["variance"] = var / w_sum;
+        overall["fraction_costing_over_1_point"] = costly / w_sum;
+    }
+    return {{"images", images}, {"error_free_accuracy", error_free}, {"confidence", conf}, {"classes", classes},
+            {"overall", overall}};
+}
+
+// "run" for the first evaluated row of an effect, "reused" for later ones
+// with the same effect; collapsed rows (whose representative came earlier, or
+// statically masked) do not count. Rows in fault order; the same rule on a
+// run, a resume (from the stored rows) and a merge of shards.
+class EffectLabels {
+public:
+    std::string label(const std::string& eval, uint64_t effect) {
+        if (eval == "collapsed") return eval;
+        return seen_.insert(effect).second ? "run" : "reused";
+    }
+    // A stored row's label (where: the file, for the message).
+    std::string label(const physical_csv::Row& r, const std::string& where) {
+        if (r.effect.size() != 16 || r.effect.find_first_not_of("0123456789abcdef") != std::string::npos)
+            throw std::runtime_error(where + ": site " + r.site + ": effect '" + r.effect + "' is not 16 hex digits");
+        return label(r.eval, std::stoull(r.effect, nullptr, 16));
+    }
+
+private:
+    std::set<uint64_t> seen_;
+};
+
+std::vector<physical_csv::Row> read_rows(const std::string& csv) {
+    std::vector<physical_csv::Row> rows;
+    std::ifstream f(csv);
+    std::string line;
+    std::getline(f, line);
+    for (size_t k = 0; std::getline(f, line); ++k) rows.push_back(physical_csv::parse_row(line, csv, k + 2));
+    return rows;
+}
+
+// ErrorPatternStats on the wire (MPI blocks).
+void put_stats(Words& w, const ErrorPatternStats& st) {
+    w.insert(w.end(), {st.effect_layer, st.images, st.correct, st.changed, st.images_touched, st.elements,
+                       int64_t(st.effect_hash), int64_t(st.channels.size()), int64_t(st.pixels.size()),
+                       int64_t(st.transitions.size())});
+    w.insert(w.end(), st.channels.begin(), st.channels.end());
+    w.insert(w.end(), st.pixels.begin(), st.pixels.end());
+    for (const auto& [t, n] : st.transitions) w.insert(w.end(), {t.first, t.second, n});
+}
+ErrorPatternStats get_stats(WordReader& r) {
+    ErrorPatternStats st;
+    st.effect_layer = int(r.next());
+    st.images = int(r.next());
+    st.correct = int(r.next());
+    st.changed = int(r.next());
+    st.images_touched = int(r.next());
+    st.elements = r.next();
+    st.effect_hash = uint64_t(r.next());
+    const int64_t channels = r.next(), pixels = r.next(), transitions = r.next();
+    for (int64_t k = 0; k < channels; ++k) st.channels.push_back(int(r.next()));
+    for (int64_t k = 0; k < pixels; ++k) st.pixels.push_back(int(r.next()));
+    for (int64_t k = 0; k < transitions; ++k) {
+        const int golden = int(r.next()), faulty = int(r.next());
+        st.transitions[{golden, faulty}] = r.next();
+    }
+    return st;
 }
 
 }  // namespace
 
-PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch,
-                                              const PhysicalCampaignOptions& opt) {
-    if (opt.output.empty()) throw std::invalid_argument("map-faults: no output folder");
-    if (batch.count == 0) throw std::invalid_argument("map-faults: no images");
-    const Engine engine(model);
-    auto hw_model = hw::make_accelerator(model, accel);
-    const int L = engine.layers();
-    Lowering lowering(engine, accel, fifo_geometry(*hw_model, L));
-    // Fault source: per class all, N, or the sample size for the margin.
-    const hw::FaultSiteCounts counts = hw_model->fault_site_counts();
-    std::vector<SiteClass> classes = opt.classes;
-    if (classes.empty())  // every class the accelerator has
-        for (int c = 0; c < kSiteClasses; ++c)
-            if (counts.per_class[c] > 0) classes.push_back(SiteClass(c));
+// Everything a rank needs to evaluate the campaign's faults; rank 0 also runs it.
+struct PhysicalCampaign::Impl {
+    const QnnModel& model;
+    const InputBatch& batch;
+    PhysicalCampaignOptions opt;
+    Engine engine;
+    std::unique_ptr<hw::Accelerator> hw_model;
+    CycleSchedule schedule;
+    std::unique_ptr<Lowering> lowering;
     std::vector<FaultSite> sites;
     json class_list = json::array();
-    for (SiteClass cls : classes) {
-        const uint64_t population = 2 * counts.per_class[int(cls)];  // sa0 and sa1 of every location
-        uint64_t n = population;
-        if (opt.sample > 0) n = std::min(opt.sample, population);
-        else if (opt.margin > 0) n = sample_size(population, opt.margin, opt.confidence);
-        const auto s = physical_faults(*hw_model, {cls}, n < population ? n : 0, opt.seed);
-        sites.insert(sites.end(), s.begin(), s.end());
-        class_list.push_back({{"class", site_class_name(cls)}, {"population", population}, {"faults", s.size()}});
-    }
-    // Transient flips: at random cycles of this run's cycle schedule.
-    CycleSchedule schedule;
-    if (opt.flips > 0) {
-        schedule = capture_schedule(model, accel, batch, batch.count);
-        lowering.use_schedule(&schedule);
-        const int64_t last = last_cycle(schedule);
+    uint64_t sites_hash = 0;  // of every site's name: ranks check they built the same list
+    // Images in one chunk: the golden traces and the evaluator's caches outlive a block.
+    std::unique_ptr<GoldenTraces> golden;
+    std::unique_ptr<PhysicalEvaluator> evaluator;
+
+    Impl(const QnnModel& m, const AccelConfig& accel, const InputBatch& b, const PhysicalCampaignOptions& o)
+        : model(m), batch(b), opt(o), engine(m), hw_model(hw::make_accelerator(m, accel)) {
+        if (batch.count == 0) throw std::invalid_argument("map-faults: no images");
+        lowering = std::make_unique<Lowering>(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        // Fault source: per class all, N, or the sample size for the margin.
+        const hw::FaultSiteCounts counts = hw_model->fault_site_counts();
+        std::vector<SiteClass> classes = opt.classes;
+        if (classes.empty())  // every class the accelerator has
+            for (int c = 0; c < kSiteClasses; ++c)
+                if (counts.per_class[c] > 0) classes.push_back(SiteClass(c));
         for (SiteClass cls : classes) {
-            const auto f = transient_faults(*hw_model, {cls}, opt.flips, opt.seed, last);
-            sites.insert(sites.end(), f.begin(), f.end());
-            // Population: every location at every cycle of the run.
-            class_list.push_back({{"class", std::string(site_class_name(cls)) + "-flip"},
-                                  {"population", counts.per_class[int(cls)] * uint64_t(last + 1)},
-                                  {"faults", f.size()}});
+            const uint64_t population = 2 * counts.per_class[int(cls)];  // sa0 and sa1 of every location
+            uint64_t n = population;
+            if (opt.sample > 0) n = std::min(opt.sample, population);
+            else if (opt.margin > 0) n = sample_size(population, opt.margin, opt.confidence);
+            const auto s = physical_faults(*hw_model, {cls}, n < population ? n : 0, opt.seed);
+            sites.insert(sites.end(), s.begin(), s.end());
+            class_list.push_back({{"class", site_class_name(cls)}, {"population", population}, {"faults", s.size()}});
+        }
+        // Transient flips: at random cycles of this run's cycle schedule.
+        if (opt.flips > 0) {
+            schedule = capture_schedule(model, accel, batch, batch.count);
+            lowering->use_schedule(&schedule);
+            const int64_t last = last_cycle(schedule);
+            for (SiteClass cls : classes) {
+                const auto f = transient_faults(*hw_model, {cls}, opt.flips, opt.seed, last);
+                sites.insert(sites.end(), f.begin(), f.end());
+                // Population: every location at every cycle of the run.
+                class_list.push_back({{"class", std::string(site_class_name(cls)) + "-flip"},
+                                      {"population", counts.per_class[int(cls)] * uint64_t(last + 1)},
+                                      {"faults", f.size()}});
+            }
+        }
+        for (const FaultSite& s : sites) {
+            lowering->check(s);
+            sites_hash = fnv1a64(fault_site_name(s) + "\n", sites_hash);
         }
     }
-    for (const FaultSite& s : sites) lowering.check(s);
 
+    // The stats of sites on every image, in chunks of images.
+    std::vector<ErrorPatternStats> evaluate(const std::vector<FaultSite>& run) {
+        std::vector<ErrorPatternStats> got(run.size());
+        const int chunk = std::max(1, opt.image_chunk);
+        for (int c0 = 0; c0 < batch.count && !run.empty(); c0 += chunk) {
+            std::unique_ptr<GoldenTraces> g;
+            std::unique_ptr<PhysicalEvaluator> e;
+            if (batch.count <= chunk && !evaluator) {
+                golden = std::make_unique<GoldenTraces>(engine, batch, 0, batch.count, opt.threads);
+                evaluator = std::make_unique<PhysicalEvaluator>(engine, *lowering, *golden, opt.threads);
+            } else if (batch.count > chunk) {
+                g = std::make_unique<GoldenTraces>(engine, batch, c0, std::min(chunk, batch.count - c0), opt.threads);
+                e = std::make_unique<PhysicalEvaluator>(engine, *lowering, *g, opt.threads);
+            }
+            (e ? *e : *evaluator).run(run, nullptr, [&](size_t j, const ErrorPatternStats& st) {
+                if (c0 == 0) got[j] = st;
+                else got[j].merge(st);
+                return true;
+            });
+        }
+        return got;
+    }
+
+    // A block on the wire: (site count, site list hash, site positions) in,
+    // the stats of each out.
+    Words evaluate_block(const Words& work) {
+        WordReader r(work, "map-faults block");
+        if (uint64_t(r.next()) != sites.size() || uint64_t(r.next()) != sites_hash)
+            throw std::runtime_error("this rank built another fault list than rank 0 (other model, accelerator or "
+                                     "images on this machine?)");
+        std::vector<FaultSite> run;
+        while (!r.done()) {
+            const int64_t k = r.next();
+            if (k < 0 || size_t(k) >= sites.size()) throw std::runtime_error("malformed map-faults block: site position");
+            run.push_back(sites[size_t(k)]);
+        }
+        Words out;
+        for (const ErrorPatternStats& st : evaluate(run)) put_stats(out, st);
+        return out;
+    }
+
+    PhysicalCampaignOutcome run();
+};
+
+PhysicalCampaignOutcome PhysicalCampaign::Impl::run() {
+    if (opt.output.empty()) throw std::invalid_argument("map-faults: no output folder");
     json manifest = {{"kind", "physical-faults"},
                      {"classes", class_list},
                      {"sample", opt.sample},
@@ -208,14 +348,24 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
                      {"images", batch.count},
                      {"faults", sites.size()},
                      {"identity", opt.identity}};
-    ResultStore store(opt.output, physical_csv::header());
+    // A shard writes the rows of its slice; static collapsing still looks at
+    // every fault, so a slice's rows are those of one process (`fatsim merge`
+    // relabels run / reused over all rows).
+    size_t first = 0, end = sites.size();
+    std::string output = opt.output;
+    if (opt.shard.active()) {
+        const ShardSlice slice = select_shard(opt.shard, opt.output, sites.size(), manifest);
+        first = slice.first, end = slice.end, output = slice.folder;
+    }
+    ResultStore store(output, physical_csv::header());
     PhysicalCampaignOutcome out;
-    out.faults = sites.size();
-    out.resumed_from = store.open(manifest, sites.size(), [&](size_t k, const std::vector<std::string>& cells) {
-        return !cells.empty() && cells[0] == fault_site_name(sites[k]);
+    out.faults = end - first;
+    out.resumed_from = store.open(manifest, end - first, [&](size_t k, const std::vector<std::string>& cells) {
+        return !cells.empty() && cells[0] == fault_site_name(sites[first + k]);
     }, opt.fresh);
     out.csv = store.csv();
     out.summary = store.summary_path();
+    const size_t begin = first + out.resumed_from;
 
     const int error_free = engine.evaluate(batch, {}, opt.threads).correct;
 
@@ -224,91 +374,118 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
     std::vector<std::string> keys(sites.size());
     std::map<std::string, size_t> first_of;
     for (size_t k = 0; k < sites.size(); ++k) {
-        keys[k] = lowering.collapse_key(sites[k]);
+        keys[k] = lowering->collapse_key(sites[k]);
         if (!keys[k].empty() && keys[k] != "masked") first_of.emplace(keys[k], k);
     }
+    const auto representative = [&](size_t k) { return keys[k].empty() ? k : first_of.at(keys[k]); };
     ErrorPatternStats masked_stats;
     masked_stats.images = batch.count;
     masked_stats.correct = error_free;
     masked_stats.effect_hash = effect_hash({}, 0);
-    // Effects already seen (rows done before a resume count): "reused". Only
-    // evaluated rows count, as in an uninterrupted run: a statically masked
-    // row's golden effect must not turn a later evaluated fault's "run" into
-    // "reused".
-    std::set<uint64_t> seen;
+    EffectLabels labels;
+    for (const auto& r : read_rows(out.csv)) labels.label(r, out.csv);  // the rows done before a resume
+
+    // The faults to evaluate, in the order rows need them: unkeyed ones, and
+    // the representatives of keys (maybe before the slice or the resume).
+    std::vector<size_t> evals;
     {
-        std::ifstream f(out.csv);
-        std::string line;
-        std::getline(f, line);
-        for (size_t k = 0; k < out.resumed_from && std::getline(f, line); ++k) {
-            const physical_csv::Row r = physical_csv::parse_row(line, out.csv, k + 2);
-            if (r.eval != "collapsed") seen.insert(std::stoull(r.effect, nullptr, 16));
+        std::vector<bool> listed(sites.size());
+        for (size_t k = begin; k < end; ++k) {
+            if (keys[k] == "masked") continue;
+            const size_t rep = representative(k);
+            if (!listed[rep]) listed[rep] = true, evals.push_back(rep);
         }
     }
-
-    // Blocks in fault order: each block's rows go out before the next starts
-    // (a killed run resumes at the last complete row). Each block runs over
-    // the images in chunks, so the golden traces of one chunk are in memory.
-    Progress progress("map-faults", int64_t(sites.size() - out.resumed_from), "faults", opt.show_progress);
-    std::map<size_t, ErrorPatternStats> results;  // by fault position: evaluated faults (and representatives)
-    constexpr size_t kBlock = 4096;
-    const int chunk = std::max(1, opt.image_chunk);
-    for (size_t b = out.resumed_from; b < sites.size(); b += kBlock) {
-        const size_t e = std::min(sites.size(), b + kBlock);
-        std::vector<size_t> need;  // faults to evaluate: unkeyed ones, and the representatives of keys
-        for (size_t k = b; k < e; ++k) {
-            const std::string& key = keys[k];
-            if (key == "masked") continue;
-            const size_t rep = key.empty() ? k : first_of.at(key);
-            if (!results.count(rep) && std::find(need.begin(), need.end(), rep) == need.end()) need.push_back(rep);
-        }
-        std::vector<FaultSite> run;
-        for (size_t k : need) run.push_back(sites[k]);
-        std::vector<ErrorPatternStats> got(need.size());
-        for (int c0 = 0; c0 < batch.count && !run.empty(); c0 += chunk) {
-            const GoldenTraces golden(engine, batch, c0, std::min(chunk, batch.count - c0), opt.threads);
-            PhysicalEvaluator evaluator(engine, lowering, golden, opt.threads);
-            evaluator.run(run, nullptr, [&](size_t j, const ErrorPatternStats& st) {
-                if (c0 == 0) got[j] = st;
-                else got[j].merge(st);
-                return true;
-            });
-        }
-        for (size_t j = 0; j < need.size(); ++j) results[need[j]] = got[j];
-        for (size_t k = b; k < e; ++k) {
-            const std::string& key = keys[k];
+    // Rows go out in fault order as soon as the results they need are in (a
+    // killed run resumes at the last complete row).
+    Progress progress("map-faults", int64_t(end - begin), "faults", opt.show_progress);
+    std::map<size_t, ErrorPatternStats> results;  // by fault position: evaluated, not yet written or still needed
+    size_t next_row = begin;
+    const auto write_ready_rows = [&] {
+        for (; next_row < end; ++next_row) {
+            const size_t k = next_row;
             ErrorPatternStats st;
             std::string eval = "collapsed";
-            if (key == "masked") {
+            if (keys[k] == "masked") {
                 st = masked_stats;
-                st.effect_layer = lowering.effect_layer(sites[k]);
+                st.effect_layer = lowering->effect_layer(sites[k]);
             } else {
-                const size_t rep = key.empty() ? k : first_of.at(key);
-                st = results.at(rep);
-                if (rep == k) eval = seen.insert(st.effect_hash).second ? "run" : "reused";
+                const size_t rep = representative(k);
+                const auto it = results.find(rep);
+                if (it == results.end()) break;
+                st = it->second;
+                if (rep == k) eval = "run";
+                if (keys[k].empty()) results.erase(it);  // only its own row needs it
             }
-            store.add(k - out.resumed_from, physical_csv::format_row(row_of(sites[k], st, eval, model.topology)));
+            eval = labels.label(eval, st.effect_hash);
+            store.add(k - begin, physical_csv::format_row(row_of(sites[k], st, eval, model.topology)));
+            progress.add(1);
         }
-        // Keep only the representatives later blocks may still need.
-        for (auto it = results.begin(); it != results.end();)
-            it = keys[it->first].empty() ? results.erase(it) : std::next(it);
-        progress.add(int64_t(e - b));
-    }
+    };
+    BlockJob job;
+    job.items = evals.size();
+    job.max_block = 4096;  // each block starts with a fault-free pass over the images (more than one chunk)
+    job.describe = [&](size_t f, size_t n) {
+        Words work{int64_t(sites.size()), int64_t(sites_hash)};
+        for (size_t i = f; i < f + n; ++i) work.push_back(int64_t(evals[i]));
+        return work;
+    };
+    job.evaluate = [&](const Words& work) { return evaluate_block(work); };
+    job.deliver = [&](size_t f, size_t n, const Words& words) {
+        WordReader r(words, "map-faults results");
+        for (size_t i = f; i < f + n; ++i) results[evals[i]] = get_stats(r);
+        if (!r.done()) throw std::runtime_error("malformed map-faults results: too long");
+        write_ready_rows();
+        return true;
+    };
+    write_ready_rows();  // rows of statically masked faults before the first evaluation
+    if (opt.distribute) opt.distribute(job);
+    else run_blocks_here(job);
+    if (next_row != end) throw std::logic_error("map-faults: results missing for row " + std::to_string(next_row));
     progress.finish();
     store.close();
 
-    std::vector<physical_csv::Row> rows;
-    {
-        std::ifstream f(out.csv);
-        std::string line;
-        std::getline(f, line);
-        for (size_t k = 0; std::getline(f, line); ++k) rows.push_back(physical_csv::parse_row(line, out.csv, k + 2));
-    }
-    if (rows.size() != sites.size())
+    const std::vector<physical_csv::Row> rows = read_rows(out.csv);
+    if (rows.size() != end - first)
         throw std::runtime_error(out.csv + ": " + std::to_string(rows.size()) + " rows for " +
-                                 std::to_string(sites.size()) + " faults");
+                                 std::to_string(end - first) + " faults");
     out.summary_json = summarize_physical(manifest, rows, batch.count, 100.0 * error_free / batch.count);
     write_file_atomic(out.summary, out.summary_json.dump(2) + "\n");
+    return out;
+}
+
+PhysicalCampaign::PhysicalCampaign(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch,
+                                   const PhysicalCampaignOptions& opt)
+    : impl_(std::make_unique<Impl>(model, accel, batch, opt)) {}
+PhysicalCampaign::~PhysicalCampaign() = default;
+PhysicalCampaignOutcome PhysicalCampaign::run() { return impl_->run(); }
+Words PhysicalCampaign::evaluate_block(const Words& work) { return impl_->evaluate_block(work); }
+
+PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch,
+                                              const PhysicalCampaignOptions& opt) {
+    return PhysicalCampaign(model, accel, batch, opt).run();
+}
+
+MergeOutcome merge_physical_shards(const JoinedShards& joined) {
+    // Each shard labelled run / reused over its own rows: again, over all.
+    std::vector<physical_csv::Row> rows;
+    std::string csv = joined.header;
+    {
+        std::istringstream in(joined.rows);
+        EffectLabels labels;
+        std::string line;
+        for (size_t k = 0; std::getline(in, line); ++k) {
+            const std::string where = joined.first_manifest + " (shard rows)";
+            physical_csv::Row r = physical_csv::parse_row(line, where, k + 2);
+            r.eval = labels.label(r, where);
+            csv += physical_csv::format_row(r);
+            rows.push_back(std::move(r));
+        }
+    }
+    MergeOutcome out = write_merged_files(joined, csv);
+    const json summary = summarize_physical(joined.manifest, rows, joined.manifest.value("images", 0), joined.error_free);
+    write_file_atomic(out.summary, summary.dump(2) + "\n");
+    out.faults = int(rows.size());
     return out;
 }
 

@@ -7,6 +7,7 @@
 // the interval of every sampled estimate).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,6 +61,8 @@ struct PhysicalCampaignOptions {
     bool fresh = false;
     bool show_progress = true;
     std::string output;              // results folder
+    ShardSpec shard;                 // --shard K/N: only that slice, into <output>/shard-K-of-N (shard.hpp)
+    Distribute distribute;           // evaluates the blocks elsewhere (MPI ranks); empty: here
     nlohmann::json identity;         // what else defines the results (model, accel, images...): in the manifest
 };
 
@@ -69,11 +72,29 @@ struct PhysicalCampaignOutcome {
     nlohmann::json summary_json;
 };
 
-// Runs (or resumes) the campaign on the batch's images (streamed from
-// reset in batch order: FIFO slot faults see words by position). Rows are
-// the same whether the run was resumed or not, with any number of threads.
+// The campaign on the batch's images (streamed from reset in batch order:
+// FIFO slot faults see words by position): its fault list, built on every
+// rank alike; run() runs (or resumes) it on one rank. Rows are the same
+// whether the run was resumed or not, with any number of threads or ranks.
+class PhysicalCampaign {
+public:
+    PhysicalCampaign(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch,
+                     const PhysicalCampaignOptions& opt);  // model and batch must outlive it
+    ~PhysicalCampaign();
+    PhysicalCampaignOutcome run();
+    // What another rank evaluates of run()'s blocks (opt.distribute).
+    Words evaluate_block(const Words& work);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const AccelConfig& accel,
                                               const InputBatch& batch, const PhysicalCampaignOptions& opt);
+
+// `fatsim merge` of map-faults shards: the files of a single-process run.
+MergeOutcome merge_physical_shards(const JoinedShards& joined);
 
 // Human-readable per-class table of a summary.json (with intervals).
 std::string format_physical_summary(const nlohmann::json& summary);

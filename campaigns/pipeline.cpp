@@ -45,7 +45,8 @@ const ConfigSchema& pipeline_spec_schema() {
               number("width", 0.0, 16.0, num(d.width), "width multiplier (0 = the topology's)"),
               map("dataset", "training and test images"), map("train", "training settings shared by every model"),
               required(list("models", "maps", "", "the models to train and compare (see models[])")),
-              map("campaigns", "images of the stuck@ campaigns"), map("replicate", "selective channel replication")}},
+              map("campaigns", "images of the stuck@ campaigns"), map("replicate", "selective channel replication"),
+              map("physical", "physical faults: map SAT's, derive an error model, train FAT on it, compare")}},
             {"dataset",
              {choice("name", {"fashion-mnist", "mnist", "cifar10"}, d.dataset, "dataset"),
               path("dir", "the dataset's default folder", "folder of the dataset files"),
@@ -78,6 +79,13 @@ const ConfigSchema& pipeline_spec_schema() {
                       "test images of each pixel stuck@ campaign")}},
             {"replicate",
              {path("accel", "none", "accelerator YAML: adds the folded (PE x SIMD) cost to the replication CSVs")}},
+            {"physical",
+             {required(list("accels", "paths", "", "dataflow accelerator YAMLs whose physical faults are mapped")),
+              integer("images", 1, 10000000, std::to_string(d.physical.images), "test images of each physical campaign"),
+              integer("sample", 1, 100000000, std::to_string(d.physical.sample),
+                      "faults per fault class, drawn by the training seed"),
+              choice("mode", {"fat1", "fat2"}, d.physical.mode, "training of the FAT model on the derived error model"),
+              number("p", 0.0, 1.0, num(d.physical.p), "its injection probability (fraction)")}},
         };
         return s;
     }();
@@ -163,8 +171,37 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
         const SectionReader r(m, schema.section("replicate"), "replicate", errs);
         if (r.get("accel", s.accel)) s.accel = resolve_relative(path, s.accel);
     }
+    if (top.get("physical", m)) {
+        const SectionReader r(m, schema.section("physical"), "physical", errs);
+        YAML::Node accels;
+        if (r.get("accels", accels)) {
+            for (size_t i = 0; i < accels.size(); ++i) {
+                const std::string at = "physical.accels[" + std::to_string(i) + "]";
+                if (!accels[i].IsScalar() || accels[i].Scalar().empty())
+                    errs.push_back(at + shown(accels[i]) + " must be the path of an accelerator YAML");
+                else
+                    s.physical.accels.push_back(resolve_relative(path, accels[i].Scalar()));
+            }
+            if (accels.size() == 0) errs.push_back("physical.accels: must list at least one accelerator YAML");
+        }
+        r.get("images", s.physical.images);
+        int sample = int(s.physical.sample);
+        if (r.get("sample", sample)) s.physical.sample = uint64_t(sample);
+        r.get("mode", s.physical.mode);
+        r.get("p", s.physical.p);
+        if (std::none_of(s.models.begin(), s.models.end(), [](const PipelineModel& e) { return e.mode == "sat"; }))
+            errs.push_back("physical: needs a model with mode sat (its physical faults give the derived error model)");
+        for (const auto& a : s.physical.accels)
+            for (const auto& e : s.models)
+                if (e.label == derived_model_label(a))
+                    errs.push_back("physical: the derived model's label " + e.label + " is used by models[]");
+    }
     if (!errs.empty()) throw ConfigError(path, std::move(errs));
     return s;
+}
+
+std::string derived_model_label(const std::string& accel_path) {
+    return "FAT-" + fs::path(accel_path).stem().string();
 }
 
 PipelineSpec load_pipeline_spec(const std::string& path) { return parse_pipeline_spec(read_text_file(path), path); }
@@ -309,6 +346,55 @@ std::string campaign_step(const PipelineSpec& s, const TrainedModel& t, ErrorMod
 
 json load_json(const std::string& path) { return json::parse(read_or_empty(path)); }
 
+// Runs (or resumes, or skips) one physical-fault campaign: `model` under the
+// faults of `accel`, into <dir>/<label>.
+std::string physical_step(const PipelineSpec& s, const TrainedModel& t, const std::string& accel,
+                          const std::string& dir, const InputBatch& images, const PhysicalFunctions& f,
+                          std::ostream& log) {
+    PhysicalRequest q;
+    q.model_path = t.model_path;
+    q.accel_path = accel;
+    q.output = dir + "/" + t.entry.label;
+    q.sample = s.physical.sample;
+    q.seed = uint64_t(s.seed);
+    q.data_identity = s.dataset + ":test";
+    const std::string name = fs::path(dir).filename().string() + "/" + t.entry.label;
+    const std::string stamp_path = q.output + "/pipeline.stamp";
+    const std::string stamp = t.record.value("stamp", "") + "|" + read_or_empty(accel) + "|" +
+                              std::to_string(images.count) + "|" + std::to_string(q.sample) + "|" +
+                              std::to_string(q.seed);
+    q.fresh = read_or_empty(stamp_path) != stamp;
+    if (!q.fresh && fs::exists(q.output + "/summary.json")) {
+        log << "   " + name + ": up to date, skipped" << std::endl;
+        return q.output;
+    }
+    // The stamp first: an interrupted run resumes from the campaign's rows
+    // (its manifest guards the rest); a changed stamp starts over.
+    fs::create_directories(q.output);
+    write_file_atomic(stamp_path, stamp);
+    f.map_faults(q, images);
+    const json sum = load_json(q.output + "/summary.json");
+    const json& o = sum.at("overall");
+    char buf[240];
+    std::snprintf(buf, sizeof buf,
+                  "   %s: error-free %.2f %%, min %.2f %%, mean %.2f %%, %.1f %% of faults cost > 1 point (%zu faults "
+                  "x %d images)",
+                  name.c_str(), sum.at("error_free_accuracy").get<double>(), o.value("min_accuracy", 0.0),
+                  o.value("mean_accuracy", 0.0), 100 * o.value("fraction_costing_over_1_point", 0.0),
+                  o.at("faults").get<size_t>(), images.count);
+    log << buf << std::endl;
+    return q.output;
+}
+
+// The first n images of a batch.
+InputBatch first_images(const InputBatch& b, int n) {
+    InputBatch r = b;
+    r.count = std::min(b.count, n);
+    r.data.resize(size_t(r.count) * r.dim * r.dim * r.channels);
+    r.labels.resize(size_t(r.count));
+    return r;
+}
+
 std::string fmt2(double v) {
     char b[32];
     std::snprintf(b, sizeof b, "%.2f", v);
@@ -446,17 +532,89 @@ namespace {
 
 // One seed's steps 1-4; s.seed and s.output are this seed's. Writes
 // s.output/report.md (the whole report when there is one seed).
+// One accelerator's physical-fault part of a seed's run.
+struct PhysicalRun {
+    std::string name, accel, dir;
+    size_t derived = 0;             // index of the derived-model FAT in SeedRun::trained
+    std::vector<std::string> dirs;  // per trained model: its physical campaign
+};
+
 struct SeedRun {
     int seed = 0;
+    std::vector<PhysicalRun> physical;
     std::vector<TrainedModel> trained;
     std::vector<std::string> channel_dirs, pixel_dirs;
     std::vector<ReplicationRun> runs;
     std::string report_path, report;
 };
 
+// The FAT model on the paper's channel model that the derived-model FAT is
+// compared with: the first fat1 / fat2 model with error_model channel,
+// preferring the derived model's mode.
+const TrainedModel* paper_fat(const std::vector<TrainedModel>& trained, const std::string& mode) {
+    const TrainedModel* any = nullptr;
+    for (const auto& t : trained) {
+        if ((t.entry.mode != "fat1" && t.entry.mode != "fat2") || t.entry.error_model != "channel") continue;
+        if (t.entry.mode == mode) return &t;
+        if (!any) any = &t;
+    }
+    return any;
+}
+
+// Does FAT on the derived model beat FAT on the paper's model under the
+// physical faults of its own accelerator? (0 or 1 claim)
+std::vector<Claim> physical_claim(const SeedRun& run, const PhysicalRun& pr) {
+    std::vector<Claim> out;
+    const TrainedModel& derived = run.trained[pr.derived];
+    const TrainedModel* paper = paper_fat(run.trained, derived.entry.mode);
+    if (!paper) return out;
+    const size_t pi = size_t(paper - run.trained.data());
+    const double md = load_json(pr.dirs[pr.derived] + "/summary.json")["overall"].value("mean_accuracy", 0.0);
+    const double mp = load_json(pr.dirs[pi] + "/summary.json")["overall"].value("mean_accuracy", 0.0);
+    const double ed = derived.record["test_accuracy"].get<double>(), ep = paper->record["test_accuracy"].get<double>();
+    Claim c;
+    c.statement = "FAT on the error model derived for " + pr.name + " (" + derived.entry.label + ") beats FAT on the " +
+                  "paper's channel model (" + paper->entry.label + ") under " + pr.name +
+                  "'s physical faults (mean accuracy)";
+    c.quantity = derived.entry.label + " - " + paper->entry.label + " physical mean, points";
+    c.difference = md - mp;
+    c.rule = [](double d) { return d > 0; };
+    c.line = "- " + c.statement + ": " + verdict(c.rule(c.difference)) + " (" + fmt2(md) + " % vs " + fmt2(mp) +
+             " %; error-free " + fmt2(ed) + " % vs " + fmt2(ep) + " %, " + fmt2(ed - ep) + " points).\n";
+    out.push_back(c);
+    return out;
+}
+
+// The report's section on physical faults (empty without a physical part).
+std::string physical_report(const PipelineSpec& s, const SeedRun& run) {
+    std::ostringstream md;
+    for (const auto& pr : run.physical) {
+        const TrainedModel& derived = run.trained[pr.derived];
+        md << "\n## Physical faults: " << pr.name << "\n\nSAT's physical faults of " << fs::path(pr.accel).filename().string()
+           << " (stuck-at 0/1 of every fault class, " << s.physical.sample << " sampled per class by the seed) were "
+           << "mapped to activation-level error patterns on " << s.physical.images << " test images and aggregated into "
+           << "an error model (physical/" << pr.name << "/derived_error_model.yaml); " << derived.entry.label
+           << " was trained on it (" << derived.entry.mode << ", p = " << derived.entry.p * 100 << " %). Every "
+           << "model under the same faults; min over the faults run, mean, variance and the fraction of faults that "
+           << "cost more than 1 point weigh each fault by its class's population over the faults mapped (a stratified "
+           << "estimate; per class with intervals in each summary.json).\n\n"
+           << "| model | error-free [%] | min [%] | mean [%] | variance | faults costing > 1 point [%] | faults |\n"
+           << "|---|---:|---:|---:|---:|---:|---:|\n";
+        for (size_t i = 0; i < run.trained.size(); ++i) {
+            const json sum = load_json(pr.dirs[i] + "/summary.json");
+            const json& o = sum.at("overall");
+            md << "| " << run.trained[i].entry.label << " | " << fmt2(sum.at("error_free_accuracy").get<double>()) << " | "
+               << fmt2(o.value("min_accuracy", 0.0)) << " | " << fmt2(o.value("mean_accuracy", 0.0)) << " | "
+               << fmt2(o.value("variance", 0.0)) << " | " << fmt2(100 * o.value("fraction_costing_over_1_point", 0.0))
+               << " | " << o.at("faults").get<size_t>() << " |\n";
+        }
+    }
+    return md.str();
+}
+
 SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& train_set,
-                 const InputBatch& test_set, const TrainFunction& train, std::ostream& log,
-                 std::chrono::steady_clock::time_point t_start) {
+                 const InputBatch& test_set, const TrainFunction& train, const PhysicalFunctions* physical,
+                 std::ostream& log, std::chrono::steady_clock::time_point t_start) {
     const auto log_line = [&](const std::string& line) { log << line << std::endl; };
     fs::create_directories(s.output);
     SeedRun run;
@@ -464,6 +622,31 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
     log_line("== 1. training (" + std::to_string(s.epochs) + " epochs each)");
     std::vector<TrainedModel>& trained = run.trained;
     for (const auto& e : s.models) trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
+
+    const InputBatch phys_images = first_images(test_set, s.physical.images);
+    if (!s.physical.accels.empty()) {
+        if (!physical) throw std::invalid_argument("pipeline: the spec has a physical section but no physical-fault steps");
+        log_line("== 1b. physical faults of SAT -> derived error models (" + std::to_string(s.physical.sample) +
+                 " faults per class, " + std::to_string(phys_images.count) + " images)");
+        const TrainedModel sat = *find_mode(trained, kSat);  // a copy: trained grows below
+        for (const auto& a : s.physical.accels) {
+            PhysicalRun pr;
+            pr.name = fs::path(a).stem().string();
+            pr.accel = a;
+            pr.dir = s.output + "/physical/" + pr.name;
+            const std::string sat_dir = physical_step(s, sat, a, pr.dir, phys_images, *physical, log);
+            const std::string em = pr.dir + "/derived_error_model.yaml";
+            physical->derive(sat_dir, sat.model_path, em);
+            PipelineModel e;
+            e.label = derived_model_label(a);
+            e.mode = s.physical.mode;
+            e.p = s.physical.p;
+            e.error_model = em;
+            trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
+            pr.derived = trained.size() - 1;
+            run.physical.push_back(pr);
+        }
+    }
 
     log_line("== 2. stuck@ campaigns (channel on " + std::to_string(s.channel_images) + " images, pixel on " +
              std::to_string(s.pixel_images) + ")");
@@ -492,6 +675,12 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
     }
     const std::string rep_dir = s.output + "/replication";
     const std::string rep_plot = write_replication(runs, rep_dir);
+
+    if (!run.physical.empty()) {
+        log_line("== 3b. physical-fault campaigns (every model, each accelerator)");
+        for (auto& pr : run.physical)
+            for (const auto& t : trained) pr.dirs.push_back(physical_step(s, t, pr.accel, pr.dir, phys_images, *physical, log));
+    }
 
     log_line("== 4. report");
     const std::string ch_plot = plot_min_max(channel_dirs, s.output + "/fig_channel_min_max");
@@ -542,8 +731,11 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
        << replication_table(runs, default_targets(runs)) << "\n![worst-case error vs cost]("
        << "replication/" << fs::path(rep_plot).filename().string() << ")\n";
 
+    md << physical_report(s, run);
     md << "\n## Do the paper's claims hold here?\n\n";
     for (const Claim& c : check_claims(trained, channel_dirs, pixel_dirs, runs)) md << c.line;
+    for (const auto& pr : run.physical)
+        for (const Claim& c : physical_claim(run, pr)) md << c.line;
     md << "\n## Table I analogue per model (channel stuck@)\n\n";
     for (const auto& d : channel_dirs) md << table_one(d) << "\n";
     md << "\nRun time of this pipeline invocation: " << fmt2(seconds_since(t_start)) << " s (skipped steps cost "
@@ -616,7 +808,11 @@ std::string seeds_report(const PipelineSpec& s, const Topology& topo, const std:
           "\"for the mean\" applies the rule to its mean over the seeds; the interval is the 95 % Student t "
           "confidence interval of that mean.\n\n";
     std::vector<std::vector<Claim>> per_seed;
-    for (const auto& r : runs) per_seed.push_back(check_claims(r.trained, r.channel_dirs, r.pixel_dirs, r.runs));
+    for (const auto& r : runs) {
+        per_seed.push_back(check_claims(r.trained, r.channel_dirs, r.pixel_dirs, r.runs));
+        for (const auto& pr : r.physical)
+            for (Claim& c : physical_claim(r, pr)) per_seed.back().push_back(std::move(c));
+    }
     for (size_t c = 0; c < per_seed[0].size(); ++c) {
         const Claim& first = per_seed[0][c];
         std::vector<double> d;
@@ -638,7 +834,8 @@ std::string seeds_report(const PipelineSpec& s, const Topology& topo, const std:
 
 }  // namespace
 
-PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, std::ostream& log) {
+PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, std::ostream& log,
+                            const PhysicalFunctions* physical) {
     const auto log_line = [&](const std::string& line) { log << line << std::endl; };
     const auto t_start = std::chrono::steady_clock::now();
     const Topology topo = load_topology(s.topology, s.width);
@@ -658,7 +855,7 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
     if (seeds.size() == 1) {  // one seed: its folders and report are the output's
         PipelineSpec one = s;
         one.seed = seeds[0];
-        const SeedRun r = run_seed(one, topo, train_set, test_set, train, log, t_start);
+        const SeedRun r = run_seed(one, topo, train_set, test_set, train, physical, log, t_start);
         result.report_path = r.report_path;
         result.report = r.report;
         return result;
@@ -670,7 +867,7 @@ PipelineResult run_pipeline(const PipelineSpec& s, const TrainFunction& train, s
         one.seed = seed;
         one.seeds.clear();
         one.output = s.output + "/seed" + std::to_string(seed);
-        runs.push_back(run_seed(one, topo, train_set, test_set, train, log, t_start));
+        runs.push_back(run_seed(one, topo, train_set, test_set, train, physical, log, t_start));
     }
     result.report_path = s.output + "/report.md";
     result.report = seeds_report(s, topo, runs, t_start);

@@ -31,6 +31,18 @@ struct PipelineModel {
     bool error_model_is_file() const { return error_model != "channel" && error_model != "pixel"; }
 };
 
+// The physical-fault part of the experiment: for each accelerator, SAT's
+// physical faults are mapped (map-faults on the test images), an error model
+// is derived from them, a FAT model is trained on it, and every model is
+// evaluated under that accelerator's physical faults.
+struct PhysicalSpec {
+    std::vector<std::string> accels;  // dataflow accelerator YAMLs (empty: no physical part)
+    int images = 1000;                // test images of each physical campaign
+    uint64_t sample = 100;            // faults per class (seeded by the training seed)
+    std::string mode = "fat1";        // training of the derived-model FAT
+    double p = 0.05;
+};
+
 // Parsed from YAML (see campaigns/fashion_cnv.yaml); paths are resolved
 // relative to the spec file's folder.
 struct PipelineSpec {
@@ -48,6 +60,7 @@ struct PipelineSpec {
     std::vector<PipelineModel> models;
     int channel_images = 10000, pixel_images = 2000;
     std::string accel;  // optional: folded cost column of the replication
+    PhysicalSpec physical;
 };
 
 // Every key a pipeline spec may hold (`fatsim config describe pipeline`).
@@ -55,6 +68,8 @@ const ConfigSchema& pipeline_spec_schema();
 // Throws ConfigError with every problem (file, field path, rule).
 PipelineSpec parse_pipeline_spec(const std::string& yaml_text, const std::string& source);
 PipelineSpec load_pipeline_spec(const std::string& path);
+// The label of the FAT model trained on an accelerator's derived error model.
+std::string derived_model_label(const std::string& accel_path);
 
 // One training run the pipeline asks for.
 struct TrainRequest {
@@ -80,12 +95,32 @@ struct TrainOutcome {
 using TrainFunction = std::function<TrainOutcome(const Topology& topo, const TrainRequest& request,
                                                  const InputBatch& train_set, const InputBatch& test_set)>;
 
+// One physical-fault campaign the pipeline asks for.
+struct PhysicalRequest {
+    std::string model_path, accel_path, output;
+    uint64_t sample = 0, seed = 1;
+    bool fresh = false;  // start over (the model or the settings changed)
+    std::string data_identity;
+};
+// The physical-fault steps, handed in by the caller like TrainFunction
+// (campaigns/ does not depend on the cycle model).
+struct PhysicalFunctions {
+    // Runs (or resumes) `fatsim map-faults` into request.output (faults.csv,
+    // manifest.json, summary.json with its "overall" entry).
+    std::function<void(const PhysicalRequest& request, const InputBatch& images)> map_faults;
+    // `fatsim derive-error-model`: a map-faults folder -> an error-model file.
+    std::function<void(const std::string& map_dir, const std::string& model_path, const std::string& out_path)>
+        derive;
+};
+
 struct PipelineResult {
     std::string report_path;  // <output>/report.md
     std::string report;       // its text
 };
 
 // Runs (or resumes, or skips) every step; progress lines go to `log`.
-PipelineResult run_pipeline(const PipelineSpec& spec, const TrainFunction& train, std::ostream& log);
+// `physical` is needed when the spec has a physical section.
+PipelineResult run_pipeline(const PipelineSpec& spec, const TrainFunction& train, std::ostream& log,
+                            const PhysicalFunctions* physical = nullptr);
 
 }  // namespace fatsim::campaigns

@@ -43,16 +43,14 @@ std::string shard_folder_name(int index, int count) {
 }
 }  // namespace
 
-std::string select_shard(const ShardSpec& shard, const std::string& output, std::vector<SweepFault>& faults,
-                         json& manifest) {
-    const auto [first, end] = shard_range(faults.size(), shard);
+ShardSlice select_shard(const ShardSpec& shard, const std::string& output, size_t faults, json& manifest) {
+    const auto [first, end] = shard_range(faults, shard);
     if (first == end)  // a summary needs at least one fault
         throw std::invalid_argument("--shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
-                                    ": the campaign has only " + std::to_string(faults.size()) +
+                                    ": the campaign has only " + std::to_string(faults) +
                                     " faults, so at most that many shards");
-    faults = std::vector<SweepFault>(faults.begin() + first, faults.begin() + end);
     manifest["shard"] = {{"index", shard.index}, {"count", shard.count}, {"first", first}, {"end", end}};
-    return (fs::path(output) / shard_folder_name(shard.index, shard.count)).string();
+    return {first, end, (fs::path(output) / shard_folder_name(shard.index, shard.count)).string()};
 }
 
 // ---------------------------------------------------------------- merge
@@ -142,7 +140,7 @@ Shard read_shard(const fs::path& dir, json& base) {
 
 }  // namespace
 
-MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::string& output) {
+JoinedShards join_shards(const std::vector<std::string>& dirs, const std::string& output) {
     if (dirs.empty()) throw std::runtime_error("merge: no shard folder given");
     json base;
     std::vector<Shard> shards;
@@ -175,8 +173,13 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
         throw std::runtime_error(shards.back().dir.string() + ": the shards do not cover the campaign's " +
                                  base.value("faults", json()).dump() + " faults");
 
-    MergeOutcome out;
+    JoinedShards out;
     out.shards = count;
+    out.manifest = std::move(base);
+    out.header = shards[0].header;
+    for (const Shard& s : shards) out.rows += s.rows;
+    out.error_free = shards[0].error_free;
+    out.first_manifest = (shards[0].dir / "manifest.json").string();
     out.output = output;
     if (out.output.empty()) {
         const fs::path parent = fs::absolute(shards[0].dir).lexically_normal().parent_path();
@@ -186,14 +189,24 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
         const fs::path given = shards[0].dir.lexically_normal().parent_path();  // as the user named it
         out.output = given.empty() ? "." : given.string();
     }
+    return out;
+}
+
+MergeOutcome write_merged_files(const JoinedShards& joined, const std::string& csv) {
+    MergeOutcome out;
+    out.shards = joined.shards;
+    out.output = joined.output;
     fs::create_directories(out.output);
     out.csv = (fs::path(out.output) / "faults.csv").string();
     out.summary = (fs::path(out.output) / "summary.json").string();
-
-    std::string csv = shards[0].header;
-    for (const Shard& s : shards) csv += s.rows;
     write_file_atomic(out.csv, csv);
-    write_file_atomic((fs::path(out.output) / "manifest.json").string(), base.dump(2) + "\n");
+    write_file_atomic((fs::path(out.output) / "manifest.json").string(), joined.manifest.dump(2) + "\n");
+    return out;
+}
+
+MergeOutcome merge_campaign_shards(const JoinedShards& joined) {
+    const json& base = joined.manifest;
+    MergeOutcome out = write_merged_files(joined, joined.header + joined.rows);
 
     // summary.json as run_campaign writes it: the model gives the layer shapes.
     const std::string model_path = base.value("model", std::string());
@@ -201,7 +214,7 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
     try {
         model = load_model(model_path);
     } catch (const std::exception& e) {
-        throw std::runtime_error((shards[0].dir / "manifest.json").string() + ": model: " + e.what() +
+        throw std::runtime_error(joined.first_manifest + ": model: " + e.what() +
                                  " (merge reads it at the path the campaign ran with: run it from the same folder)");
     }
     if (hex64(fnv1a64(read_text_file(model_path))) != base.value("model_fnv1a", std::string()))
@@ -217,7 +230,7 @@ MergeOutcome merge_shards(const std::vector<std::string>& dirs, const std::strin
     const std::vector<fault_csv::Row> rows = store.rows();
     std::vector<SweepFault> faults;
     for (const fault_csv::Row& r : rows) faults.push_back({topo.find_layer(r.layer), r.index, r.value});
-    const json summary = summarize(base, rows, faults, layers, topo, base.value("images", 0), shards[0].error_free,
+    const json summary = summarize(base, rows, faults, layers, topo, base.value("images", 0), joined.error_free,
                                    out.csv);
     write_file_atomic(out.summary, summary.dump(2) + "\n");
     out.faults = int(rows.size());

@@ -9,6 +9,7 @@
 #include "config.hpp"
 #include "dataset.hpp"
 #include "model.hpp"
+#include "shard.hpp"
 #include "topology.hpp"
 
 namespace fatsim::hw {
@@ -61,6 +62,13 @@ bool parse_or_help(const Args& args, const po::options_description& desc, po::va
 // Shared dataset options: --dataset, --data-dir, --images.
 void add_dataset_options(po::options_description& desc);
 InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);
+
+// --shard K/N of `campaign` and `map-faults` (none when absent).
+campaigns::ShardSpec shard_option(const po::variables_map& vm);
+// Whether this process is one rank of an MPI run (mpirun / srun started
+// several); throws when --shard was given to several tasks at once, or
+// several were started but the build has no MPI.
+bool run_under_mpi(const campaigns::ShardSpec& shard);
 
 // An accelerator YAML, or a FINN folding JSON (by its .json extension),
 // validated against the topology of the model it will run.

@@ -55,6 +55,31 @@ campaigns::SweepMode parse_mode(const std::string& m) {
 }
 }  // namespace
 
+campaigns::ShardSpec shard_option(const po::variables_map& vm) {
+    if (!vm.count("shard")) return {};
+    try {
+        return campaigns::parse_shard(vm["shard"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+}
+
+bool run_under_mpi(const campaigns::ShardSpec& shard) {
+    const int tasks = tasks_started_together();
+    if (shard.active() && tasks > 1)
+        throw UsageError("--shard runs as one task, but " + std::to_string(tasks) +
+                         " were started together: start one per shard (a job array), or drop --shard under mpirun");
+#ifdef FATSIM_HAVE_MPI
+    return campaigns::mpi::launched() && !shard.active();
+#else
+    if (tasks > 1)
+        throw std::runtime_error(std::to_string(tasks) +
+                                 " tasks were started together (mpirun / srun), but this build has no MPI "
+                                 "(configure with -DFATSIM_MPI=ON), or use --shard K/N");
+    return false;
+#endif
+}
+
 int cmd_campaign(const Args& args) {
     po::options_description desc("fatsim campaign options (each overrides the spec's field)");
     desc.add_options()
@@ -113,34 +138,18 @@ int cmd_campaign(const Args& args) {
     opt.fresh = vm.count("fresh");
     opt.mode = parse_mode(vm["mode"].as<std::string>());
     opt.show_progress = !vm.count("quiet");
-    if (vm.count("shard")) {
-        try {
-            opt.shard = campaigns::parse_shard(vm["shard"].as<std::string>());
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(e.what());
-        }
-    }
+    opt.shard = shard_option(vm);
     const auto t0 = std::chrono::steady_clock::now();
     campaigns::CampaignOutcome r;
     int ranks = 1;
-    const int tasks = tasks_started_together();
-    if (opt.shard.active() && tasks > 1)
-        throw UsageError("--shard runs as one task, but " + std::to_string(tasks) +
-                         " were started together: start one per shard (a job array), or drop --shard under mpirun");
+    if (run_under_mpi(opt.shard)) {
 #ifdef FATSIM_HAVE_MPI
-    if (campaigns::mpi::launched() && !opt.shard.active()) {
         const auto d = campaigns::mpi::run_campaign_distributed(spec, opt);
         if (d.rank != 0) return 0;  // rank 0 reports
         r = d.outcome;
         ranks = d.ranks;
-    } else
-#else
-    if (tasks > 1)
-        throw std::runtime_error(std::to_string(tasks) +
-                                 " tasks were started together (mpirun / srun), but this build has no MPI "
-                                 "(configure with -DFATSIM_MPI=ON), or use --shard K/N");
 #endif
-    {
+    } else {
         r = campaigns::run_campaign(spec, opt);
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

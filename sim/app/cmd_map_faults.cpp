@@ -13,6 +13,9 @@
 #include "engine.hpp"
 #include "model.hpp"
 #include "physical_campaign.hpp"
+#ifdef FATSIM_HAVE_MPI
+#include "mpi_runner.hpp"
+#endif
 
 namespace fatsim::app {
 
@@ -66,6 +69,8 @@ int cmd_map_faults(const Args& args) {
         ("seed", po::value<uint64_t>()->default_value(1), "seed of the samples")
         ("output,o", po::value<std::string>(), "results folder: faults.csv, manifest.json, summary.json")
         ("fresh", po::bool_switch(), "overwrite earlier results in the output folder instead of resuming")
+        ("shard", po::value<std::string>(),
+         "K/N: only the K-th (0-based) of N slices of the faults, into OUTPUT/shard-K-of-N (join: fatsim merge)")
         ("verify", po::value<int>(), "check the lowering against the cycle model on N sampled faults per class")
         ("verify-images", po::value<int>()->default_value(2), "images the --verify runs simulate")
         ("random-inputs", po::value<uint64_t>(),
@@ -76,7 +81,7 @@ int cmd_map_faults(const Args& args) {
     po::variables_map vm;
     const std::string usage =
         "fatsim map-faults --accel A --model M [--classes acc,adder,wmem,thr,cmp,fifo] [--all | --sample N | "
-        "--margin E [--confidence C]] [--flips N] [--images K] [--verify N] --output DIR";
+        "--margin E [--confidence C]] [--flips N] [--images K] [--verify N] [--shard K/N] --output DIR";
     if (!parse_or_help(args, desc, vm, usage)) return 0;
     const int modes = int(vm["all"].as<bool>()) + int(vm.count("sample")) + int(vm.count("margin"));
     if (modes > 1) throw UsageError("--all, --sample and --margin exclude each other");
@@ -112,8 +117,10 @@ int cmd_map_faults(const Args& args) {
     }
     if (batch.count == 0) throw UsageError("no images");
 
-    int rc = 0;
-    if (vm.count("verify")) {
+    // --verify: on rank 0 only under mpirun.
+    const auto verify = [&] {
+        int rc = 0;
+        if (!vm.count("verify")) return rc;
         const int n = vm["verify"].as<int>();
         if (n < 1) throw UsageError("--verify must be at least 1");
         const int images = std::max(1, std::min(batch.count, vm["verify-images"].as<int>()));
@@ -136,8 +143,9 @@ int cmd_map_faults(const Args& args) {
                 rc = 1;
             }
         }
-    }
-    if (!vm.count("output")) return rc;
+        return rc;
+    };
+    if (!vm.count("output")) return verify();
 
     campaigns::PhysicalCampaignOptions opt;
     opt.classes = classes;
@@ -151,8 +159,31 @@ int cmd_map_faults(const Args& args) {
     opt.show_progress = !vm["no-progress"].as<bool>();
     opt.output = vm["output"].as<std::string>();
     opt.identity = {{"model", model_path}, {"accel", accel_path}, {"data", data_identity}, {"images", batch.count}};
-    const auto out = campaigns::run_physical_campaign(model, accel, batch, opt);
+    opt.shard = shard_option(vm);
+    int rc = 0, ranks = 1;
+    campaigns::PhysicalCampaignOutcome out;
+    if (run_under_mpi(opt.shard)) {
+#ifdef FATSIM_HAVE_MPI
+        const auto r = campaigns::mpi::run_distributed(
+            "map-faults",
+            [&](const campaigns::Distribute& distribute) {
+                rc = verify();
+                opt.distribute = distribute;
+                out = campaigns::run_physical_campaign(model, accel, batch, opt);
+            },
+            [&] {
+                auto campaign = std::make_shared<campaigns::PhysicalCampaign>(model, accel, batch, opt);
+                return [campaign](const campaigns::Words& work) { return campaign->evaluate_block(work); };
+            });
+        if (r.rank != 0) return 0;  // rank 0 reports
+        ranks = r.ranks;
+#endif
+    } else {
+        rc = verify();
+        out = campaigns::run_physical_campaign(model, accel, batch, opt);
+    }
     std::printf("map-faults: %zu faults (%zu resumed) -> %s\n", out.faults, out.resumed_from, out.csv.c_str());
+    if (ranks > 1) std::printf("on %d MPI ranks\n", ranks);
     std::fputs(campaigns::format_physical_summary(out.summary_json).c_str(), stdout);
     std::printf("summary: %s\n", out.summary.c_str());
     return rc;

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "app.hpp"
+#include "derive.hpp"
+#include "physical_campaign.hpp"
 #include "pipeline.hpp"
 #include "trainer.hpp"
 
@@ -44,6 +46,27 @@ campaigns::TrainOutcome train_with_trainer(const Topology& topo, const campaigns
     return out;
 }
 
+// `fatsim map-faults` for the pipeline: every class, a seeded sample per class.
+void map_faults_for_pipeline(const campaigns::PhysicalRequest& q, const InputBatch& images) {
+    const QnnModel model = load_model(q.model_path);
+    AccelConfig accel = load_accel(q.accel_path);
+    bind_folding(accel, model.topology);  // a folding written for the topology's full width
+    if (accel.architecture != Architecture::Dataflow)
+        throw std::runtime_error(q.accel_path + " (physical.accels): a " + architecture_name(accel.architecture) +
+                                 " accelerator; physical faults are lowered for the dataflow architecture only (so far)");
+    campaigns::PhysicalCampaignOptions opt;
+    opt.sample = q.sample;
+    opt.seed = q.seed;
+    opt.fresh = q.fresh;
+    opt.output = q.output;
+    opt.identity = {{"model", q.model_path}, {"accel", q.accel_path}, {"data", q.data_identity}, {"images", images.count}};
+    campaigns::run_physical_campaign(model, accel, images, opt);
+}
+
+void derive_for_pipeline(const std::string& map_dir, const std::string& model_path, const std::string& out_path) {
+    campaigns::derive_error_model_file(map_dir, model_path, out_path, campaigns::DeriveOptions{});
+}
+
 }  // namespace
 
 int cmd_pipeline(const Args& args) {
@@ -62,7 +85,8 @@ int cmd_pipeline(const Args& args) {
     if (vm.count("topology")) s.topology = vm["topology"].as<std::string>();
     if (vm.count("epochs")) s.epochs = vm["epochs"].as<int>();
     if (vm.count("output")) s.output = vm["output"].as<std::string>();
-    const campaigns::PipelineResult r = campaigns::run_pipeline(s, train_with_trainer, std::cout);
+    const campaigns::PhysicalFunctions physical{map_faults_for_pipeline, derive_for_pipeline};
+    const campaigns::PipelineResult r = campaigns::run_pipeline(s, train_with_trainer, std::cout, &physical);
     std::cout << "\n" << r.report << "\nwrote " << r.report_path << "\n";
     return 0;
 }

@@ -84,7 +84,7 @@ Commands:
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
   campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
               `mpirun -n N fatsim campaign ...` spreads it over MPI ranks, --shard K/N over independent jobs
-  merge       join the shard folders of `campaign --shard K/N` into the single-process result files
+  merge       join the shard folders of `campaign|map-faults --shard K/N` into the single-process result files
   report      Table I, side-by-side comparison and min/max plot of campaign results
   replicate   selective channel replication (TMR): worst-case error against hardware cost
   pipeline    the paper's experiment end to end: train SAT/FAT/Dropout2D, campaigns, replication, report.md
@@ -92,7 +92,8 @@ Commands:
   fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
   verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
   faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
-  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed
+  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed;
+              `mpirun -n N fatsim map-faults ...` spreads it over MPI ranks, --shard K/N over independent jobs
   derive-error-model  a map-faults folder -> an error model file (pattern classes weighted by how often faults cause them)
   bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign|physical`
 

@@ -45,7 +45,7 @@ YAML
   ;;
 map-faults)
   # The quarter-width CNV's thresholds, adder nodes and compares, all of
-  # them: about 20,000 faults, five blocks of rows, on 4 random images.
+  # them: about 20,000 faults on 4 random images.
   "$FATSIM" model random --topology "$SRC/models/cnv_w1a1.yaml" --width 0.25 --seed 5 --out "$T/m.fatq" >/dev/null
   cmd=("$FATSIM" map-faults --accel "$SRC/models/accel/cnv_w1a1_quarter.yaml" --model "$T/m.fatq"
        --classes thr,adder,cmp --all --random-inputs 3 --images 4 --threads 2 --no-progress -o "$T/out")

@@ -76,6 +76,55 @@ out=$("$fatsim" pipeline "$tmp/seeds_bad.yaml" 2>&1); rc=$?
 check "bad error model: exit 1" test $rc -eq 1
 check "bad error model: field named" matches "$out" "em_bad.yaml: classes\[0\].layers\[1\]=conv9 is not a layer"
 
+# The physical part: SAT's physical faults of the quarter dataflow folding
+# -> a derived error model -> FAT trained on it -> every model under them.
+cat >"$tmp/phys.yaml" <<YAML
+name: tiny_phys
+output: out_phys
+topology: $src/models/cnv_w1a1.yaml
+width: 0.25
+dataset: {name: fashion-mnist, train_images: 400, test_images: 100}
+train: {epochs: 1, seed: 3, threads: 2}
+models:
+  - {label: SAT, mode: sat}
+  - {label: FAT1, mode: fat1, p: 0.05}
+campaigns: {channel_images: 20, pixel_images: 10}
+physical: {accels: [$src/models/accel/cnv_w1a1_quarter.yaml], images: 30, sample: 4}
+YAML
+out=$("$fatsim" pipeline "$tmp/phys.yaml" 2>/dev/null); rc=$?
+check "physical: run succeeds" test $rc -eq 0
+phys=$(cat "$tmp/out_phys/report.md" 2>/dev/null)
+pdir=$tmp/out_phys/physical/cnv_w1a1_quarter
+check "physical: derived error model written" matches "$(cat "$pdir/derived_error_model.yaml" 2>/dev/null)" "^classes:"
+check "physical: FAT on it trained" test -s "$tmp/out_phys/models/FAT-cnv_w1a1_quarter.fatq"
+check "physical: every model under the faults" test -s "$pdir/FAT1/summary.json" -a -s "$pdir/FAT-cnv_w1a1_quarter/faults.csv"
+check "physical: report section" matches "$phys" "| FAT-cnv_w1a1_quarter | [0-9.]* | [0-9.]* | [0-9.]* |"
+check "physical: verdict" matches "$phys" "beats FAT on the paper's channel model (FAT1) under cnv_w1a1_quarter's physical faults (mean accuracy): \*\*"
+# The stratified mean and fraction, recomputed from faults.csv and manifest.json.
+check "physical: overall stats recomputed from the rows" python3 - "$pdir/FAT1" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+pop = {c["class"]: c["population"] for c in json.load(open(d + "/manifest.json"))["classes"]}
+s = json.load(open(d + "/summary.json"))
+rows = list(csv.DictReader(open(d + "/faults.csv")))
+n = {}
+for r in rows: n[r["class"]] = n.get(r["class"], 0) + 1
+w = [pop[r["class"]] / n[r["class"]] for r in rows]
+a = [float(r["accuracy"]) for r in rows]
+mean = sum(x * y for x, y in zip(w, a)) / sum(w)
+costly = sum(x for x, y in zip(w, a) if y < s["error_free_accuracy"] - 1) / sum(w)
+o = s["overall"]
+assert o["faults"] == len(rows) == 6 * 4, o
+assert abs(o["mean_accuracy"] - mean) < 1e-9 and abs(o["fraction_costing_over_1_point"] - costly) < 1e-12, (o, mean, costly)
+assert o["min_accuracy"] == min(a), o
+PY
+out=$("$fatsim" pipeline "$tmp/phys.yaml" 2>/dev/null); rc=$?
+check "physical: second run skips" matches "$out" "cnv_w1a1_quarter/FAT-cnv_w1a1_quarter: up to date, skipped"
+sed '/^  - {label: SAT, mode: sat}/d' "$tmp/phys.yaml" >"$tmp/phys_nosat.yaml"
+out=$("$fatsim" pipeline "$tmp/phys_nosat.yaml" 2>&1); rc=$?
+check "physical without SAT: exit 1" test $rc -eq 1
+check "physical without SAT: rule named" matches "$out" "physical: needs a model with mode sat"
+
 sed 's/^width: 0.25/width: 0.25\ncolour: red/; s/epochs: 1,/epochs: 0,/' "$tmp/spec.yaml" >"$tmp/bad.yaml"
 out=$("$fatsim" pipeline "$tmp/bad.yaml" 2>&1); rc=$?
 check "bad spec: exit 1" test $rc -eq 1

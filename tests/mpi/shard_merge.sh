@@ -5,8 +5,7 @@
 set -euo pipefail
 FATSIM=${1:?usage: shard_merge.sh path/to/fatsim SOURCE_DIR}
 SRC=${2:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+source "$(dirname "$0")/lib.sh"
 "$FATSIM" model random --topology "$SRC/models/cnv_w1a1.yaml" --width 0.25 --seed 2 --out "$T/m.fatq" >/dev/null
 cat > "$T/spec.yaml" <<YAML
 model: m.fatq
@@ -16,30 +15,12 @@ layers: [conv0, conv1, conv2]
 output: full
 threads: 2
 YAML
-same() {  # same DIR_A DIR_B: the three result files agree byte for byte
-  for f in faults.csv manifest.json summary.json; do
-    cmp "$1/$f" "$2/$f" || { echo "FAIL: $f differs between $1 and $2"; exit 1; }
-  done
-}
 "$FATSIM" campaign "$T/spec.yaml" -q >/dev/null
 for k in 0 1 2; do "$FATSIM" campaign "$T/spec.yaml" -o "$T/sh" --shard "$k/3" -q >/dev/null; done
 [ -f "$T/sh/shard-1-of-3/faults.csv" ] || { echo "FAIL: no shard folder"; exit 1; }
-# Shard rows add up to the campaign's (each slice non-empty, disjoint).
-ROWS=0
-for k in 0 1 2; do n=$(($(wc -l < "$T/sh/shard-$k-of-3/faults.csv") - 1)); [ "$n" -gt 0 ]; ROWS=$((ROWS + n)); done
-[ "$ROWS" -eq $(($(wc -l < "$T/full/faults.csv") - 1)) ] || { echo "FAIL: shards hold $ROWS rows"; exit 1; }
-"$FATSIM" merge "$T/sh" | grep -q "merged 3 shards" || { echo "FAIL: merge output"; exit 1; }
-same "$T/full" "$T/sh"
-# Shard folders named one by one, in any order, into another folder.
-"$FATSIM" merge "$T/sh/shard-2-of-3" "$T/sh/shard-0-of-3" "$T/sh/shard-1-of-3" -o "$T/m2" >/dev/null
-same "$T/full" "$T/m2"
+merges_to_same "$T/sh" "$T/full"
 # A complete shard run again resumes with nothing to do.
 "$FATSIM" campaign "$T/spec.yaml" -o "$T/sh" --shard 1/3 -q | grep -q "resumed after" || { echo "FAIL: shard resume"; exit 1; }
-expect_error() {  # expect_error TEXT CMD...: CMD fails and says TEXT
-  local text=$1; shift
-  set +e; ERR=$("$@" 2>&1); RC=$?; set -e
-  [ "$RC" -ne 0 ] && echo "$ERR" | grep -qF "$text" || { echo "FAIL: expected '$text' from $*: $ERR"; exit 1; }
-}
 expect_error "shard 1/3 is missing" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/sh/shard-2-of-3" -o "$T/m3"
 expect_error "shard 1/3 is given twice" "$FATSIM" merge "$T/sh/shard-0-of-3" "$T/sh/shard-1-of-3" "$T/sh/shard-1-of-3" -o "$T/m3"
 cp -r "$T/sh/shard-1-of-3" "$T/torn"
