@@ -963,6 +963,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             if (t.shape.size() != 2 || t.shape[1] != T || (t.shape[0] != C && t.shape[0] != 1))
                 throw QonnxError(where + ": thresholds " + shape_str(t.shape) + ", expected [" + std::to_string(C) +
                                  "," + std::to_string(T) + "] for " + dtype);
+            for (double v : t.v)
+                if (std::isnan(v)) throw QonnxError(where + ": a threshold is not a number (NaN)");
             L.spec.act_bits = b;
             L.has_act = true;
             L.dot_thresholds.resize(size_t(C) * T);
@@ -981,6 +983,12 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                     throw QonnxError(where + ": parameters of " + std::to_string(t->v.size()) + " channels, the layer has " +
                                      std::to_string(M));
             const double eps = float_attr(n, "epsilon", 1e-5);
+            for (const Tensor* t : {&gamma, &beta, &mean, &var})
+                for (double v : t->v)
+                    if (!std::isfinite(v)) throw QonnxError(where + ": parameter " + std::to_string(v) + " is not finite");
+            for (double v : var.v)
+                if (!(v + eps > 0))
+                    throw QonnxError(where + ": variance + epsilon " + std::to_string(v + eps) + " must be positive");
             for (size_t o = 0; o < M; ++o) {
                 // y = gamma (a dot + b - mean) / sqrt(var + eps) + beta
                 const double k = gamma.v[o] / std::sqrt(var.v[o] + eps);

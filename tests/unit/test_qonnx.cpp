@@ -273,6 +273,13 @@ TEST(Qonnx, UnsupportedGraphsNameTheNodeAndTheRule) {
         expect_has(import_error(g, "dtype.onnx"), {"'c0_threshold' (MultiThreshold)", "INT8"});
     }
     {
+        onnx::ModelProto g = base;  // found by fuzz_qonnx: a NaN threshold (was cast to int)
+        auto t = floats(*initializer_named(g, "c0_T"));
+        t[1] = std::nanf("");
+        set_floats(*initializer_named(g, "c0_T"), t);
+        expect_has(import_error(g, "nan_t.onnx"), {"'c0_threshold' (MultiThreshold)", "not a number"});
+    }
+    {
         onnx::ModelProto g = base;
         for (auto& at : *node_named(g, "c0_threshold")->mutable_attribute())
             if (at.name() == "out_scale") at.set_f(0.5f);
