@@ -321,19 +321,22 @@ std::string campaign_step(const PipelineSpec& s, const TrainedModel& t, ErrorMod
     c.threads = 0;
     c.seed = uint64_t(s.seed);
     CampaignOptions opt;
-    // A retrained model invalidates earlier results (the campaign's manifest
-    // holds the model's hash): start over instead of refusing to resume.
     const std::string stamp_path = c.output + "/pipeline.stamp";
     std::string stamp = t.record.value("stamp", "") + "|" + std::to_string(images);
     for (const auto& l : c.layers) stamp += "|" + l;
-    opt.fresh = read_or_empty(stamp_path) != stamp;
-    if (!opt.fresh && fs::exists(c.output + "/summary.json")) {
+    if (read_or_empty(stamp_path) != stamp) {
+        // A retrained model invalidates earlier results (the campaign's
+        // manifest holds the model's hash): start over instead of refusing to
+        // resume. The stamp goes in before the campaign starts, so that a
+        // killed campaign resumes from its CSV.
+        fs::remove_all(c.output);
+        fs::create_directories(c.output);
+        write_file_atomic(stamp_path, stamp);
+    } else if (fs::exists(c.output + "/summary.json")) {
         log << "   " + c.name + ": up to date, skipped" << std::endl;
         return c.output;
     }
     const CampaignOutcome o = run_campaign(c, opt);
-    fs::create_directories(c.output);
-    write_file_atomic(stamp_path, stamp);
     char buf[200];
     std::snprintf(buf, sizeof buf, "   %s: error-free %.2f %%, min %.2f %%, variance %.3f (%d faults x %d images)",
                   c.name.c_str(), o.error_free, o.min_accuracy, o.variance, o.faults, o.images);

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "files.hpp"
+
 namespace fatsim::campaigns {
 
 namespace fs = std::filesystem;
@@ -117,17 +119,19 @@ std::string render_gnuplot(const std::string& out_stem, const std::string& plot_
     const fs::path stem(out_stem);
     if (stem.has_parent_path()) fs::create_directories(stem.parent_path());
     const std::string image = out_stem + ext;
-    {
-        std::ofstream gp(out_stem + ".gp");
-        gp << "set terminal " << term << "\nset output '" << image << "'\n" << plot_commands;
-    }
-    const std::string cmd = "gnuplot '" + out_stem + ".gp' 2>&1";
+    // gnuplot draws into a scratch name renamed into place, so a killed run
+    // leaves no partial image; the .gp file alone still draws the image.
+    write_file_atomic(out_stem + ".gp", "set terminal " + term + "\nif (!exists('fatsim_image')) fatsim_image = '" +
+                                            image + "'\nset output fatsim_image\n" + plot_commands);
+    const std::string tmp = image + ".tmp";
+    const std::string cmd = "gnuplot -e \"fatsim_image='" + tmp + "'\" '" + out_stem + ".gp' 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) throw std::runtime_error("cannot run gnuplot");
     std::string err;
     char buf[512];
     while (fgets(buf, sizeof buf, p)) err += buf;
-    if (pclose(p) != 0 || !fs::exists(image)) throw std::runtime_error("gnuplot failed: " + err);
+    if (pclose(p) != 0 || !fs::exists(tmp)) throw std::runtime_error("gnuplot failed: " + err);
+    fs::rename(tmp, image);
     return image;
 }
 
@@ -145,7 +149,7 @@ std::string plot_min_max(const std::vector<std::string>& results, const std::str
     std::vector<json> sums;
     for (const auto& r : results) sums.push_back(load_summary(r));
     {
-        std::ofstream dat(out_stem + ".dat");
+        std::ostringstream dat;
         for (const json& s : sums) {
             dat << "# " << s["name"].get<std::string>() << "\n# layer min max\n";
             for (const auto& l : s["per_layer"]) {
@@ -158,6 +162,7 @@ std::string plot_min_max(const std::vector<std::string>& results, const std::str
             }
             dat << "\n\n";
         }
+        write_file_atomic(out_stem + ".dat", dat.str());
     }
     std::ostringstream gp;
     gp << "set title 'Single " << sums[0]["error_model"].get<std::string>()

@@ -77,6 +77,16 @@ std::string shape_str(const std::vector<int64_t>& s) {
 Tensor from_proto(const onnx::TensorProto& t, const std::string& where) {
     Tensor r;
     r.shape.assign(t.dims().begin(), t.dims().end());
+    // Bound the shape before multiplying it out (a fuzzed dim can be negative
+    // or overflow the element count).
+    constexpr int64_t kMaxElements = int64_t(1) << 28;
+    int64_t elements = 1;
+    for (int64_t d : r.shape) {
+        if (d < 1 || d > kMaxElements / elements)
+            throw QonnxError(where + ": shape " + shape_str(r.shape) + " is empty or has over " +
+                             std::to_string(kMaxElements) + " elements");
+        elements *= d;
+    }
     const size_t n = r.size();
     const std::string& raw = t.raw_data();
     auto take = [&](auto sample, const auto& field) {
@@ -323,7 +333,21 @@ std::vector<int64_t> reshape_target(const Tensor& x, const Tensor& shape, const 
     return s;
 }
 
-// Element of `p` for element i of a tensor of `shape` (numpy broadcasting).
+// Throws unless `p` broadcasts to `shape` (numpy rules: trailing axes
+// aligned, each of p's either 1 or the same).
+void check_broadcast(const Tensor& p, const std::vector<int64_t>& shape, const std::string& where, const char* what) {
+    bool ok = p.shape.size() <= shape.size();
+    for (size_t d = 0; ok && d < p.shape.size(); ++d) {
+        const int64_t pd = p.shape[p.shape.size() - 1 - d];
+        ok = pd == 1 || pd == shape[shape.size() - 1 - d];
+    }
+    if (!ok)
+        throw QonnxError(where + ": " + what + " of shape " + shape_str(p.shape) + " does not broadcast to " +
+                         shape_str(shape));
+}
+
+// Element of `p` for element i of a tensor of `shape` (numpy broadcasting;
+// check_broadcast first).
 double broadcast_at(const Tensor& p, const std::vector<int64_t>& shape, size_t i) {
     size_t src = 0, stride = 1;
     for (size_t d = shape.size(), pd = p.shape.size(); d-- > 0;) {
@@ -350,6 +374,8 @@ Tensor op_quant(const onnx::NodeProto& n, const Tensor& x, const Tensor& scale, 
     const double b = bits.v.at(0);
     const double qmax = is_signed ? std::pow(2.0, b - 1) - 1 : std::pow(2.0, b) - 1 - (narrow ? 1 : 0);
     const double qmin = is_signed ? -std::pow(2.0, b - 1) + (narrow ? 1 : 0) : 0.0;
+    check_broadcast(scale, x.shape, where, "scale");
+    check_broadcast(zp, x.shape, where, "zero point");
     Tensor y = x;
     for (size_t i = 0; i < x.v.size(); ++i) {
         const double s = broadcast_at(scale, x.shape, i), z = broadcast_at(zp, x.shape, i);
@@ -360,7 +386,8 @@ Tensor op_quant(const onnx::NodeProto& n, const Tensor& x, const Tensor& scale, 
 }
 
 // QONNX BipolarQuant: y = (x >= 0 ? 1 : -1) * scale.
-Tensor op_bipolar_quant(const Tensor& x, const Tensor& scale) {
+Tensor op_bipolar_quant(const Tensor& x, const Tensor& scale, const std::string& where) {
+    check_broadcast(scale, x.shape, where, "scale");
     Tensor y = x;
     for (size_t i = 0; i < x.v.size(); ++i) y.v[i] = (x.v[i] >= 0 ? 1.0 : -1.0) * broadcast_at(scale, x.shape, i);
     return y;
@@ -425,7 +452,7 @@ struct QonnxGraph::Impl {
             } else if (is_quant_op(op)) {
                 y = op_quant(n, in(0), in(1), in(2), in(3), where);
             } else if (op == "BipolarQuant") {
-                y = op_bipolar_quant(in(0), in(1));
+                y = op_bipolar_quant(in(0), in(1), where);
             } else if (op == "BatchNormalization") {
                 y = op_batchnorm(n, in(0), in(1), in(2), in(3), in(4));
             } else if (op == "MaxPool") {
@@ -681,8 +708,12 @@ QuantizedWeights quantize_weights(const onnx::NodeProto& n, const LoadedGraph& g
     q.where = where;
     const Tensor& w = init(0, "weights");
     q.scale = init(1, "scale");
+    check_broadcast(q.scale, w.shape, where, "weight scale");
     for (double v : q.scale.v)
-        if (!(v > 0)) throw QonnxError(where + ": weight scale " + std::to_string(v) + " must be positive");
+        if (!(v > 0) || !std::isfinite(v))
+            throw QonnxError(where + ": weight scale " + std::to_string(v) + " must be positive and finite");
+    for (double v : w.v)
+        if (!std::isfinite(v)) throw QonnxError(where + ": weight " + std::to_string(v) + " is not a finite number");
     q.ints = w;
     if (n.op_type() == "BipolarQuant") {
         q.bits = 1;
@@ -932,6 +963,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             if (t.shape.size() != 2 || t.shape[1] != T || (t.shape[0] != C && t.shape[0] != 1))
                 throw QonnxError(where + ": thresholds " + shape_str(t.shape) + ", expected [" + std::to_string(C) +
                                  "," + std::to_string(T) + "] for " + dtype);
+            for (double v : t.v)
+                if (std::isnan(v)) throw QonnxError(where + ": a threshold is not a number (NaN)");
             L.spec.act_bits = b;
             L.has_act = true;
             L.dot_thresholds.resize(size_t(C) * T);
@@ -950,6 +983,12 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                     throw QonnxError(where + ": parameters of " + std::to_string(t->v.size()) + " channels, the layer has " +
                                      std::to_string(M));
             const double eps = float_attr(n, "epsilon", 1e-5);
+            for (const Tensor* t : {&gamma, &beta, &mean, &var})
+                for (double v : t->v)
+                    if (!std::isfinite(v)) throw QonnxError(where + ": parameter " + std::to_string(v) + " is not finite");
+            for (double v : var.v)
+                if (!(v + eps > 0))
+                    throw QonnxError(where + ": variance + epsilon " + std::to_string(v + eps) + " must be positive");
             for (size_t o = 0; o < M; ++o) {
                 // y = gamma (a dot + b - mean) / sqrt(var + eps) + beta
                 const double k = gamma.v[o] / std::sqrt(var.v[o] + eps);

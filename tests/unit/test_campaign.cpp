@@ -254,7 +254,7 @@ TEST(PipelineSpec, CollectsEveryErrorWithPathAndRule) {
     has(errs, "models[1].label=A is used twice");
     has(errs, "models[2]=7 must be a map");
     has(errs,
-        "colour: unknown key (allowed: name, output, topology, width, dataset, train, models, campaigns, replicate)");
+        "colour: unknown key (allowed: name, output, topology, width, dataset, train, models, campaigns, replicate, physical)");
     EXPECT_EQ(errs.size(), 9u) << ::testing::PrintToString(errs);
 }
 

@@ -273,6 +273,13 @@ TEST(Qonnx, UnsupportedGraphsNameTheNodeAndTheRule) {
         expect_has(import_error(g, "dtype.onnx"), {"'c0_threshold' (MultiThreshold)", "INT8"});
     }
     {
+        onnx::ModelProto g = base;  // found by fuzz_qonnx: a NaN threshold (was cast to int)
+        auto t = floats(*initializer_named(g, "c0_T"));
+        t[1] = std::nanf("");
+        set_floats(*initializer_named(g, "c0_T"), t);
+        expect_has(import_error(g, "nan_t.onnx"), {"'c0_threshold' (MultiThreshold)", "not a number"});
+    }
+    {
         onnx::ModelProto g = base;
         for (auto& at : *node_named(g, "c0_threshold")->mutable_attribute())
             if (at.name() == "out_scale") at.set_f(0.5f);
@@ -430,6 +437,27 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
         set_floats(*initializer_named(g, "l2_ws"), {0.05f, 0.05f, 0.05f, 0.05f, 0.07f});
         initializer_named(g, "l2_ws")->set_dims(1, 5);
         expect_has(import_error(g, "cls.onnx"), {"(MatMul)", "arg max"});
+    }
+    // Found by fuzz/fuzz_qonnx.cpp (out-of-bounds reads, a NaN cast to int8
+    // before these checks).
+    {
+        onnx::ModelProto g = base;  // a weight scale of 7 channels for 6 output channels
+        set_floats(*initializer_named(g, "l0_ws"), std::vector<float>(7, 0.1f));
+        initializer_named(g, "l0_ws")->clear_dims();
+        for (int64_t d : {7, 1, 1, 1}) initializer_named(g, "l0_ws")->add_dims(d);
+        expect_has(import_error(g, "ws.onnx"), {"(Quant)", "weight scale of shape [7,1,1,1] does not broadcast to [6,"});
+    }
+    {
+        onnx::ModelProto g = base;  // a NaN weight
+        auto w = floats(*initializer_named(g, "l0_W"));
+        w[3] = std::nanf("");
+        set_floats(*initializer_named(g, "l0_W"), w);
+        expect_has(import_error(g, "nan.onnx"), {"(Quant)", "weight nan is not a finite number"});
+    }
+    {
+        onnx::ModelProto g = base;  // a negative dimension
+        initializer_named(g, "l0_W")->set_dims(0, -6);
+        expect_has(import_error(g, "dim.onnx"), {"initializer 'l0_W'", "is empty or has over"});
     }
 }
 
