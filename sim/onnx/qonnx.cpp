@@ -319,10 +319,15 @@ std::vector<int64_t> reshape_target(const Tensor& x, const Tensor& shape, const 
     std::vector<int64_t> s;
     int64_t known = 1, minus = -1;
     for (size_t i = 0; i < shape.v.size(); ++i) {
+        if (!(shape.v[i] >= -1 && shape.v[i] <= double(int64_t(1) << 28)) || shape.v[i] != std::floor(shape.v[i]))
+            throw QonnxError(where + ": target shape value " + std::to_string(shape.v[i]) +
+                             " is not -1, 0 or a dimension");
         int64_t d = int64_t(shape.v[i]);
         if (d == 0) d = x.shape.at(i);
         if (d == -1) minus = int64_t(i);
         else known *= d;
+        if (known > (int64_t(1) << 28))  // also keeps the product from overflowing
+            throw QonnxError(where + ": target shape has over 2^28 elements");
         s.push_back(d);
     }
     if (minus >= 0) s[size_t(minus)] = int64_t(x.size()) / known;
@@ -1009,6 +1014,9 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             const bool quant = op != "BipolarQuant";
             const bool sgn = int_attr(n, "signed", 1) != 0, narrow = int_attr(n, "narrow", 0) != 0;
             const double bits = quant ? init(3, "bit width") : 1.0;
+            // Checked before the cast: a float outside int's range would be UB there.
+            if (!(bits >= 1 && bits <= 32))
+                throw QonnxError(where + ": bit width " + std::to_string(bits) + " must lie in 1..32");
             const int b = int(bits);
             if (quant) {
                 const double zp = init(2, "zero point");

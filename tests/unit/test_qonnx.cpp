@@ -455,6 +455,11 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
         expect_has(import_error(g, "nan.onnx"), {"(Quant)", "weight nan is not a finite number"});
     }
     {
+        onnx::ModelProto g = base;  // a bit width far outside int's range (UB in the cast it used to reach)
+        set_floats(*initializer_named(g, "l0_abits"), {2.6e32f});
+        expect_has(import_error(g, "hugebits.onnx"), {"(Quant)", "bit width", "must lie in 1..32"});
+    }
+    {
         onnx::ModelProto g = base;  // a negative dimension
         initializer_named(g, "l0_W")->set_dims(0, -6);
         expect_has(import_error(g, "dim.onnx"), {"initializer 'l0_W'", "is empty or has over"});
