@@ -1,6 +1,7 @@
 // train, export: the LibTorch trainer's commands. Only built with
 // FATSIM_TRAINER; uses the torch-free facade trainer.hpp.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -129,12 +130,13 @@ int cmd_train(const Args& args) {
     const std::string dir = vm["data-dir"].as<std::string>();
     const InputBatch train_set = prepare_inputs(load_dataset(kind, dir, "train", ntrain), topo, ntrain);
     const InputBatch test_set = prepare_inputs(load_dataset(kind, dir, "test", ntest), topo, ntest);
-    std::fprintf(stderr, "training %s (width %.3g) mode %s%s on %d images, testing on %d\n", topo.name.c_str(),
-                 topo.width, trainer::to_string(opt.mode),
+    const char* wait = std::getenv("OMP_WAIT_POLICY");  // main() makes it passive unless the user chose
+    std::fprintf(stderr, "training %s (width %.3g) mode %s%s on %d images, testing on %d; %d LibTorch threads, "
+                 "OpenMP waits %s\n", topo.name.c_str(), topo.width, trainer::to_string(opt.mode),
                  opt.mode == trainer::TrainMode::Sat
                      ? ""
                      : (", p " + std::to_string(opt.inject.p) + " " + to_string(opt.inject.error_model.granularity)).c_str(),
-                 train_set.count, test_set.count);
+                 train_set.count, test_set.count, opt.threads, wait ? wait : "by default (spinning)");
 
     const trainer::TrainResult r = trainer::train(topo, opt, train_set, test_set);
     save_model(r.model, vm["out"].as<std::string>());

@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "app.hpp"
@@ -102,6 +105,21 @@ Options:
   --version      version and the libraries it was built with
 )";
 
+#ifdef FATSIM_HAVE_TRAINER
+// LibTorch parallelises with OpenMP (libgomp), whose waiting threads spin by
+// default. When another process keeps a core busy, a spinning thread steals
+// its partner's time slices: 2 threads ran 1.6x slower than 1. Waiting
+// passively costs a few per cent on an idle machine (README "Training speed")
+// and changes no result (the thread count fixes the work split). libgomp
+// reads OMP_WAIT_POLICY once, when it loads, before main: so the trainer's
+// commands set it and start again. A policy the user set is kept.
+void wait_passively_in_openmp(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);  // returns only on failure: then keep spinning
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +172,7 @@ int main(int argc, char** argv) {
         }
 #endif
 #ifdef FATSIM_HAVE_TRAINER
+        if (cmd == "train" || cmd == "pipeline") wait_passively_in_openmp(argv);
         if (cmd == "train") return cmd_train(args);
         if (cmd == "export") return cmd_export(args);
         if (cmd == "pipeline") return cmd_pipeline(args);

@@ -696,3 +696,28 @@ TEST(FashionMnist, QuarterCnvExportExactOnRealImages) {
     EXPECT_EQ(r.agreement.pred_agree, 300);
     EXPECT_EQ(r.agreement.act_agree, 300);
 }
+
+// LibTorch's OpenMP threads wait passively unless the user chose a policy
+// (fatsim main() sets OMP_WAIT_POLICY and starts again: libgomp reads it at
+// load time). Spinning threads made 2 threads slower than 1 on a busy machine.
+TEST(TrainCli, OpenMpThreadsWaitPassivelyUnlessTheUserChose) {
+    const fs::path dir = fs::temp_directory_path() / "fatsim_train_wait_policy";
+    fs::create_directories(dir);
+    const std::string out = (dir / "out.txt").string();
+    const std::string topo = std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a1.yaml";
+    auto run = [&](const std::string& env) {
+        const std::string cmd = env + " " + std::string(FATSIM_BINARY) + " train -t " + topo +
+                                " --width 0.25 --epochs 1 --train-images 100 --images 20 --no-check -q -o " +
+                                (dir / "m.fatq").string() + " > " + out + " 2>&1";
+        const int rc = std::system(cmd.c_str());
+        std::ifstream in(out);
+        return std::make_pair(rc, std::string(std::istreambuf_iterator<char>(in), {}));
+    };
+    const auto [rc, text] = run("env -u OMP_WAIT_POLICY");
+    EXPECT_EQ(rc, 0) << text;
+    EXPECT_NE(text.find("2 LibTorch threads, OpenMP waits passive"), std::string::npos) << text;
+    const auto [rc2, text2] = run("env OMP_WAIT_POLICY=active");
+    EXPECT_EQ(rc2, 0) << text2;
+    EXPECT_NE(text2.find("OpenMP waits active"), std::string::npos) << text2;
+}
+
