@@ -537,6 +537,8 @@ struct PhysicalRun {
     std::string name, accel, dir;
     size_t derived = 0;             // index of the derived-model FAT in SeedRun::trained
     std::vector<std::string> dirs;  // per trained model: its physical campaign
+    std::vector<ReplicationRun> pe_runs;  // per trained model: selective PE replication under these faults
+    std::string pe_plot;
 };
 
 struct SeedRun {
@@ -608,6 +610,15 @@ std::string physical_report(const PipelineSpec& s, const SeedRun& run) {
                << fmt2(o.value("variance", 0.0)) << " | " << fmt2(100 * o.value("fraction_costing_over_1_point", 0.0))
                << " | " << o.at("faults").get<size_t>() << " |\n";
         }
+        md << "\nSelective PE replication under these faults: PEs ranked by the least accuracy among their faults "
+              "run above, the k most critical triplicated (a voter masks every fault sited in the PE: lanes, adder "
+              "tree, accumulator, comparators, weight and threshold memory; FIFO faults stay). Cost: PE x SIMD lanes "
+              "of the accelerator, a triplicated PE adding twice its lanes (voters not counted). The faults are "
+              "sampled, so a PE none of whose faults was drawn is never chosen: a sample's answer, not a guarantee. "
+              "PEs to triplicate for a worst-case error:\n\n"
+           << replication_table(pr.pe_runs, default_targets(pr.pe_runs), "PE") << "\n![worst-case error vs cost, "
+           << pr.name << "](physical/" << pr.name << "/pe_replication/" << fs::path(pr.pe_plot).filename().string()
+           << ")\n";
     }
     return md.str();
 }
@@ -680,6 +691,21 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
         log_line("== 3b. physical-fault campaigns (every model, each accelerator)");
         for (auto& pr : run.physical)
             for (const auto& t : trained) pr.dirs.push_back(physical_step(s, t, pr.accel, pr.dir, phys_images, *physical, log));
+        log_line("== 3c. selective PE replication under the physical faults");
+        for (auto& pr : run.physical) {
+            Topology accel_topo;
+            AccelConfig acc = load_accel(pr.accel, &accel_topo);
+            bind_folding(acc, topo);
+            for (size_t i = 0; i < trained.size(); ++i) {
+                ReplicationRun r;
+                r.label = trained[i].entry.label;
+                r.error_free = load_json(pr.dirs[i] + "/summary.json").at("error_free_accuracy").get<double>();
+                r.curve = pe_replication_tradeoff(
+                    r.error_free, pe_criticality(read_site_accuracy(pr.dirs[i] + "/faults.csv"), acc, topo));
+                pr.pe_runs.push_back(std::move(r));
+            }
+            pr.pe_plot = write_replication(pr.pe_runs, pr.dir + "/pe_replication", "PE");
+        }
     }
 
     log_line("== 4. report");

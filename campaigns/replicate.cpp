@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "campaign.hpp"
+#include "fault_site.hpp"
 #include "files.hpp"
 #include "report.hpp"
 
@@ -14,6 +16,8 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
 namespace fatsim::campaigns {
 
@@ -121,7 +125,9 @@ int channels_needed(const std::vector<ReplicationPoint>& curve, double target_er
     return -1;
 }
 
-std::string write_replication(const std::vector<ReplicationRun>& runs, const std::string& out) {
+std::string write_replication(const std::vector<ReplicationRun>& runs, const std::string& out,
+                              const std::string& unit) {
+    const bool pe = unit == "PE";
     std::filesystem::create_directories(out);
     for (const auto& r : runs) {
         std::ostringstream f;
@@ -138,12 +144,15 @@ std::string write_replication(const std::vector<ReplicationRun>& runs, const std
     }
     // Fig. 9: worst-case error against normalised cost, one curve per model.
     std::ostringstream gp;
-    gp << "set title 'Selective channel replication: worst-case error under single channel stuck@'\n"
-       << "set xlabel 'normalised hardware cost (fully unrolled)'\nset ylabel 'worst-case error [%]'\n"
+    gp << (pe ? "set title 'Selective PE replication: worst-case error under the physical faults run'\n"
+              : "set title 'Selective channel replication: worst-case error under single channel stuck@'\n")
+       << (pe ? "set xlabel 'normalised hardware cost (PE x SIMD lanes)'\n"
+              : "set xlabel 'normalised hardware cost (fully unrolled)'\n")
+       << "set ylabel 'worst-case error [%]'\n"
        << "set key top right\nset grid\nset datafile separator ','\nplot ";
     for (size_t i = 0; i < runs.size(); ++i)
         gp << (i ? ", " : "") << "'" << out << "/replication_" << runs[i].label
-           << ".csv' skip 1 using 3:2 with steps lw 2 lc rgb '" << plot_color(i) << "' title '" << runs[i].label
+           << ".csv' skip 1 using " << (pe ? 4 : 3) << ":2 with steps lw 2 lc rgb '" << plot_color(i) << "' title '" << runs[i].label
            << "'";
     gp << "\n";
     return render_gnuplot(out + "/replication", gp.str());
@@ -158,7 +167,8 @@ std::vector<double> default_targets(const std::vector<ReplicationRun>& runs) {
     return t;
 }
 
-std::string replication_table(const std::vector<ReplicationRun>& runs, const std::vector<double>& targets) {
+std::string replication_table(const std::vector<ReplicationRun>& runs, const std::vector<double>& targets,
+                              const std::string& unit) {
     std::ostringstream o;
     o << "| worst-case error |";
     for (const auto& r : runs) o << " " << r.label << " |";
@@ -174,13 +184,119 @@ std::string replication_table(const std::vector<ReplicationRun>& runs, const std
             if (k < 0) {
                 o << " unreachable |";
             } else {
-                std::snprintf(buf, sizeof buf, " %d ch (%.3fx) |", k, r.curve[k].cost_unrolled);
+                std::snprintf(buf, sizeof buf, " %d %s (%.3fx) |", k, unit.c_str(),
+                              unit == "ch" ? r.curve[k].cost_unrolled : r.curve[k].cost_folded);
                 o << buf;
             }
         }
         o << "\n";
     }
     return o.str();
+}
+
+std::vector<SiteAccuracy> read_site_accuracy(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw std::runtime_error(path + ": cannot open");
+    std::string line;
+    if (!std::getline(f, line)) throw std::runtime_error(path + ": empty file, expected a physical faults.csv");
+    const size_t columns = fault_csv::split(line).size();
+    const int cs = fault_csv::column(line, "site"), ca = fault_csv::column(line, fault_csv::kAccuracy);
+    if (cs < 0 || ca < 0)
+        throw std::runtime_error(path + ": line 1: no 'site' and 'accuracy' columns (not a `fatsim map-faults` faults.csv)");
+    std::vector<SiteAccuracy> out;
+    for (int lineno = 2; std::getline(f, line); ++lineno) {
+        if (line.empty()) continue;
+        const auto cells = fault_csv::split(line);
+        const std::string where = path + ": line " + std::to_string(lineno) + ": ";
+        if (cells.size() != columns)
+            throw std::runtime_error(where + "has " + std::to_string(cells.size()) + " columns, expected " + std::to_string(columns));
+        SiteAccuracy r;
+        r.site = cells[size_t(cs)];
+        char* end = nullptr;
+        r.accuracy = std::strtod(cells[size_t(ca)].c_str(), &end);
+        if (cells[size_t(ca)].empty() || *end != '\0' || !(r.accuracy >= 0 && r.accuracy <= 100))
+            throw std::runtime_error(where + "accuracy '" + cells[size_t(ca)] + "' is not a percentage");
+        out.push_back(r);
+    }
+    return out;
+}
+
+PhysicalCriticality pe_criticality(const std::vector<SiteAccuracy>& rows, const AccelConfig& accel,
+                                   const Topology& topo) {
+    PhysicalCriticality c;
+    if (accel.architecture == Architecture::Dataflow) {
+        for (const LayerFolding& f : accel.layers) c.total_lanes += double(f.pe) * f.simd;
+    } else {
+        c.total_lanes = double(accel.loopback.pe) * accel.loopback.simd;
+    }
+    std::map<std::string, size_t> index;
+    for (const auto& r : rows) {
+        const FaultSite site = parse_fault_site(r.site);
+        std::string layer;
+        int p = -1;
+        std::visit([&](const auto& w) {
+            using W = std::decay_t<decltype(w)>;
+            if constexpr (std::is_same_v<W, FifoBit> || std::is_same_v<W, FmBufBit>) {
+                (void)w;  // outside every PE
+            } else {
+                layer = w.layer;
+                p = w.pe;
+            }
+        }, site.where);
+        if (p < 0) {
+            c.outside_worst = std::min(c.outside_worst, r.accuracy);
+            ++c.outside_faults;
+            continue;
+        }
+        const std::string pe = layer + ".pe[" + std::to_string(p) + "]";
+        auto [it, fresh] = index.emplace(pe, c.pes.size());
+        if (fresh) {
+            PeCriticality e;
+            e.pe = pe;
+            e.worst_accuracy = r.accuracy;
+            if (accel.architecture == Architecture::Dataflow) {
+                const int l = topo.find_layer(layer);
+                if (l < 0 || size_t(l) >= accel.layers.size() || p >= accel.layers[size_t(l)].pe)
+                    throw std::invalid_argument("site " + r.site + ": no " + pe + " in " + accel.source);
+                e.lanes = accel.layers[size_t(l)].simd;
+            } else {
+                if (p >= accel.loopback.pe)
+                    throw std::invalid_argument("site " + r.site + ": no " + pe + " in " + accel.source);
+                e.lanes = accel.loopback.simd;
+            }
+            c.pes.push_back(e);
+        }
+        PeCriticality& e = c.pes[it->second];
+        e.worst_accuracy = std::min(e.worst_accuracy, r.accuracy);
+        ++e.faults;
+    }
+    return c;
+}
+
+std::vector<ReplicationPoint> pe_replication_tradeoff(double error_free_accuracy, PhysicalCriticality crit) {
+    auto& pes = crit.pes;
+    // Most critical first; ties by name so the order is deterministic.
+    std::sort(pes.begin(), pes.end(), [](const auto& a, const auto& b) {
+        if (a.worst_accuracy != b.worst_accuracy) return a.worst_accuracy < b.worst_accuracy;
+        return a.pe < b.pe;
+    });
+    const double floor_acc = std::min(error_free_accuracy, crit.outside_worst);
+    std::vector<double> suffix_min(pes.size() + 1, floor_acc);
+    for (size_t i = pes.size(); i-- > 0;) suffix_min[i] = std::min(suffix_min[i + 1], pes[i].worst_accuracy);
+    std::vector<ReplicationPoint> curve;
+    double extra = 0;
+    for (size_t k = 0; k <= pes.size(); ++k) {
+        ReplicationPoint p;
+        p.k = int(k);
+        if (k > 0) {
+            extra += 2.0 * pes[k - 1].lanes;
+            p.added = pes[k - 1].pe;
+        }
+        p.worst_error = 100.0 - suffix_min[k];
+        p.cost_folded = p.cost_unrolled = crit.total_lanes > 0 ? (crit.total_lanes + extra) / crit.total_lanes : 0;
+        curve.push_back(p);
+    }
+    return curve;
 }
 
 }  // namespace fatsim::campaigns

@@ -100,6 +100,28 @@ check "physical: FAT on it trained" test -s "$tmp/out_phys/models/FAT-cnv_w1a1_q
 check "physical: every model under the faults" test -s "$pdir/FAT1/summary.json" -a -s "$pdir/FAT-cnv_w1a1_quarter/faults.csv"
 check "physical: report section" matches "$phys" "| FAT-cnv_w1a1_quarter | [0-9.]* | [0-9.]* | [0-9.]* |"
 check "physical: verdict" matches "$phys" "beats FAT on the paper's channel model (FAT1) under cnv_w1a1_quarter's physical faults (mean accuracy): \*\*"
+# Selective PE replication under the physical faults, recomputed from the rows:
+# nothing triplicated leaves the least accuracy; every PE triplicated leaves
+# the FIFO faults (in no PE); the first PE added holds the least accurate PE fault.
+check "physical: PE replication in the report" matches "$phys" "PEs to triplicate for a worst-case error"
+check "physical: PE replication curve recomputed from the rows" python3 - "$pdir/FAT1" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+ef = json.load(open(d + "/summary.json"))["error_free_accuracy"]
+rows = list(csv.DictReader(open(d + "/faults.csv")))
+curve = list(csv.DictReader(open(d + "/../pe_replication/replication_FAT1.csv")))
+acc = lambda r: float(r["accuracy"])
+pe_rows = [r for r in rows if r["class"] in ("acc", "adder", "wmem", "thr", "cmp")]
+out_rows = [r for r in rows if r not in pe_rows]
+assert abs(float(curve[0]["worst_error"]) - (100 - min([ef] + [acc(r) for r in rows]))) < 1e-4, curve[0]
+assert abs(float(curve[-1]["worst_error"]) - (100 - min([ef] + [acc(r) for r in out_rows]))) < 1e-4, curve[-1]
+import re
+def pe(r):  # "conv1.pe[3].acc...", "conv1.wmem.pe[3]..." -> "conv1.pe[3]"
+    return r["site"].split(".")[0] + ".pe[" + re.search(r"\.pe\[(\d+)\]", r["site"]).group(1) + "]"
+least = min(acc(r) for r in pe_rows)
+assert curve[1]["added"] == min(pe(r) for r in pe_rows if acc(r) == least), curve[1]  # ties: by name
+assert len(curve) == 1 + len({pe(r) for r in pe_rows})
+PY
 # The stratified mean and fraction, recomputed from faults.csv and manifest.json.
 check "physical: overall stats recomputed from the rows" python3 - "$pdir/FAT1" <<'PY'
 import csv, json, sys
