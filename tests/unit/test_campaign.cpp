@@ -233,6 +233,20 @@ TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
     EXPECT_EQ(s.pixel_images, 1000);
     EXPECT_EQ(s.test_images, 0);
     EXPECT_NE(s.accel.find("cnv_w1a1_quarter.yaml"), std::string::npos);
+    // Several seeds, and FAT2 reaching every layer several times (issue: a
+    // layer per epoch left half the layers untrained against faults).
+    EXPECT_EQ(s.training_seeds(), (std::vector<int>{1, 2}));
+    EXPECT_EQ(s.fat2_switch_batches, 75);
+    ASSERT_EQ(s.physical.accels.size(), 1u);
+}
+
+TEST(PipelineSpec, ShippedStudySpecParses) {
+    const auto s = load_pipeline_spec(std::string(FATSIM_SOURCE_DIR) + "/campaigns/fashion_cnv_study.yaml");
+    EXPECT_EQ(s.name, "fashion_cnv_study");
+    EXPECT_EQ(s.training_seeds().size(), 5u);
+    EXPECT_EQ(s.epochs, 12);
+    EXPECT_EQ(s.channel_images, 10000);
+    EXPECT_EQ(s.pixel_images, 10000);
 }
 
 TEST(PipelineSpec, CollectsEveryErrorWithPathAndRule) {
