@@ -8,7 +8,7 @@ or unsigned with a zero point), a BN exported as a per-channel Mul + Add,
 and TensorNorm (Sub, Div, Mul, Add of one value each) on the classifier.
 
 usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED
-       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_uint)
+       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_uint | cnv_q17_pre)
 """
 import sys
 
@@ -32,6 +32,14 @@ CONFIGS = {
     # in_quant: (signed, scale, zero point) of the input Quant; affine: the
     # layers whose BN is a per-channel Mul + Add; tensornorm: the sign of its weight.
     "cnv_q17": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # cnv_q17 on 32x32x3 inputs: `fatsim import --check` runs it on Fashion-MNIST
+    "cnv_q17_32": dict(input=(3, 32), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # cnv_q17 with CNV.forward's 2x - 1 before the input quantiser (which fatsim refuses)
+    "cnv_q17_pre": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre=True, layers=[
         ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
         ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
     "cnv_uint": dict(input=(2, 8), in_quant=(0, 1.0 / 255, 3.0), affine={0}, tensornorm=-1.0, layers=[
@@ -69,7 +77,12 @@ def main():
     in_signed, in_scale, in_zp = cfg.get("in_quant", (1, 1.0, 0.0))
     x = in_scale * (x + (0 if in_signed else 128) - in_zp)  # the values the quantiser's levels stand for
     cur = "global_in_q"
-    nodes.append(helper.make_node("Quant", ["global_in", const("in_scale", in_scale), const("in_zp", in_zp),
+    q_in = "global_in"
+    if cfg.get("pre"):
+        nodes.append(helper.make_node("Mul", ["global_in", const("pre_2", 2.0)], ["pre_mul"], name="Mul_0"))
+        nodes.append(helper.make_node("Sub", ["pre_mul", const("pre_1", 1.0)], ["pre_sub"], name="Sub_0"))
+        q_in = "pre_sub"
+    nodes.append(helper.make_node("Quant", [q_in, const("in_scale", in_scale), const("in_zp", in_zp),
                                             const("in_bits", 8.0)], [cur], domain=QDOMAIN,
                                   signed=in_signed, narrow=0, rounding_mode="ROUND"))
     flat = False

@@ -585,17 +585,9 @@ TEST(QonnxBrevitas, AffinesFatsimCannotFoldNameTheNode) {
         expect_has(import_error(g, "rsub.onnx"), {"(Sub)", "of a constant by the data"});
     }
     {
-        onnx::ModelProto g = base;  // a preprocessing Mul before the input quantiser
-        node_writing(g, "global_in_q").set_input(0, "pre");
-        auto* pre = g.mutable_graph()->add_node();
-        pre->set_op_type("Mul");
-        pre->set_name("pre_mul");
-        pre->add_input("global_in");
-        pre->add_input("in_scale");
-        pre->add_output("pre");
-        auto* nodes = g.mutable_graph()->mutable_node();
-        for (int i = nodes->size() - 1; i > 0; --i) nodes->SwapElements(i, i - 1);
-        expect_has(import_error(g, "pre.onnx"), {"'pre_mul' (Mul)", "before the first Conv", "preprocessing"});
+        // BNN-PYNQ's CNV.forward: 2x - 1 before the input quantiser
+        const std::string pre = brevitas_graph("cnv_q17_pre", 1);
+        expect_has(import_error(load_proto(pre), "pre.onnx"), {"'Mul_0' (Mul)", "before the first Conv", "preprocessing"});
     }
     {
         onnx::ModelProto g = base;  // an affine after the activation quantiser
@@ -649,6 +641,18 @@ TEST(QonnxCli, ExportImportRoundTripAndCheck) {
     out = run_cli("import --qonnx " + cnv_onnx + " --out " + back + " --check 25", rc);
     EXPECT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("25/25 predictions agree"), std::string::npos) << out;
+}
+
+TEST(QonnxCli, BrevitasCnvWithScaledInputChecksOnFashionMnist) {
+    // Q1.7 input quantiser, BN as Mul + Add, TensorNorm: dataset images through
+    // the graph's float arithmetic and through the imported model.
+    const std::string p = brevitas_graph("cnv_q17_32", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
+    int rc = 0;
+    const std::string out = run_cli("import --qonnx " + p + " --out " + temp_path("cnv32.fatq") + " --check 200", rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("200/200 predictions agree"), std::string::npos) << out;
 }
 
 TEST(QonnxCli, ImportErrorNamesTheNodeAndWritesNothing) {
