@@ -595,6 +595,19 @@ TEST_F(ConfigFiles, FinnJsonAllNodeNameGenerations) {
     EXPECT_EQ(a.layers[2].pe, 3);
     EXPECT_EQ(a.layers[2].simd, 16);
     EXPECT_EQ(a.layers[2].name, "f0");
+    // -> export (current names) -> import: the same folding, and the same JSON again
+    const std::string json = export_finn_folding(a, t);
+    EXPECT_NE(json.find("\"MVAU_hls_2\""), std::string::npos) << json;
+    EXPECT_EQ(json.find("StreamingFCLayer"), std::string::npos) << json;
+    const AccelConfig back = import_finn_folding(write("gen_back.json", json), t);
+    ASSERT_EQ(back.layers.size(), a.layers.size());
+    for (size_t l = 0; l < a.layers.size(); ++l) {
+        EXPECT_EQ(back.layers[l].name, a.layers[l].name);
+        EXPECT_EQ(back.layers[l].pe, a.layers[l].pe);
+        EXPECT_EQ(back.layers[l].simd, a.layers[l].simd);
+    }
+    EXPECT_EQ(back.dataflow.fifo_depths, a.dataflow.fifo_depths);
+    EXPECT_EQ(export_finn_folding(back, t), json);
 }
 
 TEST_F(ConfigFiles, FinnJsonFifoDepthAttributes) {
