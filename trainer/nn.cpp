@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "engine.hpp"
+#include "threshold_fold.hpp"
 
 namespace fatsim::trainer {
 
@@ -508,7 +509,6 @@ QnnModel fold(QnnNet& net, const std::string& description) {
     QnnModel m;
     m.topology = net->topo;
     m.description = description;
-    constexpr double kBig = 1073741824.0;  // 2^30: beyond any accumulator
     for (auto& L : net->layers) {
         const LayerSpec& s = L->spec;
         const int O = s.mh(), MW = s.mw();
@@ -531,21 +531,8 @@ QnnModel fold(QnnNet& net, const std::string& description) {
                 const double a = Aa[o], bb = Ba[o];
                 if (a < 0)
                     for (int c = 0; c < MW; ++c) lp.weights[size_t(o) * MW + c] = int8_t(-lp.weights[size_t(o) * MW + c]);
-                const double aa = std::fabs(a);
-                for (double t : steps) {
-                    double thr;
-                    if (aa == 0.0 || !std::isfinite((t - bb) / aa)) {
-                        const bool on = aa == 0.0 ? bb >= t : (t - bb) / aa < 0;
-                        thr = on ? (xnor ? 0.0 : -kBig) : (xnor ? MW + 1.0 : kBig);
-                    } else {
-                        const double tp = (t - bb) / aa;  // y >= t  <=>  acc >= tp
-                        if (xnor)  // dot = 2P - MW  =>  P >= (tp + MW) / 2
-                            thr = std::ceil(std::clamp((tp + MW) / 2.0, 0.0, MW + 1.0));
-                        else
-                            thr = std::ceil(std::clamp(tp, -kBig, kBig));
-                    }
-                    lp.thresholds.push_back(int32_t(thr));
-                }
+                // The one BN -> integer threshold rule, shared with the QONNX import.
+                for (double t : steps) lp.thresholds.push_back(fold_step_threshold(std::fabs(a), bb, t, xnor, MW));
             }
         }
         m.layers.push_back(std::move(lp));

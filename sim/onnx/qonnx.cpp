@@ -398,6 +398,29 @@ Tensor op_bipolar_quant(const Tensor& x, const Tensor& scale, const std::string&
     return y;
 }
 
+// Elementwise Mul / Div / Add / Sub with numpy broadcasting of both operands.
+Tensor op_binary(const std::string& op, const Tensor& x, const Tensor& y, const std::string& where) {
+    Tensor r;
+    const size_t rank = std::max(x.shape.size(), y.shape.size());
+    for (size_t d = 0; d < rank; ++d) {
+        const int64_t xd = d + x.shape.size() >= rank ? x.shape[d + x.shape.size() - rank] : 1;
+        const int64_t yd = d + y.shape.size() >= rank ? y.shape[d + y.shape.size() - rank] : 1;
+        if (xd != yd && xd != 1 && yd != 1)
+            throw QonnxError(where + ": shapes " + shape_str(x.shape) + " and " + shape_str(y.shape) +
+                             " do not broadcast");
+        r.shape.push_back(std::max(xd, yd));
+    }
+    int64_t elements = 1;
+    for (int64_t d : r.shape)
+        if ((elements *= d) > (int64_t(1) << 28)) throw QonnxError(where + ": result has over 2^28 elements");
+    r.v.resize(r.size());
+    for (size_t i = 0; i < r.v.size(); ++i) {
+        const double a = broadcast_at(x, r.shape, i), b = broadcast_at(y, r.shape, i);
+        r.v[i] = op == "Mul" ? a * b : op == "Div" ? a / b : op == "Add" ? a + b : a - b;
+    }
+    return r;
+}
+
 // Inference BatchNormalization over channel axis 1.
 Tensor op_batchnorm(const onnx::NodeProto& n, const Tensor& x, const Tensor& g, const Tensor& b, const Tensor& mean,
                     const Tensor& var) {
@@ -458,6 +481,8 @@ struct QonnxGraph::Impl {
                 y = op_quant(n, in(0), in(1), in(2), in(3), where);
             } else if (op == "BipolarQuant") {
                 y = op_bipolar_quant(in(0), in(1), where);
+            } else if (op == "Mul" || op == "Div" || op == "Add" || op == "Sub") {
+                y = op_binary(op, in(0), in(1), where);
             } else if (op == "BatchNormalization") {
                 y = op_batchnorm(n, in(0), in(1), in(2), in(3), in(4));
             } else if (op == "MaxPool") {
@@ -498,13 +523,29 @@ std::vector<double> QonnxGraph::run(const int8_t* input_hwc, int dim, int channe
     if (s[1] != channels || s[2] != dim)
         throw QonnxError(impl_->g.source + ": input is " + shape_str(s) + ", the image is " + std::to_string(dim) +
                          "x" + std::to_string(dim) + "x" + std::to_string(channels));
+    // A code is the input quantiser's integer level q (q - 128 for an unsigned
+    // one): the graph gets the value scale * (q - zero point) it stands for,
+    // which the quantiser maps back to q. Without one the codes go in as they are.
+    double scale = 1.0, zero = 0.0, offset = 0.0;
+    const auto& g = impl_->g;
+    for (const auto& n : g.proto.graph().node()) {
+        if (n.input_size() < 4 || n.input(0) != g.input_name || !is_quant_op(n.op_type())) continue;
+        const Tensor *sc = g.initializer(n.input(1)), *zp = g.initializer(n.input(2));
+        if (sc && zp && sc->v.size() == 1 && zp->v.size() == 1) {
+            scale = sc->v[0];
+            zero = zp->v[0];
+            offset = int_attr(n, "signed", 1) ? 0.0 : 128.0;
+        }
+        break;
+    }
     Tensor x;
     x.shape = s;
     x.v.resize(x.size());
     for (int y = 0; y < dim; ++y)
         for (int xx = 0; xx < dim; ++xx)
             for (int c = 0; c < channels; ++c)
-                x.v[(size_t(c) * dim + y) * dim + xx] = input_hwc[(size_t(y) * dim + xx) * channels + c];
+                x.v[(size_t(c) * dim + y) * dim + xx] =
+                    scale * (input_hwc[(size_t(y) * dim + xx) * channels + c] + offset - zero);
     return impl_->run(x).v;
 }
 
@@ -687,6 +728,9 @@ struct PendingLayer {
     std::vector<double> a, b;
     bool has_bn = false;
     std::vector<double> steps;
+    std::string pool_where;    // a MaxPool before the activation quantiser
+    std::string affine_where;  // the last Mul / Div / Add / Sub / BatchNormalization folded into a, b
+    std::string scale_where;   // the last of them that changed a (not Add / Sub)
     bool affine_is_identity() const {
         for (size_t o = 0; o < a.size(); ++o)
             if (a[o] != 1.0 || b[o] != 0.0) return false;
@@ -806,7 +850,9 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     PendingLayer* open = nullptr;  // the layer whose activation / pool may still follow
     std::set<std::string> names;
 
-    double cur_scale = 1.0;  // real value of the current tensor = cur_scale * its integer value
+    double cur_scale = 1.0;   // real value of the current tensor = cur_scale * (its integer value - cur_zero)
+    double cur_zero = 0.0;    // non-zero only on the input (a scaled input quantiser's zero point)
+    bool input_quant = false;  // the input quantiser was read
     const auto& nodes = g.proto.graph().node();
     std::map<std::string, QuantizedWeights> weight_quant;  // output name -> weights
     for (int i = 0; i < nodes.size(); ++i) {
@@ -820,7 +866,14 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
         const std::string where = path + ": " + node_label(n, size_t(i));
         const std::string& op = n.op_type();
         if (n.output_size() == 1 && weight_quant.count(n.output(0))) continue;  // read by its Conv / MatMul
-        if (n.input_size() < 1 || n.input(0) != cur)
+        const bool affine_op = op == "Mul" || op == "Div" || op == "Add" || op == "Sub";
+        if ((op == "Sub" || op == "Div") && n.input_size() == 2 && n.input(1) == cur && n.input(0) != cur)
+            throw QonnxError(where + ": " + op + " of a constant by the data is not supported (data " +
+                             (op == "Sub" ? "-" : "/") + " constant only)");
+        // Mul and Add commute: the chain may come in as either operand.
+        const bool swapped = (op == "Mul" || op == "Add") && n.input_size() == 2 && n.input(1) == cur &&
+                             n.input(0) != cur;
+        if (n.input_size() < 1 || (n.input(0) != cur && !swapped))
             throw QonnxError(where + ": does not read the previous node's output '" + cur +
                              "' (fatsim reads one chain of layers, no branches)");
         if (n.output_size() != 1) throw QonnxError(where + ": has " + std::to_string(n.output_size()) + " outputs");
@@ -877,6 +930,19 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 seen[o] = true;
             }
         };
+        // A zero point on the input: its value is cur_scale * (code - cur_zero),
+        // so the first layer's dot over the codes moves by -cur_zero x the row
+        // sum of its integer weights (exact: no padding, every window is full).
+        auto shift_by_input_zero = [&](PendingLayer& L) {
+            if (cur_zero == 0.0) return;
+            const size_t mw = L.params.weights.size() / L.a.size();
+            for (size_t o = 0; o < L.a.size(); ++o) {
+                double sum = 0;
+                for (size_t k = 0; k < mw; ++k) sum += L.params.weights[o * mw + k];
+                L.b[o] -= L.a[o] * cur_zero * sum;
+            }
+            cur_zero = 0.0;
+        };
         if (op == "Conv") {
             if (layout != Layout::Nchw) throw QonnxError(where + ": Conv after the feature map was flattened");
             if (n.input_size() > 2) throw QonnxError(where + ": Conv with a bias is not supported (no integer bias)");
@@ -906,6 +972,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                         for (int64_t kx = 0; kx < K; ++kx)
                             L.params.weights[size_t(o * K * K * C + (ky * K + kx) * C + c)] =
                                 int8_t(w.v[size_t(((o * C + c) * K + ky) * K + kx)]);
+            shift_by_input_zero(L);
             C = M;
             D = D - K + 1;
             if (D < 1) throw QonnxError(where + ": kernel " + std::to_string(K) + " is larger than the feature map");
@@ -942,6 +1009,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                             L.params.weights[size_t(o * fan_in + hwc)] =
                                 int8_t(w.v[size_t(transposed ? o * K + k : k * M + o)]);
                         }
+            shift_by_input_zero(L);
             C = M;
             D = 1;
             layout = Layout::FlatHwc;
@@ -1001,6 +1069,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 open->a[o] *= k;
             }
             open->has_bn = true;
+            open->affine_where = open->scale_where = node_label(n, size_t(i));
         } else if (is_quant_op(op) || op == "BipolarQuant") {
             auto init = [&](int k, const char* what) -> double {
                 const Tensor& t = param(k, what);
@@ -1018,19 +1087,32 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             if (!(bits >= 1 && bits <= 32))
                 throw QonnxError(where + ": bit width " + std::to_string(bits) + " must lie in 1..32");
             const int b = int(bits);
-            if (quant) {
-                const double zp = init(2, "zero point");
-                if (zp != 0) throw QonnxError(where + ": zero point " + std::to_string(zp) + " is not supported (0 only)");
-                if (string_attr(n, "rounding_mode", "ROUND") != "ROUND")
-                    throw QonnxError(where + ": rounding_mode " + string_attr(n, "rounding_mode", "") +
-                                     " is not supported (ROUND)");
-            }
+            const double zp = quant ? init(2, "zero point") : 0.0;
+            if (!std::isfinite(scale) || !std::isfinite(zp))
+                throw QonnxError(where + ": scale and zero point must be finite");
+            if (quant && string_attr(n, "rounding_mode", "ROUND") != "ROUND")
+                throw QonnxError(where + ": rounding_mode " + string_attr(n, "rounding_mode", "") +
+                                 " is not supported (ROUND)");
             if (layers.empty()) {
-                // The input quantiser: fatsim's input is already the signed 8-bit integer q.
-                if (!(quant && scale == 1.0 && bits == 8 && sgn && !narrow))
-                    throw QonnxError(where + ": input quantiser must be signed 8-bit with scale 1 (the input is "
-                                     "the integer pixel - 128)");
+                // The input quantiser (Brevitas' QuantIdentity on the image): fatsim's
+                // input code c is its integer level q (q - 128 when unsigned), standing
+                // for the value scale * (q - zero point). Any scale and zero point fold
+                // into the first layer's thresholds; all 256 codes must be levels.
+                if (input_quant)
+                    throw QonnxError(where + ": a second quantiser before the first Conv / MatMul");
+                if (!(quant && bits == 8 && !narrow))
+                    throw QonnxError(where + ": input quantiser must be an 8-bit Quant, not narrow (fatsim's input "
+                                     "is an 8-bit code and uses all 256 levels)");
+                if (topo.in_bits != 8)
+                    throw QonnxError(where + ": input quantiser is 8-bit, the input is annotated INT" +
+                                     std::to_string(topo.in_bits));
+                input_quant = true;
+                cur_scale = scale;
+                cur_zero = zp - (sgn ? 0.0 : 128.0);  // value = scale * (code - cur_zero)
             } else {
+                if (zp != 0)
+                    throw QonnxError(where + ": zero point " + std::to_string(zp) +
+                                     " is not supported on an activation (0 only; the input quantiser may have one)");
                 const bool ok = !quant || (bits == b && ((sgn && narrow && b == 2) || (!sgn && !narrow && (b == 3 || b == 4))));
                 if (!ok)
                     throw QonnxError(where + ": a " + (sgn ? "signed" : "unsigned") + (narrow ? " narrow " : " ") +
@@ -1040,18 +1122,75 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 if (!open || open->has_act)
                     throw QonnxError(where + ": activation quantiser without a Conv or MatMul before it");
                 PendingLayer& L = *open;
+                // fatsim pools the codes: max and the quantiser commute only where the
+                // affine y = a dot + b does not reverse the order (a >= 0).
+                for (size_t o = 0; o < L.a.size() && !L.pool_where.empty(); ++o)
+                    if (L.a[o] < 0)
+                        throw QonnxError(where + ": channel " + std::to_string(o) + " has a negative scale (" +
+                                         L.scale_where + ") after " + L.pool_where +
+                                         ": the max of the pool no longer commutes with the quantiser (pool after "
+                                         "the quantiser)");
                 L.spec.act_bits = b;
                 L.has_act = true;
                 if (!quant) L.steps = {0.0};  // BipolarQuant: y >= 0 gives +1
                 else for (int k = lo + 1; k <= hi; ++k) L.steps.push_back((k - 0.5) * scale);  // round(y / scale) >= k
                 cur_scale = scale;
             }
+        } else if (affine_op) {
+            // An elementwise affine with a constant: a per-channel scale or shift,
+            // BNN-PYNQ's TensorNorm (Sub, Div, Mul, Add of one value each) on the
+            // classifier's output. It folds into the open layer's y = a dot + b.
+            if (!open)
+                throw QonnxError(where + ": " + op + " before the first Conv / MatMul: fatsim's input is the input "
+                                 "quantiser's integer code, a preprocessing of the input is not represented");
+            if (open->has_act)
+                throw QonnxError(where + ": " + op + " after an activation quantiser (an affine folds into "
+                                 "thresholds only between a Conv / MatMul and its quantiser, or on the classifier)");
+            if (n.input_size() != 2) throw QonnxError(where + ": expected two inputs");
+            const Tensor& p = param(swapped ? 0 : 1, "constant operand");
+            const std::vector<int64_t> shape =
+                open->spec.kind == LayerKind::Conv ? std::vector<int64_t>{1, C, D, D} : std::vector<int64_t>{1, C};
+            check_broadcast(p, shape, where, "constant");
+            int64_t inner = 1;
+            for (size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
+            std::vector<double> per(size_t(C), 0.0);
+            std::vector<bool> seen(size_t(C), false);
+            for (size_t e = 0; e < size_t(C * inner); ++e) {
+                const size_t c = e / size_t(inner);
+                const double v = broadcast_at(p, shape, e);
+                if (!std::isfinite(v) || (op == "Div" && v == 0))
+                    throw QonnxError(where + ": constant " + std::to_string(v) + (op == "Div" ? " must be finite and "
+                                     "non-zero" : " must be finite"));
+                if (seen[c] && per[c] != v)
+                    throw QonnxError(where + ": constant " + shape_str(p.shape) + " varies within channel " +
+                                     std::to_string(c) + " (only per-tensor or per-channel constants fold into "
+                                     "thresholds)");
+                per[c] = v;
+                seen[c] = true;
+            }
+            for (size_t o = 0; o < size_t(C); ++o) {
+                if (op == "Mul") open->a[o] *= per[o], open->b[o] *= per[o];
+                else if (op == "Div") open->a[o] /= per[o], open->b[o] /= per[o];
+                else if (op == "Add") open->b[o] += per[o];
+                else open->b[o] -= per[o];
+            }
+            for (size_t o = 0; o < size_t(C); ++o)
+                if (!std::isfinite(open->a[o]) || !std::isfinite(open->b[o]))
+                    throw QonnxError(where + ": the folded scale / shift of channel " + std::to_string(o) +
+                                     " is not finite");
+            open->affine_where = node_label(n, size_t(i));
+            if (op == "Mul" || op == "Div") open->scale_where = open->affine_where;
         } else if (op == "MaxPool") {
             if (!open || open->spec.kind != LayerKind::Conv || open->spec.pool != 1)
                 throw QonnxError(where + ": MaxPool must follow a conv layer (once)");
-            if (!open->has_act && !open->affine_is_identity())
-                throw QonnxError(where + ": MaxPool before the activation quantiser of a scaled or normalized layer "
-                                 "is not supported (pool after the quantiser)");
+            // fatsim pools the codes: before the quantiser, the max commutes with
+            // y = a dot + b and the quantiser only where a >= 0 (checked again
+            // at the quantiser for what folds in after the pool).
+            for (size_t o = 0; o < open->a.size() && !open->has_act; ++o)
+                if (open->a[o] < 0)
+                    throw QonnxError(where + ": MaxPool before the activation quantiser after a negative scale on "
+                                     "channel " + std::to_string(o) + " (" + open->scale_where +
+                                     "): the max no longer commutes with the quantiser (pool after the quantiser)");
             const auto k = ints_attr(n, "kernel_shape", {});
             const auto s = ints_attr(n, "strides", {1, 1});
             if (k.size() != 2 || k[0] != k[1] || s != k)
@@ -1062,6 +1201,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 throw QonnxError(where + ": window " + std::to_string(k[0]) + " does not divide the feature map " +
                                  std::to_string(D));
             open->spec.pool = int(k[0]);
+            if (!open->has_act) open->pool_where = node_label(n, size_t(i));
             D /= k[0];
         } else if (op == "Transpose") {
             if (layout != Layout::Nchw || ints_attr(n, "perm", {}) != std::vector<int64_t>{0, 2, 3, 1})
@@ -1081,7 +1221,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
         } else {
             throw QonnxError(where + ": op " + (n.domain().empty() ? "" : n.domain() + ".") + op +
                              " is not supported (Conv, MatMul, Gemm, MultiThreshold, Quant, IntQuant, BipolarQuant, "
-                             "BatchNormalization, MaxPool, Transpose, Flatten, Reshape)");
+                             "BatchNormalization, Mul, Div, Add, Sub, MaxPool, Transpose, Flatten, Reshape)");
         }
         cur = n.output(0);
     }
@@ -1091,14 +1231,23 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     if (layers.back().has_act || layers.back().spec.pool != 1)
         throw QonnxError(path + ": " + layers.back().where +
                          ": the last layer must output its raw accumulators (no MultiThreshold or MaxPool after it)");
+    bool negate_classifier = false;
     {
-        // argmax(a dot + b) is argmax(dot) only for one positive a and b = 0.
+        // argmax(a dot + b) is argmax(dot) for one positive a and one b (a
+        // TensorNorm), argmax(-dot) for one negative a: the rows are negated.
         const PendingLayer& L = layers.back();
+        auto by = [](const std::string& w) { return w.empty() ? std::string() : " (last changed by " + w + ")"; };
         for (size_t o = 0; o < L.a.size(); ++o)
-            if (L.b[o] != 0.0 || L.a[o] != L.a[0] || !(L.a[0] > 0))
-                throw QonnxError(L.where + ": the classifier's outputs are scaled or shifted per class (a "
-                                 "BatchNormalization or per-channel scale), which changes the arg max; fatsim's "
+            if (L.b[o] != L.b[0] || L.a[o] != L.a[0])
+                throw QonnxError(L.where + ": the classifier's outputs are " +
+                                 (L.a[o] != L.a[0] ? "scaled per class" + by(L.scale_where)
+                                                   : "shifted per class" + by(L.affine_where)) +
+                                 " (a BatchNormalization or per-channel scale), which changes the arg max; fatsim's "
                                  "classifier outputs raw accumulators");
+        if (L.a[0] == 0)
+            throw QonnxError(L.where + ": the classifier's outputs are scaled by 0" + by(L.scale_where) +
+                             ": every class scores alike, no arg max of raw accumulators gives that");
+        negate_classifier = L.a[0] < 0;
     }
     for (auto& L : layers) topo.layers.push_back(L.spec);
     try {
@@ -1121,6 +1270,8 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                     p.thresholds.push_back(fold_step_threshold(std::fabs(a), b, t, s.binary_xnor(), s.mw()));
             }
         }
+        if (l + 1 == layers.size() && negate_classifier)
+            for (auto& w : p.weights) w = int8_t(-w);
         model.layers.push_back(std::move(p));
     }
     try {

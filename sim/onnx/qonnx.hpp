@@ -1,7 +1,8 @@
 // QONNX interop: a QnnModel as FINN's streamlined QONNX graph (Conv / MatMul
 // with integer weights, MultiThreshold, MaxPool) and back; import of the form
-// Brevitas exports (Quant / BipolarQuant, BatchNormalization) folded into
-// integer thresholds by the trainer's rule (threshold_fold.hpp); a small float
+// Brevitas exports (Quant / BipolarQuant, a scaled input quantiser,
+// BatchNormalization, per-channel Mul / Div / Add / Sub, TensorNorm) folded
+// into integer thresholds by the trainer's rule (threshold_fold.hpp); a small float
 // evaluator of such graphs to check an import against the graph's own
 // arithmetic. Only built with FATSIM_ONNX (Debian's libonnx + protobuf); the
 // ONNX types stay inside qonnx.cpp.
@@ -38,14 +39,16 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
 
 // Float reference evaluation of a QONNX graph, op by op as the graph says
 // (Conv, MatMul, Gemm, MultiThreshold, Quant / IntQuant (rounding half to
-// even, as QONNX), BipolarQuant, BatchNormalization, MaxPool, Transpose,
-// Flatten, Reshape).
+// even, as QONNX), BipolarQuant, BatchNormalization, Mul, Div, Add, Sub,
+// MaxPool, Transpose, Flatten, Reshape).
 class QonnxGraph {
 public:
     explicit QonnxGraph(const std::string& path);
     ~QonnxGraph();
     QonnxGraph(QonnxGraph&&) noexcept;
-    // input: dim x dim x channels values in HWC order (the engine's input codes);
+    // input: dim x dim x channels values in HWC order (the engine's input codes;
+    // with a Quant on the graph input, the values its integer levels stand for
+    // go in: scale * (code - zero point), code + 128 for an unsigned one);
     // returns the graph's output tensor, flattened.
     std::vector<double> run(const int8_t* input_hwc, int dim, int channels) const;
     int classify(const int8_t* input_hwc, int dim, int channels) const;  // first arg max

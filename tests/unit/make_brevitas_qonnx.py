@@ -2,9 +2,13 @@
 """Test-only: writes a small CNV-like network in the QONNX form Brevitas
 exports (Quant / BipolarQuant on weights and activations, Conv, MatMul or
 Gemm, BatchNormalization, MaxPool, Flatten) with random weights and BN
-statistics calibrated on random inputs, for test_qonnx.
+statistics calibrated on random inputs, for test_qonnx. The cnv_* configs
+add what BNN-PYNQ's CNV has around that: a scaled input quantiser (Q1.7,
+or unsigned with a zero point), a BN exported as a per-channel Mul + Add,
+and TensorNorm (Sub, Div, Mul, Add of one value each) on the classifier.
 
-usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED    (CONFIG: w1a1 | w2a2 | w4a3)
+usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED
+       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_uint | cnv_q17_pre)
 """
 import sys
 
@@ -25,6 +29,21 @@ CONFIGS = {
     "w4a3": dict(input=(2, 9), layers=[
         ("conv", 5, 3, 1, 4, ("uint", 3)), ("conv", 7, 3, 5, 3, ("uint", 4)),
         ("fc", 6, 1, 1, 8, "bipolar"), ("fc", 4, 1, 1, 1, None)]),
+    # in_quant: (signed, scale, zero point) of the input Quant; affine: the
+    # layers whose BN is a per-channel Mul + Add; tensornorm: the sign of its weight.
+    "cnv_q17": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # cnv_q17 on 32x32x3 inputs: `fatsim import --check` runs it on Fashion-MNIST
+    "cnv_q17_32": dict(input=(3, 32), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # cnv_q17 with CNV.forward's 2x - 1 before the input quantiser (which fatsim refuses)
+    "cnv_q17_pre": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre=True, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    "cnv_uint": dict(input=(2, 8), in_quant=(0, 1.0 / 255, 3.0), affine={0}, tensornorm=-1.0, layers=[
+        ("conv", 6, 3, 2, 2, ("int", 2)), ("gemm", 9, 1, 1, 2, ("uint", 3)), ("fc", 5, 1, 1, 2, None)]),
 }
 
 
@@ -54,11 +73,18 @@ def main():
         inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name))
         return name
 
-    x = rng.integers(-128, 128, size=(64, c_in, dim, dim)).astype(np.float64)  # calibration batch
+    x = rng.integers(-128, 128, size=(64, c_in, dim, dim)).astype(np.float64)  # calibration batch of codes
+    in_signed, in_scale, in_zp = cfg.get("in_quant", (1, 1.0, 0.0))
+    x = in_scale * (x + (0 if in_signed else 128) - in_zp)  # the values the quantiser's levels stand for
     cur = "global_in_q"
-    nodes.append(helper.make_node("Quant", ["global_in", const("in_scale", 1.0), const("in_zp", 0.0),
+    q_in = "global_in"
+    if cfg.get("pre"):
+        nodes.append(helper.make_node("Mul", ["global_in", const("pre_2", 2.0)], ["pre_mul"], name="Mul_0"))
+        nodes.append(helper.make_node("Sub", ["pre_mul", const("pre_1", 1.0)], ["pre_sub"], name="Sub_0"))
+        q_in = "pre_sub"
+    nodes.append(helper.make_node("Quant", [q_in, const("in_scale", in_scale), const("in_zp", in_zp),
                                             const("in_bits", 8.0)], [cur], domain=QDOMAIN,
-                                  signed=1, narrow=0, rounding_mode="ROUND"))
+                                  signed=in_signed, narrow=0, rounding_mode="ROUND"))
     flat = False
     for i, (kind, m, k, pool, wbits, act) in enumerate(cfg["layers"]):
         name = f"l{i}"
@@ -94,6 +120,14 @@ def main():
             nodes.append(helper.make_node("MatMul", [cur, wq], [name + "_acc"]))
             y = x @ wf
         cur = name + "_acc"
+        if last and "tensornorm" in cfg:
+            # TensorNorm as torch exports it in eval mode: ((x - mean) / sqrt(var + eps)) * weight + bias
+            tn_w = cfg["tensornorm"] * rng.uniform(0.5, 2.0)
+            for op, c in (("Sub", rng.uniform(-1, 1)), ("Div", np.sqrt(rng.uniform(0.5, 2) + 1e-4)),
+                          ("Mul", tn_w), ("Add", rng.uniform(-1, 1))):
+                nodes.append(helper.make_node(op, [cur, const(f"{name}_tn_{op}", np.array([c]))],
+                                              [f"{name}_tn_{op}_out"]))
+                cur = f"{name}_tn_{op}_out"
         if last:
             nodes[-1].output[0] = "global_out"
             cur = "global_out"
@@ -103,12 +137,22 @@ def main():
         mean, var = y.mean(axis=axes), y.var(axis=axes) + 1e-3
         gamma = rng.uniform(0.5, 1.5, size=m) * rng.choice([-1, 1], size=m, p=[0.3, 0.7])
         beta = rng.uniform(-0.3, 0.3, size=m) + (1.5 if act != "bipolar" and act[0] == "uint" else 0.0)
-        nodes.append(helper.make_node("BatchNormalization", [cur, const(name + "_g", gamma), const(name + "_b", beta),
-                                                             const(name + "_mean", mean), const(name + "_var", var)],
-                                      [name + "_bn"], epsilon=1e-4))
         bshape = (1, m, 1, 1) if y.ndim == 4 else (1, m)
-        y = (gamma.reshape(bshape) * (y - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + 1e-4)
-             + beta.reshape(bshape))
+        if i in cfg.get("affine", ()):
+            # the BN as a per-channel Mul (constant first) + Add, as after FINN's streamlining
+            k = gamma / np.sqrt(var + 1e-4)
+            cshape = (m, 1, 1) if y.ndim == 4 else (m,)
+            nodes.append(helper.make_node("Mul", [const(name + "_k", k.reshape(cshape)), cur], [name + "_mul"]))
+            nodes.append(helper.make_node("Add", [name + "_mul", const(name + "_c", (beta - mean * k).reshape(bshape))],
+                                          [name + "_bn"]))
+            y = k.reshape(bshape) * y + (beta - mean * k).reshape(bshape)
+        else:
+            nodes.append(helper.make_node("BatchNormalization", [cur, const(name + "_g", gamma),
+                                                                 const(name + "_b", beta), const(name + "_mean", mean),
+                                                                 const(name + "_var", var)],
+                                          [name + "_bn"], epsilon=1e-4))
+            y = (gamma.reshape(bshape) * (y - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + 1e-4)
+                 + beta.reshape(bshape))
         ascale = 1.0 if act == "bipolar" else (0.5 if act[0] == "uint" else 0.7)
         if act == "bipolar":
             nodes.append(helper.make_node("BipolarQuant", [name + "_bn", const(name + "_as", ascale)], [name + "_act"],

@@ -359,6 +359,9 @@ TEST(QonnxBrevitas, FoldedModelMatchesTheGraphImageByImage) {
         {"w1a1", {{1, 1}, {1, 1}, {1, 1}, {1, 0}}},
         {"w2a2", {{2, 2}, {2, 2}, {2, 0}}},
         {"w4a3", {{4, 3}, {3, 4}, {8, 1}, {1, 0}}},
+        // scaled input quantiser (Q1.7; unsigned with a zero point), BN as Mul + Add, TensorNorm
+        {"cnv_q17", {{1, 1}, {1, 1}, {1, 1}, {1, 0}}},
+        {"cnv_uint", {{2, 2}, {2, 3}, {2, 0}}},
     };
     for (const Case& c : cases)
         for (int seed : {1, 2}) {
@@ -428,9 +431,10 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
         expect_has(import_error(g, "a5.onnx"), {"(Quant)", "5", "not an activation fatsim has"});
     }
     {
-        onnx::ModelProto g = base;  // an input quantiser that scales the pixels
-        set_floats(*initializer_named(g, "in_scale"), {0.5f});
-        expect_has(import_error(g, "inscale.onnx"), {"(Quant)", "input quantiser"});
+        onnx::ModelProto g = base;  // a narrow input quantiser never gives code -128
+        for (auto& a : *find_node(g, "global_in_q").mutable_attribute())
+            if (a.name() == "narrow") a.set_i(1);
+        expect_has(import_error(g, "innarrow.onnx"), {"(Quant)", "input quantiser", "not narrow"});
     }
     {
         onnx::ModelProto g = base;  // the classifier's BN-like per-class scale
@@ -466,6 +470,145 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
     }
 }
 
+namespace {
+onnx::ModelProto load_proto(const std::string& path) {
+    onnx::ModelProto g;
+    std::ifstream f(path, std::ios::binary);
+    EXPECT_TRUE(g.ParseFromIstream(&f)) << path;
+    return g;
+}
+onnx::NodeProto& node_writing(onnx::ModelProto& m, const std::string& output) {
+    for (auto& n : *m.mutable_graph()->mutable_node())
+        if (n.output(0) == output) return n;
+    throw std::runtime_error("no node writes " + output);
+}
+void expect_has(const std::string& msg, std::initializer_list<const char*> parts) {
+    for (const char* part : parts) EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
+}
+}  // namespace
+
+TEST(QonnxBrevitas, ScaledInputQuantiserMovesTheFirstThresholds) {
+    // The same network read with the quantiser's scale and zero point, and with
+    // them as if unit: the first layer's thresholds differ, the rest agree.
+    const std::string p = brevitas_graph("cnv_uint", 4);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    const QnnModel m = import_qonnx(p);
+    onnx::ModelProto g = load_proto(p);
+    set_floats(*initializer_named(g, "in_zp"), {0.0f});
+    const QnnModel unshifted = import_qonnx(save_proto(g, "cnv_uint_zp0.onnx"));
+    EXPECT_NE(m.layers[0].thresholds, unshifted.layers[0].thresholds);
+    EXPECT_EQ(m.layers[1].thresholds, unshifted.layers[1].thresholds);
+    EXPECT_EQ(m.layers[0].weights, unshifted.layers[0].weights);
+}
+
+TEST(QonnxBrevitas, NegativeTensorNormNegatesTheClassifier) {
+    // cnv_uint's TensorNorm has a negative weight: argmax(-dot), so the
+    // classifier's rows come out negated; cnv_q17's is positive.
+    for (const char* config : {"cnv_uint", "cnv_q17"}) {
+        const std::string p = brevitas_graph(config, 5);
+        SKIP_WITHOUT_PYTHON_ONNX(p);
+        onnx::ModelProto g = load_proto(p);
+        const size_t last = std::string(config) == "cnv_uint" ? 2 : 3;
+        const std::string l = "l" + std::to_string(last);
+        const float sign = floats(*initializer_named(g, l + "_tn_Mul"))[0] < 0 ? -1.0f : 1.0f;
+        EXPECT_EQ(sign < 0, std::string(config) == "cnv_uint");
+        const auto w = floats(*initializer_named(g, l + "_W"));  // [MW][MH] for MatMul, ints * 0.05
+        const QnnModel m = import_qonnx(p);
+        const LayerSpec& s = m.topology.layers[last];
+        for (int o = 0; o < s.mh(); ++o)
+            for (int k = 0; k < s.mw(); ++k)
+                ASSERT_EQ(m.weight(int(last), o, k), int(sign * std::lround(w[size_t(k) * s.mh() + o] / 0.05f)))
+                    << config << " class " << o << " column " << k;
+    }
+}
+
+TEST(QonnxBrevitas, AffineAfterThePoolFoldsOnlyWithoutANegativeScale) {
+    // cnv_uint's first layer as Conv -> MaxPool -> Mul -> Add -> Quant: the max
+    // commutes with the quantiser for scales >= 0 (then the model matches the
+    // graph image by image), not for a negative one (an error naming the quantiser).
+    const std::string p = brevitas_graph("cnv_uint", 6);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    onnx::ModelProto g = load_proto(p);
+    auto* nodes = g.mutable_graph()->mutable_node();
+    int conv = -1, pool = -1;
+    for (int i = 0; i < nodes->size(); ++i) {
+        if (nodes->Get(i).output(0) == "l0_acc") conv = i;
+        if (nodes->Get(i).output(0) == "l0_pool") pool = i;
+    }
+    ASSERT_GE(conv, 0);
+    ASSERT_GE(pool, 0);
+    node_writing(g, "l0_mul").set_input(1, "l0_pool");
+    nodes->Mutable(pool)->set_input(0, "l0_acc");
+    for (auto& n : *nodes)
+        if (n.input_size() > 0 && n.input(0) == "l0_pool" && n.output(0) != "l0_mul") n.set_input(0, "l0_act");
+    for (int i = pool; i > conv + 1; --i) nodes->SwapElements(i, i - 1);  // the pool right after the Conv
+    auto k = floats(*initializer_named(g, "l0_k"));
+    ASSERT_TRUE(std::any_of(k.begin(), k.end(), [](float v) { return v < 0; })) << "no negative scale drawn";
+    expect_has(import_error(g, "pool_neg.onnx"), {"(Quant)", "negative scale", "(MaxPool)", "pool after the quantiser"});
+    for (float& v : k) v = std::fabs(v);
+    set_floats(*initializer_named(g, "l0_k"), k);
+    const std::string ok = save_proto(g, "pool_pos.onnx");
+    const QnnModel m = import_qonnx(ok);
+    expect_graph_matches_engine(ok, m, 60, 8);
+}
+
+TEST(QonnxBrevitas, AffinesFatsimCannotFoldNameTheNode) {
+    const std::string p = brevitas_graph("cnv_uint", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    const onnx::ModelProto base = load_proto(p);
+    {
+        onnx::ModelProto g = base;  // a constant that varies along the width
+        auto* k = initializer_named(g, "l0_k");
+        k->clear_dims();
+        k->add_dims(6);
+        set_floats(*k, {1, 2, 3, 4, 5, 6});
+        expect_has(import_error(g, "perpixel.onnx"), {"(Mul)", "constant [6] varies within channel 0"});
+    }
+    {
+        onnx::ModelProto g = base;  // TensorNorm with weight 0: every class alike
+        set_floats(*initializer_named(g, "l2_tn_Mul"), {0.0f});
+        expect_has(import_error(g, "tn0.onnx"), {"(MatMul)", "scaled by 0 (last changed by", "(Mul)"});
+    }
+    {
+        onnx::ModelProto g = base;  // a per-class shift on the classifier
+        auto* c = initializer_named(g, "l2_tn_Add");
+        c->set_dims(0, 5);
+        set_floats(*c, {0.1f, 0.2f, 0.3f, 0.4f, 0.5f});
+        expect_has(import_error(g, "percls.onnx"), {"(MatMul)", "shifted per class (last changed by", "(Add)", "arg max"});
+    }
+    {
+        onnx::ModelProto g = base;  // constant - data
+        auto& sub = node_writing(g, "l2_tn_Sub_out");
+        const std::string a = sub.input(0), b = sub.input(1);
+        sub.set_input(0, b);
+        sub.set_input(1, a);
+        expect_has(import_error(g, "rsub.onnx"), {"(Sub)", "of a constant by the data"});
+    }
+    {
+        // BNN-PYNQ's CNV.forward: 2x - 1 before the input quantiser
+        const std::string pre = brevitas_graph("cnv_q17_pre", 1);
+        expect_has(import_error(load_proto(pre), "pre.onnx"), {"'Mul_0' (Mul)", "before the first Conv", "preprocessing"});
+    }
+    {
+        onnx::ModelProto g = base;  // an affine after the activation quantiser
+        auto& pool = node_writing(g, "l0_pool");
+        auto* mul = g.mutable_graph()->add_node();
+        mul->set_op_type("Mul");
+        mul->add_input("l0_pool");
+        mul->add_input("l2_tn_Mul");
+        mul->add_output("l0_scaled");
+        (void)pool;
+        for (auto& n : *g.mutable_graph()->mutable_node())
+            if (n.input_size() > 0 && n.input(0) == "l0_pool" && n.op_type() != "Mul") n.set_input(0, "l0_scaled");
+        auto* nodes = g.mutable_graph()->mutable_node();
+        int at = 0;
+        for (int i = 0; i < nodes->size(); ++i)
+            if (nodes->Get(i).output(0) == "l0_pool") at = i;
+        for (int i = nodes->size() - 1; i > at + 1; --i) nodes->SwapElements(i, i - 1);
+        expect_has(import_error(g, "postact.onnx"), {"(Mul)", "after an activation quantiser"});
+    }
+}
+
 // ---- the CLI: model export-qonnx, import --qonnx [--check]
 
 namespace {
@@ -498,6 +641,18 @@ TEST(QonnxCli, ExportImportRoundTripAndCheck) {
     out = run_cli("import --qonnx " + cnv_onnx + " --out " + back + " --check 25", rc);
     EXPECT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("25/25 predictions agree"), std::string::npos) << out;
+}
+
+TEST(QonnxCli, BrevitasCnvWithScaledInputChecksOnFashionMnist) {
+    // Q1.7 input quantiser, BN as Mul + Add, TensorNorm: dataset images through
+    // the graph's float arithmetic and through the imported model.
+    const std::string p = brevitas_graph("cnv_q17_32", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
+    int rc = 0;
+    const std::string out = run_cli("import --qonnx " + p + " --out " + temp_path("cnv32.fatq") + " --check 200", rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("200/200 predictions agree"), std::string::npos) << out;
 }
 
 TEST(QonnxCli, ImportErrorNamesTheNodeAndWritesNothing) {
