@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -83,7 +84,8 @@ Commands:
               campaign or pipeline spec); `fatsim config describe [KIND]` lists every parameter
   train       QAT / fault-aware training (LibTorch): sat | fat1 | fat2 | dropout2d, exports a model file
   import      `fatsim import --qonnx net.onnx --out m.fatq`: a QONNX graph (Brevitas or FINN streamlined) as a model file
-  export      export a training checkpoint to a model file (BN folded into integer thresholds)
+  export      export a training checkpoint to a model file (BN folded into integer thresholds);
+              `fatsim export --qonnx --model M --out net.onnx` writes a model file as a QONNX graph
   sweep       quick channel / pixel stuck@ sweep of chosen layers, Table I on the terminal
   campaign    resumable stuck@ campaign from a spec YAML (the paper's Algorithm 1): CSV + JSON summary;
               `mpirun -n N fatsim campaign ...` spreads it over MPI ranks, --shard K/N over independent jobs
@@ -155,6 +157,14 @@ int main(int argc, char** argv) {
         if (cmd == "map-faults") return cmd_map_faults(args);
         if (cmd == "derive-error-model") return cmd_derive_error_model(args);
         if (cmd == "bench") return cmd_bench(args);
+        // `fatsim export --qonnx --model M --out net.onnx`: the and
+        // FINN users' spelling of `fatsim model export-qonnx` (any build).
+        if (cmd == "export" && std::find(args.begin(), args.end(), "--qonnx") != args.end()) {
+            Args rest{"export-qonnx"};
+            for (const auto& a : args)
+                if (a != "--qonnx") rest.push_back(a);
+            return cmd_model(rest);
+        }
 #ifdef FATSIM_HAVE_RTL
         if (cmd == "verify-rtl") return cmd_verify_rtl(args);
 #else

@@ -632,6 +632,12 @@ TEST(QonnxCli, ExportImportRoundTripAndCheck) {
     std::ifstream a(m, std::ios::binary), b(back, std::ios::binary);
     const std::string ma((std::istreambuf_iterator<char>(a)), {}), mb((std::istreambuf_iterator<char>(b)), {});
     EXPECT_EQ(ma, mb) << "export -> import changed the model file";
+    // `fatsim export --qonnx` is the same command.
+    const std::string onnx2 = temp_path("cli2.onnx");
+    out = run_cli("export --qonnx --model " + m + " --out " + onnx2, rc);
+    ASSERT_EQ(rc, 0) << out;
+    std::ifstream o1(onnx_file, std::ios::binary), o2(onnx2, std::ios::binary);
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(o1)), {}), std::string((std::istreambuf_iterator<char>(o2)), {}));
 
     // --check reads Fashion-MNIST (28x28, padded to the input): a CNV-sized model.
     if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
