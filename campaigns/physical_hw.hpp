@@ -12,7 +12,7 @@
 
 namespace fatsim::campaigns {
 
-// Depth and width of fifo[0..L] of an accelerator model.
+// Depth and width of fifo[0..L] of an accelerator model (none for a loopback engine).
 std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers);
 
 // The stuck-at faults (sa0 and sa1 of every location) of the chosen classes,

@@ -31,17 +31,6 @@ namespace {
 constexpr int kImages = 3;
 constexpr int kSitesPerClass = 8;
 
-InputBatch batch_of(const Topology& t, int n, unsigned seed) {
-    InputBatch b;
-    b.count = n;
-    b.dim = t.in_dim;
-    b.channels = t.in_channels;
-    b.data = random_images(t, n, seed);
-    std::mt19937 rng(seed);
-    for (int i = 0; i < n; ++i) b.labels.push_back(uint8_t(rng() % 10));
-    return b;
-}
-
 // The classes of the dataflow architecture (feature-map buffers are loopback's).
 constexpr int kDataflowClasses = 6;  // SiteClass Acc .. FifoSlot
 std::vector<SiteClass> all_classes() {

@@ -1,0 +1,194 @@
+// Physical faults of a loopback engine lowered onto the golden engine
+// (campaigns/lowering.hpp) against the loopback cycle model with the fault
+// armed: every class (acc, adder, wmem, thr, cmp, fmbuf), W1A1 / W2A2 /
+// W1A2, engines whose PE and SIMD divide the layers and engines whose do
+// not, every schedule; random samples of sites plus sites that change
+// something, every layer's output and the scores image by image (100 %
+// agreement). Also: one fault changes several layers; the campaign path
+// (PhysicalEvaluator) predicts what a full re-inference predicts; clear
+// errors for sites a loopback engine does not have.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "hw_test_util.hpp"
+#include "loopback.hpp"
+#include "physical_hw.hpp"
+#include "small_nets.hpp"
+
+using namespace fatsim;
+using namespace fatsim::campaigns;
+using fatsim::testing::small_topology;
+using namespace fatsim::hw_testing;
+
+namespace {
+
+constexpr int kImages = 3;
+constexpr int kSitesPerClass = 6;
+constexpr int kEffective = 3;
+
+const std::vector<SiteClass> kClasses = {SiteClass::Acc,       SiteClass::AdderNode,  SiteClass::WeightWord,
+                                         SiteClass::Threshold, SiteClass::Comparator, SiteClass::FmBuf};
+
+// Buffers just large enough for the layers, so that sampled sites land in
+// words the layers use.
+AccelConfig tight_loopback(const Topology& topo, int pe, int simd, Schedule s) {
+    AccelConfig a = make_loopback(topo, pe, simd, s);
+    LoopbackConfig& lb = a.loopback;
+    lb.weight_buffer_words = lb.threshold_buffer_words = lb.ifm_buffer_words = lb.ofm_buffer_words = 1;
+    for (int l = 0; l < int(topo.layers.size()); ++l) {
+        const LayerSpec& sp = topo.layers[size_t(l)];
+        const FoldingMap f = FoldingMap::with_partial_folds(sp.mh(), sp.mw(), pe, simd, s);
+        const int T = layer_geometry(topo, l).thresholds;
+        lb.weight_buffer_words = std::max(lb.weight_buffer_words, f.weight_words());
+        lb.threshold_buffer_words = std::max(lb.threshold_buffer_words, f.nf * std::max(T, 1));
+        lb.ifm_buffer_words = std::max(lb.ifm_buffer_words, sp.in_dim * sp.in_dim * ((sp.in_channels + simd - 1) / simd));
+        lb.ofm_buffer_words = std::max(lb.ofm_buffer_words, sp.pooled_dim * sp.pooled_dim * f.nf);
+    }
+    const auto errs = validate_folding(a, topo);
+    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
+    return a;
+}
+
+struct Case {
+    int w, a, pe, simd;
+    Schedule schedule;
+};
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+    const Case& c = i.param;
+    return "W" + std::to_string(c.w) + "A" + std::to_string(c.a) + "_pe" + std::to_string(c.pe) + "_simd" +
+           std::to_string(c.simd) + "_" + schedule_name(c.schedule);
+}
+
+class LoopbackLoweringVsCycleModel : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LoopbackLoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
+    const Case c = GetParam();
+    const Topology topo = small_topology(c.w, c.a);
+    const QnnModel m = random_model(topo, 300 + 10 * c.w + c.a + c.pe);
+    const AccelConfig accel = tight_loopback(topo, c.pe, c.simd, c.schedule);
+    const Engine engine(m);
+    const InputBatch batch = batch_of(topo, kImages, 11 + c.pe);
+    auto hw_model = hw::make_accelerator(m, accel);
+    auto sites = physical_faults(*hw_model, kClasses, kSitesPerClass, 42 + c.pe * 7 + c.simd);
+    // Per class the sample, or every fault of a smaller class (2 per location).
+    const auto counts = hw_model->fault_site_counts();
+    const auto sampled = [&](SiteClass k) { return std::min<uint64_t>(kSitesPerClass, 2 * counts.per_class[int(k)]); };
+    uint64_t total = 0;
+    for (SiteClass k : kClasses) total += sampled(k);
+    ASSERT_EQ(sites.size(), total);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    ASSERT_TRUE(lowering.propagates());
+    const GoldenTraces golden(engine, batch, 0, kImages, 1);
+    // Per class a few sites that do change something, so that agreement is
+    // not on golden outputs only; and faults that change several layers.
+    int effective[kSiteClasses] = {}, multi_layer = 0;
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (const FaultSite& site : physical_faults(*hw_model, kClasses, 300, 5 + c.pe)) {
+        lowering.check(site);
+        int& n = effective[int(site_class(site.where))];
+        if (n >= kEffective) continue;
+        for (int i = 0; i < kImages; ++i) {
+            lowering.lower(site, i, golden.image(i), s, e);
+            if (!e.empty()) {
+                ++n;
+                multi_layer += !e.later.empty() || (!e.changes.empty() && !e.scores.empty());
+                sites.push_back(site);
+                break;
+            }
+        }
+    }
+    for (SiteClass k : kClasses) EXPECT_EQ(effective[int(k)], kEffective) << site_class_name(k);
+    EXPECT_GT(multi_layer, 0) << "no fault changed more than one layer";
+    const auto agreement = verify_lowering(m, accel, engine, batch, kImages, sites);
+    ASSERT_EQ(agreement.size(), kClasses.size());
+    for (const ClassAgreement& a : agreement) {
+        EXPECT_EQ(uint64_t(a.sites), sampled(a.cls) + kEffective) << site_class_name(a.cls);
+        EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
+    }
+}
+
+// Layers: c0 27x8, c1 72x70, c2 280x16, f0 144x20, f1 20x10 (MW x MH).
+// PE 2 divides every MH and SIMD 9 the MW of c0, c1, f0; PE 3 x SIMD 5
+// divides none (partial folds of channels and lanes).
+INSTANTIATE_TEST_SUITE_P(Engines, LoopbackLoweringVsCycleModel,
+                         ::testing::Values(Case{1, 1, 2, 9, Schedule::Interleaved}, Case{1, 1, 3, 5, Schedule::Interleaved},
+                                           Case{2, 2, 2, 9, Schedule::Interleaved}, Case{2, 2, 3, 5, Schedule::Interleaved},
+                                           Case{1, 2, 3, 5, Schedule::Blocked}, Case{2, 2, 3, 5, Schedule::Pixel},
+                                           Case{1, 1, 2, 9, Schedule::Pixel}),
+                         case_name);
+
+// The campaign path evaluates a loopback fault as a full re-inference of its
+// lowered effect does: same prediction, same changed elements.
+TEST(LoopbackLowering, EvaluatorMatchesReinference) {
+    const Topology topo = small_topology(2, 2);
+    const QnnModel m = random_model(topo, 5);
+    const AccelConfig accel = tight_loopback(topo, 3, 5, Schedule::Interleaved);
+    const Engine engine(m);
+    const InputBatch batch = batch_of(topo, 6, 3);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+    const auto sites = physical_faults(*hw_model, kClasses, 10, 9);
+    PhysicalEvaluator ev(engine, lowering, golden, 2);
+    std::vector<ErrorPatternStats> stats(sites.size());
+    ev.run(sites, nullptr, [&](size_t k, const ErrorPatternStats& st) {
+        stats[k] = st;
+        return true;
+    });
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (size_t k = 0; k < sites.size(); ++k) {
+        int correct = 0;
+        int64_t elements = 0;
+        for (int i = 0; i < batch.count; ++i) {
+            lowering.lower(sites[k], i, golden.image(i), s, e);
+            int pred = 0;
+            const auto outs = lowered_layer_outputs(engine, golden.image(i), e, &pred);
+            correct += pred == batch.labels[size_t(i)];
+            const Trace& t = *golden.image(i).trace;
+            for (int l = 0; l < engine.layers(); ++l) {
+                const auto& g = t.layers[size_t(l)];
+                for (size_t j = 0; j < outs[size_t(l)].size(); ++j)
+                    elements += outs[size_t(l)][j] != (l + 1 == engine.layers() ? g.acc[j] : int32_t(g.out[j]));
+            }
+        }
+        EXPECT_EQ(stats[k].correct, correct) << fault_site_name(sites[k]);
+        EXPECT_EQ(stats[k].elements, elements) << fault_site_name(sites[k]);
+    }
+}
+
+TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
+    const Topology topo = small_topology(1, 1);
+    const QnnModel m = random_model(topo, 1);
+    const AccelConfig accel = tight_loopback(topo, 2, 9, Schedule::Interleaved);
+    const Engine engine(m);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    auto message = [&](const std::string& site) {
+        try {
+            lowering.check(parse_fault_site(site));
+        } catch (const FaultSiteError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_NE(message("engine.pe[0].acc.bit[0]:flip@5").find("transient flips on a loopback engine"), std::string::npos);
+    EXPECT_NE(message("c0.pe[0].acc.bit[0]:sa1").find("names its sites 'engine'"), std::string::npos);
+    EXPECT_NE(message("fifo[1].slot[0].bit[0]:sa1").find("no FIFOs"), std::string::npos);
+    EXPECT_NE(message("engine.pe[2].acc.bit[0]:sa1").find("pe 2 out of range"), std::string::npos);
+    EXPECT_NE(message("engine.fmbuf[2].word[0].bit[0]:sa1").find("feature-map buffer 2"), std::string::npos);
+    EXPECT_NE(message("engine.wmem.pe[0].word[99999].bit[0]:sa1").find("weight buffer word"), std::string::npos);
+    EXPECT_EQ(message("engine.fmbuf[1].word[0].bit[0]:sa1"), "");
+    // The dataflow lowering names the architecture a buffer site belongs to.
+    const AccelConfig df = make_accel(topo, kFoldings[2], 2);
+    auto df_model = hw::make_accelerator(m, df);
+    const Lowering dfl(engine, df, fifo_geometry(*df_model, engine.layers()));
+    EXPECT_THROW(dfl.check(parse_fault_site("engine.fmbuf[0].word[0].bit[0]:sa1")), FaultSiteError);
+}
+
+}  // namespace
