@@ -431,6 +431,7 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
     out.changes.clear();
     out.scores.clear();
     out.later.clear();
+    out.direct.clear();
     out.propagated = false;
     out.layer = effect_layer(site);
     if (loopback_) lower_loopback(site, g, s, out);
@@ -450,6 +451,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     if (!s.ws) s.ws = engine_.make_workspace();
     s.trace = *g.trace;
     out.propagated = true;
+    out.direct.assign(size_t(L), {});
     bool dirty = false;  // the running layer's input differs from the golden one
     int first = -1;      // the first layer whose output changed
     for (int l = 0; l < L; ++l) {
@@ -457,6 +459,9 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         const size_t in_size = l == 0 ? size_t(engine_.input_size()) : s.trace.layers[size_t(l) - 1].out.size();
         if (fb && fb->buffer == 0 && engine_site_reaches(site, l) &&
             fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
+            if (l > 0)
+                for (size_t k = 0; k < in_size; ++k)
+                    if (s.input[k] != in[k]) out.direct[size_t(l) - 1].push_back({int(k), in[k], s.input[k]});
             in = s.input.data();
             dirty = true;
         }
@@ -468,8 +473,19 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
             std::swap(s.trace.layers[size_t(l)], s.layer_run.layers[size_t(l)]);
         }
         LayerTrace& t = s.trace.layers[size_t(l)];
+        std::vector<CodeChange>& direct = out.direct[size_t(l)];
         if (fb) {
-            if (fb->buffer == 1 && engine_site_reaches(site, l)) fmbuf_output(*fb, site.kind, l, t);
+            if (fb->buffer == 1 && engine_site_reaches(site, l)) {
+                const LayerTrace before = t;
+                fmbuf_output(*fb, site.kind, l, t);
+                if (l + 1 == L) {
+                    for (size_t k = 0; k < t.acc.size(); ++k)
+                        if (t.acc[k] != before.acc[k]) direct.push_back({int(k), 0, 0});
+                } else {
+                    for (size_t k = 0; k < t.out.size(); ++k)
+                        if (t.out[k] != before.out[k]) direct.push_back({int(k), before.out[k], t.out[k]});
+                }
+            }
         } else if (engine_site_reaches(site, l)) {
             const FaultSite at = renamed(site, layers_[size_t(l)].name);
             GoldenImage fg{l == 0 ? in : g.input, &s.trace, nullptr};
@@ -481,7 +497,12 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
             lower_pe(at, fg, s, e);
             if (dirty) s.stream.layer = -1;
             for (const CodeChange& c : e.changes) t.out[size_t(c.idx)] = c.new_code;
-            if (!e.scores.empty()) t.acc = e.scores;
+            direct = e.changes;
+            if (!e.scores.empty()) {
+                for (size_t k = 0; k < t.acc.size(); ++k)
+                    if (t.acc[k] != e.scores[k]) direct.push_back({int(k), 0, 0});
+                t.acc = e.scores;
+            }
         }
         // Against the golden trace: this layer's changes.
         const LayerTrace& gt = g.trace->layers[size_t(l)];

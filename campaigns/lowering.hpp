@@ -75,6 +75,12 @@ struct LoweredEffect {
     // the classifier's scores under the fault; nothing is left to propagate.
     bool propagated = false;
     std::vector<std::vector<CodeChange>> later;
+    // ... and per layer what the fault itself changes there, against the
+    // layer run fault-free on its (maybe already faulty) input: the
+    // activation-level error pattern (a PE's channels in every layer). An
+    // fmbuf[0] fault changes the previous layer's output as it is read back;
+    // the classifier's entries name changed scores (codes 0).
+    std::vector<std::vector<CodeChange>> direct;
     bool empty() const {
         if (!changes.empty() || !scores.empty()) return false;
         for (const auto& c : later)

@@ -93,6 +93,9 @@ void ErrorPatternStats::merge(const ErrorPatternStats& o) {
     images_touched += o.images_touched;
     elements += o.elements;
     std::vector<int> u;
+    std::set_union(layers.begin(), layers.end(), o.layers.begin(), o.layers.end(), std::back_inserter(u));
+    layers.swap(u);
+    u.clear();
     std::set_union(channels.begin(), channels.end(), o.channels.begin(), o.channels.end(), std::back_inserter(u));
     channels.swap(u);
     u.clear();
@@ -126,6 +129,10 @@ uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first) {
         for (size_t k = 0; k < e.later.size(); ++k) {
             mix(uint64_t(k + 1) << 48);  // the layer the changes are in
             mix_changes(e.later[k]);
+        }
+        for (size_t k = 0; k < e.direct.size(); ++k) {
+            mix((uint64_t(k + 1) << 48) ^ (uint64_t(1) << 40));
+            mix_changes(e.direct[k]);
         }
         for (size_t k = 0; k < e.scores.size(); ++k) mix(uint64_t(uint32_t(e.scores[k])) ^ (uint64_t(k) << 32));
     }
@@ -218,7 +225,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                     st.effect_layer = layer;
                     st.effect_hash = h;
                     st.images = count;
-                    std::set<int> channels, pixels;
+                    std::set<int> layers, channels, pixels;
                     for (int i = 0; i < count; ++i) {
                         const int img = first + i;
                         const LoweredEffect& e = effects[size_t(i)];
@@ -226,33 +233,35 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         int pred = gold;
                         if (!e.empty()) {
                             ++st.images_touched;
-                            // Changed elements of layer l's output (loopback: of every layer, one channel set).
-                            auto count_changes = [&](int l, const std::vector<CodeChange>& changes) {
+                            // One changed element of layer l's output (loopback: of every layer, one channel set).
+                            auto touch = [&](int l, int idx) {
+                                if (e.propagated) layers.insert(l);
                                 const int mh = l >= 0 ? engine_.prepared_layer(l).MH : batch.channels;
+                                ++st.elements;
+                                channels.insert(idx % mh);
+                                pixels.insert(idx / mh);
+                            };
+                            auto count_changes = [&](int l, const std::vector<CodeChange>& changes) {
                                 for (const CodeChange& c : changes) {
-                                    ++st.elements;
-                                    channels.insert(c.idx % mh);
-                                    pixels.insert(c.idx / mh);
+                                    touch(l, c.idx);
                                     ++st.transitions[{c.old_code, c.new_code}];
                                 }
                             };
                             // The classifier's scores under the fault: changed elements, prediction.
                             auto count_scores = [&](const std::vector<int32_t>& scores) {
                                 const auto& gacc = golden_.image(img).trace->layers.back().acc;
-                                const int mh = engine_.prepared_layer(L - 1).MH;
                                 for (size_t k = 0; k < scores.size(); ++k)
-                                    if (scores[k] != gacc[k]) {
-                                        ++st.elements;
-                                        channels.insert(int(k) % mh);
-                                        pixels.insert(int(k) / mh);
-                                    }
+                                    if (scores[k] != gacc[k]) touch(L - 1, int(k));
                                 const auto& final_scores = scores.empty() ? gacc : scores;
                                 return kernels::first_max(final_scores.data(), final_scores.size());
                             };
                             if (e.propagated) {
-                                if (e.layer + 1 < L) count_changes(e.layer, e.changes);
-                                for (size_t k = 0; k < e.later.size(); ++k) count_changes(e.layer + 1 + int(k), e.later[k]);
-                                pred = count_scores(e.scores);
+                                // The pattern: what the fault itself changes in each layer.
+                                for (int l = 0; l + 1 < L; ++l) count_changes(l, e.direct[size_t(l)]);
+                                for (const CodeChange& c : e.direct[size_t(L) - 1]) touch(L - 1, c.idx);
+                                const auto& gacc = golden_.image(img).trace->layers.back().acc;
+                                const auto& final_scores = e.scores.empty() ? gacc : e.scores;
+                                pred = kernels::first_max(final_scores.data(), final_scores.size());
                             } else if (layer + 1 == L) {
                                 pred = count_scores(e.scores);
                             } else {
@@ -269,6 +278,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         st.correct += pred == batch.labels[size_t(img)];
                         st.changed += pred != gold;
                     }
+                    st.layers.assign(layers.begin(), layers.end());
                     st.channels.assign(channels.begin(), channels.end());
                     st.pixels.assign(pixels.begin(), pixels.end());
                     ++propagations;

@@ -23,6 +23,14 @@ std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers
     return r;
 }
 
+std::vector<SiteClass> accelerator_classes(const hw::Accelerator& accel) {
+    const hw::FaultSiteCounts counts = accel.fault_site_counts();
+    std::vector<SiteClass> r;
+    for (int c = 0; c < kSiteClasses; ++c)
+        if (counts.per_class[c] > 0) r.push_back(SiteClass(c));
+    return r;
+}
+
 std::vector<SiteClass> parse_site_classes(const std::string& list) {
     std::vector<SiteClass> r;
     std::stringstream in(list);

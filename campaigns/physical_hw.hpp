@@ -26,6 +26,8 @@ std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std:
                                         uint64_t per_class, uint64_t seed, int64_t last_cycle);
 // Last cycle at which the schedule moves anything.
 int64_t last_cycle(const CycleSchedule& schedule);
+// The classes the accelerator has sites of, in SiteClass order.
+std::vector<SiteClass> accelerator_classes(const hw::Accelerator& accel);
 // Parses "acc,adder,wmem,thr,cmp,fifo"; throws std::invalid_argument naming an unknown class.
 std::vector<SiteClass> parse_site_classes(const std::string& list);
 
