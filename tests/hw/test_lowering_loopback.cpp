@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "config.hpp"
 #include "engine.hpp"
@@ -148,6 +149,11 @@ TEST(LoopbackLowering, EvaluatorMatchesReinference) {
     for (size_t k = 0; k < sites.size(); ++k) {
         const SiteClass cls = site_class(sites[k].where);
         const bool pe_local = cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::Comparator;
+        const int pe = std::visit([](const auto& x) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, FifoBit> ||
+                          std::is_same_v<std::decay_t<decltype(x)>, FmBufBit>) return -1;
+            else return x.pe;
+        }, sites[k].where);
         int correct = 0;
         int64_t elements = 0;
         for (int i = 0; i < batch.count; ++i) {
@@ -155,19 +161,23 @@ TEST(LoopbackLowering, EvaluatorMatchesReinference) {
             int pred = 0;
             lowered_layer_outputs(engine, golden.image(i), e, &pred);
             correct += pred == batch.labels[size_t(i)];
-            for (size_t l = 0; l < e.direct.size(); ++l) elements += int64_t(e.direct[l].size());
+            for (size_t l = 0; l < e.direct.size(); ++l) {
+                elements += int64_t(e.direct[l].size());
+                if (!pe_local) continue;
+                // Only outputs the PE computes in that layer (outputs_of_pe, pre-pool).
+                const LayerSpec& sp = topo.layers[l];
+                std::set<int> own;
+                for (const OutputPos& o : outputs_of_pe(lowering.folding(int(l)), sp.out_dim * sp.out_dim, pe))
+                    own.insert(o.channel);
+                for (const CodeChange& c : e.direct[l])
+                    EXPECT_TRUE(own.count(c.idx % sp.mh())) << fault_site_name(sites[k]) << " layer " << l;
+            }
         }
         EXPECT_EQ(stats[k].correct, correct) << fault_site_name(sites[k]);
         EXPECT_EQ(stats[k].elements, elements) << fault_site_name(sites[k]);
         several_layers += stats[k].layers.size() > 1;
-        if (pe_local) {
-            const int pe = std::visit([](const auto& x) {
-                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, FifoBit> ||
-                              std::is_same_v<std::decay_t<decltype(x)>, FmBufBit>) return -1;
-                else return x.pe;
-            }, sites[k].where);
+        if (pe_local)  // interleaved: channels c mod PE = p in every layer
             for (int c : stats[k].channels) EXPECT_EQ(c % PE, pe) << fault_site_name(sites[k]) << " channel " << c;
-        }
     }
     EXPECT_GT(several_layers, 0) << "no fault's pattern spans several layers";
 }
