@@ -249,9 +249,13 @@ std::string Lowering::layer_site_problem(const FaultSite& site, int l) const {
 // and buffers (the widest layer's widths, as LoopbackModel lays them out).
 void Lowering::check_engine_site(const FaultSite& site) const {
     const std::string engine = kLoopbackEngine;
-    if (site.kind == FaultKind::Flip)
-        bad_site(site, "transient flips on a loopback engine are not lowered (no loopback cycle schedule is "
-                       "captured); run them on the cycle model (fatsim simulate --fault)");
+    if (site.kind == FaultKind::Flip && std::holds_alternative<FmBufBit>(site.where))
+        bad_site(site, "transient flips in a loopback engine's feature-map buffers are not lowered; run them on the "
+                       "cycle model (fatsim simulate --fault)");
+    if (site.kind == FaultKind::Flip && !schedule_)
+        bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
+                       "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
+                       "(fatsim simulate --fault)");
     if (std::holds_alternative<FifoBit>(site.where))
         bad_site(site, "a loopback accelerator has no FIFOs (its feature maps pass through engine.fmbuf[0] and [1])");
     if (site_layer(site.where) != engine)
@@ -305,6 +309,14 @@ int Lowering::effect_layer(const FaultSite& site) const {
 }
 
 namespace {
+// The elements where `now` differs from `golden`.
+std::vector<CodeChange> code_changes(const std::vector<int8_t>& golden, const std::vector<int8_t>& now) {
+    std::vector<CodeChange> r;
+    for (size_t k = 0; k < golden.size(); ++k)
+        if (now[k] != golden[k]) r.push_back({int(k), golden[k], now[k]});
+    return r;
+}
+
 // The site with its layer name replaced (a loopback engine site as layer l's).
 FaultSite renamed(const FaultSite& site, const std::string& layer) {
     FaultSite r = site;
@@ -434,7 +446,8 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
     out.direct.clear();
     out.propagated = false;
     out.layer = effect_layer(site);
-    if (loopback_) lower_loopback(site, g, s, out);
+    if (loopback_ && site.kind == FaultKind::Flip) lower_loopback_flip(site, image_pos, g, s, out);
+    else if (loopback_) lower_loopback(site, g, s, out);
     else if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
     else if (site.kind == FaultKind::Flip) lower_pe_flip(site, image_pos, g, s, out);
     else lower_pe(site, g, s, out);
@@ -482,8 +495,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
                     for (size_t k = 0; k < t.acc.size(); ++k)
                         if (t.acc[k] != before.acc[k]) direct.push_back({int(k), 0, 0});
                 } else {
-                    for (size_t k = 0; k < t.out.size(); ++k)
-                        if (t.out[k] != before.out[k]) direct.push_back({int(k), before.out[k], t.out[k]});
+                    direct = code_changes(before.out, t.out);
                 }
             }
         } else if (engine_site_reaches(site, l)) {
@@ -511,9 +523,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
             if (first < 0 && !out.scores.empty()) out.layer = l;
             break;
         }
-        std::vector<CodeChange> changes;
-        for (size_t k = 0; k < gt.out.size(); ++k)
-            if (t.out[k] != gt.out[k]) changes.push_back({int(k), gt.out[k], t.out[k]});
+        std::vector<CodeChange> changes = code_changes(gt.out, t.out);
         dirty = !changes.empty();
         if (first >= 0) {
             out.later.push_back(std::move(changes));
@@ -523,6 +533,52 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         }
     }
     // Trailing layers without changes need no entry.
+    while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
+}
+
+// A flip fires once: at the first pass in or after its cycle, in whichever
+// layer the engine runs then (each layer's own pass rule, find_flip); that
+// layer's one value changes, and the rest of the network runs fault-free on
+// its output.
+void Lowering::lower_loopback_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                                   LoweredEffect& out) const {
+    const int L = layers();
+    out.propagated = true;
+    out.direct.assign(size_t(L), {});
+    int fire = -1;
+    FlipHit hit;
+    for (int l = 0; l < L; ++l) {
+        FlipHit h;
+        if (find_flip(renamed(site, layers_[size_t(l)].name), l, h) && (fire < 0 || h.cycle < hit.cycle)) {
+            fire = l;
+            hit = h;
+        }
+    }
+    if (fire < 0) return;  // it never fires in this run
+    LoweredEffect& e = s.layer_effect;
+    e.changes.clear();
+    e.scores.clear();
+    apply_flip(renamed(site, layers_[size_t(fire)].name), fire, hit, image_pos, g, s, e);
+    if (e.empty()) return;
+    out.layer = fire;
+    if (fire + 1 == L) {
+        out.scores = e.scores;
+        const auto& gacc = g.trace->layers.back().acc;
+        for (size_t k = 0; k < gacc.size(); ++k)
+            if (e.scores[k] != gacc[k]) out.direct.back().push_back({int(k), 0, 0});
+        return;
+    }
+    out.changes = e.changes;
+    out.direct[size_t(fire)] = e.changes;
+    s.input = g.trace->layers[size_t(fire)].out;
+    for (const CodeChange& c : e.changes) s.input[size_t(c.idx)] = c.new_code;
+    if (!s.ws) s.ws = engine_.make_workspace();
+    ClassifyOptions opt;
+    opt.trace = &s.layer_run;
+    engine_.classify_with(*s.ws, fire + 1, s.input.data(), opt);
+    for (int l = fire + 1; l + 1 < L; ++l)
+        out.later.push_back(code_changes(g.trace->layers[size_t(l)].out, s.layer_run.layers[size_t(l)].out));
+    if (s.layer_run.layers.back().acc != g.trace->layers.back().acc) out.scores = s.layer_run.layers.back().acc;
     while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
 }
 
@@ -792,14 +848,18 @@ void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& sit
 // A flip hits one MVTU iteration: the first in or after its cycle at which
 // the value passes (acc, adder: every iteration; a weight word: its (nf, sf);
 // a threshold word: the outputs of its fold; a comparator: every output).
-void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
-                             LoweredEffect& out) const {
-    const int l = layer_index(site_layer(site.where));
+// The iteration of layer l a flip of `site` (named for layer l) fires in:
+// the first in or after its cycle at which the value passes the site.
+// Loopback: the engine loops over the real channels only (no padding row
+// is computed in the pixel schedule, nor output in the others), a layer
+// without thresholds reads no threshold or comparator, a comparator beyond
+// the layer's T and a weight lane beyond its SIMD * weight bits are not read.
+bool Lowering::find_flip(const FaultSite& site, int l, FlipHit& h) const {
     const LayerLowering& L = layers_[size_t(l)];
     const PreparedLayer& P = engine_.prepared_layer(l);
     const FoldingMap& fold = L.fold;
     const LayerGeometry& geo = L.geom;
-    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T, SIMD = fold.simd;
+    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T;
     const SiteClass cls = site_class(site.where);
     const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
     const int pe = site_pe(site.where);
@@ -808,15 +868,21 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     // ceil(reps/PE); PE k computes pixel group*PE + k (k < the group's pixels).
     // A word read by every PE (weight, threshold) is forced first for PE 0.
     const int groups = (reps + fold.pe - 1) / fold.pe;
-    const int64_t per_image = pixel ? int64_t(groups) * fold.rows * SF : int64_t(reps) * NF * SF;
+    const int rows = loopback_ ? fold.mh : fold.rows;  // channels the pixel loop runs over
+    const int64_t per_image = pixel ? int64_t(groups) * rows * SF : int64_t(reps) * NF * SF;
+    if (loopback_) {
+        if ((cls == SiteClass::Threshold || cls == SiteClass::Comparator) && !geo.has_act) return false;
+        if (cls == SiteClass::Comparator && std::get<Comparator>(site.where).index >= T) return false;
+        if (cls == SiteClass::WeightWord && std::get<WeightBit>(site.where).bit >= fold.simd * geo.weight_bits) return false;
+    }
     // Iteration i: whether the value passes the site, and then the step,
     // output channel and pixel it hits.
     auto decode = [&](int64_t i, int& sf, int& row, int& q) {
         sf = int(i % SF);
         if (pixel) {
             const int64_t j = i % per_image;
-            const int grp = int(j / (int64_t(fold.rows) * SF));
-            row = int((j / SF) % fold.rows);
+            const int grp = int(j / (int64_t(rows) * SF));
+            row = int((j / SF) % rows);
             const int pes = std::min(fold.pe, reps - grp * fold.pe);
             switch (cls) {
                 case SiteClass::WeightWord:
@@ -834,10 +900,11 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
         const int nf = int((i / SF) % NF);
         row = fold.row_of(pe, nf);
         q = int((i / (int64_t(SF) * NF)) % reps);
+        const bool output = sf == SF - 1 && (!loopback_ || row < fold.mh);  // a loopback engine outputs real rows only
         switch (cls) {
             case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
-            case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
-            case SiteClass::Comparator: return sf == SF - 1;
+            case SiteClass::Threshold: return output && nf == std::get<ThresholdBit>(site.where).word / T;
+            case SiteClass::Comparator: return output;
             default: return true;
         }
     };
@@ -848,7 +915,34 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     bool hit = false;
     for (int64_t tries = 0; i < n && tries <= per_image; ++tries, ++i)
         if ((hit = decode(i, sf, row, q))) break;
-    if (!hit) return;                        // the flip never fires in this run
+    if (!hit) return false;  // the flip never fires in this run
+    h.iteration = i;
+    h.cycle = cycles[size_t(i)];
+    h.per_image = per_image;
+    h.sf = sf;
+    h.row = row;
+    h.q = q;
+    return true;
+}
+
+void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const {
+    const int l = layer_index(site_layer(site.where));
+    FlipHit h;
+    if (find_flip(site, l, h)) apply_flip(site, l, h, image_pos, g, s, out);
+}
+
+// The flip's one value in layer l (named for layer l): the iteration h hits.
+void Lowering::apply_flip(const FaultSite& site, int l, const FlipHit& h, int image_pos, const GoldenImage& g,
+                          Scratch& s, LoweredEffect& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const FoldingMap& fold = L.fold;
+    const LayerGeometry& geo = L.geom;
+    const int T = P.T, SIMD = fold.simd;
+    const SiteClass cls = site_class(site.where);
+    const int64_t per_image = h.per_image, i = h.iteration;
+    const int sf = h.sf, row = h.row, q = h.q;
     if (i / per_image != image_pos) return;  // it fires in another image
     if (row >= fold.mh) return;              // a padding row
     const LayerTrace& gt = g.trace->layers[size_t(l)];
@@ -863,42 +957,36 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
             }
             in = &s.stream;
         }
-        // Products of lanes [lo, hi) of step sf at pixel q (XNOR: matches).
-        auto products = [&](int lo, int hi, const int32_t* wrow) {
+        // Products of lanes [lo, hi) of step t at pixel q (XNOR: matches); the
+        // idle lanes of a partial last fold (loopback) give 0.
+        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
+        auto products = [&](int t, int lo, int hi) {
             int64_t sum = 0;
-            for (int e = lo; e < hi; ++e) {
-                const int k = sf * SIMD + e;
+            for (int e = lo; e < std::min(hi, fold.lanes_in_fold(t)); ++e) {
+                const int k = t * SIMD + e;
                 if (geo.xnor) sum += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
                 else sum += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
             }
             return sum;
         };
-        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
         if (cls == SiteClass::Acc) {
             // The register after step sf, flipped; later steps add on from it.
             int64_t partial = 0;
-            for (int t = 0; t <= sf; ++t) {
-                int64_t chunk = 0;
-                for (int e = 0; e < SIMD; ++e) {
-                    const int k = t * SIMD + e;
-                    if (geo.xnor) chunk += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
-                    else chunk += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
-                }
-                partial += chunk;
-            }
+            for (int t = 0; t <= sf; ++t) partial += products(t, 0, SIMD);
             a += force_bit(partial, std::get<AccBit>(site.where).bit, site.kind, geo.acc_bits, geo.acc_signed) - partial;
         } else if (cls == SiteClass::AdderNode) {
             const auto& nd = std::get<AdderNodeBit>(site.where);
             const int lo = nd.node << nd.level, hi = std::min(SIMD, (nd.node + 1) << nd.level);
-            const int64_t v = products(lo, hi, wrow);
+            const int64_t v = products(sf, lo, hi);
             a += force_bit(v, nd.bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
         } else {
             const auto& wb = std::get<WeightBit>(site.where);
             const int e = wb.bit / geo.weight_bits, k = sf * SIMD + e;
+            if (e >= fold.lanes_in_fold(sf)) return;  // an idle lane: its product stays 0
             const int64_t w = wrow[k];
             const int64_t w2 = weight_of_field(
                 geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), wb.bit % geo.weight_bits, site.kind, geo.weight_bits, false)));
-            const int64_t before = products(e, e + 1, wrow);
+            const int64_t before = products(sf, e, e + 1);
             const int32_t w2v = int32_t(w2);
             const int64_t after = geo.xnor ? int64_t(w2v == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1))
                                            : int64_t(w2v) * in->values[size_t(q) * P.MW + k];

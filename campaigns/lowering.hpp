@@ -41,8 +41,9 @@
 // the pool unit's running maximum on every write (read-modify-write). One
 // fault changes every layer it touches, so the lowering propagates it itself:
 // layer by layer, the layer recomputed on its faulty input, then the fault
-// applied again (LoweredEffect::propagated). Transient flips on a loopback
-// engine are rejected (no loopback cycle schedule is captured).
+// applied again (LoweredEffect::propagated). A transient flip of a PE site
+// fires once, in the layer the engine runs at its first pass (the captured
+// loopback schedule); feature-map buffer flips are rejected.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -211,6 +212,18 @@ private:
     void fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t) const;
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // Where a flip fires in one layer (find_flip: false when it never does).
+    struct FlipHit {
+        int64_t iteration = -1, cycle = 0, per_image = 0;
+        int sf = 0, row = 0, q = 0;
+    };
+    bool find_flip(const FaultSite& site, int l, FlipHit& h) const;
+    void apply_flip(const FaultSite& site, int l, const FlipHit& h, int image_pos, const GoldenImage& g, Scratch& s,
+                    LoweredEffect& out) const;
+    // Loopback: the layer the flip fires in (the earliest), its one value
+    // there, then the rest of the network run on the faulty output.
+    void lower_loopback_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const;
     // Output code (or score) of channel `row` at pre-pool pixel q from
     // accumulator a, with threshold thr_k / compare cmp_k forced as the site
     // says (-1: none), pooled with the golden neighbours; the changed element.

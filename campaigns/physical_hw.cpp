@@ -4,6 +4,7 @@
 #include <random>
 
 #include "dataflow.hpp"
+#include "loopback.hpp"
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -86,6 +87,7 @@ std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std:
                                         uint64_t per_class, uint64_t seed, int64_t last) {
     std::vector<FaultSite> r;
     for (SiteClass cls : classes) {
+        if (cls == SiteClass::FmBuf) continue;  // feature-map buffer flips are not lowered
         // Locations: every other one of the stuck-at list (sa0 and sa1 share one).
         const auto stuck = physical_faults(accel, {cls}, 2 * per_class, seed ^ 0x5EEDull);
         std::mt19937_64 rng(seed ^ (uint64_t(int(cls)) + 1) * 0xD1B54A32D192ED03ull);
@@ -110,8 +112,22 @@ int64_t last_cycle(const CycleSchedule& schedule) {
 }
 
 CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images) {
-    if (accel.architecture != Architecture::Dataflow)
-        throw std::invalid_argument(accel.source + ": cycle schedules are captured for the dataflow architecture only");
+    if (accel.architecture == Architecture::Loopback) {
+        // One compute iteration per cycle of the engine's compute phase, layer after layer.
+        hw::LoopbackModel m(model, accel);
+        m.load_images(batch.image(0), images);
+        CycleSchedule sched;
+        sched.iteration_cycle.resize(size_t(m.num_layers()));
+        std::vector<uint64_t> busy(size_t(m.num_layers()), 0);
+        while (!m.done()) {
+            const int64_t c = m.cycle();
+            m.tick();
+            const hw::CycleReport r = m.report();
+            for (size_t l = 0; l < r.layers.size(); ++l)
+                for (; busy[l] < r.layers[l].busy; ++busy[l]) sched.iteration_cycle[l].push_back(c);
+        }
+        return sched;
+    }
     hw::DataflowModel m(model, accel);
     m.load_images(batch.image(0), images);
     const int L = m.num_layers();

@@ -97,9 +97,6 @@ int cmd_map_faults(const Args& args) {
     const std::string model_path = vm["model"].as<std::string>(), accel_path = vm["accel"].as<std::string>();
     const QnnModel model = load_model(model_path);
     const AccelConfig accel = load_accel_checked(accel_path, model.topology);
-    if (accel.architecture == Architecture::Loopback && vm["flips"].as<uint64_t>() > 0)
-        throw UsageError("--flips: transient flips on a loopback engine are not lowered (no loopback cycle schedule "
-                         "is captured); run them on the cycle model (fatsim simulate --fault)");
     std::vector<SiteClass> classes;
     try {
         classes = vm.count("classes") ? campaigns::parse_site_classes(vm["classes"].as<std::string>())

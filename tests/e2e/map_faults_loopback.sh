@@ -2,7 +2,7 @@
 # e2e: `fatsim map-faults` on the 1/4-width CNV loopback engine: --verify
 # agrees 100 % with the loopback cycle model for every class, a campaign maps
 # faults across layers, derive-error-model gives one PE's channels per class,
-# and what a loopback engine cannot do is a clear error.
+# transient flips agree too, and what a loopback engine lacks is a clear error.
 set -u
 fatsim=$1
 src=$2
@@ -29,9 +29,17 @@ check "derive: exit 0" test $rc -eq 0
 check "derive: a PE's channels" contains "$(cat "$tmp/derived.yaml")" "channels: {modulus: 16, residue:"
 check "derive: across layers" matches "$(cat "$tmp/derived.yaml")" "layers: \[conv0, conv1, "
 
-out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --verify 2 --flips 2 2>&1); rc=$?
-check "flips on loopback: exit 2" test $rc -eq 2
-check "flips on loopback: why" contains "$out" "transient flips on a loopback engine are not lowered"
+# Transient flips, against the captured loopback schedule (none in the buffers).
+out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --images 2 --verify 4 --flips 4 2>&1); rc=$?
+check "verify --flips: exit 0" test $rc -eq 0
+for cls in acc adder wmem thr; do
+    check "verify --flips: $cls 100 %" matches "$out" "^$cls  *8  *8  *100.0%$"
+done
+check "verify --flips: fmbuf stuck-at only" matches "$out" "^fmbuf  *4  *4  *100.0%$"
+check "verify --flips: no disagreement" test "$(grep -c 'first disagreement' <<<"$out")" -eq 0
+out=$("$fatsim" simulate --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --images 1 \
+      --fault 'engine.fmbuf[1].word[0].bit[0]:flip@9' 2>&1); rc=$?
+check "fmbuf flip still runs on the cycle model" test $rc -eq 0
 out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --verify 2 --classes fifo 2>&1); rc=$?
 check "fifo on loopback: exit 2" test $rc -eq 2
 check "fifo on loopback: named" contains "$out" "has no fifo sites"

@@ -10,12 +10,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <set>
 
 #include "config.hpp"
 #include "engine.hpp"
 #include "hw_test_util.hpp"
+#include "lowering_test_util.hpp"
 #include "loopback.hpp"
 #include "physical_hw.hpp"
 #include "small_nets.hpp"
@@ -66,30 +68,42 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) {
 
 class LoopbackLoweringVsCycleModel : public ::testing::TestWithParam<Case> {};
 
+// One case's network, engine, images and cycle model (seeded per test).
+struct CaseSetup {
+    Topology topo;
+    QnnModel m;
+    AccelConfig accel;
+    Engine engine;
+    InputBatch batch;
+    std::unique_ptr<hw::Accelerator> hw_model;
+    CaseSetup(const Case& c, uint64_t seed)
+        : topo(small_topology(c.w, c.a)),
+          m(random_model(topo, seed + 10 * c.w + c.a + c.pe)),
+          accel(tight_loopback(topo, c.pe, c.simd, c.schedule)),
+          engine(m),
+          batch(batch_of(topo, kImages, unsigned(seed / 10 + c.pe))),
+          hw_model(hw::make_accelerator(m, accel)) {}
+};
+
 TEST_P(LoopbackLoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
     const Case c = GetParam();
-    const Topology topo = small_topology(c.w, c.a);
-    const QnnModel m = random_model(topo, 300 + 10 * c.w + c.a + c.pe);
-    const AccelConfig accel = tight_loopback(topo, c.pe, c.simd, c.schedule);
-    const Engine engine(m);
-    const InputBatch batch = batch_of(topo, kImages, 11 + c.pe);
-    auto hw_model = hw::make_accelerator(m, accel);
-    auto sites = physical_faults(*hw_model, kClasses, kSitesPerClass, 42 + c.pe * 7 + c.simd);
+    const CaseSetup x(c, 300);
+    auto sites = physical_faults(*x.hw_model, kClasses, kSitesPerClass, 42 + c.pe * 7 + c.simd);
     // Per class the sample, or every fault of a smaller class (2 per location).
-    const auto counts = hw_model->fault_site_counts();
+    const auto counts = x.hw_model->fault_site_counts();
     const auto sampled = [&](SiteClass k) { return std::min<uint64_t>(kSitesPerClass, 2 * counts.per_class[int(k)]); };
     uint64_t total = 0;
     for (SiteClass k : kClasses) total += sampled(k);
     ASSERT_EQ(sites.size(), total);
-    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    const Lowering lowering(x.engine, x.accel, fifo_geometry(*x.hw_model, x.engine.layers()));
     ASSERT_TRUE(lowering.propagates());
-    const GoldenTraces golden(engine, batch, 0, kImages, 1);
+    const GoldenTraces golden(x.engine, x.batch, 0, kImages, 1);
     // Per class a few sites that do change something, so that agreement is
     // not on golden outputs only; and faults that change several layers.
     int effective[kSiteClasses] = {}, multi_layer = 0;
     Lowering::Scratch s;
     LoweredEffect e;
-    for (const FaultSite& site : physical_faults(*hw_model, kClasses, 300, 5 + c.pe)) {
+    for (const FaultSite& site : physical_faults(*x.hw_model, kClasses, 300, 5 + c.pe)) {
         lowering.check(site);
         int& n = effective[int(site_class(site.where))];
         if (n >= kEffective) continue;
@@ -105,7 +119,7 @@ TEST_P(LoopbackLoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
     }
     for (SiteClass k : kClasses) EXPECT_EQ(effective[int(k)], kEffective) << site_class_name(k);
     EXPECT_GT(multi_layer, 0) << "no fault changed more than one layer";
-    const auto agreement = verify_lowering(m, accel, engine, batch, kImages, sites);
+    const auto agreement = verify_lowering(x.m, x.accel, x.engine, x.batch, kImages, sites);
     ASSERT_EQ(agreement.size(), kClasses.size());
     for (const ClassAgreement& a : agreement) {
         EXPECT_EQ(uint64_t(a.sites), sampled(a.cls) + kEffective) << site_class_name(a.cls);
@@ -122,6 +136,38 @@ INSTANTIATE_TEST_SUITE_P(Engines, LoopbackLoweringVsCycleModel,
                                            Case{1, 2, 3, 5, Schedule::Blocked}, Case{2, 2, 3, 5, Schedule::Pixel},
                                            Case{1, 1, 2, 9, Schedule::Pixel}),
                          case_name);
+
+// Transient flips: the one value passing the site at the first pass in or
+// after the flip's cycle, in whichever layer the engine runs then (the
+// captured loopback schedule); feature-map buffer flips are refused.
+TEST_P(LoopbackLoweringVsCycleModel, TransientFlipsAgree) {
+    const Case c = GetParam();
+    const CaseSetup x(c, 400);
+    const CycleSchedule schedule = capture_schedule(x.m, x.accel, x.batch, kImages);
+    const int64_t last = last_cycle(schedule);
+    Lowering lowering(x.engine, x.accel, fifo_geometry(*x.hw_model, x.engine.layers()));
+    EXPECT_THROW(lowering.check(parse_fault_site("engine.pe[0].acc.bit[0]:flip@5")), FaultSiteError);  // no schedule yet
+    lowering.use_schedule(&schedule);
+    EXPECT_THROW(lowering.check(parse_fault_site("engine.fmbuf[0].word[0].bit[0]:flip@5")), FaultSiteError);
+    const GoldenTraces golden(x.engine, x.batch, 0, kImages, 1);
+    const std::vector<SiteClass> classes(kClasses.begin(), kClasses.end() - 1);  // not fmbuf
+    std::mt19937_64 rng(91 + c.pe);
+    std::vector<FaultSite> sites;
+    int effective[kSiteClasses] = {}, sampled[kSiteClasses] = {};
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (FaultSite site : physical_faults(*x.hw_model, classes, 300, 17 + c.pe)) {
+        site.kind = FaultKind::Flip;
+        site.cycle = int64_t(rng() % uint64_t(last + 1));
+        const int k = int(site_class(site.where));
+        const bool changes = changes_something(lowering, site, golden, kImages, s, e);
+        if (sampled[k] < 4) ++sampled[k], effective[k] += changes, sites.push_back(site);
+        else if (changes && effective[k] < 4) ++effective[k], sites.push_back(site);
+    }
+    for (SiteClass k : classes) EXPECT_GT(effective[int(k)], 0) << site_class_name(k);
+    for (const ClassAgreement& a : verify_lowering(x.m, x.accel, x.engine, x.batch, kImages, sites))
+        EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
+}
 
 // The campaign path predicts what a full re-inference of the lowered effect
 // predicts; its pattern is what the fault itself changes in each layer: a
@@ -197,7 +243,8 @@ TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
         }
         return std::string();
     };
-    EXPECT_NE(message("engine.pe[0].acc.bit[0]:flip@5").find("transient flips on a loopback engine"), std::string::npos);
+    EXPECT_NE(message("engine.pe[0].acc.bit[0]:flip@5").find("needs the cycle schedule"), std::string::npos);
+    EXPECT_NE(message("engine.fmbuf[1].word[0].bit[0]:flip@5").find("feature-map buffers are not lowered"), std::string::npos);
     EXPECT_NE(message("c0.pe[0].acc.bit[0]:sa1").find("names its sites 'engine'"), std::string::npos);
     EXPECT_NE(message("fifo[1].slot[0].bit[0]:sa1").find("no FIFOs"), std::string::npos);
     EXPECT_NE(message("engine.pe[2].acc.bit[0]:sa1").find("pe 2 out of range"), std::string::npos);
