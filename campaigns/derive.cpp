@@ -171,9 +171,18 @@ DerivedErrorModel derive_error_model(const std::vector<physical_csv::Row>& rows,
             ++out.masked;
             continue;
         }
-        const int l = topo.find_layer(r.layer);
-        if (l < 0 && r.layer != "input") throw std::runtime_error(where + ": layer '" + r.layer + "' is not a layer of the model");
-        if (l < 0 || topo.layers[size_t(l)].act_bits == 0 || r.transitions.empty()) {
+        // The layers it changed (a loopback fault: several, ';'-separated);
+        // the classifier's scores are not codes a pattern can describe.
+        std::vector<std::string> layers;
+        int widest = -1;  // the listed layer with the most channels
+        for (const std::string& name : split(r.layer, ';')) {
+            const int l = topo.find_layer(name);
+            if (l < 0 && name != "input") throw std::runtime_error(where + ": layer '" + name + "' is not a layer of the model");
+            if (l < 0 || topo.layers[size_t(l)].act_bits == 0) continue;
+            layers.push_back(name);
+            if (widest < 0 || topo.layers[size_t(l)].mh() > topo.layers[size_t(widest)].mh()) widest = l;
+        }
+        if (layers.empty() || r.transitions.empty()) {
             ++out.unrepresentable;
             continue;
         }
@@ -188,8 +197,8 @@ DerivedErrorModel derive_error_model(const std::vector<physical_csv::Row>& rows,
         const double represents = pop == population.end() ? 1.0 : pop->second / double(mapped[r.cls]);
         PatternClass c;
         c.layer_scope = LayerScope::Listed;
-        c.layers = {r.layer};
-        c.channels = channel_set_of(r.channels, topo.layers[size_t(l)].mh(), where);
+        c.layers = layers;
+        c.channels = channel_set_of(r.channels, topo.layers[size_t(widest)].mh(), where);
         set_effect_from_transitions(c, r.transitions, where);
         c.weight = rate * represents;
         c.name = r.cls;

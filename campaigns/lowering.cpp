@@ -1,6 +1,7 @@
 #include "lowering.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace fatsim::campaigns {
@@ -73,27 +74,40 @@ Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<F
     const QnnModel& model = engine.model();
     const Topology& topo = model.topology;
     const int L = int(topo.layers.size());
-    if (int(accel.layers.size()) != L)
+    loopback_ = accel.architecture == Architecture::Loopback;
+    lb_ = accel.loopback;
+    if (!loopback_ && int(accel.layers.size()) != L)
         throw std::invalid_argument(accel.source + ": the accelerator has " + std::to_string(accel.layers.size()) +
                                     " layers, the model " + topo.name + " has " + std::to_string(L));
-    if (int(fifos_.size()) != L + 1)
+    const int want_fifos = loopback_ ? 0 : L + 1;
+    if (int(fifos_.size()) != want_fifos)
         throw std::invalid_argument("Lowering: " + std::to_string(fifos_.size()) + " FIFOs given, the accelerator has " +
-                                    std::to_string(L + 1));
+                                    std::to_string(want_fifos));
     std::vector<int> prev_perm(size_t(topo.in_channels));
     for (int c = 0; c < topo.in_channels; ++c) prev_perm[size_t(c)] = c;
     for (int l = 0; l < L; ++l) {
         const LayerSpec& s = topo.layers[size_t(l)];
-        const LayerFolding& f = accel.layers[size_t(l)];
-        if (!f.name.empty() && f.name != s.name)
-            throw std::invalid_argument(accel.source + ": layer " + std::to_string(l) + " is '" + f.name +
-                                        "' in the accelerator, '" + s.name + "' in the model " + topo.name);
-        if (f.mh != 0 && f.mh != s.mh())
-            throw std::invalid_argument(accel.source + ": layer " + s.name + " has MH=" + std::to_string(f.mh) +
-                                        " in the accelerator, " + std::to_string(s.mh()) + " in the model");
         LayerLowering ll;
         ll.name = s.name;
         ll.geom = engine.prepared_layer(l).geo;
-        ll.fold = FoldingMap(s.mh(), s.mw(), f.pe, f.simd, f.mh_padded, f.schedule);
+        if (loopback_) {
+            // One engine, every layer: partial folds; external memory holds
+            // every map in channel order.
+            ll.fold = FoldingMap::with_partial_folds(s.mh(), s.mw(), lb_.pe, lb_.simd, lb_.schedule_of(s.name));
+            eng_acc_bits_ = std::max(eng_acc_bits_, ll.geom.acc_bits);
+            eng_thr_bits_ = std::max(eng_thr_bits_, ll.geom.has_act ? ll.geom.thr_bits : 0);
+            eng_max_t_ = std::max(eng_max_t_, ll.geom.thresholds);
+            eng_out_bits_ = std::max(eng_out_bits_, ll.geom.out_bits);
+        } else {
+            const LayerFolding& f = accel.layers[size_t(l)];
+            if (!f.name.empty() && f.name != s.name)
+                throw std::invalid_argument(accel.source + ": layer " + std::to_string(l) + " is '" + f.name +
+                                            "' in the accelerator, '" + s.name + "' in the model " + topo.name);
+            if (f.mh != 0 && f.mh != s.mh())
+                throw std::invalid_argument(accel.source + ": layer " + s.name + " has MH=" + std::to_string(f.mh) +
+                                            " in the accelerator, " + std::to_string(s.mh()) + " in the model");
+            ll.fold = FoldingMap(s.mh(), s.mw(), f.pe, f.simd, f.mh_padded, f.schedule);
+        }
         ll.colmap = stream_column_map(s.mw(), prev_perm);
         const PreparedLayer& P = engine.prepared_layer(l);
         const int MW = P.MW, MH = P.MH;
@@ -117,11 +131,11 @@ Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<F
                     if (ll.wstream[size_t(r) * MW + k]) ll.wbits[size_t(r) * ll.words + k / 64] |= uint64_t(1) << (k % 64);
         }
         ll.stream_perm = ll.fold.stream_perm();
-        prev_perm = ll.stream_perm;
+        if (!loopback_) prev_perm = ll.stream_perm;
         layers_.push_back(std::move(ll));
     }
     // The stream each FIFO carries, and how its consumer reads a field.
-    for (int i = 0; i <= L; ++i) {
+    for (int i = 0; i < int(fifos_.size()); ++i) {
         FifoStream st;
         if (i == 0) {
             st.pixels = topo.in_dim * topo.in_dim;
@@ -155,13 +169,14 @@ int Lowering::layer_index(const std::string& name) const {
 }
 
 void Lowering::check(const FaultSite& site) const {
+    if (loopback_) return check_engine_site(site);
     if (site.kind == FaultKind::Flip && !schedule_)
         bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
                        "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
                        "(fatsim simulate --fault)");
     if (std::holds_alternative<FmBufBit>(site.where))
-        bad_site(site, "feature-map buffer sites belong to a loopback engine; the lowering maps the dataflow "
-                       "architecture's sites (acc, adder, wmem, thr, cmp, fifo)");
+        bad_site(site, "feature-map buffer sites belong to a loopback engine; this accelerator is a dataflow one "
+                       "(classes acc, adder, wmem, thr, cmp, fifo)");
     if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
         if (fb->fifo < 0 || fb->fifo >= int(fifos_.size()))
             bad_site(site, "no fifo[" + std::to_string(fb->fifo) + "] (there are " + std::to_string(fifos_.size()) + ")");
@@ -173,62 +188,173 @@ void Lowering::check(const FaultSite& site) const {
     }
     const int l = layer_index(site_layer(site.where));
     if (l < 0) bad_site(site, "no layer named '" + site_layer(site.where) + "'");
+    const std::string problem = layer_site_problem(site, l);
+    if (!problem.empty()) bad_site(site, problem);
+}
+
+std::string Lowering::layer_site_problem(const FaultSite& site, int l) const {
     const LayerLowering& L = layers_[size_t(l)];
     const FoldingMap& f = L.fold;
     const LayerGeometry& g = L.geom;
     const int T = g.thresholds;
     struct V {
-        const FaultSite& site;
         const FoldingMap& f;
         const LayerGeometry& g;
         int T;
-        void pe(int p) const {
-            if (p < 0 || p >= f.pe) bad_site(site, "pe " + std::to_string(p) + " out of range (PE=" + std::to_string(f.pe) + ")");
+        std::string pe(int p) const {
+            return p < 0 || p >= f.pe ? "pe " + std::to_string(p) + " out of range (PE=" + std::to_string(f.pe) + ")" : "";
         }
-        void operator()(const AccBit& s) const {
-            pe(s.pe);
-            if (s.bit < 0 || s.bit >= g.acc_bits) bad_site(site, "accumulator has " + std::to_string(g.acc_bits) + " bits");
+        std::string operator()(const AccBit& s) const {
+            if (!pe(s.pe).empty()) return pe(s.pe);
+            if (s.bit < 0 || s.bit >= g.acc_bits) return "accumulator has " + std::to_string(g.acc_bits) + " bits";
+            return "";
         }
-        void operator()(const AdderNodeBit& s) const {
-            pe(s.pe);
+        std::string operator()(const AdderNodeBit& s) const {
+            if (!pe(s.pe).empty()) return pe(s.pe);
             if (s.level < 0 || s.level >= adder_levels(f.simd))
-                bad_site(site, "adder tree has levels l0..l" + std::to_string(adder_levels(f.simd) - 1));
+                return "adder tree has levels l0..l" + std::to_string(adder_levels(f.simd) - 1);
             if (s.node < 0 || s.node >= adder_nodes(f.simd, s.level))
-                bad_site(site, "adder level l" + std::to_string(s.level) + " has " +
-                                   std::to_string(adder_nodes(f.simd, s.level)) + " nodes");
-            if (s.bit < 0 || s.bit >= g.acc_bits) bad_site(site, "adder nodes have " + std::to_string(g.acc_bits) + " bits");
+                return "adder level l" + std::to_string(s.level) + " has " + std::to_string(adder_nodes(f.simd, s.level)) +
+                       " nodes";
+            if (s.bit < 0 || s.bit >= g.acc_bits) return "adder nodes have " + std::to_string(g.acc_bits) + " bits";
+            return "";
+        }
+        std::string operator()(const WeightBit& s) const {
+            if (!pe(s.pe).empty()) return pe(s.pe);
+            if (s.word < 0 || s.word >= f.weight_words())
+                return "weight memory has " + std::to_string(f.weight_words()) + " words";
+            if (s.bit < 0 || s.bit >= f.simd * g.weight_bits)
+                return "weight word has " + std::to_string(f.simd * g.weight_bits) + " bits";
+            return "";
+        }
+        std::string operator()(const ThresholdBit& s) const {
+            if (!pe(s.pe).empty()) return pe(s.pe);
+            if (!g.has_act) return "layer has no thresholds";
+            if (s.word < 0 || s.word >= f.nf * T) return "threshold memory has " + std::to_string(f.nf * T) + " words";
+            if (s.bit < 0 || s.bit >= g.thr_bits) return "threshold word has " + std::to_string(g.thr_bits) + " bits";
+            return "";
+        }
+        std::string operator()(const Comparator& s) const {
+            if (!pe(s.pe).empty()) return pe(s.pe);
+            if (!g.has_act || s.index < 0 || s.index >= T) return "comparator index out of range";
+            return "";
+        }
+        std::string operator()(const FifoBit&) const { return "not a PE array site"; }
+        std::string operator()(const FmBufBit&) const { return "not a PE array site"; }
+    };
+    return std::visit(V{f, g, T}, site.where);
+}
+
+// A loopback engine's site: named `engine`, within the engine's registers
+// and buffers (the widest layer's widths, as LoopbackModel lays them out).
+void Lowering::check_engine_site(const FaultSite& site) const {
+    const std::string engine = kLoopbackEngine;
+    if (site.kind == FaultKind::Flip && std::holds_alternative<FmBufBit>(site.where))
+        bad_site(site, "transient flips in a loopback engine's feature-map buffers are not lowered; run them on the "
+                       "cycle model (fatsim simulate --fault)");
+    if (site.kind == FaultKind::Flip && !schedule_)
+        bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
+                       "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
+                       "(fatsim simulate --fault)");
+    if (std::holds_alternative<FifoBit>(site.where))
+        bad_site(site, "a loopback accelerator has no FIFOs (its feature maps pass through engine.fmbuf[0] and [1])");
+    if (site_layer(site.where) != engine)
+        bad_site(site, "a loopback accelerator names its sites '" + engine + "' (one engine runs every layer), not '" +
+                           site_layer(site.where) + "'");
+    const auto range = [&](const char* what, int v, int n) {
+        if (v < 0 || v >= n)
+            bad_site(site, std::string(what) + " " + std::to_string(v) + " out of range (0.." + std::to_string(n - 1) + ")");
+    };
+    if (const auto* fb = std::get_if<FmBufBit>(&site.where)) {
+        range("feature-map buffer", fb->buffer, 2);
+        range("word", fb->word, fb->buffer == 0 ? lb_.ifm_buffer_words : lb_.ofm_buffer_words);
+        range("bit", fb->bit, fb->buffer == 0 ? lb_.simd * lb_.input_bits : lb_.pe * eng_out_bits_);
+        return;
+    }
+    range("pe", site_pe(site.where), lb_.pe);
+    struct V {
+        const Lowering& lw;
+        const FaultSite& site;
+        const decltype(range)& r;
+        void operator()(const AccBit& s) const { r("accumulator bit", s.bit, lw.eng_acc_bits_); }
+        void operator()(const AdderNodeBit& s) const {
+            r("adder level", s.level, adder_levels(lw.lb_.simd));
+            r("adder node", s.node, adder_nodes(lw.lb_.simd, s.level));
+            r("adder node bit", s.bit, lw.eng_acc_bits_);
         }
         void operator()(const WeightBit& s) const {
-            pe(s.pe);
-            if (s.word < 0 || s.word >= f.weight_words())
-                bad_site(site, "weight memory has " + std::to_string(f.weight_words()) + " words");
-            if (s.bit < 0 || s.bit >= f.simd * g.weight_bits)
-                bad_site(site, "weight word has " + std::to_string(f.simd * g.weight_bits) + " bits");
+            r("weight buffer word", s.word, lw.lb_.weight_buffer_words);
+            r("weight word bit", s.bit, lw.lb_.simd * lw.lb_.weight_bits);
         }
         void operator()(const ThresholdBit& s) const {
-            pe(s.pe);
-            if (!g.has_act) bad_site(site, "layer has no thresholds");
-            if (s.word < 0 || s.word >= f.nf * T)
-                bad_site(site, "threshold memory has " + std::to_string(f.nf * T) + " words");
-            if (s.bit < 0 || s.bit >= g.thr_bits) bad_site(site, "threshold word has " + std::to_string(g.thr_bits) + " bits");
+            if (lw.eng_thr_bits_ == 0) bad_site(site, "no layer has thresholds");
+            r("threshold buffer word", s.word, lw.lb_.threshold_buffer_words);
+            r("threshold bit", s.bit, lw.eng_thr_bits_);
         }
-        void operator()(const Comparator& s) const {
-            pe(s.pe);
-            if (!g.has_act || s.index < 0 || s.index >= T) bad_site(site, "comparator index out of range");
-        }
+        void operator()(const Comparator& s) const { r("comparator", s.index, lw.eng_max_t_); }
         void operator()(const FifoBit&) const {}
         void operator()(const FmBufBit&) const {}
     };
-    std::visit(V{site, f, g, T}, site.where);
+    std::visit(V{*this, site, range}, site.where);
 }
 
 int Lowering::effect_layer(const FaultSite& site) const {
     if (const auto* fb = std::get_if<FifoBit>(&site.where)) return fb->fifo - 1;
+    if (loopback_) {
+        for (int l = 0; l < layers(); ++l)
+            if (engine_site_reaches(site, l)) return l;
+        return 0;
+    }
     return layer_index(site_layer(site.where));
+}
+
+namespace {
+// The elements where `now` differs from `golden`.
+std::vector<CodeChange> code_changes(const std::vector<int8_t>& golden, const std::vector<int8_t>& now) {
+    std::vector<CodeChange> r;
+    for (size_t k = 0; k < golden.size(); ++k)
+        if (now[k] != golden[k]) r.push_back({int(k), golden[k], now[k]});
+    return r;
+}
+
+// The site with its layer name replaced (a loopback engine site as layer l's).
+FaultSite renamed(const FaultSite& site, const std::string& layer) {
+    FaultSite r = site;
+    std::visit([&](auto& x) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, FifoBit>) x.layer = layer;
+    }, r.where);
+    return r;
+}
+}  // namespace
+
+// Whether layer l reads or writes the element of a (checked) engine site.
+bool Lowering::engine_site_reaches(const FaultSite& site, int l) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    if (const auto* fb = std::get_if<FmBufBit>(&site.where)) {
+        if (fb->buffer == 0) {
+            const int cf = (P.C + lb_.simd - 1) / lb_.simd, lane = fb->bit / lb_.input_bits;
+            return fb->word < P.D * P.D * cf && fb->bit % lb_.input_bits < L.geom.in_bits &&
+                   (fb->word % cf) * lb_.simd + lane < P.C;
+        }
+        const int lane = fb->bit / eng_out_bits_;
+        return fb->word < P.Q * P.Q * L.fold.nf && fb->bit % eng_out_bits_ < L.geom.out_bits &&
+               L.fold.row_of(lane, fb->word % L.fold.nf) < L.fold.mh;
+    }
+    return layer_site_problem(renamed(site, L.name), l).empty();
 }
 
 std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
     std::vector<int> rows;
+    if (loopback_ && site_layer(site.where) == kLoopbackEngine) {
+        // The first layer it reaches (a PE's channels are alike in every layer).
+        const int l = effect_layer(site);
+        if (std::holds_alternative<FmBufBit>(site.where)) {
+            for (int c = 0; c < layers_[size_t(l)].fold.mh; ++c) rows.push_back(c);
+            return rows;
+        }
+        return channels_touched(renamed(site, layers_[size_t(l)].name));
+    }
     if (const auto* fb = std::get_if<FifoBit>(&site.where)) {
         const FifoStream& st = streams_[size_t(fb->fifo)];
         for (int c = 0; c < st.channels; ++c) rows.push_back(c);
@@ -260,7 +386,7 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
 }
 
 std::string Lowering::collapse_key(const FaultSite& site) const {
-    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
+    if (loopback_ || site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
         std::holds_alternative<FmBufBit>(site.where))
         return "";
     const int l = layer_index(site_layer(site.where));
@@ -316,10 +442,195 @@ std::string Lowering::collapse_key(const FaultSite& site) const {
 void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {
     out.changes.clear();
     out.scores.clear();
+    out.later.clear();
+    out.direct.clear();
+    out.propagated = false;
     out.layer = effect_layer(site);
-    if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
+    if (loopback_ && site.kind == FaultKind::Flip) lower_loopback_flip(site, image_pos, g, s, out);
+    else if (loopback_) lower_loopback(site, g, s, out);
+    else if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
     else if (site.kind == FaultKind::Flip) lower_pe_flip(site, image_pos, g, s, out);
     else lower_pe(site, g, s, out);
+}
+
+// Loopback: layer by layer, the layer's input under the fault (the faulty
+// output of the layer before it, through fmbuf[0]), the layer recomputed on
+// it when it differs from the golden one, then the fault in this layer (a PE
+// site as the layer's own; fmbuf[1] on the stored outputs). The changes of
+// every layer against the golden trace are the effect.
+void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {
+    const int L = layers();
+    const auto* fb = std::get_if<FmBufBit>(&site.where);
+    if (!s.ws) s.ws = engine_.make_workspace();
+    s.trace = *g.trace;
+    out.propagated = true;
+    out.direct.assign(size_t(L), {});
+    bool dirty = false;  // the running layer's input differs from the golden one
+    int first = -1;      // the first layer whose output changed
+    for (int l = 0; l < L; ++l) {
+        const int8_t* in = l == 0 ? g.input : s.trace.layers[size_t(l) - 1].out.data();
+        const size_t in_size = l == 0 ? size_t(engine_.input_size()) : s.trace.layers[size_t(l) - 1].out.size();
+        if (fb && fb->buffer == 0 && engine_site_reaches(site, l) &&
+            fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
+            if (l > 0)
+                for (size_t k = 0; k < in_size; ++k)
+                    if (s.input[k] != in[k]) out.direct[size_t(l) - 1].push_back({int(k), in[k], s.input[k]});
+            in = s.input.data();
+            dirty = true;
+        }
+        if (dirty) {
+            ClassifyOptions opt;
+            opt.trace = &s.layer_run;
+            opt.last = l;
+            engine_.classify_with(*s.ws, l, in, opt);
+            std::swap(s.trace.layers[size_t(l)], s.layer_run.layers[size_t(l)]);
+        }
+        LayerTrace& t = s.trace.layers[size_t(l)];
+        std::vector<CodeChange>& direct = out.direct[size_t(l)];
+        if (fb) {
+            if (fb->buffer == 1 && engine_site_reaches(site, l)) {
+                const LayerTrace before = t;
+                fmbuf_output(*fb, site.kind, l, t);
+                if (l + 1 == L) {
+                    for (size_t k = 0; k < t.acc.size(); ++k)
+                        if (t.acc[k] != before.acc[k]) direct.push_back({int(k), 0, 0});
+                } else {
+                    direct = code_changes(before.out, t.out);
+                }
+            }
+        } else if (engine_site_reaches(site, l)) {
+            const FaultSite at = renamed(site, layers_[size_t(l)].name);
+            GoldenImage fg{l == 0 ? in : g.input, &s.trace, nullptr};
+            if (!dirty && g.stream && g.stream->layer == l) fg.stream = g.stream;
+            if (dirty) s.stream.layer = -1;  // windows of a faulty input: never reused
+            LoweredEffect& e = s.layer_effect;
+            e.changes.clear();
+            e.scores.clear();
+            lower_pe(at, fg, s, e);
+            if (dirty) s.stream.layer = -1;
+            for (const CodeChange& c : e.changes) t.out[size_t(c.idx)] = c.new_code;
+            direct = e.changes;
+            if (!e.scores.empty()) {
+                for (size_t k = 0; k < t.acc.size(); ++k)
+                    if (t.acc[k] != e.scores[k]) direct.push_back({int(k), 0, 0});
+                t.acc = e.scores;
+            }
+        }
+        // Against the golden trace: this layer's changes.
+        const LayerTrace& gt = g.trace->layers[size_t(l)];
+        if (l + 1 == L) {
+            if (t.acc != gt.acc) out.scores = t.acc;
+            if (first < 0 && !out.scores.empty()) out.layer = l;
+            break;
+        }
+        std::vector<CodeChange> changes = code_changes(gt.out, t.out);
+        dirty = !changes.empty();
+        if (first >= 0) {
+            out.later.push_back(std::move(changes));
+        } else if (dirty) {
+            first = out.layer = l;
+            out.changes = std::move(changes);
+        }
+    }
+    // Trailing layers without changes need no entry.
+    while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
+}
+
+// A flip fires once: at the first pass in or after its cycle, in whichever
+// layer the engine runs then (each layer's own pass rule, find_flip); that
+// layer's one value changes, and the rest of the network runs fault-free on
+// its output.
+void Lowering::lower_loopback_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                                   LoweredEffect& out) const {
+    const int L = layers();
+    out.propagated = true;
+    out.direct.assign(size_t(L), {});
+    int fire = -1;
+    FlipHit hit;
+    for (int l = 0; l < L; ++l) {
+        FlipHit h;
+        if (find_flip(renamed(site, layers_[size_t(l)].name), l, h) && (fire < 0 || h.cycle < hit.cycle)) {
+            fire = l;
+            hit = h;
+        }
+    }
+    if (fire < 0) return;  // it never fires in this run
+    LoweredEffect& e = s.layer_effect;
+    e.changes.clear();
+    e.scores.clear();
+    apply_flip(renamed(site, layers_[size_t(fire)].name), fire, hit, image_pos, g, s, e);
+    if (e.empty()) return;
+    out.layer = fire;
+    if (fire + 1 == L) {
+        out.scores = e.scores;
+        const auto& gacc = g.trace->layers.back().acc;
+        for (size_t k = 0; k < gacc.size(); ++k)
+            if (e.scores[k] != gacc[k]) out.direct.back().push_back({int(k), 0, 0});
+        return;
+    }
+    out.changes = e.changes;
+    out.direct[size_t(fire)] = e.changes;
+    s.input = g.trace->layers[size_t(fire)].out;
+    for (const CodeChange& c : e.changes) s.input[size_t(c.idx)] = c.new_code;
+    if (!s.ws) s.ws = engine_.make_workspace();
+    ClassifyOptions opt;
+    opt.trace = &s.layer_run;
+    engine_.classify_with(*s.ws, fire + 1, s.input.data(), opt);
+    for (int l = fire + 1; l + 1 < L; ++l)
+        out.later.push_back(code_changes(g.trace->layers[size_t(l)].out, s.layer_run.layers[size_t(l)].out));
+    if (s.layer_run.layers.back().acc != g.trace->layers.back().acc) out.scores = s.layer_run.layers.back().acc;
+    while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
+}
+
+// fmbuf[0] word px*CF + c/SIMD, lane c mod SIMD: bit b of input code (px, c)
+// forced as the layer loads it, read back as the layer reads a field.
+bool Lowering::fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n,
+                           std::vector<int8_t>& out) const {
+    const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
+    const LayerGeometry& geo = layers_[size_t(l)].geom;
+    const int C = spec.in_channels, cf = (C + lb_.simd - 1) / lb_.simd, ib = geo.in_bits;
+    const int px = fb.word / cf, c = (fb.word % cf) * lb_.simd + fb.bit / lb_.input_bits;
+    const size_t idx = size_t(px) * C + c;
+    const int8_t old = in[idx];
+    const uint64_t field = uint64_t(force_bit(int64_t(field_of(old, ib)), fb.bit % lb_.input_bits, kind, ib, false));
+    const int8_t now = int8_t(geo.in_signed ? sign_extend_field(field, ib) : int64_t(field));
+    if (now == old) return false;
+    out.assign(in, in + n);
+    out[idx] = now;
+    return true;
+}
+
+// fmbuf[1] word q*NF + fold, lane = the channel's PE bank: the pool unit's
+// running maximum (from the lowest code) forced on every write, the window's
+// pixels written in pixel order; a layer uses the low out_bits of a lane.
+void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
+    const LayerGeometry& geo = L.geom;
+    const int MH = spec.mh(), O = spec.out_dim, Q = spec.pooled_dim, Pp = spec.pool, ob = geo.out_bits;
+    const int q = fb.word / L.fold.nf, ch = L.fold.row_of(fb.bit / eng_out_bits_, fb.word % L.fold.nf);
+    const int bit = fb.bit % eng_out_bits_;
+    const auto force = [&](int64_t v) {
+        const uint64_t f = uint64_t(force_bit(int64_t(field_of(v, ob)), bit, kind, ob, false));
+        return geo.out_signed ? sign_extend_field(f, ob) : int64_t(f);
+    };
+    const bool scores = !geo.has_act;
+    const auto pre = [&](int pixel) {
+        const size_t k = size_t(pixel) * MH + ch;
+        return scores ? int64_t(t.acc[k]) : int64_t(t.act[k]);
+    };
+    int64_t slot;
+    if (Pp > 1) {
+        slot = geo.has_act ? geo.act.lo : std::numeric_limits<int32_t>::min();
+        const int qy = q / Q, qx = q % Q;
+        for (int py = 0; py < Pp; ++py)
+            for (int px = 0; px < Pp; ++px) slot = force(std::max(slot, pre((qy * Pp + py) * O + qx * Pp + px)));
+    } else {
+        slot = force(pre(q));
+    }
+    const size_t k = size_t(q) * MH + ch;
+    if (scores) t.acc[k] = int32_t(slot);
+    else t.out[k] = int8_t(slot);
 }
 
 void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
@@ -384,20 +695,22 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
     for (int q = 0; q < np; ++q) {
         int64_t acc = 0;
         for (int sf = 0; sf < SF; ++sf) {
-            const int a = sf * SIMD;
+            // A partial last fold (loopback): its idle lanes put 0 on their product nodes.
+            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
+            const int node_lo = std::min(lane_lo, lanes), node_hi = std::min(lane_hi, lanes);
             int64_t tree, nodev = 0;
             if (geo.xnor) {
                 const uint64_t* x = &in->bits[size_t(q) * in->words];
                 const uint64_t* w = &L.wbits[size_t(row) * L.words];
-                tree = matches(x, w, a, a + SIMD);
-                if (node) nodev = matches(x, w, a + lane_lo, a + lane_hi);
+                tree = matches(x, w, a, a + lanes);
+                if (node) nodev = matches(x, w, a + node_lo, a + node_hi);
             } else {
                 const int32_t* x = &in->values[size_t(q) * MW + a];
                 const int32_t* w = &L.wstream[size_t(row) * MW + a];
                 tree = 0;
-                for (int e = 0; e < SIMD; ++e) tree += int64_t(w[e]) * x[e];
+                for (int e = 0; e < lanes; ++e) tree += int64_t(w[e]) * x[e];
                 if (node)
-                    for (int e = lane_lo; e < lane_hi; ++e) nodev += int64_t(w[e]) * x[e];
+                    for (int e = node_lo; e < node_hi; ++e) nodev += int64_t(w[e]) * x[e];
             }
             if (node) tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
             acc += tree;
@@ -439,6 +752,7 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
                 const auto& wbit = std::get<WeightBit>(site.where);
                 const int sfi = wbit.word % fold.sf, e = wbit.bit / geo.weight_bits, b = wbit.bit % geo.weight_bits;
                 const int k = sfi * fold.simd + e;
+                if (k >= P.MW) continue;  // an idle lane of a partial last fold
                 const int64_t w = L.wstream[size_t(row) * P.MW + k];
                 const int64_t w2 =
                     weight_of_field(geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), b, site.kind, geo.weight_bits, false)));
@@ -534,14 +848,18 @@ void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& sit
 // A flip hits one MVTU iteration: the first in or after its cycle at which
 // the value passes (acc, adder: every iteration; a weight word: its (nf, sf);
 // a threshold word: the outputs of its fold; a comparator: every output).
-void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
-                             LoweredEffect& out) const {
-    const int l = layer_index(site_layer(site.where));
+// The iteration of layer l a flip of `site` (named for layer l) fires in:
+// the first in or after its cycle at which the value passes the site.
+// Loopback: the engine loops over the real channels only (no padding row
+// is computed in the pixel schedule, nor output in the others), a layer
+// without thresholds reads no threshold or comparator, a comparator beyond
+// the layer's T and a weight lane beyond its SIMD * weight bits are not read.
+bool Lowering::find_flip(const FaultSite& site, int l, FlipHit& h) const {
     const LayerLowering& L = layers_[size_t(l)];
     const PreparedLayer& P = engine_.prepared_layer(l);
     const FoldingMap& fold = L.fold;
     const LayerGeometry& geo = L.geom;
-    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T, SIMD = fold.simd;
+    const int SF = fold.sf, NF = fold.nf, reps = P.O * P.O, T = P.T;
     const SiteClass cls = site_class(site.where);
     const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
     const int pe = site_pe(site.where);
@@ -550,15 +868,21 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     // ceil(reps/PE); PE k computes pixel group*PE + k (k < the group's pixels).
     // A word read by every PE (weight, threshold) is forced first for PE 0.
     const int groups = (reps + fold.pe - 1) / fold.pe;
-    const int64_t per_image = pixel ? int64_t(groups) * fold.rows * SF : int64_t(reps) * NF * SF;
+    const int rows = loopback_ ? fold.mh : fold.rows;  // channels the pixel loop runs over
+    const int64_t per_image = pixel ? int64_t(groups) * rows * SF : int64_t(reps) * NF * SF;
+    if (loopback_) {
+        if ((cls == SiteClass::Threshold || cls == SiteClass::Comparator) && !geo.has_act) return false;
+        if (cls == SiteClass::Comparator && std::get<Comparator>(site.where).index >= T) return false;
+        if (cls == SiteClass::WeightWord && std::get<WeightBit>(site.where).bit >= fold.simd * geo.weight_bits) return false;
+    }
     // Iteration i: whether the value passes the site, and then the step,
     // output channel and pixel it hits.
     auto decode = [&](int64_t i, int& sf, int& row, int& q) {
         sf = int(i % SF);
         if (pixel) {
             const int64_t j = i % per_image;
-            const int grp = int(j / (int64_t(fold.rows) * SF));
-            row = int((j / SF) % fold.rows);
+            const int grp = int(j / (int64_t(rows) * SF));
+            row = int((j / SF) % rows);
             const int pes = std::min(fold.pe, reps - grp * fold.pe);
             switch (cls) {
                 case SiteClass::WeightWord:
@@ -576,10 +900,11 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
         const int nf = int((i / SF) % NF);
         row = fold.row_of(pe, nf);
         q = int((i / (int64_t(SF) * NF)) % reps);
+        const bool output = sf == SF - 1 && (!loopback_ || row < fold.mh);  // a loopback engine outputs real rows only
         switch (cls) {
             case SiteClass::WeightWord: return nf * SF + sf == std::get<WeightBit>(site.where).word;
-            case SiteClass::Threshold: return sf == SF - 1 && nf == std::get<ThresholdBit>(site.where).word / T;
-            case SiteClass::Comparator: return sf == SF - 1;
+            case SiteClass::Threshold: return output && nf == std::get<ThresholdBit>(site.where).word / T;
+            case SiteClass::Comparator: return output;
             default: return true;
         }
     };
@@ -590,7 +915,34 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
     bool hit = false;
     for (int64_t tries = 0; i < n && tries <= per_image; ++tries, ++i)
         if ((hit = decode(i, sf, row, q))) break;
-    if (!hit) return;                        // the flip never fires in this run
+    if (!hit) return false;  // the flip never fires in this run
+    h.iteration = i;
+    h.cycle = cycles[size_t(i)];
+    h.per_image = per_image;
+    h.sf = sf;
+    h.row = row;
+    h.q = q;
+    return true;
+}
+
+void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const {
+    const int l = layer_index(site_layer(site.where));
+    FlipHit h;
+    if (find_flip(site, l, h)) apply_flip(site, l, h, image_pos, g, s, out);
+}
+
+// The flip's one value in layer l (named for layer l): the iteration h hits.
+void Lowering::apply_flip(const FaultSite& site, int l, const FlipHit& h, int image_pos, const GoldenImage& g,
+                          Scratch& s, LoweredEffect& out) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const FoldingMap& fold = L.fold;
+    const LayerGeometry& geo = L.geom;
+    const int T = P.T, SIMD = fold.simd;
+    const SiteClass cls = site_class(site.where);
+    const int64_t per_image = h.per_image, i = h.iteration;
+    const int sf = h.sf, row = h.row, q = h.q;
     if (i / per_image != image_pos) return;  // it fires in another image
     if (row >= fold.mh) return;              // a padding row
     const LayerTrace& gt = g.trace->layers[size_t(l)];
@@ -605,42 +957,36 @@ void Lowering::lower_pe_flip(const FaultSite& site, int image_pos, const GoldenI
             }
             in = &s.stream;
         }
-        // Products of lanes [lo, hi) of step sf at pixel q (XNOR: matches).
-        auto products = [&](int lo, int hi, const int32_t* wrow) {
+        // Products of lanes [lo, hi) of step t at pixel q (XNOR: matches); the
+        // idle lanes of a partial last fold (loopback) give 0.
+        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
+        auto products = [&](int t, int lo, int hi) {
             int64_t sum = 0;
-            for (int e = lo; e < hi; ++e) {
-                const int k = sf * SIMD + e;
+            for (int e = lo; e < std::min(hi, fold.lanes_in_fold(t)); ++e) {
+                const int k = t * SIMD + e;
                 if (geo.xnor) sum += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
                 else sum += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
             }
             return sum;
         };
-        const int32_t* wrow = &L.wstream[size_t(row) * P.MW];
         if (cls == SiteClass::Acc) {
             // The register after step sf, flipped; later steps add on from it.
             int64_t partial = 0;
-            for (int t = 0; t <= sf; ++t) {
-                int64_t chunk = 0;
-                for (int e = 0; e < SIMD; ++e) {
-                    const int k = t * SIMD + e;
-                    if (geo.xnor) chunk += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
-                    else chunk += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
-                }
-                partial += chunk;
-            }
+            for (int t = 0; t <= sf; ++t) partial += products(t, 0, SIMD);
             a += force_bit(partial, std::get<AccBit>(site.where).bit, site.kind, geo.acc_bits, geo.acc_signed) - partial;
         } else if (cls == SiteClass::AdderNode) {
             const auto& nd = std::get<AdderNodeBit>(site.where);
             const int lo = nd.node << nd.level, hi = std::min(SIMD, (nd.node + 1) << nd.level);
-            const int64_t v = products(lo, hi, wrow);
+            const int64_t v = products(sf, lo, hi);
             a += force_bit(v, nd.bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
         } else {
             const auto& wb = std::get<WeightBit>(site.where);
             const int e = wb.bit / geo.weight_bits, k = sf * SIMD + e;
+            if (e >= fold.lanes_in_fold(sf)) return;  // an idle lane: its product stays 0
             const int64_t w = wrow[k];
             const int64_t w2 = weight_of_field(
                 geo, uint64_t(force_bit(int64_t(weight_field(geo, w)), wb.bit % geo.weight_bits, site.kind, geo.weight_bits, false)));
-            const int64_t before = products(e, e + 1, wrow);
+            const int64_t before = products(sf, e, e + 1);
             const int32_t w2v = int32_t(w2);
             const int64_t after = geo.xnor ? int64_t(w2v == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1))
                                            : int64_t(w2v) * in->values[size_t(q) * P.MW + k];

@@ -29,8 +29,24 @@
 // layer program (geometry + folding + memories in stream order) the PE runs;
 // a loopback accelerator, whose one array runs every layer, lowers a PE site
 // into one such change per layer it runs.
+//
+// Loopback (sites named `engine`): layer l uses an engine site as the same
+// site of its own program (folding with partial folds, channel-order columns)
+// when it lies within the layer's registers and memories (an accumulator bit
+// below its acc_bits, a weight word below its NF*SF, ...), else not at all.
+// The feature-map buffers: fmbuf[0] word px*CF + c/SIMD, lane c mod SIMD
+// (input_bits wide, the layer uses the low in_bits) forces bit b of input
+// code (px, c) of every layer as it is loaded; fmbuf[1] word q*NF + fold,
+// lane = the channel's PE bank (as wide as the widest layer output), forces
+// the pool unit's running maximum on every write (read-modify-write). One
+// fault changes every layer it touches, so the lowering propagates it itself:
+// layer by layer, the layer recomputed on its faulty input, then the fault
+// applied again (LoweredEffect::propagated). A transient flip of a PE site
+// fires once, in the layer the engine runs at its first pass (the captured
+// loopback schedule); feature-map buffer flips are rejected.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,7 +70,24 @@ struct LoweredEffect {
     int layer = 0;
     std::vector<CodeChange> changes;  // codes, when layer is not the classifier
     std::vector<int32_t> scores;      // classifier: every score under the fault (empty: unchanged)
-    bool empty() const { return changes.empty() && scores.empty(); }
+    // Loopback: the fault acts again in every later layer, so the lowering
+    // has propagated it: `later[k]` holds the changes to layer layer+1+k's
+    // post-pool codes (up to the layer before the classifier) and `scores`
+    // the classifier's scores under the fault; nothing is left to propagate.
+    bool propagated = false;
+    std::vector<std::vector<CodeChange>> later;
+    // ... and per layer what the fault itself changes there, against the
+    // layer run fault-free on its (maybe already faulty) input: the
+    // activation-level error pattern (a PE's channels in every layer). An
+    // fmbuf[0] fault changes the previous layer's output as it is read back;
+    // the classifier's entries name changed scores (codes 0).
+    std::vector<std::vector<CodeChange>> direct;
+    bool empty() const {
+        if (!changes.empty() || !scores.empty()) return false;
+        for (const auto& c : later)
+            if (!c.empty()) return false;
+        return true;
+    }
 };
 
 // One image's input of one layer as the PE lanes see it: per output pixel,
@@ -91,7 +124,7 @@ class Lowering {
 public:
     // Throws std::invalid_argument when the accelerator does not match the
     // model (layer count, names, MH/MW) or the fifo list does not match the
-    // accelerator (one per layer plus one).
+    // accelerator (one per layer plus one; none for a loopback engine).
     Lowering(const Engine& engine, const AccelConfig& accel, std::vector<FifoGeometry> fifos);
 
     // Transient flips are lowered against this schedule (null: rejected);
@@ -101,8 +134,11 @@ public:
     // Throws FaultSiteError naming the rule broken: a site the accelerator
     // does not have, or a transient flip without a schedule.
     void check(const FaultSite& site) const;
-    // The layer whose output the site changes (-1: the network input).
+    // The layer whose output the site changes (-1: the network input);
+    // loopback: the first layer whose output it can change.
     int effect_layer(const FaultSite& site) const;
+    // Whether effects are propagated by the lowering itself (a loopback engine).
+    bool propagates() const { return loopback_; }
     // Output channels of layer `layer` the site can change (empty: none; FIFO
     // sites: every channel). For grouping and reports.
     std::vector<int> channels_touched(const FaultSite& site) const;
@@ -125,6 +161,12 @@ public:
         const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+        // Loopback: the faulty run layer by layer.
+        Trace trace;                 // every layer's data under the fault
+        Trace layer_run;             // one layer recomputed on a faulty input
+        std::vector<int8_t> input;   // a layer input under an fmbuf[0] fault
+        LoweredEffect layer_effect;  // the fault in one layer
+        std::shared_ptr<Engine::Workspace> ws;
     };
     // The effect of a (checked) site on one image. image_pos: the image's
     // position in the stream since reset (FIFO slots see words by position).
@@ -157,8 +199,31 @@ private:
         int64_t bits_per_image() const { return int64_t(pixels) * int64_t(perm.size()) * bits; }
     };
 
+    // Loopback: why `site` (named for layer l) is not a site of layer l's
+    // program ("" when it is). check() reports it; an engine site a layer
+    // does not reach leaves that layer alone.
+    std::string layer_site_problem(const FaultSite& site, int l) const;
+    void check_engine_site(const FaultSite& site) const;
+    bool engine_site_reaches(const FaultSite& site, int l) const;
+    void lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
+    // (false: unchanged), the output codes (scores) as stored.
+    bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out) const;
+    void fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t) const;
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // Where a flip fires in one layer (find_flip: false when it never does).
+    struct FlipHit {
+        int64_t iteration = -1, cycle = 0, per_image = 0;
+        int sf = 0, row = 0, q = 0;
+    };
+    bool find_flip(const FaultSite& site, int l, FlipHit& h) const;
+    void apply_flip(const FaultSite& site, int l, const FlipHit& h, int image_pos, const GoldenImage& g, Scratch& s,
+                    LoweredEffect& out) const;
+    // Loopback: the layer the flip fires in (the earliest), its one value
+    // there, then the rest of the network run on the faulty output.
+    void lower_loopback_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                             LoweredEffect& out) const;
     // Output code (or score) of channel `row` at pre-pool pixel q from
     // accumulator a, with threshold thr_k / compare cmp_k forced as the site
     // says (-1: none), pooled with the golden neighbours; the changed element.
@@ -173,6 +238,10 @@ private:
     std::vector<LayerLowering> layers_;
     std::vector<FifoGeometry> fifos_;
     std::vector<FifoStream> streams_;
+    // Loopback engine: its registers and buffers (the widest layer's widths).
+    bool loopback_ = false;
+    LoopbackConfig lb_;
+    int eng_acc_bits_ = 0, eng_thr_bits_ = 0, eng_max_t_ = 0, eng_out_bits_ = 0;
 };
 
 }  // namespace fatsim::campaigns

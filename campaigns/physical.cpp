@@ -55,7 +55,16 @@ std::vector<std::vector<int32_t>> lowered_layer_outputs(const Engine& engine, co
         return pred;
     };
     int pred;
-    if (e + 1 == L) {  // the classifier's scores
+    if (effect.propagated) {  // every layer's output under the fault is in the effect
+        auto apply = [&](int l, const std::vector<CodeChange>& changes) {
+            for (const CodeChange& c : changes) outs[size_t(l)][size_t(c.idx)] = c.new_code;
+        };
+        for (int l = std::max(e, 0); l < L; ++l) outs[size_t(l)] = golden_of(l);
+        if (e + 1 < L) apply(e, effect.changes);
+        for (size_t k = 0; k < effect.later.size(); ++k) apply(e + 1 + int(k), effect.later[k]);
+        if (!effect.scores.empty()) outs[size_t(L) - 1] = effect.scores;
+        pred = kernels::first_max(outs.back().data(), outs.back().size());
+    } else if (e + 1 == L) {  // the classifier's scores
         outs[size_t(e)] = effect.scores.empty() ? golden_of(e) : effect.scores;
         pred = kernels::first_max(outs[size_t(e)].data(), outs[size_t(e)].size());
     } else {
@@ -84,6 +93,9 @@ void ErrorPatternStats::merge(const ErrorPatternStats& o) {
     images_touched += o.images_touched;
     elements += o.elements;
     std::vector<int> u;
+    std::set_union(layers.begin(), layers.end(), o.layers.begin(), o.layers.end(), std::back_inserter(u));
+    layers.swap(u);
+    u.clear();
     std::set_union(channels.begin(), channels.end(), o.channels.begin(), o.channels.end(), std::back_inserter(u));
     channels.swap(u);
     u.clear();
@@ -109,7 +121,19 @@ uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first) {
         if (e.empty()) continue;
         mix(uint64_t(first) + i + 1);
         mix(uint64_t(int64_t(e.layer)));
-        for (const CodeChange& c : e.changes) mix((uint64_t(uint32_t(c.idx)) << 16) ^ (uint64_t(uint8_t(c.old_code)) << 8) ^ uint8_t(c.new_code));
+        auto mix_changes = [&](const std::vector<CodeChange>& changes) {
+            for (const CodeChange& c : changes)
+                mix((uint64_t(uint32_t(c.idx)) << 16) ^ (uint64_t(uint8_t(c.old_code)) << 8) ^ uint8_t(c.new_code));
+        };
+        mix_changes(e.changes);
+        for (size_t k = 0; k < e.later.size(); ++k) {
+            mix(uint64_t(k + 1) << 48);  // the layer the changes are in
+            mix_changes(e.later[k]);
+        }
+        for (size_t k = 0; k < e.direct.size(); ++k) {
+            mix((uint64_t(k + 1) << 48) ^ (uint64_t(1) << 40));
+            mix_changes(e.direct[k]);
+        }
         for (size_t k = 0; k < e.scores.size(); ++k) mix(uint64_t(uint32_t(e.scores[k])) ^ (uint64_t(k) << 32));
     }
     return h;
@@ -168,9 +192,11 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
             const SiteClass c = site_class(sites[p].where);
             return c == SiteClass::Acc || c == SiteClass::AdderNode;
         });
-        prepare(layer, recompute);
-        const FastSweep* fast = fast_.get();
-        const std::vector<StreamInputs>& streams = streams_layer_ == layer ? streams_ : no_streams;
+        // A loopback lowering propagates its effects itself: no caches to build.
+        if (!lowering_.propagates()) prepare(layer, recompute);
+        const FastSweep* fast = lowering_.propagates() ? nullptr : fast_.get();
+        const std::vector<StreamInputs>& streams =
+            !lowering_.propagates() && streams_layer_ == layer ? streams_ : no_streams;
         std::atomic<size_t> next{0};
         auto work = [&]() {
             Lowering::Scratch ls;
@@ -199,8 +225,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                     st.effect_layer = layer;
                     st.effect_hash = h;
                     st.images = count;
-                    std::set<int> channels, pixels;
-                    const int MH = layer >= 0 ? engine_.prepared_layer(layer).MH : batch.channels;
+                    std::set<int> layers, channels, pixels;
                     for (int i = 0; i < count; ++i) {
                         const int img = first + i;
                         const LoweredEffect& e = effects[size_t(i)];
@@ -208,22 +233,39 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         int pred = gold;
                         if (!e.empty()) {
                             ++st.images_touched;
-                            if (layer + 1 == L) {
-                                const auto& gacc = golden_.image(img).trace->layers.back().acc;
-                                for (size_t k = 0; k < e.scores.size(); ++k)
-                                    if (e.scores[k] != gacc[k]) {
-                                        ++st.elements;
-                                        channels.insert(int(k) % MH);
-                                        pixels.insert(int(k) / MH);
-                                    }
-                                pred = kernels::first_max(e.scores.data(), e.scores.size());
-                            } else {
-                                for (const CodeChange& c : e.changes) {
-                                    ++st.elements;
-                                    channels.insert(c.idx % MH);
-                                    pixels.insert(c.idx / MH);
+                            // One changed element of layer l's output (loopback: of every layer, one channel set).
+                            auto touch = [&](int l, int idx) {
+                                if (e.propagated) layers.insert(l);
+                                const int mh = l >= 0 ? engine_.prepared_layer(l).MH : batch.channels;
+                                ++st.elements;
+                                channels.insert(idx % mh);
+                                pixels.insert(idx / mh);
+                            };
+                            auto count_changes = [&](int l, const std::vector<CodeChange>& changes) {
+                                for (const CodeChange& c : changes) {
+                                    touch(l, c.idx);
                                     ++st.transitions[{c.old_code, c.new_code}];
                                 }
+                            };
+                            // The classifier's scores under the fault: changed elements, prediction.
+                            auto count_scores = [&](const std::vector<int32_t>& scores) {
+                                const auto& gacc = golden_.image(img).trace->layers.back().acc;
+                                for (size_t k = 0; k < scores.size(); ++k)
+                                    if (scores[k] != gacc[k]) touch(L - 1, int(k));
+                                const auto& final_scores = scores.empty() ? gacc : scores;
+                                return kernels::first_max(final_scores.data(), final_scores.size());
+                            };
+                            if (e.propagated) {
+                                // The pattern: what the fault itself changes in each layer.
+                                for (int l = 0; l + 1 < L; ++l) count_changes(l, e.direct[size_t(l)]);
+                                for (const CodeChange& c : e.direct[size_t(L) - 1]) touch(L - 1, c.idx);
+                                const auto& gacc = golden_.image(img).trace->layers.back().acc;
+                                const auto& final_scores = e.scores.empty() ? gacc : e.scores;
+                                pred = kernels::first_max(final_scores.data(), final_scores.size());
+                            } else if (layer + 1 == L) {
+                                pred = count_scores(e.scores);
+                            } else {
+                                count_changes(layer, e.changes);
                                 if (layer < 0) {
                                     input.assign(batch.image(img), batch.image(img) + engine_.input_size());
                                     for (const CodeChange& c : e.changes) input[size_t(c.idx)] = c.new_code;
@@ -236,6 +278,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         st.correct += pred == batch.labels[size_t(img)];
                         st.changed += pred != gold;
                     }
+                    st.layers.assign(layers.begin(), layers.end());
                     st.channels.assign(channels.begin(), channels.end());
                     st.pixels.assign(pixels.begin(), pixels.end());
                     ++propagations;

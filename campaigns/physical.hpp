@@ -44,7 +44,8 @@ struct ErrorPatternStats {
     int changed = 0;              // images whose prediction the fault changed
     int images_touched = 0;       // images with any changed element
     int64_t elements = 0;         // changed elements, summed over images
-    std::vector<int> channels;    // channels touched (sorted)
+    std::vector<int> layers;      // loopback: the layers whose output changed (sorted; empty otherwise)
+    std::vector<int> channels;    // channels touched (sorted; loopback: of every layer, one set)
     std::vector<int> pixels;      // distinct pixels touched (sorted)
     std::map<std::pair<int, int>, int64_t> transitions;  // (golden code, faulty code) -> count (not for scores)
     uint64_t effect_hash = 0;     // of the lowered effects on every image (equal effects, equal results)

@@ -84,6 +84,10 @@ physical_csv::Row row_of(const FaultSite& site, const ErrorPatternStats& st, con
     r.site = fault_site_name(site);
     r.cls = std::string(site_class_name(site_class(site.where))) + (site.kind == FaultKind::Flip ? "-flip" : "");
     r.layer = st.effect_layer < 0 ? "input" : topo.layers[size_t(st.effect_layer)].name;
+    if (!st.layers.empty()) {  // loopback: every layer the fault changed
+        r.layer.clear();
+        for (size_t k = 0; k < st.layers.size(); ++k) r.layer += (k ? ";" : "") + topo.layers[size_t(st.layers[k])].name;
+    }
     r.eval = eval;
     char h[20];
     std::snprintf(h, sizeof h, "%016llx", (unsigned long long)st.effect_hash);
@@ -211,7 +215,8 @@ std::vector<physical_csv::Row> read_rows(const std::string& csv) {
 void put_stats(Words& w, const ErrorPatternStats& st) {
     w.insert(w.end(), {st.effect_layer, st.images, st.correct, st.changed, st.images_touched, st.elements,
                        int64_t(st.effect_hash), int64_t(st.channels.size()), int64_t(st.pixels.size()),
-                       int64_t(st.transitions.size())});
+                       int64_t(st.transitions.size()), int64_t(st.layers.size())});
+    w.insert(w.end(), st.layers.begin(), st.layers.end());
     w.insert(w.end(), st.channels.begin(), st.channels.end());
     w.insert(w.end(), st.pixels.begin(), st.pixels.end());
     for (const auto& [t, n] : st.transitions) w.insert(w.end(), {t.first, t.second, n});
@@ -225,7 +230,8 @@ ErrorPatternStats get_stats(WordReader& r) {
     st.images_touched = int(r.next());
     st.elements = r.next();
     st.effect_hash = uint64_t(r.next());
-    const int64_t channels = r.next(), pixels = r.next(), transitions = r.next();
+    const int64_t channels = r.next(), pixels = r.next(), transitions = r.next(), layers = r.next();
+    for (int64_t k = 0; k < layers; ++k) st.layers.push_back(int(r.next()));
     for (int64_t k = 0; k < channels; ++k) st.channels.push_back(int(r.next()));
     for (int64_t k = 0; k < pixels; ++k) st.pixels.push_back(int(r.next()));
     for (int64_t k = 0; k < transitions; ++k) {
@@ -259,10 +265,7 @@ struct PhysicalCampaign::Impl {
         lowering = std::make_unique<Lowering>(engine, accel, fifo_geometry(*hw_model, engine.layers()));
         // Fault source: per class all, N, or the sample size for the margin.
         const hw::FaultSiteCounts counts = hw_model->fault_site_counts();
-        std::vector<SiteClass> classes = opt.classes;
-        if (classes.empty())  // every class the accelerator has
-            for (int c = 0; c < kSiteClasses; ++c)
-                if (counts.per_class[c] > 0) classes.push_back(SiteClass(c));
+        const std::vector<SiteClass> classes = opt.classes.empty() ? accelerator_classes(*hw_model) : opt.classes;
         for (SiteClass cls : classes) {
             const uint64_t population = 2 * counts.per_class[int(cls)];  // sa0 and sa1 of every location
             uint64_t n = population;
@@ -278,6 +281,7 @@ struct PhysicalCampaign::Impl {
             lowering->use_schedule(&schedule);
             const int64_t last = last_cycle(schedule);
             for (SiteClass cls : classes) {
+                if (cls == SiteClass::FmBuf) continue;  // not lowered (transient_faults)
                 const auto f = transient_faults(*hw_model, {cls}, opt.flips, opt.seed, last);
                 sites.insert(sites.end(), f.begin(), f.end());
                 // Population: every location at every cycle of the run.

@@ -23,7 +23,8 @@ std::string header();  // with the newline
 // Columns, in order.
 constexpr const char* kSite = "site";            // fault site name (fault_site.hpp grammar)
 constexpr const char* kClass = "class";          // acc, adder, wmem, thr, cmp, fifo (transients: acc-flip, ...)
-constexpr const char* kLayer = "layer";          // layer whose output the fault changes ("input": the network input)
+constexpr const char* kLayer = "layer";          // layer whose output the fault changes ("input": the network input;
+                                                 // loopback: every layer it changed, ';'-separated)
 constexpr const char* kEval = "eval";            // run | reused (an earlier fault's identical effect) | collapsed (static key)
 constexpr const char* kEffect = "effect";        // hash of the lowered effect on every image (16 hex digits)
 constexpr const char* kMasked = "masked";        // 1: no activation changed on any image

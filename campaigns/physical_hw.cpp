@@ -4,6 +4,7 @@
 #include <random>
 
 #include "dataflow.hpp"
+#include "loopback.hpp"
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -12,6 +13,7 @@ namespace fatsim::campaigns {
 
 std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers) {
     std::vector<FifoGeometry> r;
+    if (std::string(accel.architecture()) == "loopback") return r;  // feature maps pass through its buffers
     for (int i = 0; i <= layers; ++i) {
         const std::string name = "fifo[" + std::to_string(i) + "]";
         const hw::Stream* s = accel.find_stream(name);
@@ -19,6 +21,14 @@ std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers
             throw std::invalid_argument(std::string(accel.architecture()) + " accelerator has no stream " + name);
         r.push_back({s->depth(), s->width()});
     }
+    return r;
+}
+
+std::vector<SiteClass> accelerator_classes(const hw::Accelerator& accel) {
+    const hw::FaultSiteCounts counts = accel.fault_site_counts();
+    std::vector<SiteClass> r;
+    for (int c = 0; c < kSiteClasses; ++c)
+        if (counts.per_class[c] > 0) r.push_back(SiteClass(c));
     return r;
 }
 
@@ -77,6 +87,7 @@ std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std:
                                         uint64_t per_class, uint64_t seed, int64_t last) {
     std::vector<FaultSite> r;
     for (SiteClass cls : classes) {
+        if (cls == SiteClass::FmBuf) continue;  // feature-map buffer flips are not lowered
         // Locations: every other one of the stuck-at list (sa0 and sa1 share one).
         const auto stuck = physical_faults(accel, {cls}, 2 * per_class, seed ^ 0x5EEDull);
         std::mt19937_64 rng(seed ^ (uint64_t(int(cls)) + 1) * 0xD1B54A32D192ED03ull);
@@ -101,8 +112,22 @@ int64_t last_cycle(const CycleSchedule& schedule) {
 }
 
 CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images) {
-    if (accel.architecture != Architecture::Dataflow)
-        throw std::invalid_argument(accel.source + ": cycle schedules are captured for the dataflow architecture only");
+    if (accel.architecture == Architecture::Loopback) {
+        // One compute iteration per cycle of the engine's compute phase, layer after layer.
+        hw::LoopbackModel m(model, accel);
+        m.load_images(batch.image(0), images);
+        CycleSchedule sched;
+        sched.iteration_cycle.resize(size_t(m.num_layers()));
+        std::vector<uint64_t> busy(size_t(m.num_layers()), 0);
+        while (!m.done()) {
+            const int64_t c = m.cycle();
+            m.tick();
+            const hw::CycleReport r = m.report();
+            for (size_t l = 0; l < r.layers.size(); ++l)
+                for (; busy[l] < r.layers[l].busy; ++busy[l]) sched.iteration_cycle[l].push_back(c);
+        }
+        return sched;
+    }
     hw::DataflowModel m(model, accel);
     m.load_images(batch.image(0), images);
     const int L = m.num_layers();

@@ -12,7 +12,7 @@
 
 namespace fatsim::campaigns {
 
-// Depth and width of fifo[0..L] of an accelerator model.
+// Depth and width of fifo[0..L] of an accelerator model (none for a loopback engine).
 std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers);
 
 // The stuck-at faults (sa0 and sa1 of every location) of the chosen classes,
@@ -21,16 +21,20 @@ std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers
 std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
                                        uint64_t per_class, uint64_t seed);
 // Transient flips: per class a seeded sample of per_class locations, each
-// flipped at a cycle drawn uniformly from [0, last_cycle].
+// flipped at a cycle drawn uniformly from [0, last_cycle] (none in the
+// feature-map buffers: their flips are not lowered).
 std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
                                         uint64_t per_class, uint64_t seed, int64_t last_cycle);
 // Last cycle at which the schedule moves anything.
 int64_t last_cycle(const CycleSchedule& schedule);
+// The classes the accelerator has sites of, in SiteClass order.
+std::vector<SiteClass> accelerator_classes(const hw::Accelerator& accel);
 // Parses "acc,adder,wmem,thr,cmp,fifo"; throws std::invalid_argument naming an unknown class.
 std::vector<SiteClass> parse_site_classes(const std::string& list);
 
 // The cycle schedule of a run of `images` images of the batch on the
-// accelerator's cycle model (for lowering transient flips).
+// accelerator's cycle model (for lowering transient flips; a loopback engine:
+// its compute iterations, layer after layer).
 CycleSchedule capture_schedule(const QnnModel& model, const AccelConfig& accel, const InputBatch& batch, int images);
 
 // Agreement of the lowering with the cycle model for one class.

@@ -80,7 +80,7 @@ const ConfigSchema& pipeline_spec_schema() {
             {"replicate",
              {path("accel", "none", "accelerator YAML: adds the folded (PE x SIMD) cost to the replication CSVs")}},
             {"physical",
-             {required(list("accels", "paths", "", "dataflow accelerator YAMLs whose physical faults are mapped")),
+             {required(list("accels", "paths", "", "dataflow or loopback accelerator YAMLs whose physical faults are mapped")),
               integer("images", 1, 10000000, std::to_string(d.physical.images), "test images of each physical campaign"),
               integer("sample", 1, 100000000, std::to_string(d.physical.sample),
                       "faults per fault class, drawn by the training seed"),

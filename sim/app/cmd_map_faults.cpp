@@ -1,6 +1,7 @@
 // map-faults: physical faults of an accelerator -> activation-level error
 // patterns and accuracy, at engine speed (campaigns/physical_campaign.hpp),
 // with --verify to check the lowering against the cycle model.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -56,10 +57,11 @@ InputBatch random_batch(const Engine& engine, const Topology& t, int n, uint64_t
 int cmd_map_faults(const Args& args) {
     po::options_description desc("fatsim map-faults options");
     desc.add_options()
-        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow) or FINN folding JSON")
+        ("accel,a", po::value<std::string>()->required(), "accelerator YAML (dataflow or loopback) or FINN folding JSON")
         ("model,m", po::value<std::string>()->required(), "model file (.fatq)")
-        ("classes", po::value<std::string>()->default_value("acc,adder,wmem,thr,cmp,fifo"),
-         "fault classes, comma-separated: acc, adder, wmem, thr, cmp, fifo")
+        ("classes", po::value<std::string>(),
+         "fault classes, comma-separated: acc, adder, wmem, thr, cmp, fifo (dataflow), fmbuf (loopback); "
+         "default: every class the accelerator has")
         ("all", po::bool_switch(), "every stuck-at fault of the classes (the default)")
         ("sample", po::value<uint64_t>(), "a seeded random sample of N faults per class")
         ("margin", po::value<double>(), "per class, the sample size for this error margin (e.g. 0.01)")
@@ -80,7 +82,7 @@ int cmd_map_faults(const Args& args) {
     add_dataset_options(desc);
     po::variables_map vm;
     const std::string usage =
-        "fatsim map-faults --accel A --model M [--classes acc,adder,wmem,thr,cmp,fifo] [--all | --sample N | "
+        "fatsim map-faults --accel A --model M [--classes acc,adder,wmem,thr,cmp,fifo,fmbuf] [--all | --sample N | "
         "--margin E [--confidence C]] [--flips N] [--images K] [--verify N] [--shard K/N] --output DIR";
     if (!parse_or_help(args, desc, vm, usage)) return 0;
     const int modes = int(vm["all"].as<bool>()) + int(vm.count("sample")) + int(vm.count("margin"));
@@ -95,14 +97,20 @@ int cmd_map_faults(const Args& args) {
     const std::string model_path = vm["model"].as<std::string>(), accel_path = vm["accel"].as<std::string>();
     const QnnModel model = load_model(model_path);
     const AccelConfig accel = load_accel_checked(accel_path, model.topology);
-    if (accel.architecture != Architecture::Dataflow)
-        throw UsageError(accel_path + " is a " + architecture_name(accel.architecture) +
-                         " accelerator; map-faults lowers the dataflow architecture's faults only (so far)");
     std::vector<SiteClass> classes;
     try {
-        classes = campaigns::parse_site_classes(vm["classes"].as<std::string>());
+        classes = vm.count("classes") ? campaigns::parse_site_classes(vm["classes"].as<std::string>())
+                                      : campaigns::accelerator_classes(*hw::make_accelerator(model, accel));
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("--classes: ") + e.what());
+    }
+    {
+        // A class the accelerator has no site of is a mistake, not an empty run.
+        const auto has = campaigns::accelerator_classes(*hw::make_accelerator(model, accel));
+        for (SiteClass c : classes)
+            if (std::find(has.begin(), has.end(), c) == has.end())
+                throw UsageError(std::string("--classes: ") + accel_path + " (" + architecture_name(accel.architecture) +
+                                 ") has no " + site_class_name(c) + " sites");
     }
     const Engine engine(model);
     InputBatch batch;

@@ -51,9 +51,6 @@ void map_faults_for_pipeline(const campaigns::PhysicalRequest& q, const InputBat
     const QnnModel model = load_model(q.model_path);
     AccelConfig accel = load_accel(q.accel_path);
     bind_folding(accel, model.topology);  // a folding written for the topology's full width
-    if (accel.architecture != Architecture::Dataflow)
-        throw std::runtime_error(q.accel_path + " (physical.accels): a " + architecture_name(accel.architecture) +
-                                 " accelerator; physical faults are lowered for the dataflow architecture only (so far)");
     campaigns::PhysicalCampaignOptions opt;
     opt.sample = q.sample;
     opt.seed = q.seed;

@@ -96,6 +96,7 @@ int Engine::classify_with(Workspace& ws, int first, const int8_t* layer_input, c
             lt.act.assign(ws.act.begin(), ws.act.begin() + n);
             lt.out.assign(out, out + ws.out[l].size());
         }
+        if (l == opt.last) return -1;
         in = out;
     }
     return -1;  // unreachable for a finalized topology: the last layer has no activation

@@ -79,6 +79,7 @@ struct ClassifyOptions {
     AccumulatorHook* hook = nullptr;
     const EngineOverrides* overrides = nullptr;
     Trace* trace = nullptr;  // receives every evaluated layer's data
+    int last = -1;           // >= 0: stop after this layer (classify_with returns -1 unless it is the classifier)
 };
 
 class Engine {

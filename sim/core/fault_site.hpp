@@ -7,8 +7,8 @@
 //   conv1.pe[3].cmp[1]:sa1                 comparator output t of PE 3
 //   fifo[2].slot[5].bit[0]:sa1             slot 5 of the FIFO in front of layer 2
 //   engine.fmbuf[0].word[9].bit[3]:sa1     feature-map buffer 0 (input) / 1 (output) of a loopback engine
-// A loopback engine runs every layer, so its sites are named `engine` in
-// place of a layer name.
+// A loopback engine runs every layer, so its sites are named `engine`
+// (kLoopbackEngine) in place of a layer name.
 // Fault kinds: `:sa0`, `:sa1` (permanent stuck-at), `:flip@C` (transient: the
 // value passing the site is inverted once, at the first pass in or after cycle C).
 #pragma once
@@ -19,6 +19,9 @@
 #include <vector>
 
 namespace fatsim {
+
+// The layer name of every site of a loopback engine.
+constexpr const char* kLoopbackEngine = "engine";
 
 // A malformed or non-existent fault site; the message names the rule broken.
 class FaultSiteError : public std::runtime_error {

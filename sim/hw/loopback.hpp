@@ -75,7 +75,7 @@ std::string format_loopback_report(const LoopbackReport& r, int pe, int simd);
 
 class LoopbackModel final : public Accelerator {
 public:
-    static constexpr const char* kEngine = "engine";  // the layer name of every site
+    static constexpr const char* kEngine = kLoopbackEngine;  // the layer name of every site
 
     LoopbackModel(const QnnModel& model, const AccelConfig& accel, DataflowOptions opt = {});
     ~LoopbackModel() override;

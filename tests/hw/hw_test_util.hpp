@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "dataset.hpp"
 #include "topology.hpp"
 
 namespace fatsim::hw_testing {
@@ -48,12 +49,45 @@ inline AccelConfig make_accel(const Topology& topo, const Folding& f, int fifo_d
     return a;
 }
 
+// A loopback engine of PE x SIMD lanes with room for every test layer.
+inline AccelConfig make_loopback(const Topology& topo, int pe, int simd, Schedule s = Schedule::Interleaved,
+                          bool double_buffer = false) {
+    AccelConfig a;
+    a.source = "test:loopback_" + std::to_string(pe) + "x" + std::to_string(simd);
+    a.architecture = Architecture::Loopback;
+    a.clock_mhz = 100;
+    a.dataflow.fifo_depths.clear();
+    a.loopback.pe = pe;
+    a.loopback.simd = simd;
+    a.loopback.schedule = s;
+    a.loopback.double_buffer = double_buffer;
+    a.loopback.mem_bytes_per_cycle = 4;
+    a.loopback.mem_latency = 10;
+    a.loopback.weight_buffer_words = 1 << 16;  // room for the 1 x 1 engine
+    a.loopback.threshold_buffer_words = 1 << 12;
+    const auto errs = validate_folding(a, topo);
+    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
+    return a;
+}
+
 inline std::vector<int8_t> random_images(const Topology& t, int n, unsigned seed) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> px(-128, 127);
     std::vector<int8_t> in(size_t(n) * t.in_dim * t.in_dim * t.in_channels);
     for (auto& v : in) v = int8_t(px(rng));
     return in;
+}
+
+// A batch of n random images with random labels.
+inline InputBatch batch_of(const Topology& t, int n, unsigned seed) {
+    InputBatch b;
+    b.count = n;
+    b.dim = t.in_dim;
+    b.channels = t.in_channels;
+    b.data = random_images(t, n, seed);
+    std::mt19937 rng(seed);
+    for (int i = 0; i < n; ++i) b.labels.push_back(uint8_t(rng() % 10));
+    return b;
 }
 
 }  // namespace fatsim::hw_testing

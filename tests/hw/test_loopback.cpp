@@ -25,26 +25,6 @@ namespace {
 
 std::vector<int32_t> widen(const std::vector<int8_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
-AccelConfig make_loopback(const Topology& topo, int pe, int simd, Schedule s = Schedule::Interleaved,
-                          bool double_buffer = false) {
-    AccelConfig a;
-    a.source = "test:loopback_" + std::to_string(pe) + "x" + std::to_string(simd);
-    a.architecture = Architecture::Loopback;
-    a.clock_mhz = 100;
-    a.dataflow.fifo_depths.clear();
-    a.loopback.pe = pe;
-    a.loopback.simd = simd;
-    a.loopback.schedule = s;
-    a.loopback.double_buffer = double_buffer;
-    a.loopback.mem_bytes_per_cycle = 4;
-    a.loopback.mem_latency = 10;
-    a.loopback.weight_buffer_words = 1 << 16;  // room for the 1 x 1 engine
-    a.loopback.threshold_buffer_words = 1 << 12;
-    const auto errs = validate_folding(a, topo);
-    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
-    return a;
-}
-
 // Every layer's pre-pool map, output map and the class scores equal the golden engine's.
 void expect_matches_golden(const LoopbackModel& hw, const QnnModel& m, const std::vector<int8_t>& images, int n) {
     const Engine engine(m);

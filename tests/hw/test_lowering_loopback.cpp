@@ -1,0 +1,261 @@
+// Physical faults of a loopback engine lowered onto the golden engine
+// (campaigns/lowering.hpp) against the loopback cycle model with the fault
+// armed: every class (acc, adder, wmem, thr, cmp, fmbuf), W1A1 / W2A2 /
+// W1A2, engines whose PE and SIMD divide the layers and engines whose do
+// not, every schedule; random samples of sites plus sites that change
+// something, every layer's output and the scores image by image (100 %
+// agreement). Also: one fault changes several layers; the campaign path
+// (PhysicalEvaluator) predicts what a full re-inference predicts; clear
+// errors for sites a loopback engine does not have.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <set>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "hw_test_util.hpp"
+#include "lowering_test_util.hpp"
+#include "loopback.hpp"
+#include "physical_hw.hpp"
+#include "small_nets.hpp"
+
+using namespace fatsim;
+using namespace fatsim::campaigns;
+using fatsim::testing::small_topology;
+using namespace fatsim::hw_testing;
+
+namespace {
+
+constexpr int kImages = 3;
+constexpr int kSitesPerClass = 6;
+constexpr int kEffective = 3;
+
+const std::vector<SiteClass> kClasses = {SiteClass::Acc,       SiteClass::AdderNode,  SiteClass::WeightWord,
+                                         SiteClass::Threshold, SiteClass::Comparator, SiteClass::FmBuf};
+
+// Buffers just large enough for the layers, so that sampled sites land in
+// words the layers use.
+AccelConfig tight_loopback(const Topology& topo, int pe, int simd, Schedule s) {
+    AccelConfig a = make_loopback(topo, pe, simd, s);
+    LoopbackConfig& lb = a.loopback;
+    lb.weight_buffer_words = lb.threshold_buffer_words = lb.ifm_buffer_words = lb.ofm_buffer_words = 1;
+    for (int l = 0; l < int(topo.layers.size()); ++l) {
+        const LayerSpec& sp = topo.layers[size_t(l)];
+        const FoldingMap f = FoldingMap::with_partial_folds(sp.mh(), sp.mw(), pe, simd, s);
+        const int T = layer_geometry(topo, l).thresholds;
+        lb.weight_buffer_words = std::max(lb.weight_buffer_words, f.weight_words());
+        lb.threshold_buffer_words = std::max(lb.threshold_buffer_words, f.nf * std::max(T, 1));
+        lb.ifm_buffer_words = std::max(lb.ifm_buffer_words, sp.in_dim * sp.in_dim * ((sp.in_channels + simd - 1) / simd));
+        lb.ofm_buffer_words = std::max(lb.ofm_buffer_words, sp.pooled_dim * sp.pooled_dim * f.nf);
+    }
+    const auto errs = validate_folding(a, topo);
+    EXPECT_TRUE(errs.empty()) << (errs.empty() ? "" : errs[0]);
+    return a;
+}
+
+struct Case {
+    int w, a, pe, simd;
+    Schedule schedule;
+};
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+    const Case& c = i.param;
+    return "W" + std::to_string(c.w) + "A" + std::to_string(c.a) + "_pe" + std::to_string(c.pe) + "_simd" +
+           std::to_string(c.simd) + "_" + schedule_name(c.schedule);
+}
+
+class LoopbackLoweringVsCycleModel : public ::testing::TestWithParam<Case> {};
+
+// One case's network, engine, images and cycle model (seeded per test).
+struct CaseSetup {
+    Topology topo;
+    QnnModel m;
+    AccelConfig accel;
+    Engine engine;
+    InputBatch batch;
+    std::unique_ptr<hw::Accelerator> hw_model;
+    CaseSetup(const Case& c, uint64_t seed)
+        : topo(small_topology(c.w, c.a)),
+          m(random_model(topo, seed + 10 * c.w + c.a + c.pe)),
+          accel(tight_loopback(topo, c.pe, c.simd, c.schedule)),
+          engine(m),
+          batch(batch_of(topo, kImages, unsigned(seed / 10 + c.pe))),
+          hw_model(hw::make_accelerator(m, accel)) {}
+};
+
+TEST_P(LoopbackLoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
+    const Case c = GetParam();
+    const CaseSetup x(c, 300);
+    auto sites = physical_faults(*x.hw_model, kClasses, kSitesPerClass, 42 + c.pe * 7 + c.simd);
+    // Per class the sample, or every fault of a smaller class (2 per location).
+    const auto counts = x.hw_model->fault_site_counts();
+    const auto sampled = [&](SiteClass k) { return std::min<uint64_t>(kSitesPerClass, 2 * counts.per_class[int(k)]); };
+    uint64_t total = 0;
+    for (SiteClass k : kClasses) total += sampled(k);
+    ASSERT_EQ(sites.size(), total);
+    const Lowering lowering(x.engine, x.accel, fifo_geometry(*x.hw_model, x.engine.layers()));
+    ASSERT_TRUE(lowering.propagates());
+    const GoldenTraces golden(x.engine, x.batch, 0, kImages, 1);
+    // Per class a few sites that do change something, so that agreement is
+    // not on golden outputs only; and faults that change several layers.
+    int effective[kSiteClasses] = {}, multi_layer = 0;
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (const FaultSite& site : physical_faults(*x.hw_model, kClasses, 300, 5 + c.pe)) {
+        lowering.check(site);
+        int& n = effective[int(site_class(site.where))];
+        if (n >= kEffective) continue;
+        for (int i = 0; i < kImages; ++i) {
+            lowering.lower(site, i, golden.image(i), s, e);
+            if (!e.empty()) {
+                ++n;
+                multi_layer += !e.later.empty() || (!e.changes.empty() && !e.scores.empty());
+                sites.push_back(site);
+                break;
+            }
+        }
+    }
+    for (SiteClass k : kClasses) EXPECT_EQ(effective[int(k)], kEffective) << site_class_name(k);
+    EXPECT_GT(multi_layer, 0) << "no fault changed more than one layer";
+    const auto agreement = verify_lowering(x.m, x.accel, x.engine, x.batch, kImages, sites);
+    ASSERT_EQ(agreement.size(), kClasses.size());
+    for (const ClassAgreement& a : agreement) {
+        EXPECT_EQ(uint64_t(a.sites), sampled(a.cls) + kEffective) << site_class_name(a.cls);
+        EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
+    }
+}
+
+// Layers: c0 27x8, c1 72x70, c2 280x16, f0 144x20, f1 20x10 (MW x MH).
+// PE 2 divides every MH and SIMD 9 the MW of c0, c1, f0; PE 3 x SIMD 5
+// divides none (partial folds of channels and lanes).
+INSTANTIATE_TEST_SUITE_P(Engines, LoopbackLoweringVsCycleModel,
+                         ::testing::Values(Case{1, 1, 2, 9, Schedule::Interleaved}, Case{1, 1, 3, 5, Schedule::Interleaved},
+                                           Case{2, 2, 2, 9, Schedule::Interleaved}, Case{2, 2, 3, 5, Schedule::Interleaved},
+                                           Case{1, 2, 3, 5, Schedule::Blocked}, Case{2, 2, 3, 5, Schedule::Pixel},
+                                           Case{1, 1, 2, 9, Schedule::Pixel}),
+                         case_name);
+
+// Transient flips: the one value passing the site at the first pass in or
+// after the flip's cycle, in whichever layer the engine runs then (the
+// captured loopback schedule); feature-map buffer flips are refused.
+TEST_P(LoopbackLoweringVsCycleModel, TransientFlipsAgree) {
+    const Case c = GetParam();
+    const CaseSetup x(c, 400);
+    const CycleSchedule schedule = capture_schedule(x.m, x.accel, x.batch, kImages);
+    const int64_t last = last_cycle(schedule);
+    Lowering lowering(x.engine, x.accel, fifo_geometry(*x.hw_model, x.engine.layers()));
+    EXPECT_THROW(lowering.check(parse_fault_site("engine.pe[0].acc.bit[0]:flip@5")), FaultSiteError);  // no schedule yet
+    lowering.use_schedule(&schedule);
+    EXPECT_THROW(lowering.check(parse_fault_site("engine.fmbuf[0].word[0].bit[0]:flip@5")), FaultSiteError);
+    const GoldenTraces golden(x.engine, x.batch, 0, kImages, 1);
+    const std::vector<SiteClass> classes(kClasses.begin(), kClasses.end() - 1);  // not fmbuf
+    std::mt19937_64 rng(91 + c.pe);
+    std::vector<FaultSite> sites;
+    int effective[kSiteClasses] = {}, sampled[kSiteClasses] = {};
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (FaultSite site : physical_faults(*x.hw_model, classes, 300, 17 + c.pe)) {
+        site.kind = FaultKind::Flip;
+        site.cycle = int64_t(rng() % uint64_t(last + 1));
+        const int k = int(site_class(site.where));
+        const bool changes = changes_something(lowering, site, golden, kImages, s, e);
+        if (sampled[k] < 4) ++sampled[k], effective[k] += changes, sites.push_back(site);
+        else if (changes && effective[k] < 4) ++effective[k], sites.push_back(site);
+    }
+    for (SiteClass k : classes) EXPECT_GT(effective[int(k)], 0) << site_class_name(k);
+    for (const ClassAgreement& a : verify_lowering(x.m, x.accel, x.engine, x.batch, kImages, sites))
+        EXPECT_EQ(a.agree, a.sites) << site_class_name(a.cls) << ": " << a.first_mismatch;
+}
+
+// The campaign path predicts what a full re-inference of the lowered effect
+// predicts; its pattern is what the fault itself changes in each layer: a
+// PE's acc / adder / cmp fault only that PE's channels {c : c mod PE = p}.
+TEST(LoopbackLowering, EvaluatorMatchesReinference) {
+    const Topology topo = small_topology(2, 2);
+    const QnnModel m = random_model(topo, 5);
+    const int PE = 3;
+    const AccelConfig accel = tight_loopback(topo, PE, 5, Schedule::Interleaved);
+    const Engine engine(m);
+    const InputBatch batch = batch_of(topo, 6, 3);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+    const auto sites = physical_faults(*hw_model, kClasses, 10, 9);
+    PhysicalEvaluator ev(engine, lowering, golden, 2);
+    std::vector<ErrorPatternStats> stats(sites.size());
+    ev.run(sites, nullptr, [&](size_t k, const ErrorPatternStats& st) {
+        stats[k] = st;
+        return true;
+    });
+    Lowering::Scratch s;
+    LoweredEffect e;
+    int several_layers = 0;
+    for (size_t k = 0; k < sites.size(); ++k) {
+        const SiteClass cls = site_class(sites[k].where);
+        const bool pe_local = cls == SiteClass::Acc || cls == SiteClass::AdderNode || cls == SiteClass::Comparator;
+        const int pe = std::visit([](const auto& x) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, FifoBit> ||
+                          std::is_same_v<std::decay_t<decltype(x)>, FmBufBit>) return -1;
+            else return x.pe;
+        }, sites[k].where);
+        int correct = 0;
+        int64_t elements = 0;
+        for (int i = 0; i < batch.count; ++i) {
+            lowering.lower(sites[k], i, golden.image(i), s, e);
+            int pred = 0;
+            lowered_layer_outputs(engine, golden.image(i), e, &pred);
+            correct += pred == batch.labels[size_t(i)];
+            for (size_t l = 0; l < e.direct.size(); ++l) {
+                elements += int64_t(e.direct[l].size());
+                if (!pe_local) continue;
+                // Only outputs the PE computes in that layer (outputs_of_pe, pre-pool).
+                const LayerSpec& sp = topo.layers[l];
+                std::set<int> own;
+                for (const OutputPos& o : outputs_of_pe(lowering.folding(int(l)), sp.out_dim * sp.out_dim, pe))
+                    own.insert(o.channel);
+                for (const CodeChange& c : e.direct[l])
+                    EXPECT_TRUE(own.count(c.idx % sp.mh())) << fault_site_name(sites[k]) << " layer " << l;
+            }
+        }
+        EXPECT_EQ(stats[k].correct, correct) << fault_site_name(sites[k]);
+        EXPECT_EQ(stats[k].elements, elements) << fault_site_name(sites[k]);
+        several_layers += stats[k].layers.size() > 1;
+        if (pe_local)  // interleaved: channels c mod PE = p in every layer
+            for (int c : stats[k].channels) EXPECT_EQ(c % PE, pe) << fault_site_name(sites[k]) << " channel " << c;
+    }
+    EXPECT_GT(several_layers, 0) << "no fault's pattern spans several layers";
+}
+
+TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
+    const Topology topo = small_topology(1, 1);
+    const QnnModel m = random_model(topo, 1);
+    const AccelConfig accel = tight_loopback(topo, 2, 9, Schedule::Interleaved);
+    const Engine engine(m);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    auto message = [&](const std::string& site) {
+        try {
+            lowering.check(parse_fault_site(site));
+        } catch (const FaultSiteError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_NE(message("engine.pe[0].acc.bit[0]:flip@5").find("needs the cycle schedule"), std::string::npos);
+    EXPECT_NE(message("engine.fmbuf[1].word[0].bit[0]:flip@5").find("feature-map buffers are not lowered"), std::string::npos);
+    EXPECT_NE(message("c0.pe[0].acc.bit[0]:sa1").find("names its sites 'engine'"), std::string::npos);
+    EXPECT_NE(message("fifo[1].slot[0].bit[0]:sa1").find("no FIFOs"), std::string::npos);
+    EXPECT_NE(message("engine.pe[2].acc.bit[0]:sa1").find("pe 2 out of range"), std::string::npos);
+    EXPECT_NE(message("engine.fmbuf[2].word[0].bit[0]:sa1").find("feature-map buffer 2"), std::string::npos);
+    EXPECT_NE(message("engine.wmem.pe[0].word[99999].bit[0]:sa1").find("weight buffer word"), std::string::npos);
+    EXPECT_EQ(message("engine.fmbuf[1].word[0].bit[0]:sa1"), "");
+    // The dataflow lowering names the architecture a buffer site belongs to.
+    const AccelConfig df = make_accel(topo, kFoldings[2], 2);
+    auto df_model = hw::make_accelerator(m, df);
+    const Lowering dfl(engine, df, fifo_geometry(*df_model, engine.layers()));
+    EXPECT_THROW(dfl.check(parse_fault_site("engine.fmbuf[0].word[0].bit[0]:sa1")), FaultSiteError);
+}
+
+}  // namespace
