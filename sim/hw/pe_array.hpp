@@ -77,6 +77,12 @@ public:
         if (__builtin_expect(hook.armed, 0)) accumulate_hooked(p, nf, sf, x);
         else accumulate_fast(p, nf, sf, x);
     }
+    // The same for a whole fold at once (no fault armed): every PE's
+    // accumulator becomes the sum over sf = 0..SF-1 of the dot products of
+    // weight word (nf, sf) and input word sf of x (XNOR: x.bits holds SF words
+    // of word_limbs limbs; MAC: x.values SF words of SIMD values). Equal to SF
+    // calls of accumulate(p, nf, sf, ...) on those words.
+    void accumulate_fold(const LayerProgram& p, int nf, const PeInput& x);
     // Pixel schedule: PE k (< pes) adds the dot product of its own input x[k]
     // and the weight word (channel, sf) broadcast from the channel's bank.
     void accumulate_pixels(const LayerProgram& p, int channel, int sf, const PeInput* x, int pes);
@@ -85,6 +91,8 @@ public:
     int64_t output(const LayerProgram& p, int pe, int nf);
     // The same with the thresholds of bank `bank`, fold nf (pixel schedule: the channel's).
     int64_t output_of(const LayerProgram& p, int pe, int bank, int nf);
+    // Every PE's output for fold nf ORed into a zeroed stream word (PE lanes of out_bits).
+    void output_word(const LayerProgram& p, int nf, uint64_t* word);
     void clear();
     const std::vector<int32_t>& accumulators() const { return acc_; }
 
