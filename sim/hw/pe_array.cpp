@@ -38,6 +38,14 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
         last_mask.assign(size_t(word_limbs), 0);
         for (int e = 0; e < last_lanes; ++e) last_mask[size_t(e >> 6)] |= uint64_t(1) << (e & 63);
     }
+    if (geom.xnor) {
+        dense_limbs = limbs_for(fold.sf * simd);
+        wdense.assign(size_t(fold.pe) * fold.nf * dense_limbs, 0);
+        for (int pe = 0; pe < fold.pe; ++pe)
+            for (int f = 0; f < fold.nf; ++f)
+                for (int s = 0; s < fold.sf; ++s)
+                    pack_dense(weight_bits(pe, fold.weight_word(f, s)), s, &wdense[(size_t(pe) * fold.nf + f) * dense_limbs]);
+    }
     if (geom.has_act) {
         const int T = geom.thresholds;
         thr.assign(size_t(fold.pe) * fold.nf * T, 0);
@@ -48,6 +56,14 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
                     thr[size_t(pe) * fold.nf * T + fold.threshold_word(f, t, T)] =
                         row < mh ? params.thresholds[size_t(row) * T + t] : 0;
             }
+    }
+}
+
+void LayerProgram::pack_dense(const uint64_t* word, int s, uint64_t* dense) const {
+    const int simd = fold.simd, lanes = fold.lanes_in_fold(s);
+    for (int done = 0; done < lanes; done += 64) {
+        const int n = std::min(64, lanes - done);
+        or_bits(dense, s * simd + done, n, get_bits(word, done, n));
     }
 }
 
@@ -129,10 +145,9 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
 void PeArray::accumulate_fold(const LayerProgram& p, int nf, const PeInput& x) {
     const int PE = p.fold.pe, SIMD = p.fold.simd, SF = p.fold.sf, word = p.fold.weight_word(nf, 0);
     if (p.geom.xnor) {
-        const uint64_t* mask = p.last_mask.empty() ? nullptr : p.last_mask.data();
-        const int lanes = p.fold.lanes_in_fold(SF - 1);
+        const int lanes = (SF - 1) * SIMD + p.fold.lanes_in_fold(SF - 1);  // idle lanes are 0 on both sides
         for (int pe = 0; pe < PE; ++pe)
-            acc_[pe] = xnor_matches(x.bits, p.weight_bits(pe, word), SF, p.word_limbs, SIMD, mask, lanes);
+            acc_[pe] = lanes - kernels::mismatches(x.bits, p.dense_weights(pe, nf), p.dense_limbs);
     } else {
         for (int pe = 0; pe < PE; ++pe) acc_[pe] = mac_sum(x.values, p.weight_values(pe, word), SF * SIMD);
     }

@@ -228,6 +228,7 @@ Mvtu::Mvtu(LayerProgram program, Stream* in, Stream* out, int images)
     // Pixel: two input buffers of PE windows, two output buffers of PE pixels.
     const size_t windows = f.schedule == Schedule::Pixel ? size_t(2) * f.pe : 1;
     if (prog_.geom.xnor) ibits_.assign(windows * f.sf * prog_.word_limbs, 0);
+    if (prog_.geom.xnor) idense_.assign(size_t(prog_.dense_limbs), 0);
     else ival_.assign(windows * f.sf * f.simd, 0);
     if (f.schedule == Schedule::Pixel) {
         obuf_.assign(size_t(2) * f.pe * f.rows, 0);
@@ -298,8 +299,12 @@ bool Mvtu::tick() {
     // once when the output is due (the accumulators are seen only there);
     // armed, every step passes the hook in its own cycle.
     if (sf_ == 0) fold_at_once_ = fold_at_once_allowed_ && !array_.hook.armed;
+    if (need_in && prog_.geom.xnor && fold_at_once_allowed_) {  // the dense copy of the input words
+        if (sf_ == 0) zero_limbs(idense_.data(), prog_.dense_limbs);
+        prog_.pack_dense(&ibits_[size_t(sf_) * prog_.word_limbs], sf_, idense_.data());
+    }
     PeInput x;
-    if (prog_.geom.xnor) x.bits = &ibits_[fold_at_once_ ? 0 : size_t(sf_) * prog_.word_limbs];
+    if (prog_.geom.xnor) x.bits = fold_at_once_ ? idense_.data() : &ibits_[size_t(sf_) * prog_.word_limbs];
     else x.values = &ival_[fold_at_once_ ? 0 : size_t(sf_) * prog_.fold.simd];
     if (!fold_at_once_) array_.accumulate(prog_, nf_, sf_, x);
     else if (need_out) array_.accumulate_fold(prog_, nf_, x);

@@ -166,6 +166,7 @@ private:
     bool fold_at_once_allowed_ = true;
     std::vector<uint64_t> ibits_;  // input buffer, XNOR: [sf][limb]; pixel: [buffer][pe][sf][limb]
     std::vector<int16_t> ival_;    // input buffer, MAC:  [sf][s];    pixel: [buffer][pe][sf][s]
+    std::vector<uint64_t> idense_;  // XNOR: the input words packed for a fold at once (pack_dense)
     // Pixel schedule: groups per image, the stage counters (global group
     // index; compute's channel is nf_, its fold sf_) and the buffers' state.
     int groups_ = 0, total_groups_ = 0;
