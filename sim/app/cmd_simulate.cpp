@@ -290,8 +290,8 @@ int cmd_bench_hw(const Args& args) {
         bool event_driven, systemc;
         int64_t cycles = 0;
         double secs = 0, cpu = 0;
-        hw::CycleReport report;
-        std::vector<std::vector<int32_t>> scores;
+        hw::CycleReport report{};
+        std::vector<std::vector<int32_t>> scores{};
     };
     std::vector<Run> runs = {{"SystemC kernel, every edge, reference model (baseline)", false, true},
                              {"plain C++ loop, reference model", false, false},

@@ -45,6 +45,14 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
             for (int f = 0; f < fold.nf; ++f)
                 for (int s = 0; s < fold.sf; ++s)
                     pack_dense(weight_bits(pe, fold.weight_word(f, s)), s, &wdense[(size_t(pe) * fold.nf + f) * dense_limbs]);
+    } else {
+        const int n = fold.sf * simd;
+        dense_values = (n + 31) / 32 * 32;
+        wvdense.assign(size_t(fold.pe) * fold.nf * dense_values, 0);
+        for (int pe = 0; pe < fold.pe; ++pe)
+            for (int f = 0; f < fold.nf; ++f)
+                std::copy(weight_values(pe, fold.weight_word(f, 0)), weight_values(pe, fold.weight_word(f, 0)) + n,
+                          &wvdense[(size_t(pe) * fold.nf + f) * dense_values]);
     }
     if (geom.has_act) {
         const int T = geom.thresholds;
@@ -143,13 +151,13 @@ void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInp
 }
 
 void PeArray::accumulate_fold(const LayerProgram& p, int nf, const PeInput& x) {
-    const int PE = p.fold.pe, SIMD = p.fold.simd, SF = p.fold.sf, word = p.fold.weight_word(nf, 0);
+    const int PE = p.fold.pe, SIMD = p.fold.simd, SF = p.fold.sf;
     if (p.geom.xnor) {
         const int lanes = (SF - 1) * SIMD + p.fold.lanes_in_fold(SF - 1);  // idle lanes are 0 on both sides
         for (int pe = 0; pe < PE; ++pe)
             acc_[pe] = lanes - kernels::mismatches(x.bits, p.dense_weights(pe, nf), p.dense_limbs);
     } else {
-        for (int pe = 0; pe < PE; ++pe) acc_[pe] = mac_sum(x.values, p.weight_values(pe, word), SF * SIMD);
+        for (int pe = 0; pe < PE; ++pe) acc_[pe] = mac_sum(x.values, p.dense_weight_values(pe, nf), p.dense_values);
     }
 }
 

@@ -31,6 +31,10 @@ struct LayerProgram {
     // (word s at bit s*SIMD; idle lanes 0): [pe][nf][dense_limbs].
     int dense_limbs = 0;
     std::vector<uint64_t> wdense;
+    // MAC: the same per PE and fold as SF*SIMD values, zero-padded to
+    // dense_values (a multiple of 32, so that the sum runs in whole vectors).
+    int dense_values = 0;
+    std::vector<int16_t> wvdense;
 
     // colmap: stream column -> weight matrix column (stream_column_map).
     LayerProgram(std::string name, const LayerGeometry& geom, const FoldingMap& fold, int reps,
@@ -44,6 +48,9 @@ struct LayerProgram {
     }
     const uint64_t* dense_weights(int pe, int f) const {
         return &wdense[(size_t(pe) * fold.nf + f) * dense_limbs];
+    }
+    const int16_t* dense_weight_values(int pe, int f) const {
+        return &wvdense[(size_t(pe) * fold.nf + f) * dense_values];
     }
     // ORs input word s (word_limbs limbs, lanes of a partial last fold only)
     // into a zeroed dense input of dense_limbs limbs, at bit s*SIMD.
@@ -90,7 +97,8 @@ public:
     // The same for a whole fold at once (no fault armed): every PE's
     // accumulator becomes the sum over sf = 0..SF-1 of the dot products of
     // weight word (nf, sf) and input word sf of x (XNOR: x.bits holds the SF
-    // words packed by pack_dense; MAC: x.values SF words of SIMD values).
+    // words packed by pack_dense; MAC: x.values SF words of SIMD values, then
+    // zeros up to dense_values).
     // Equal to SF calls of accumulate(p, nf, sf, ...) on those words.
     void accumulate_fold(const LayerProgram& p, int nf, const PeInput& x);
     // Pixel schedule: PE k (< pes) adds the dot product of its own input x[k]

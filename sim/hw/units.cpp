@@ -229,7 +229,7 @@ Mvtu::Mvtu(LayerProgram program, Stream* in, Stream* out, int images)
     const size_t windows = f.schedule == Schedule::Pixel ? size_t(2) * f.pe : 1;
     if (prog_.geom.xnor) ibits_.assign(windows * f.sf * prog_.word_limbs, 0);
     if (prog_.geom.xnor) idense_.assign(size_t(prog_.dense_limbs), 0);
-    else ival_.assign(windows * f.sf * f.simd, 0);
+    else ival_.assign(std::max(windows * f.sf * f.simd, size_t(prog_.dense_values)), 0);  // zeros past SF words
     if (f.schedule == Schedule::Pixel) {
         obuf_.assign(size_t(2) * f.pe * f.rows, 0);
         pin_.assign(size_t(f.pe), PeInput{});
