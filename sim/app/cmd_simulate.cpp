@@ -11,6 +11,7 @@
 #include "accelerator.hpp"
 #include "app.hpp"
 #include "config.hpp"
+#include "dataflow.hpp"
 #include "engine.hpp"
 #include "loopback.hpp"
 #include "model.hpp"
@@ -140,6 +141,8 @@ int cmd_simulate(const Args& args) {
          "arm a physical fault site, e.g. conv1.pe[3].acc.bit[7]:sa1 (repeat for several at once)")
         ("fifo-depth-min", po::value<int>()->default_value(0), "raise every inter-layer FIFO to at least this depth")
         ("check-layers", po::bool_switch(), "compare every layer's stream with the golden engine (more memory)")
+        ("every-edge", po::bool_switch(),
+         "tick the model on every clock edge, every cycle (the reference path; --vcd implies the edges)")
         ("random-inputs", po::value<uint64_t>(), "use random int8 images with this seed instead of a dataset")
         ("json", po::bool_switch(), "print the result as JSON");
     add_dataset_options(desc);
@@ -187,8 +190,10 @@ int cmd_simulate(const Args& args) {
     if (vm.count("vcd"))
         hw::trace_streams_vcd(sim, vm["vcd"].as<std::string>(), split_commas(vm["trace"].as<std::string>()));
 
+    const bool every_edge = vm["every-edge"].as<bool>();
+    if (auto* df = dynamic_cast<hw::DataflowModel*>(&sim)) df->set_fast_path(!every_edge);
     const auto t0 = std::chrono::steady_clock::now();
-    const int64_t cycles = hw::run_systemc(sim, acc.clock_mhz);
+    const int64_t cycles = hw::run_systemc(sim, acc.clock_mhz, every_edge);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (vm.count("vcd")) hw::close_vcd();
 
@@ -273,29 +278,59 @@ int cmd_bench_hw(const Args& args) {
     for (auto& v : data) v = int8_t(int(rng() & 0xFF) - 128);
     const std::unique_ptr<hw::Accelerator> accel = hw::make_accelerator(model, acc);
     hw::Accelerator& sim = *accel;
+    auto* df = dynamic_cast<hw::DataflowModel*>(&sim);
     sim.load_images(data.data(), n);
-    // plain C++ loop, then the same model under the SystemC kernel
-    auto t0 = std::chrono::steady_clock::now();
-    const int64_t c_plain = sim.run();
-    const double s_plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    sim.reset();
-    t0 = std::chrono::steady_clock::now();
-    const int64_t c_sc = hw::run_systemc(sim, acc.clock_mhz);
-    const double s_sc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Four runs of the same model and images: the reference (every cycle
+    // ticked, under the kernel on every clock edge, as before the event-driven
+    // run; and in a plain loop), then the event-driven model in a plain loop
+    // and under the kernel. Each must give the same cycles, cycle report and
+    // class scores as the reference.
+    struct Run {
+        const char* label;
+        bool event_driven, systemc;
+        int64_t cycles = 0;
+        double secs = 0, cpu = 0;
+        hw::CycleReport report{};
+        std::vector<std::vector<int32_t>> scores{};
+    };
+    std::vector<Run> runs = {{"SystemC kernel, every edge, reference model (baseline)", false, true},
+                             {"plain C++ loop, reference model", false, false},
+                             {"plain C++ loop, fast path (event-driven)", true, false},
+                             {"SystemC kernel, fast path (event-driven)", true, true}};
+    for (Run& r : runs) {
+        if (df) df->set_fast_path(r.event_driven);
+        sim.reset();
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::clock_t cpu0 = std::clock();
+        r.cycles = r.systemc ? hw::run_systemc(sim, acc.clock_mhz, !r.event_driven) : sim.run();
+        r.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        r.cpu = double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+        r.report = sim.report();
+        for (int i = 0; i < n; ++i) r.scores.push_back(sim.scores(i));
+    }
     const Engine engine(model);
     auto ws = engine.make_workspace();
     int same = 0;
     for (int i = 0; i < n; ++i) {
         Trace tr;
         engine.classify(*ws, data.data() + i * engine.input_size(), {}, &tr);
-        same += sim.scores(i) == tr.layers.back().acc;
+        same += runs.back().scores[size_t(i)] == tr.layers.back().acc;
     }
     std::printf("bench hw: %s, %s, %d images back to back\n", vm["accel"].as<std::string>().c_str(), topo.name.c_str(), n);
-    std::printf("  SystemC kernel : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
-                (long long)c_sc, s_sc, c_sc / s_sc / 1e6, n / s_sc);
-    std::printf("  plain C++ loop : %lld cycles in %.3f s = %.2f M simulated cycles/s, %.1f images/s\n",
-                (long long)c_plain, s_plain, c_plain / s_plain / 1e6, n / s_plain);
+    for (const Run& r : runs)
+        std::printf("  %-55s: %lld cycles in %.3f s = %5.2f M simulated cycles/s, %6.1f images/s (%.2f M cycles per CPU second)\n",
+                    r.label, (long long)r.cycles, r.secs, r.cycles / r.secs / 1e6, n / r.secs,
+                    r.cpu > 0 ? r.cycles / r.cpu / 1e6 : 0.0);
+    const Run &base = runs[0], &fast = runs.back();
+    std::printf("  speed-up through the SystemC kernel: %.2f x (%.2f x per CPU second)\n", base.secs / fast.secs,
+                base.cpu > 0 && fast.cpu > 0 ? base.cpu / fast.cpu : 0.0);
+    int differ = 0;
+    for (const Run& r : runs) differ += r.cycles != base.cycles || r.report != base.report || r.scores != base.scores;
+    std::printf("  agreement      : %s (%d of %zu runs differ from the baseline in cycles, per-layer cycle report, "
+                "FIFO peaks or class scores)\n",
+                differ ? "MISMATCH" : "identical", differ, runs.size() - 1);
     std::printf("  golden check   : %d/%d images with identical class scores\n", same, n);
+    if (differ) same = -1;
     const std::string lb_path = vm["loopback"].as<std::string>();
     if (!lb_path.empty()) same -= bench_loopback(lb_path, model, data, n) ? 0 : 1;
     return same == n ? 0 : 1;

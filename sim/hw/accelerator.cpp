@@ -21,6 +21,21 @@ uint64_t FaultSiteCounts::total() const {
     return n;
 }
 
+bool operator==(const LayerCycles& a, const LayerCycles& b) {
+    return a.name == b.name && a.pe == b.pe && a.simd == b.simd && a.nf == b.nf && a.sf == b.sf && a.reps == b.reps &&
+           a.expected == b.expected && a.busy == b.busy && a.stall_in == b.stall_in && a.stall_out == b.stall_out &&
+           a.swg_expected == b.swg_expected && a.swg_busy == b.swg_busy && a.swg_simd == b.swg_simd;
+}
+bool operator==(const FifoReport& a, const FifoReport& b) {
+    return a.name == b.name && a.depth == b.depth && a.width == b.width && a.peak == b.peak;
+}
+bool operator==(const CycleReport& a, const CycleReport& b) {
+    return a.images == b.images && a.total_cycles == b.total_cycles && a.first_latency == b.first_latency &&
+           a.steady_interval == b.steady_interval && a.bottleneck == b.bottleneck &&
+           a.bottleneck_layer == b.bottleneck_layer && a.clock_mhz == b.clock_mhz && a.layers == b.layers &&
+           a.fifos == b.fifos;
+}
+
 int64_t Accelerator::run(int64_t max_cycles) { return run_until_done(*this, max_cycles); }
 
 int Accelerator::prediction(int image) const {

@@ -54,6 +54,11 @@ struct TraceSignal {
 
 // Human-readable cycle report.
 std::string format_report(const CycleReport& r);
+// Every field equal (per layer, per FIFO, totals).
+bool operator==(const LayerCycles& a, const LayerCycles& b);
+bool operator==(const FifoReport& a, const FifoReport& b);
+bool operator==(const CycleReport& a, const CycleReport& b);
+inline bool operator!=(const CycleReport& a, const CycleReport& b) { return !(a == b); }
 
 // Number of fault sites of each class (indexed by SiteClass).
 struct FaultSiteCounts {
@@ -74,6 +79,14 @@ public:
     virtual int64_t cycle() const = 0;
     // Ticks until done (or max_cycles); throws std::runtime_error on deadlock.
     virtual int64_t run(int64_t max_cycles = -1);
+    // Simulates at least one and at most max_cycles cycles (fewer when done
+    // first), returning how many; a model that skips idle work (dataflow)
+    // covers many at once, the others tick once.
+    virtual int64_t advance(int64_t max_cycles) {
+        (void)max_cycles;
+        tick();
+        return 1;
+    }
 
     // Faults: every armed site is active at once until disarm_faults().
     virtual void arm_fault(const FaultSite& site) = 0;  // throws FaultSiteError for a site it lacks
@@ -106,19 +119,23 @@ public:
 
 // The run loop of every model: ticks until done (or max_cycles); a model
 // that is `final` calls it on itself so that tick() and done() inline.
+// A deadlock is a bug: no word moved between two cycle counts that are
+// multiples of 2^20 (checked after the tick that reaches each).
+constexpr int64_t kDeadlockCheckMask = 0xFFFFF;
+inline void check_deadlock(const Accelerator& m, uint64_t& last_progress) {
+    const uint64_t p = m.progress();
+    if (p == last_progress)
+        throw std::runtime_error(std::string(m.architecture()) + " model: deadlock at cycle " +
+                                 std::to_string(m.cycle()));
+    last_progress = p;
+}
 template <class Model>
 int64_t run_until_done(Model& m, int64_t max_cycles) {
     const int64_t start = m.cycle();
     uint64_t last_progress = ~uint64_t(0);
     while (!m.done() && (max_cycles < 0 || m.cycle() - start < max_cycles)) {
         m.tick();
-        if ((m.cycle() & 0xFFFFF) == 0) {  // a deadlock is a bug: no word moved for 1M cycles
-            const uint64_t p = m.progress();
-            if (p == last_progress)
-                throw std::runtime_error(std::string(m.architecture()) + " model: deadlock at cycle " +
-                                         std::to_string(m.cycle()));
-            last_progress = p;
-        }
+        if ((m.cycle() & kDeadlockCheckMask) == 0) check_deadlock(m, last_progress);
     }
     return m.cycle() - start;
 }

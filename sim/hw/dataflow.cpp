@@ -1,6 +1,7 @@
 #include "dataflow.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <numeric>
 #include <sstream>
@@ -23,6 +24,18 @@ struct DataflowModel::Layer {
     std::vector<uint64_t> tap_mvtu, tap_out;
     int out_bits = 0;
     bool out_signed = false;
+};
+
+// One unit in the tick order, with the units at the other ends of its streams.
+struct DataflowModel::Unit {
+    enum class Kind : uint8_t { Sink, Pool, Dwc, Mvtu, Swg, Source };
+    Kind kind;
+    void* unit;
+    UnitStats* stats;
+    Stream* in;
+    Stream* out;
+    int producer = -1;  // the unit that pushes into `in`
+    int consumer = -1;  // the unit that pops `out`
 };
 
 DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, DataflowOptions opt)
@@ -143,6 +156,30 @@ DataflowModel::DataflowModel(const QnnModel& model, const AccelConfig& accel, Da
             lay->mvtu_out->tap = &lay->tap_mvtu;
             if (lay->out != lay->mvtu_out) lay->out->tap = &lay->tap_out;
         }
+    // The tick order: consumers before producers, so that a pop frees space
+    // for a push in the same cycle.
+    using K = Unit::Kind;
+    units_.push_back({K::Sink, sink_.get(), &sink_->stats, sink_->input(), nullptr});
+    for (int l = int(layers_.size()) - 1; l >= 0; --l) {
+        Layer& lay = *layers_[l];
+        if (lay.pool) units_.push_back({K::Pool, lay.pool.get(), &lay.pool->stats, lay.pool->input(), lay.pool->output()});
+        if (lay.dwc_pool)
+            units_.push_back({K::Dwc, lay.dwc_pool.get(), &lay.dwc_pool->stats, lay.dwc_pool->input(), lay.dwc_pool->output()});
+        units_.push_back({K::Mvtu, lay.mvtu.get(), &lay.mvtu->stats, lay.mvtu->input(), lay.mvtu->output()});
+        if (lay.dwc_swg)
+            units_.push_back({K::Dwc, lay.dwc_swg.get(), &lay.dwc_swg->stats, lay.dwc_swg->input(), lay.dwc_swg->output()});
+        if (lay.swg) units_.push_back({K::Swg, lay.swg.get(), &lay.swg->stats, lay.swg->input(), lay.swg->output()});
+        if (lay.dwc_in)
+            units_.push_back({K::Dwc, lay.dwc_in.get(), &lay.dwc_in->stats, lay.dwc_in->input(), lay.dwc_in->output()});
+    }
+    units_.push_back({K::Source, source_.get(), &source_->stats, nullptr, source_->output()});
+    for (size_t i = 0; i < units_.size(); ++i)
+        for (size_t j = 0; j < units_.size(); ++j)
+            if (units_[i].in && units_[j].out == units_[i].in) {
+                if (j <= i) throw std::logic_error("DataflowModel: a producer ticks before its consumer");
+                units_[i].producer = int(j);
+                units_[j].consumer = int(i);
+            }
 }
 
 DataflowModel::~DataflowModel() = default;
@@ -202,21 +239,157 @@ uint64_t DataflowModel::progress() const {
     return p;
 }
 
-void DataflowModel::tick() {
-    // consumers before producers: a pop frees space for a push in the same cycle
-    sink_->tick(cycle_);
-    for (int l = int(layers_.size()) - 1; l >= 0; --l) {
-        Layer& lay = *layers_[l];
-        if (lay.pool) lay.pool->tick();
-        if (lay.dwc_pool) lay.dwc_pool->tick();
-        lay.mvtu->tick();
-        if (lay.dwc_swg) lay.dwc_swg->tick();
-        if (lay.swg) lay.swg->tick();
-        if (lay.dwc_in) lay.dwc_in->tick();
+inline bool DataflowModel::tick_unit(const Unit& u) {
+    using K = Unit::Kind;
+    switch (u.kind) {
+        case K::Sink: return static_cast<Sink*>(u.unit)->tick(cycle_);
+        case K::Pool: return static_cast<MaxPool*>(u.unit)->tick();
+        case K::Dwc: return static_cast<Dwc*>(u.unit)->tick();
+        case K::Mvtu: return static_cast<Mvtu*>(u.unit)->tick();
+        case K::Swg: return static_cast<Swg*>(u.unit)->tick();
+        case K::Source: return static_cast<Source*>(u.unit)->tick();
     }
-    source_->tick();
+    return false;
+}
+
+void DataflowModel::tick() {
+    for (const Unit& u : units_) tick_unit(u);
     for (Stream* s : all_streams_) s->commit();
     ++cycle_;
+}
+
+void DataflowModel::set_fast_path(bool on) {
+    fast_path_ = on;
+    for (auto& lay : layers_) lay->mvtu->set_fold_at_once(on);
+}
+
+int64_t DataflowModel::run(int64_t max_cycles) {
+    if (!fast_path_) return run_until_done(*this, max_cycles);
+    uint64_t last_progress = ~uint64_t(0);
+    return run_events(max_cycles < 0 || max_cycles > INT64_MAX - cycle_ ? INT64_MAX : cycle_ + max_cycles,
+                      &last_progress);
+}
+
+int64_t DataflowModel::advance(int64_t max_cycles) {
+    if (!fast_path_ || max_cycles <= 1) {
+        tick();
+        return 1;
+    }
+    return run_events(max_cycles > INT64_MAX - cycle_ ? INT64_MAX : cycle_ + max_cycles, nullptr);
+}
+
+// Each unit is due at a cycle (kAsleep: sleeping since since[i], each idle
+// cycle adding idle[i] to its counters). A cycle ticks its due units in the
+// tick order: one that acted is due the next cycle (an MVTU after the steps
+// it ran ahead over), wakes its producer for this cycle when it popped, and
+// has its output stream committed when it pushed, which wakes the consumer
+// for the next cycle; one that did not act sleeps. The clock then jumps to
+// the earliest due unit. The units due this cycle and the next are bit sets
+// (walked in index order, so a producer woken this cycle, whose index is
+// higher, is still ticked in it); those due later wait in `ahead`.
+int64_t DataflowModel::run_events(int64_t limit, uint64_t* last_progress) {
+    constexpr int64_t kAsleep = INT64_MAX;
+    const int64_t start = cycle_;
+    const size_t n = units_.size(), words = (n + 63) / 64;
+    std::vector<int64_t> due(n, cycle_), since(n, cycle_ - 1);
+    std::vector<UnitStats> idle(n);
+    std::vector<uint64_t> now_set(words, 0), next_set(words, 0);
+    for (size_t i = 0; i < n; ++i) now_set[i >> 6] |= uint64_t(1) << (i & 63);
+    std::vector<size_t> ahead, pushed;
+    int64_t ahead_min = kAsleep;
+    pushed.reserve(n);
+    auto settle = [&](size_t i, int64_t upto) {  // the idle cycles since[i]+1 .. upto
+        const uint64_t k = uint64_t(upto - since[i]);
+        UnitStats& st = *units_[i].stats;
+        st.busy += k * idle[i].busy;
+        st.stall_in += k * idle[i].stall_in;
+        st.stall_out += k * idle[i].stall_out;
+        since[i] = upto;
+    };
+    auto settle_all = [&] {
+        for (size_t i = 0; i < n; ++i)
+            if (due[i] == kAsleep) settle(i, cycle_ - 1);
+    };
+    while (!done() && cycle_ < limit) {
+        const int64_t now = cycle_;
+        if (ahead_min == now) {
+            ahead_min = kAsleep;
+            for (size_t k = 0; k < ahead.size();) {
+                const size_t i = ahead[k];
+                if (due[i] == now) {
+                    now_set[i >> 6] |= uint64_t(1) << (i & 63);
+                    ahead[k] = ahead.back();
+                    ahead.pop_back();
+                } else {
+                    ahead_min = std::min(ahead_min, due[i]);
+                    ++k;
+                }
+            }
+        }
+        for (size_t w = 0; w < words; ++w)
+            while (now_set[w]) {
+                const size_t i = w * 64 + size_t(__builtin_ctzll(now_set[w]));
+                now_set[w] &= now_set[w] - 1;
+                const Unit& u = units_[i];
+                const UnitStats before = *u.stats;
+                const uint64_t pops = u.in ? u.in->transfers() : 0;
+                if (tick_unit(u)) {
+                    int64_t d = now + 1;
+                    if (u.kind == Unit::Kind::Mvtu)
+                        d += static_cast<Mvtu*>(u.unit)->run_free(int(std::min<int64_t>(limit - d, INT_MAX)));
+                    due[i] = d;
+                    if (d == now + 1) {
+                        next_set[w] |= uint64_t(1) << (i & 63);
+                    } else {
+                        ahead.push_back(i);
+                        ahead_min = std::min(ahead_min, d);
+                    }
+                    const int p = u.producer;
+                    if (p >= 0 && due[size_t(p)] == kAsleep && u.in->transfers() != pops) {
+                        settle(size_t(p), now - 1);
+                        due[size_t(p)] = now;
+                        now_set[size_t(p) >> 6] |= uint64_t(1) << (p & 63);
+                    }
+                    if (u.out && u.out->push_pending()) pushed.push_back(i);
+                } else {
+                    due[i] = kAsleep;
+                    since[i] = now;
+                    idle[i].busy = u.stats->busy - before.busy;
+                    idle[i].stall_in = u.stats->stall_in - before.stall_in;
+                    idle[i].stall_out = u.stats->stall_out - before.stall_out;
+                }
+            }
+        for (size_t i : pushed) {
+            const Unit& u = units_[i];
+            u.out->commit();
+            const int c = u.consumer;
+            if (c >= 0 && due[size_t(c)] == kAsleep) {
+                settle(size_t(c), now);
+                due[size_t(c)] = now + 1;
+                next_set[size_t(c) >> 6] |= uint64_t(1) << (c & 63);
+            }
+        }
+        pushed.clear();
+        now_set.swap(next_set);
+        bool any_next = false;
+        for (uint64_t m : now_set) any_next |= m != 0;
+        cycle_ = now + 1;
+        // No unit acts before `next`: the cycles up to it move no word.
+        const int64_t next = any_next ? cycle_ : ahead_min;
+        const int64_t to = done() ? cycle_ : std::min(next, limit);
+        if (last_progress)
+            for (int64_t m = (cycle_ + kDeadlockCheckMask) & ~kDeadlockCheckMask; m <= to; m += kDeadlockCheckMask + 1) {
+                const int64_t at = cycle_;
+                cycle_ = m;
+                if (progress() == *last_progress) settle_all();
+                check_deadlock(*this, *last_progress);
+                cycle_ = at;
+            }
+        if (to == kAsleep) throw std::logic_error("DataflowModel: no unit due and no limit");
+        cycle_ = to;
+    }
+    settle_all();
+    return cycle_ - start;
 }
 
 void DataflowModel::arm_fault(const FaultSite& site) {

@@ -8,6 +8,17 @@
 // consumer-before-producer order, then every stream commits) and implements
 // the Accelerator interface; the SystemC wrapper lives in sc_top.hpp. One
 // model is reused: load_images()/reset(), arm_fault() and run again.
+//
+// run() and advance() are event-driven (unless set_fast_path(false)): per
+// cycle only the units that can act are ticked, in the same order. A unit
+// whose tick changed nothing but its stall counters sleeps until its input
+// stream commits a word or its output stream frees a slot (the skipped
+// cycles' stall counts are added when it wakes); an MVTU in the middle of a
+// fold added up at once (no fault armed) steps over the cycles that touch no
+// stream; only streams pushed in a cycle commit; cycles where no unit acts
+// are skipped. Every unit still acts at its own cycle (fault hooks see the
+// same cycle numbers), so outputs, cycle reports, stream taps and faults,
+// transient flips included, equal the per-cycle run's (tests/hw/test_events).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,7 +45,12 @@ public:
     void tick() override;
     bool done() const override;
     int64_t cycle() const override { return cycle_; }
-    int64_t run(int64_t max_cycles = -1) override { return run_until_done(*this, max_cycles); }
+    int64_t run(int64_t max_cycles = -1) override;
+    int64_t advance(int64_t max_cycles) override;
+    // false: the reference path: run() and advance() tick every unit every
+    // cycle, and each MVTU step adds its products in its own cycle.
+    void set_fast_path(bool on);
+    bool fast_path() const { return fast_path_; }
     uint64_t progress() const override;
 
     // Sites: the MVTU sites of a layer by its name, FIFO slots of fifo[0..L].
@@ -65,6 +81,11 @@ public:
 
 private:
     struct Layer;
+    struct Unit;
+    bool tick_unit(const Unit& u);
+    // Event-driven cycles from cycle_ until done() or `limit`; with
+    // last_progress, run_until_done's deadlock check at the same cycles.
+    int64_t run_events(int64_t limit, uint64_t* last_progress);
     std::vector<int32_t> decode(const std::vector<uint64_t>& tap, const Stream& s, int bits, bool is_signed,
                                 const std::vector<int>& perm, int pixels, int mh, int image) const;
     const QnnModel& model_;
@@ -77,6 +98,8 @@ private:
     std::unique_ptr<Source> source_;
     std::unique_ptr<Sink> sink_;
     std::vector<Stream*> all_streams_;
+    std::vector<Unit> units_;  // every unit in tick order (consumers before producers)
+    bool fast_path_ = true;
     const int8_t* data_ = nullptr;
     int images_ = 0;
     int64_t cycle_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "kernels.hpp"
 #include "stream.hpp"
 
 namespace fatsim::hw {
@@ -37,6 +38,22 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
         last_mask.assign(size_t(word_limbs), 0);
         for (int e = 0; e < last_lanes; ++e) last_mask[size_t(e >> 6)] |= uint64_t(1) << (e & 63);
     }
+    if (geom.xnor) {
+        dense_limbs = limbs_for(fold.sf * simd);
+        wdense.assign(size_t(fold.pe) * fold.nf * dense_limbs, 0);
+        for (int pe = 0; pe < fold.pe; ++pe)
+            for (int f = 0; f < fold.nf; ++f)
+                for (int s = 0; s < fold.sf; ++s)
+                    pack_dense(weight_bits(pe, fold.weight_word(f, s)), s, &wdense[(size_t(pe) * fold.nf + f) * dense_limbs]);
+    } else {
+        const int n = fold.sf * simd;
+        dense_values = (n + 31) / 32 * 32;
+        wvdense.assign(size_t(fold.pe) * fold.nf * dense_values, 0);
+        for (int pe = 0; pe < fold.pe; ++pe)
+            for (int f = 0; f < fold.nf; ++f)
+                std::copy(weight_values(pe, fold.weight_word(f, 0)), weight_values(pe, fold.weight_word(f, 0)) + n,
+                          &wvdense[(size_t(pe) * fold.nf + f) * dense_values]);
+    }
     if (geom.has_act) {
         const int T = geom.thresholds;
         thr.assign(size_t(fold.pe) * fold.nf * T, 0);
@@ -47,6 +64,14 @@ LayerProgram::LayerProgram(std::string name_, const LayerGeometry& geom_, const 
                     thr[size_t(pe) * fold.nf * T + fold.threshold_word(f, t, T)] =
                         row < mh ? params.thresholds[size_t(row) * T + t] : 0;
             }
+    }
+}
+
+void LayerProgram::pack_dense(const uint64_t* word, int s, uint64_t* dense) const {
+    const int simd = fold.simd, lanes = fold.lanes_in_fold(s);
+    for (int done = 0; done < lanes; done += 64) {
+        const int n = std::min(64, lanes - done);
+        or_bits(dense, s * simd + done, n, get_bits(word, done, n));
     }
 }
 
@@ -88,31 +113,51 @@ void PeArray::check_fits(const LayerProgram& p) const {
 
 void PeArray::clear() { std::fill(acc_.begin(), acc_.end(), 0); }
 
+namespace {
+// Matching lanes of n XNOR words of `wl` limbs (x against w); the last word
+// counts only the lanes of `mask` (a partial last fold) when mask is set.
+inline int32_t xnor_matches(const uint64_t* x, const uint64_t* w, int n, int wl, int simd, const uint64_t* mask,
+                            int last_lanes) {
+    if (!mask) return n * simd - kernels::mismatches(x, w, n * wl);
+    const int head = (n - 1) * wl;
+    int mis = kernels::mismatches(x, w, head);
+    for (int j = 0; j < wl; ++j) mis += __builtin_popcountll((x[head + j] ^ w[head + j]) & mask[j]);
+    return (n - 1) * simd + last_lanes - mis;
+}
+inline int32_t mac_sum(const int16_t* x, const int16_t* w, int n) {
+    int32_t sum = 0;
+    for (int e = 0; e < n; ++e) sum += int32_t(w[e]) * x[e];
+    return sum;
+}
+}  // namespace
+
 void PeArray::accumulate_fast(const LayerProgram& p, int nf, int sf, const PeInput& x) {
     const bool first = sf == 0;
     const int PE = p.fold.pe, SIMD = p.fold.simd, word = p.fold.weight_word(nf, sf);
     if (p.geom.xnor) {
-        const int wl = p.word_limbs;
         // A partial last fold counts matches of its active lanes only.
         const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
-        const int lanes = mask ? p.fold.lanes_in_fold(sf) : SIMD;
+        const int lanes = p.fold.lanes_in_fold(sf);
         for (int pe = 0; pe < PE; ++pe) {
-            const uint64_t* w = p.weight_bits(pe, word);
-            int mis = 0;
-            if (mask)
-                for (int j = 0; j < wl; ++j) mis += __builtin_popcountll((x.bits[j] ^ w[j]) & mask[j]);
-            else
-                for (int j = 0; j < wl; ++j) mis += __builtin_popcountll(x.bits[j] ^ w[j]);
-            const int32_t sum = lanes - mis;
+            const int32_t sum = xnor_matches(x.bits, p.weight_bits(pe, word), 1, p.word_limbs, SIMD, mask, lanes);
             acc_[pe] = first ? sum : acc_[pe] + sum;
         }
     } else {
         for (int pe = 0; pe < PE; ++pe) {
-            const int16_t* w = p.weight_values(pe, word);
-            int32_t sum = 0;
-            for (int e = 0; e < SIMD; ++e) sum += int32_t(w[e]) * x.values[e];
+            const int32_t sum = mac_sum(x.values, p.weight_values(pe, word), SIMD);
             acc_[pe] = first ? sum : acc_[pe] + sum;
         }
+    }
+}
+
+void PeArray::accumulate_fold(const LayerProgram& p, int nf, const PeInput& x) {
+    const int PE = p.fold.pe, SIMD = p.fold.simd, SF = p.fold.sf;
+    if (p.geom.xnor) {
+        const int lanes = (SF - 1) * SIMD + p.fold.lanes_in_fold(SF - 1);  // idle lanes are 0 on both sides
+        for (int pe = 0; pe < PE; ++pe)
+            acc_[pe] = lanes - kernels::mismatches(x.bits, p.dense_weights(pe, nf), p.dense_limbs);
+    } else {
+        for (int pe = 0; pe < PE; ++pe) acc_[pe] = mac_sum(x.values, p.dense_weight_values(pe, nf), p.dense_values);
     }
 }
 
@@ -141,14 +186,10 @@ void PeArray::dot_plain(const LayerProgram& p, int pe, int bank, int word, int s
     int32_t sum = 0;
     if (p.geom.xnor) {
         const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
-        const uint64_t* w = p.weight_bits(bank, word);
-        int mis = 0;
-        for (int j = 0; j < p.word_limbs; ++j)
-            mis += __builtin_popcountll((x.bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
-        sum = (mask ? p.fold.lanes_in_fold(sf) : p.fold.simd) - mis;
+        sum = xnor_matches(x.bits, p.weight_bits(bank, word), 1, p.word_limbs, p.fold.simd, mask,
+                           p.fold.lanes_in_fold(sf));
     } else {
-        const int16_t* w = p.weight_values(bank, word);
-        for (int e = 0; e < p.fold.simd; ++e) sum += int32_t(w[e]) * x.values[e];
+        sum = mac_sum(x.values, p.weight_values(bank, word), p.fold.simd);
     }
     acc_[pe] = sf == 0 ? sum : acc_[pe] + sum;
 }
@@ -218,25 +259,32 @@ void PeArray::accumulate_pixels(const LayerProgram& p, int channel, int sf, cons
     const int SIMD = p.fold.simd;
     if (p.geom.xnor) {
         const uint64_t* mask = sf + 1 == p.fold.sf && !p.last_mask.empty() ? p.last_mask.data() : nullptr;
-        const int lanes = mask ? p.fold.lanes_in_fold(sf) : SIMD, wl = p.word_limbs;
+        const int lanes = p.fold.lanes_in_fold(sf);
         const uint64_t* w = p.weight_bits(bank, word);
         for (int pe = 0; pe < pes; ++pe) {
-            int mis = 0;
-            for (int j = 0; j < wl; ++j) mis += __builtin_popcountll((x[pe].bits[j] ^ w[j]) & (mask ? mask[j] : ~0ull));
-            const int32_t sum = lanes - mis;
+            const int32_t sum = xnor_matches(x[pe].bits, w, 1, p.word_limbs, SIMD, mask, lanes);
             acc_[pe] = first ? sum : acc_[pe] + sum;
         }
     } else {
         const int16_t* w = p.weight_values(bank, word);
         for (int pe = 0; pe < pes; ++pe) {
-            int32_t sum = 0;
-            for (int e = 0; e < SIMD; ++e) sum += int32_t(w[e]) * x[pe].values[e];
+            const int32_t sum = mac_sum(x[pe].values, w, SIMD);
             acc_[pe] = first ? sum : acc_[pe] + sum;
         }
     }
 }
 
 int64_t PeArray::output(const LayerProgram& p, int pe, int nf) { return output_of(p, pe, pe, nf); }
+
+void PeArray::output_word(const LayerProgram& p, int nf, uint64_t* word) {
+    const int ob = p.geom.out_bits;
+    if (hook.armed || !p.geom.has_act) {
+        for (int pe = 0; pe < p.fold.pe; ++pe) or_bits(word, pe * ob, ob, to_field(output_of(p, pe, pe, nf), ob));
+        return;
+    }
+    for (int pe = 0; pe < p.fold.pe; ++pe)  // output_of without a fault, the thresholds' address per PE
+        or_bits(word, pe * ob, ob, to_field(p.geom.threshold(acc_[pe], p.thresholds(pe, nf)), ob));
+}
 
 int64_t PeArray::output_of(const LayerProgram& p, int pe, int bank, int nf) {
     const int32_t a = acc_[pe];

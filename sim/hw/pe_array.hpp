@@ -27,6 +27,14 @@ struct LayerProgram {
     std::vector<int16_t> wvals;   // MAC:  [pe][word][simd lane]
     std::vector<int32_t> thr;     // [pe][threshold word]; rows >= MH (padding) hold 0
     std::vector<uint64_t> last_mask;  // XNOR, partial last fold: its active lanes (else empty)
+    // XNOR: per PE and fold, its SF weight words back to back, densely
+    // (word s at bit s*SIMD; idle lanes 0): [pe][nf][dense_limbs].
+    int dense_limbs = 0;
+    std::vector<uint64_t> wdense;
+    // MAC: the same per PE and fold as SF*SIMD values, zero-padded to
+    // dense_values (a multiple of 32, so that the sum runs in whole vectors).
+    int dense_values = 0;
+    std::vector<int16_t> wvdense;
 
     // colmap: stream column -> weight matrix column (stream_column_map).
     LayerProgram(std::string name, const LayerGeometry& geom, const FoldingMap& fold, int reps,
@@ -38,6 +46,15 @@ struct LayerProgram {
     const int16_t* weight_values(int pe, int word) const {
         return &wvals[(size_t(pe) * fold.weight_words() + word) * fold.simd];
     }
+    const uint64_t* dense_weights(int pe, int f) const {
+        return &wdense[(size_t(pe) * fold.nf + f) * dense_limbs];
+    }
+    const int16_t* dense_weight_values(int pe, int f) const {
+        return &wvdense[(size_t(pe) * fold.nf + f) * dense_values];
+    }
+    // ORs input word s (word_limbs limbs, lanes of a partial last fold only)
+    // into a zeroed dense input of dense_limbs limbs, at bit s*SIMD.
+    void pack_dense(const uint64_t* word, int s, uint64_t* dense) const;
     const int32_t* thresholds(int pe, int f) const {
         return &thr[size_t(pe) * fold.nf * geom.thresholds + fold.threshold_word(f, 0, geom.thresholds)];
     }
@@ -77,6 +94,13 @@ public:
         if (__builtin_expect(hook.armed, 0)) accumulate_hooked(p, nf, sf, x);
         else accumulate_fast(p, nf, sf, x);
     }
+    // The same for a whole fold at once (no fault armed): every PE's
+    // accumulator becomes the sum over sf = 0..SF-1 of the dot products of
+    // weight word (nf, sf) and input word sf of x (XNOR: x.bits holds the SF
+    // words packed by pack_dense; MAC: x.values SF words of SIMD values, then
+    // zeros up to dense_values).
+    // Equal to SF calls of accumulate(p, nf, sf, ...) on those words.
+    void accumulate_fold(const LayerProgram& p, int nf, const PeInput& x);
     // Pixel schedule: PE k (< pes) adds the dot product of its own input x[k]
     // and the weight word (channel, sf) broadcast from the channel's bank.
     void accumulate_pixels(const LayerProgram& p, int channel, int sf, const PeInput* x, int pes);
@@ -85,6 +109,8 @@ public:
     int64_t output(const LayerProgram& p, int pe, int nf);
     // The same with the thresholds of bank `bank`, fold nf (pixel schedule: the channel's).
     int64_t output_of(const LayerProgram& p, int pe, int bank, int nf);
+    // Every PE's output for fold nf ORed into a zeroed stream word (PE lanes of out_bits).
+    void output_word(const LayerProgram& p, int nf, uint64_t* word);
     void clear();
     const std::vector<int32_t>& accumulators() const { return acc_; }
 

@@ -15,16 +15,18 @@ AcceleratorTop& top() {
 }
 }  // namespace
 
-int64_t run_systemc(Accelerator& model, double clock_mhz) {
+int64_t run_systemc(Accelerator& model, double clock_mhz, bool every_edge) {
     AcceleratorTop& t = top();
     const sc_core::sc_time period(std::round(1e6 / (clock_mhz > 0 ? clock_mhz : 300.0)), sc_core::SC_PS);
     // High for the first half (rounded up to the time resolution, like sc_clock), low for the rest.
     t.low_time = sc_core::sc_time(std::floor(period.to_seconds() * 1e12 / 2), sc_core::SC_PS);
     t.high_time = period - t.low_time;
     t.model = &model;
+    constexpr int kChunk = 4096;  // cycles per sc_start call, and the most per activation
+    t.quantum = every_edge || g_vcd ? 1 : kChunk;
+    t.covered = 1;
     const int64_t start = model.cycle();
     if (sc_core::sc_get_status() != sc_core::SC_ELABORATION) t.start.notify(sc_core::SC_ZERO_TIME);
-    constexpr int kChunk = 4096;  // cycles per sc_start call
     while (!model.done()) sc_core::sc_start(period * kChunk);
     sc_core::sc_start(period);  // past the last falling edge: the clock has stopped
     return model.cycle() - start;

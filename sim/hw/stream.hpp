@@ -18,6 +18,16 @@
 namespace fatsim::hw {
 
 inline int limbs_for(int bits) { return (bits + 63) / 64; }
+// Copies / zeroes n limbs; most stream words are one limb, where a library
+// call would cost more than the word.
+inline void copy_limbs(uint64_t* dst, const uint64_t* src, int n) {
+    if (n == 1) *dst = *src;
+    else std::copy(src, src + n, dst);
+}
+inline void zero_limbs(uint64_t* dst, int n) {
+    if (n == 1) *dst = 0;
+    else std::fill(dst, dst + n, 0);
+}
 
 // Reads `n` (<= 64) bits at bit position pos.
 inline uint64_t get_bits(const uint64_t* w, int pos, int n) {
@@ -67,12 +77,14 @@ public:
         ++pops_;
     }
     bool can_push() const { return count_ < depth_; }
+    // Whether a word was pushed this cycle (not yet committed).
+    bool push_pending() const { return count_ > visible_; }
     // Zeroed slot for the next word; call push() after filling it.
     uint64_t* push_slot() {
         int tail = head_ + count_;
         if (tail >= depth_) tail -= depth_;
         uint64_t* p = &buf_[size_t(tail) * limbs_];
-        std::fill(p, p + limbs_, 0);
+        zero_limbs(p, limbs_);
         return p;
     }
     void push() {
@@ -86,7 +98,7 @@ public:
     }
     void push_word(const uint64_t* w) {
         uint64_t* p = push_slot();
-        std::copy(w, w + limbs_, p);
+        copy_limbs(p, w, limbs_);
         push();
     }
 

@@ -30,13 +30,13 @@ void Dwc::reset() {
     std::fill(buf_.begin(), buf_.end(), 0);
     stats.reset();
 }
-void Dwc::tick() {
+bool Dwc::tick() {
     bool did = false;
     if (bits_ >= ow_) {
         if (out_->can_push()) {
             uint64_t* o = out_->push_slot();
             const int ol = out_->limbs();
-            std::copy(buf_.begin(), buf_.begin() + ol, o);
+            copy_limbs(o, buf_.data(), ol);
             if (ow_ & 63) o[ol - 1] &= (uint64_t(1) << (ow_ & 63)) - 1;
             out_->push();
             shift_right(buf_.data(), int(buf_.size()), ow_);
@@ -61,6 +61,7 @@ void Dwc::tick() {
         }
     }
     if (did) ++stats.busy;
+    return did;
 }
 
 // ---------------------------------------------------------------- Swg
@@ -79,58 +80,68 @@ Swg::Swg(std::string name, int ifm_dim, int kernel, int ifm_ch, int simd, Stream
 void Swg::reset(int images) {
     images_ = images;
     image_ = phase_ = cnt_ = block_ = 0;
+    wcf_ = wkx_ = wky_ = wox_ = 0;
     std::fill(buf_.begin(), buf_.end(), 0);
     stats.reset();
 }
-void Swg::tick() {
-    if (image_ >= images_) return;
+bool Swg::tick() {
+    if (image_ >= images_) return false;
     if (phase_ == 0) {
         if (!in_->can_pop()) {
             ++stats.stall_in;
-            return;
+            return false;
         }
-        const int row = cnt_ / (D_ * mult_), pos = cnt_ % (D_ * mult_);
-        std::copy(in_->front(), in_->front() + wl_, word(row, pos / mult_, pos % mult_));
+        // rows 0..K-1 in order: word cnt_ of the buffer
+        copy_limbs(row_words(0) + size_t(cnt_) * wl_, in_->front(), wl_);
         in_->pop();
         if (++cnt_ == init_len_) {
             phase_ = 1;
             cnt_ = 0;
             block_ = 0;
+            wcf_ = wkx_ = wky_ = wox_ = 0;
         }
         ++stats.busy;
-        return;
+        return true;
     }
     const int j = cnt_;
     const bool w = j < wblock_;
     const bool r = j < rblock_ && block_ + K_ < D_;
     if (w && !out_->can_push()) {
         ++stats.stall_out;
-        return;
+        return false;
     }
     if (r && !in_->can_pop()) {
         ++stats.stall_in;
-        return;
+        return false;
     }
-    if (w) {
-        const int kk = K_ * K_ * mult_;
-        const int ox = j / kk, rem = j % kk;
-        const int ky = rem / (K_ * mult_), kx = (rem / mult_) % K_, cf = rem % mult_;
-        const uint64_t* src = word(block_ + ky, ox + kx, cf);
-        std::copy(src, src + wl_, out_->push_slot());
+    if (w) {  // word j = ((ox * K + ky) * K + kx) * mult + cf of the row's windows
+        copy_limbs(out_->push_slot(), word(block_ + wky_, wox_ + wkx_, wcf_), wl_);
         out_->push();
+        if (++wcf_ == mult_) {
+            wcf_ = 0;
+            if (++wkx_ == K_) {
+                wkx_ = 0;
+                if (++wky_ == K_) {
+                    wky_ = 0;
+                    ++wox_;
+                }
+            }
+        }
     }
-    if (r) {
-        std::copy(in_->front(), in_->front() + wl_, word(block_ + K_, j / mult_, j % mult_));
+    if (r) {  // word j of the next input row
+        copy_limbs(row_words(block_ + K_) + size_t(j) * wl_, in_->front(), wl_);
         in_->pop();
     }
     if (++cnt_ == maxc_) {
         cnt_ = 0;
+        wcf_ = wkx_ = wky_ = wox_ = 0;
         if (++block_ == O_) {
             ++image_;
             phase_ = 0;
         }
     }
     ++stats.busy;
+    return true;
 }
 
 // ---------------------------------------------------------------- MaxPool
@@ -150,12 +161,12 @@ void MaxPool::reset(int images) {
     image_ = row_ = phase_ = cnt_ = 0;
     stats.reset();
 }
-void MaxPool::tick() {
-    if (image_ >= images_) return;
+bool MaxPool::tick() {
+    if (image_ >= images_) return false;
     if (phase_ == 0) {
         if (!in_->can_pop()) {
             ++stats.stall_in;
-            return;
+            return false;
         }
         if (cnt_ == 0) {
             std::fill(orbuf_.begin(), orbuf_.end(), 0);
@@ -182,15 +193,15 @@ void MaxPool::tick() {
             cnt_ = 0;
         }
         ++stats.busy;
-        return;
+        return true;
     }
     if (!out_->can_push()) {
         ++stats.stall_out;
-        return;
+        return false;
     }
     uint64_t* o = out_->push_slot();
     if (binary_) {
-        std::copy(&orbuf_[size_t(cnt_) * wl_], &orbuf_[size_t(cnt_) * wl_] + wl_, o);
+        copy_limbs(o, &orbuf_[size_t(cnt_) * wl_], wl_);
     } else {
         const int32_t* m = &maxbuf_[size_t(cnt_) * C_];
         for (int c = 0; c < C_; ++c) or_bits(o, c * bits_, bits_, to_field(m[c], bits_));
@@ -205,6 +216,7 @@ void MaxPool::tick() {
             ++image_;
         }
     }
+    return true;
 }
 
 // ---------------------------------------------------------------- Mvtu
@@ -216,7 +228,8 @@ Mvtu::Mvtu(LayerProgram program, Stream* in, Stream* out, int images)
     // Pixel: two input buffers of PE windows, two output buffers of PE pixels.
     const size_t windows = f.schedule == Schedule::Pixel ? size_t(2) * f.pe : 1;
     if (prog_.geom.xnor) ibits_.assign(windows * f.sf * prog_.word_limbs, 0);
-    else ival_.assign(windows * f.sf * f.simd, 0);
+    if (prog_.geom.xnor) idense_.assign(size_t(prog_.dense_limbs), 0);
+    else ival_.assign(std::max(windows * f.sf * f.simd, size_t(prog_.dense_values)), 0);  // zeros past SF words
     if (f.schedule == Schedule::Pixel) {
         obuf_.assign(size_t(2) * f.pe * f.rows, 0);
         pin_.assign(size_t(f.pe), PeInput{});
@@ -229,6 +242,7 @@ void Mvtu::reset(int images) {
     images_ = images;
     total_vecs_ = images * prog_.reps;
     vec_ = nf_ = sf_ = 0;
+    fold_at_once_ = false;
     total_groups_ = images * groups_;
     gather_g_ = gather_n_ = compute_g_ = drain_g_ = drain_k_ = drain_nf_ = 0;
     in_full_[0] = in_full_[1] = out_full_[0] = out_full_[1] = false;
@@ -247,7 +261,7 @@ void Mvtu::load_input(uint64_t* bits, int16_t* v) {
     const LayerGeometry& g = prog_.geom;
     const int SIMD = prog_.fold.simd, ib = g.in_bits;
     if (g.xnor) {
-        std::copy(w, w + prog_.word_limbs, bits);
+        copy_limbs(bits, w, prog_.word_limbs);
     } else {
         if (g.in_bipolar) {
             for (int e = 0; e < SIMD; ++e) v[e] = int16_t(g.input_value(int(get_bits(w, e, 1))));
@@ -261,32 +275,39 @@ void Mvtu::load_input(uint64_t* bits, int16_t* v) {
 }
 
 void Mvtu::write_output() {
-    uint64_t* o = out_->push_slot();
-    const int ob = prog_.geom.out_bits;
-    for (int pe = 0; pe < prog_.fold.pe; ++pe) or_bits(o, pe * ob, ob, to_field(array_.output(prog_, pe, nf_), ob));
+    array_.output_word(prog_, nf_, out_->push_slot());
     out_->push();
 }
 
-void Mvtu::tick() {
+bool Mvtu::tick() {
     if (prog_.fold.schedule == Schedule::Pixel) return tick_pixel();
-    if (vec_ >= total_vecs_) return;
+    if (vec_ >= total_vecs_) return false;
     const int NF = prog_.fold.nf, SF = prog_.fold.sf;
     const bool need_in = nf_ == 0;
     const bool need_out = sf_ == SF - 1;
     if (need_in && !in_->can_pop()) {
         ++stats.stall_in;
-        return;
+        return false;
     }
     if (need_out && !out_->can_push()) {
         ++stats.stall_out;
-        return;
+        return false;
     }
     if (need_in) load_input(prog_.geom.xnor ? &ibits_[size_t(sf_) * prog_.word_limbs] : nullptr,
                             prog_.geom.xnor ? nullptr : &ival_[size_t(sf_) * prog_.fold.simd]);
+    // With no fault armed when a fold starts, its SF steps are added up at
+    // once when the output is due (the accumulators are seen only there);
+    // armed, every step passes the hook in its own cycle.
+    if (sf_ == 0) fold_at_once_ = fold_at_once_allowed_ && !array_.hook.armed;
+    if (need_in && prog_.geom.xnor && fold_at_once_allowed_) {  // the dense copy of the input words
+        if (sf_ == 0) zero_limbs(idense_.data(), prog_.dense_limbs);
+        prog_.pack_dense(&ibits_[size_t(sf_) * prog_.word_limbs], sf_, idense_.data());
+    }
     PeInput x;
-    if (prog_.geom.xnor) x.bits = &ibits_[size_t(sf_) * prog_.word_limbs];
-    else x.values = &ival_[size_t(sf_) * prog_.fold.simd];
-    array_.accumulate(prog_, nf_, sf_, x);
+    if (prog_.geom.xnor) x.bits = fold_at_once_ ? idense_.data() : &ibits_[size_t(sf_) * prog_.word_limbs];
+    else x.values = &ival_[fold_at_once_ ? 0 : size_t(sf_) * prog_.fold.simd];
+    if (!fold_at_once_) array_.accumulate(prog_, nf_, sf_, x);
+    else if (need_out) array_.accumulate_fold(prog_, nf_, x);
     if (need_out) write_output();
     ++stats.busy;
     if (++sf_ == SF) {
@@ -296,6 +317,18 @@ void Mvtu::tick() {
             ++vec_;
         }
     }
+    return true;
+}
+
+int Mvtu::run_free(int max_steps) {
+    // Steps that read no input (nf > 0) and write no output (sf < SF-1),
+    // added up at once: only while the fold's sum waits for its output.
+    if (prog_.fold.schedule == Schedule::Pixel || !fold_at_once_ || vec_ >= total_vecs_ || nf_ == 0) return 0;
+    const int n = std::min(max_steps, prog_.fold.sf - 1 - sf_);
+    if (n <= 0) return 0;
+    sf_ += n;
+    stats.busy += uint64_t(n);
+    return n;
 }
 
 int Mvtu::group_pes(int group) const {
@@ -305,13 +338,15 @@ int Mvtu::group_pes(int group) const {
 
 // The stages in reverse order, so that a buffer a stage fills this cycle is
 // seen by the next stage only in the next cycle.
-void Mvtu::tick_pixel() {
+bool Mvtu::tick_pixel() {
     const FoldingMap& f = prog_.fold;
     const int PE = f.pe, SF = f.sf, rows = f.rows;
     const size_t wstep = prog_.geom.xnor ? size_t(prog_.word_limbs) : size_t(f.simd);  // one input word
     auto window = [&](int buffer, int pe, int sf) { return ((size_t(buffer) * PE + pe) * SF + sf) * wstep; };
+    bool moved = false;
     // Drain: pixel drain_k_ of the group, output fold drain_nf_.
     if (drain_g_ < total_groups_ && out_full_[drain_g_ & 1] && out_->can_push()) {
+        moved = true;
         const int32_t* o = &obuf_[(size_t(drain_g_ & 1) * PE + drain_k_) * rows];
         const int ob = prog_.geom.out_bits;
         uint64_t* w = out_->push_slot();
@@ -346,6 +381,7 @@ void Mvtu::tick_pixel() {
                     obuf_[(size_t(b) * PE + k) * rows + nf_] = int32_t(array_.output_of(prog_, k, bank, fold));
             }
             ++stats.busy;
+            moved = true;
             if (++sf_ == SF) {
                 sf_ = 0;
                 if (++nf_ == rows) {
@@ -359,6 +395,7 @@ void Mvtu::tick_pixel() {
     }
     // Gather: word gather_n_ (pixel k, fold s) of group gather_g_.
     if (gather_g_ < total_groups_ && !in_full_[gather_g_ & 1] && in_->can_pop()) {
+        moved = true;
         const int b = gather_g_ & 1, k = gather_n_ / SF, s = gather_n_ % SF;
         const size_t at = window(b, k, s);
         load_input(prog_.geom.xnor ? &ibits_[at] : nullptr, prog_.geom.xnor ? nullptr : &ival_[at]);
@@ -368,6 +405,7 @@ void Mvtu::tick_pixel() {
             ++gather_g_;
         }
     }
+    return moved;
 }
 
 // ---------------------------------------------------------------- Source / Sink
@@ -381,11 +419,11 @@ void Source::reset() {
     next_ = 0;
     stats.reset();
 }
-void Source::tick() {
-    if (next_ >= total_) return;
+bool Source::tick() {
+    if (next_ >= total_) return false;
     if (!out_->can_push()) {
         ++stats.stall_out;
-        return;
+        return false;
     }
     uint64_t* o = out_->push_slot();
     const int8_t* px = data_ + next_ * elems_;
@@ -393,6 +431,7 @@ void Source::tick() {
     out_->push();
     ++next_;
     ++stats.busy;
+    return true;
 }
 
 Sink::Sink(Stream* in, int bits, int elems_per_image)
@@ -404,11 +443,11 @@ void Sink::reset(int images) {
     done_cycles_.assign(images, -1);
     stats.reset();
 }
-void Sink::tick(int64_t cycle) {
-    if (image_ >= images_) return;
+bool Sink::tick(int64_t cycle) {
+    if (image_ >= images_) return false;
     if (!in_->can_pop()) {
         ++stats.stall_in;
-        return;
+        return false;
     }
     const uint64_t* w = in_->front();
     int32_t* dst = &values_[size_t(image_) * per_image_];
@@ -421,6 +460,7 @@ void Sink::tick(int64_t cycle) {
         got_ = 0;
         ++image_;
     }
+    return true;
 }
 
 }  // namespace fatsim::hw

@@ -3,7 +3,11 @@
 // state (loop counters, buffers, registers), reads and writes Streams, and
 // advances at most one loop iteration per cycle; an iteration that needs a
 // word that is not valid, or space that is not ready, stalls as a whole (the
-// HLS pipelined loop with blocking stream accesses).
+// HLS pipelined loop with blocking stream accesses). tick() returns whether
+// the unit's state changed; a cycle that returns false changed only its stall
+// counters, and the next cycles do the same until a word arrives in its input
+// stream or its output stream frees a slot (the event-driven run of
+// DataflowModel sleeps the unit until then).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,9 +26,11 @@ namespace fatsim::hw {
 class Dwc {
 public:
     Dwc(std::string name, Stream* in, Stream* out);
-    void tick();
+    bool tick();
     void reset();
     const std::string& name() const { return name_; }
+    Stream* input() const { return in_; }
+    Stream* output() const { return out_; }
     UnitStats stats;
 
 private:
@@ -42,10 +48,12 @@ private:
 class Swg {
 public:
     Swg(std::string name, int ifm_dim, int kernel, int ifm_ch, int simd, Stream* in, Stream* out, int images);
-    void tick();
+    bool tick();
     void reset(int images);
     const std::string& name() const { return name_; }
     uint64_t expected_cycles_per_image() const { return uint64_t(init_len_) + uint64_t(O_) * maxc_; }
+    Stream* input() const { return in_; }
+    Stream* output() const { return out_; }
     UnitStats stats;
 
 private:
@@ -54,10 +62,10 @@ private:
     int D_, K_, C_, simd_, mult_, O_, wl_;
     int init_len_, wblock_, rblock_, maxc_;
     int images_ = 0, image_ = 0, phase_ = 0, cnt_ = 0, block_ = 0;
+    int wcf_ = 0, wkx_ = 0, wky_ = 0, wox_ = 0;  // the window word cnt_ being written (phase 1)
     std::vector<uint64_t> buf_;  // (K+1) rows x D pixels x mult words
-    uint64_t* word(int row, int px, int cf) {
-        return &buf_[((size_t(row % (K_ + 1)) * D_ + px) * mult_ + cf) * wl_];
-    }
+    uint64_t* row_words(int row) { return &buf_[size_t(row % (K_ + 1)) * D_ * mult_ * wl_]; }
+    uint64_t* word(int row, int px, int cf) { return row_words(row) + (size_t(px) * mult_ + cf) * wl_; }
 };
 
 // Streaming max pool: one word carries a pixel's channels. Per output row it
@@ -66,9 +74,11 @@ class MaxPool {
 public:
     MaxPool(std::string name, int img_dim, int pool, int channels, int bits, bool is_signed, Stream* in,
             Stream* out, int images);
-    void tick();
+    bool tick();
     void reset(int images);
     const std::string& name() const { return name_; }
+    Stream* input() const { return in_; }
+    Stream* output() const { return out_; }
     UnitStats stats;
 
 private:
@@ -106,9 +116,14 @@ private:
 class Mvtu {
 public:
     Mvtu(LayerProgram program, Stream* in, Stream* out, int images = 0);
-    void tick();
+    bool tick();
     void reset(int images);
     const std::string& name() const { return prog_.name; }
+    // After a tick: runs ahead over the next steps that touch no stream (at
+    // most max_steps), when the fold is added up at once; returns how many.
+    int run_free(int max_steps);
+    // false: every step adds its products in its own cycle, armed or not.
+    void set_fold_at_once(bool allowed) { fold_at_once_allowed_ = allowed; }
 
     const LayerProgram& program() const { return prog_; }
     const PeArray& array() const { return array_; }
@@ -132,21 +147,26 @@ public:
     void arm(const FaultSite& s, const int64_t* clock);
     void disarm() { array_.hook.disarm(); }
     const FaultHook& hook() const { return array_.hook; }
+    Stream* input() const { return in_; }
+    Stream* output() const { return out_; }
     UnitStats stats;
 
 private:
     // Pops one input word into the input buffer (XNOR: bits, MAC: values).
     void load_input(uint64_t* bits, int16_t* values);
     void write_output();
-    void tick_pixel();
+    bool tick_pixel();
     int group_pes(int group) const;  // pixels of a group (pixel schedule)
 
     LayerProgram prog_;
     PeArray array_;
     Stream *in_, *out_;
     int images_ = 0, vec_ = 0, nf_ = 0, sf_ = 0, total_vecs_ = 0;
+    bool fold_at_once_ = false;    // this fold's steps are added up when its output is due
+    bool fold_at_once_allowed_ = true;
     std::vector<uint64_t> ibits_;  // input buffer, XNOR: [sf][limb]; pixel: [buffer][pe][sf][limb]
     std::vector<int16_t> ival_;    // input buffer, MAC:  [sf][s];    pixel: [buffer][pe][sf][s]
+    std::vector<uint64_t> idense_;  // XNOR: the input words packed for a fold at once (pack_dense)
     // Pixel schedule: groups per image, the stage counters (global group
     // index; compute's channel is nf_, its fold sf_) and the buffers' state.
     int groups_ = 0, total_groups_ = 0;
@@ -161,8 +181,9 @@ class Source {
 public:
     Source(Stream* out, int pixel_elems, int bits);
     void load(const int8_t* data, int images, int pixels_per_image);
-    void tick();
+    bool tick();
     void reset();
+    Stream* output() const { return out_; }
     UnitStats stats;
 
 private:
@@ -176,11 +197,12 @@ private:
 class Sink {
 public:
     Sink(Stream* in, int bits, int elems_per_image);
-    void tick(int64_t cycle);
+    bool tick(int64_t cycle);
     void reset(int images);
     bool done() const { return image_ >= images_; }
     const std::vector<int32_t>& values() const { return values_; }  // images x elems (stream order)
     const std::vector<int64_t>& done_cycles() const { return done_cycles_; }
+    Stream* input() const { return in_; }
     UnitStats stats;
 
 private:

@@ -68,6 +68,24 @@ TEST(HwSystemC, KernelRunEqualsPlainRunAndReruns) {
         }
     }
 
+    // The kernel lets the fast path advance a quantum of cycles per
+    // activation, and ticks the reference path on every edge: the same
+    // cycles, cycle report, streams and kernel time.
+    CycleReport report[2];
+    double elapsed_ps[2];
+    for (int k = 0; k < 2; ++k) {
+        hw.set_fast_path(k == 1);
+        hw.reset();
+        const double t0 = systemc_time_ps();
+        EXPECT_EQ(run_systemc(hw, 100.0, k == 0), plain);
+        elapsed_ps[k] = systemc_time_ps() - t0;
+        report[k] = hw.report();
+        for (int i = 0; i < 2; ++i) EXPECT_EQ(hw.captured_mvtu(1, i), golden[size_t(i)]);
+    }
+    EXPECT_TRUE(report[0] == report[1]) << format_report(report[0]) << format_report(report[1]);
+    EXPECT_NEAR(elapsed_ps[0], elapsed_ps[1], 1.0);
+    EXPECT_GE(elapsed_ps[1], double(plain) * 1e4);  // cycles x 10 ns at least
+
     // Each run ticks at its own clock: 100 MHz = 10 ns, then 250 MHz = 4 ns.
     TickRecorder rec;
     for (double mhz : {100.0, 250.0, 100.0}) {
