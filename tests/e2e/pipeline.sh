@@ -89,7 +89,7 @@ models:
   - {label: SAT, mode: sat}
   - {label: FAT1, mode: fat1, p: 0.05}
 campaigns: {channel_images: 20, pixel_images: 10}
-physical: {accels: [$src/models/accel/cnv_w1a1_quarter.yaml], images: 30, sample: 4}
+physical: {accels: [$src/models/accel/cnv_w1a1_quarter.yaml, $src/models/accel/cnv_w1a1_quarter_loopback.yaml], images: 30, sample: 4}
 YAML
 out=$("$fatsim" pipeline "$tmp/phys.yaml" 2>/dev/null); rc=$?
 check "physical: run succeeds" test $rc -eq 0
@@ -104,6 +104,11 @@ check "physical: verdict" matches "$phys" "beats FAT on the paper's channel mode
 # nothing triplicated leaves the least accuracy; every PE triplicated leaves
 # the FIFO faults (in no PE); the first PE added holds the least accurate PE fault.
 check "physical: PE replication in the report" matches "$phys" "PEs to triplicate for a worst-case error"
+# The loopback engine: its own section, derived model and PE replication over engine.pe[P].
+ldir=$tmp/out_phys/physical/cnv_w1a1_quarter_loopback
+check "physical loopback: FAT on its derived model trained" test -s "$tmp/out_phys/models/FAT-cnv_w1a1_quarter_loopback.fatq"
+check "physical loopback: report section" matches "$phys" "## Physical faults: cnv_w1a1_quarter_loopback"
+check "physical loopback: PEs are the engine's" matches "$(cat "$ldir/pe_replication/replication_SAT.csv" 2>/dev/null)" ",engine\.pe\[[0-9][0-9]*\]$"
 check "physical: PE replication curve recomputed from the rows" python3 - "$pdir/FAT1" <<'PY'
 import csv, json, sys
 d = sys.argv[1]
