@@ -177,6 +177,8 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
         if (!fires_at(c, layer)) continue;
         if (!(c.weight > 0)) throw std::invalid_argument(class_path(i) + ": weight must be > 0");
         whole_layer = whole_layer && c.channels.all() && c.pixels.all();
+        single_all_channels = single_all_channels && c.channels.all();
+        single_all_pixels = single_all_pixels && c.pixels.all();
         switch (c.effect) {
             case Effect::StuckUniform:
                 for (int m = 0; m < M; ++m) add(i, c.weight, std::vector<int64_t>(size_t(M), m));
@@ -377,7 +379,10 @@ Tensor InjectionImpl::forward(const Tensor& x) {
             ci = ci.view({1, C});
             pi = pi.view({1, 1});
         }
-        if (K > 0 && !single_whole) mask = mask & ut->region_c.index({cls, ci}) & ut->region_p.index({cls, pi});
+        if (K > 0 && !single_whole) {  // a region covering every channel (pixel) masks nothing: skip its full-size lookup
+            if (!single_all_channels) mask = mask & ut->region_c.index({cls, ci});
+            if (!single_all_pixels) mask = mask & ut->region_p.index({cls, pi});
+        }
     }
     if (has_multi()) {  // the multi-layer class's effect replaces the single-layer one
         const Tensor mmask =
@@ -561,34 +566,47 @@ Tensor codes_nhwc(const Tensor& codes) {  // [N,C,H,W] or [N,C] double -> int8 [
 std::vector<int> streamlined_predict(const QnnModel& m, const Tensor& input, std::vector<Tensor>* trace_act,
                                      std::vector<Tensor>* trace_out) {
     torch::NoGradGuard ng;
-    Tensor x = input.to(torch::kFloat64);
+    Tensor x = input;
     if (trace_act) trace_act->clear();
     if (trace_out) trace_out->clear();
     const auto& T = m.topology;
+    double x_max = input.numel() ? input.abs().max().item<double>() : 0.0;  // largest |input value| of this layer
     for (size_t l = 0; l < T.layers.size(); ++l) {
         const LayerSpec& s = T.layers[l];
         const int O = s.mh(), MW = s.mw();
+        // Every accumulator and partial sum is an integer of magnitude <= MW * |w|max * |x|max.
+        // float32 holds every integer up to 2^24 and the sums of such products exactly in any
+        // order; under 2^22 float32 (several times faster: LibTorch's float64 convolution is
+        // its slow reference path) is exact with margin, and the round() below would repair
+        // an algorithm that is off by less than 0.5. Above it, float64.
+        const double bound = double(MW) * weight_max(s.weight_bits) * x_max;
+        const auto dtype = bound <= double(1 << 22) ? torch::kFloat32 : torch::kFloat64;
+        x = x.to(dtype);
         if (s.kind == LayerKind::Fc && x.dim() == 4) x = x.permute({0, 2, 3, 1}).contiguous().flatten(1);
         const auto& lw = m.layers[l].weights;
-        Tensor w = torch::from_blob(const_cast<int8_t*>(lw.data()), {O, MW}, torch::kInt8).to(torch::kFloat64);
+        Tensor w = torch::from_blob(const_cast<int8_t*>(lw.data()), {O, MW}, torch::kInt8).to(dtype);
         Tensor acc;
         if (s.kind == LayerKind::Conv)
             acc = torch::conv2d(x, w.view({O, s.kernel, s.kernel, s.in_channels}).permute({0, 3, 1, 2}).contiguous());
         else
             acc = torch::linear(x, w);
+        acc = acc.round();
         if (s.act_bits == 0) return first_argmax(acc);
         const ActRange ar = act_range(s.act_bits);
         const int NT = ar.thresholds();
         const auto& th = m.layers[l].thresholds;
+        // Thresholds beyond the bound compare the same after rounding to float32 (monotone).
         Tensor thr = torch::from_blob(const_cast<int32_t*>(th.data()), {O, NT}, torch::kInt32).to(torch::kFloat64);
         if (s.binary_xnor()) thr = thr * 2.0 - MW;  // popcount domain -> dot domain
+        thr = thr.to(dtype);
         Tensor level = acc.dim() == 4 ? (acc.unsqueeze(-1) >= thr.view({1, O, 1, 1, NT})).sum(-1)
                                       : (acc.unsqueeze(-1) >= thr.view({1, O, NT})).sum(-1);
-        Tensor codes = level.to(torch::kFloat64) + ar.lo;
+        Tensor codes = level.to(dtype) + ar.lo;
         if (trace_act) trace_act->push_back(codes_nhwc(codes));
         if (s.pool > 1) codes = torch::max_pool2d(codes, s.pool, s.pool);  // codes ordered like values
         if (trace_out) trace_out->push_back(codes_nhwc(codes));
         x = ar.bipolar ? codes * 2.0 - 1.0 : codes;
+        x_max = std::max(std::abs(ar.value(ar.lo)), std::abs(ar.value(ar.hi)));
     }
     throw std::logic_error("streamlined_predict: topology has no last layer");
 }

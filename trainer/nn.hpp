@@ -111,6 +111,7 @@ private:
     double total = 0;           // their sum
     bool whole_layer = true;    // every entry covers every channel and pixel
     bool single_whole = true;   // every single-layer entry does (no element mask needed)
+    bool single_all_channels = true, single_all_pixels = true;  // every single-layer entry covers them
     bool multi_whole = true;    // every multi-layer class does
     UnitTables tables;
     // Multi-layer classes of the whole model, in model order (the same in every layer).
@@ -161,8 +162,8 @@ torch::Tensor input_tensor(const InputBatch& b, int first, int n, torch::Dtype d
 // and the export, which is what makes them agree exactly.
 QnnModel fold(QnnNet& net, const std::string& description = "");
 
-// Streamlined (FINN integer) eval of a folded model in float64 (every
-// accumulator is a small integer, exact in double). Returns predictions (first
+// Streamlined (FINN integer) eval of a folded model: every accumulator is a
+// small integer, computed exactly in float32 where its bound allows, else float64. Returns predictions (first
 // argmax of the last accumulator). trace_act/trace_out, when given, receive per
 // layer the pre-pool and post-pool codes as int8 [N][H*W*C] HWC.
 std::vector<int> streamlined_predict(const QnnModel& m, const torch::Tensor& x,
