@@ -176,7 +176,6 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
         const PatternClass& c = em.classes[i];
         if (!fires_at(c, layer)) continue;
         if (!(c.weight > 0)) throw std::invalid_argument(class_path(i) + ": weight must be > 0");
-        whole_layer = whole_layer && c.channels.all() && c.pixels.all();
         single_all_channels = single_all_channels && c.channels.all();
         single_all_pixels = single_all_pixels && c.pixels.all();
         switch (c.effect) {
@@ -217,7 +216,7 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
             mmaps.push_back(here ? level_of(i, faulty) : 0);
         }
     }
-    single_whole = whole_layer;
+    whole_layer = single_all_channels && single_all_pixels;
     for (size_t i : multi_class)
         multi_whole = multi_whole && em.classes[i].channels.all() && em.classes[i].pixels.all();
     if (has_multi()) {
@@ -379,10 +378,9 @@ Tensor InjectionImpl::forward(const Tensor& x) {
             ci = ci.view({1, C});
             pi = pi.view({1, 1});
         }
-        if (K > 0 && !single_whole) {  // a region covering every channel (pixel) masks nothing: skip its full-size lookup
-            if (!single_all_channels) mask = mask & ut->region_c.index({cls, ci});
-            if (!single_all_pixels) mask = mask & ut->region_p.index({cls, pi});
-        }
+        // A region covering every channel (pixel) masks nothing: skip its full-size lookup.
+        if (K > 0 && !single_all_channels) mask = mask & ut->region_c.index({cls, ci});
+        if (K > 0 && !single_all_pixels) mask = mask & ut->region_p.index({cls, pi});
     }
     if (has_multi()) {  // the multi-layer class's effect replaces the single-layer one
         const Tensor mmask =
@@ -623,8 +621,9 @@ AgreementReport check_agreement(QnnNet& net, const QnnModel& m, const InputBatch
     for (int s0 = 0; s0 < batch.count; s0 += chunk) {
         const int n = std::min(chunk, batch.count - s0);
         std::vector<Tensor> ta, to;
-        const auto ps = streamlined_predict(m, input_tensor(batch, s0, n, torch::kFloat64), &ta, &to);
-        const auto pf = first_argmax(net->forward(input_tensor(batch, s0, n)));
+        const Tensor in = input_tensor(batch, s0, n);  // int8 codes, exact in float32
+        const auto ps = streamlined_predict(m, in, &ta, &to);
+        const auto pf = first_argmax(net->forward(in));
         for (int i = 0; i < n; ++i) {
             Trace tr;
             const int pe = eng.classify(*ws, batch.image(s0 + i), {}, &tr);

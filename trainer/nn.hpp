@@ -110,7 +110,6 @@ private:
     torch::Tensor cum;          // [K] cumulative weights when every entry covers the whole layer
     double total = 0;           // their sum
     bool whole_layer = true;    // every entry covers every channel and pixel
-    bool single_whole = true;   // every single-layer entry does (no element mask needed)
     bool single_all_channels = true, single_all_pixels = true;  // every single-layer entry covers them
     bool multi_whole = true;    // every multi-layer class does
     UnitTables tables;

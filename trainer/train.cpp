@@ -123,7 +123,7 @@ double eval_streamlined(QnnNet& net, const InputBatch& test, QnnModel* folded = 
     int correct = 0;
     for (int s0 = 0; s0 < test.count; s0 += 500) {
         const int n = std::min(500, test.count - s0);
-        const auto p = streamlined_predict(m, input_tensor(test, s0, n, torch::kFloat64));
+        const auto p = streamlined_predict(m, input_tensor(test, s0, n));
         for (int i = 0; i < n; ++i) correct += p[size_t(i)] == test.labels[size_t(s0 + i)];
     }
     if (folded) *folded = m;
