@@ -93,6 +93,14 @@ variable_list InjectFn::backward(AutogradContext* ctx, variable_list g) {
     const Tensor mask = ctx->get_saved_variables()[0];
     return {g[0].masked_fill(mask, 0.0), Tensor(), Tensor()};
 }
+Tensor AffineInjectFn::forward(AutogradContext* ctx, Tensor x, Tensor mask, Tensor g, Tensor h) {
+    ctx->save_for_backward({mask});
+    return torch::addcmul(h, x, g);
+}
+variable_list AffineInjectFn::backward(AutogradContext* ctx, variable_list g) {
+    const Tensor mask = ctx->get_saved_variables()[0];
+    return {g[0].masked_fill(mask, 0.0), Tensor(), Tensor(), Tensor()};
+}
 
 namespace {
 // The trainer injects single-layer classes: layers any (each injection point
@@ -226,6 +234,28 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
         multi_maps = torch::tensor(mmaps, torch::kLong);
         multi_uniform = torch::tensor(uniform, torch::kLong).to(torch::kBool);
     }
+    // Two levels: fit f(v) = a + b v through each table's two points, and keep the
+    // affine form only if it reproduces them exactly in float.
+    const std::vector<double> v = act_values(act_bits);
+    affine = M == 2;
+    auto fit = [&](const std::vector<int64_t>& map, std::vector<double>& as, std::vector<double>& bs) {
+        for (size_t i = 0; affine && i + 1 < map.size(); i += 2) {
+            const double y0 = v[size_t(map[i])], y1 = v[size_t(map[i + 1])];
+            const double b = (y1 - y0) / (v[1] - v[0]), a = y0 - b * v[0];
+            affine = float(a) + float(b) * float(v[0]) == float(y0) && float(a) + float(b) * float(v[1]) == float(y1);
+            as.push_back(a);
+            bs.push_back(b);
+        }
+    };
+    std::vector<double> ea, eb, ma, mb;
+    fit(maps, ea, eb);
+    fit(mmaps, ma, mb);
+    if (affine) {
+        entry_a = torch::tensor(ea, torch::kFloat64);
+        entry_b = torch::tensor(eb, torch::kFloat64);
+        multi_a = torch::tensor(ma, torch::kFloat64);
+        multi_b = torch::tensor(mb, torch::kFloat64);
+    }
     if (entry_weight.empty()) return;  // no single-layer class fires here
     entry_maps = torch::tensor(maps, torch::kLong);
     if (all_stuck) entry_stuck = torch::tensor(stuck, torch::kLong);
@@ -354,6 +384,42 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         if (is4) t = t.view({B, C, 1, 1});
     };
     for (Tensor* t : {&mask, &cls, &mhit, &mcls, &mfrac}) to_channels(*t);
+    Tensor ci, pi;
+    if (ut) {  // only the elements of the unit inside the entry's channels and pixels change
+        ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
+        pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
+        if (!is4) {  // FC: [B, C], one pixel
+            ci = ci.view({1, C});
+            pi = pi.view({1, 1});
+        }
+        // A region covering every channel (pixel) masks nothing: skip its full-size lookup.
+        if (K > 0 && !single_all_channels) mask = mask & ut->region_c.index({cls, ci});
+        if (K > 0 && !single_all_pixels) mask = mask & ut->region_p.index({cls, pi});
+    }
+    Tensor mmask, uniform_level, muniform;  // the multi-layer class's effect replaces the single-layer one
+    if (has_multi()) {
+        mmask = multi_whole ? mhit : mhit & ut->mregion_c.index({mcls, ci}) & ut->mregion_p.index({mcls, pi});
+        uniform_level = (mfrac * double(M)).floor().to(torch::kLong).clamp(0, M - 1);
+        muniform = multi_uniform.index({mcls});
+        last_multi_mask = mmask;
+    }
+    if (affine) {  // per unit a, b; out = x g + h
+        Tensor a, b;
+        if (K > 0) {
+            a = entry_a.index({cls});
+            b = entry_b.index({cls});
+        }
+        if (has_multi()) {
+            const Tensor ma = torch::where(muniform, levels.index({uniform_level}).to(torch::kFloat64), multi_a.index({mcls}));
+            const Tensor mb = multi_b.index({mcls}).masked_fill(muniform, 0.0);
+            a = K > 0 ? torch::where(mmask, ma, a) : ma;
+            b = K > 0 ? torch::where(mmask, mb, b) : mb;
+            mask = mask.defined() ? (mask | mmask) : mmask;
+        }
+        last_mask = mask;
+        const Tensor g = torch::where(mask, b, 1.0).to(x.dtype()), h = torch::where(mask, a, 0.0).to(x.dtype());
+        return AffineInjectFn::apply(x, mask, g, h);
+    }
     Tensor golden;  // golden level index per element, for transition tables
     auto golden_level = [&]() {
         if (!golden.defined()) {
@@ -370,29 +436,12 @@ Tensor InjectionImpl::forward(const Tensor& x) {
     } else {
         values = levels.index({entry_maps.index({cls * M + golden_level()})});
     }
-    Tensor ci, pi;
-    if (ut) {  // only the elements of the unit inside the entry's channels and pixels change
-        ci = torch::arange(C, torch::kLong).view({1, C, 1, 1});
-        pi = torch::arange(H * W, torch::kLong).view({1, 1, H, W});
-        if (!is4) {  // FC: [B, C], one pixel
-            ci = ci.view({1, C});
-            pi = pi.view({1, 1});
-        }
-        // A region covering every channel (pixel) masks nothing: skip its full-size lookup.
-        if (K > 0 && !single_all_channels) mask = mask & ut->region_c.index({cls, ci});
-        if (K > 0 && !single_all_pixels) mask = mask & ut->region_p.index({cls, pi});
-    }
-    if (has_multi()) {  // the multi-layer class's effect replaces the single-layer one
-        const Tensor mmask =
-            multi_whole ? mhit : mhit & ut->mregion_c.index({mcls, ci}) & ut->mregion_p.index({mcls, pi});
-        const Tensor uniform_level = (mfrac * double(M)).floor().to(torch::kLong).clamp(0, M - 1);
-        const Tensor mapped = multi_uniform.index({mcls}).all().item<bool>()
+    if (has_multi()) {
+        const Tensor mapped = muniform.all().item<bool>()
                                   ? uniform_level
-                                  : torch::where(multi_uniform.index({mcls}), uniform_level,
-                                                 multi_maps.index({mcls * M + golden_level()}));
+                                  : torch::where(muniform, uniform_level, multi_maps.index({mcls * M + golden_level()}));
         values = torch::where(mmask, levels.index({mapped}).to(x.dtype()), values.to(x.dtype()));
         mask = mask.defined() ? (mask | mmask) : mmask;
-        last_multi_mask = mmask;
     }
     last_mask = mask;
     return InjectFn::apply(x, mask, values.to(x.dtype()));

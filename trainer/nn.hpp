@@ -58,6 +58,14 @@ struct InjectFn : torch::autograd::Function<InjectFn> {
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list g);
 };
+// The same injection when the injected values are affine in x: out = x g + h
+// (g = 1, h = 0 where mask is false; g, h broadcast to x), one pass over x.
+struct AffineInjectFn : torch::autograd::Function<AffineInjectFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor mask,
+                                 torch::Tensor g, torch::Tensor h);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
 
 // The error model's classes as they fire at one layer: a StuckUniform class
 // becomes M stuck-at entries of its weight, every other class one entry of M
@@ -90,6 +98,10 @@ struct InjectionImpl : torch::nn::Module {
     torch::Tensor last_mask;   // mask of the last forward (broadcastable to x), for tests
     torch::Tensor last_multi_mask;  // the part of last_mask struck by multi-layer classes, for tests
     torch::Tensor shared_draw; // [B, >= units] uniform draw of the multi-layer classes, set by the net
+    // Two levels (A1): every table is f(v) = a + b v (stuck: b = 0, flip: b = -1),
+    // so the injected values are computed per unit, not looked up per element from
+    // its golden level. Tests clear it to compare with the lookup.
+    bool affine = false;
     bool has_multi() const { return !multi_class.empty(); }
 
 private:
@@ -119,6 +131,7 @@ private:
     torch::Tensor multi_lo, multi_hi;  // [J] interval of the shared draw
     torch::Tensor multi_maps;          // [J * M] faulty level index per (class, golden level index)
     torch::Tensor multi_uniform;       // [J] bool: StuckUniform (level from the position in the interval)
+    torch::Tensor entry_a, entry_b, multi_a, multi_b;  // [K], [J]: the affine form when affine
     double weight_sum = 0;             // W: weight sum of all classes
 };
 TORCH_MODULE(Injection);

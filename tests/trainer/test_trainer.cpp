@@ -306,6 +306,68 @@ TEST(Injection, RestrictedWeightedClassesStrikeOnlyTheirElements) {
     for (int c : {1, 2, 5, 9}) EXPECT_TRUE(changed_f.select(1, c).any().item<bool>()) << c;
 }
 
+// A1's affine form (per unit f(v) = a + b v) against the per-element lookup of
+// golden levels, on the same draws: identical outputs, masks and gradients for
+// stuck, flip, one-way and identity tables, restricted regions, multi-layer
+// classes (uniform and transition), every granularity, conv and FC shapes.
+TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
+    PatternClass flip, stuck, one_way, ident, multi_flip, multi_uniform;
+    flip.effect = one_way.effect = ident.effect = multi_flip.effect = Effect::Transition;
+    flip.transition = multi_flip.transition = {{0, 1}, {1, 0}};
+    flip.channels.list = {1, 5};
+    flip.weight = 2;
+    stuck.effect = Effect::Stuck;
+    stuck.stuck_code = 1;
+    stuck.pixels.list = {0, 3, 8};
+    one_way.transition = {{0, 1}};  // -1 -> +1 only
+    one_way.layer_scope = LayerScope::Listed;
+    one_way.layers = {"conv0"};
+    ident.transition = {{0, 0}};  // changes nothing, still zeroes the gradient
+    ident.channels.modulus = 4;
+    ident.channels.residue = 2;
+    multi_flip.layer_scope = LayerScope::Listed;
+    multi_flip.layers = {"conv0", "conv1"};
+    multi_flip.channels.list = {0, 3};
+    multi_uniform.layer_scope = LayerScope::All;
+    multi_uniform.weight = 0.5;
+    for (auto gran : {ErrorModelKind::Element, ErrorModelKind::Channel, ErrorModelKind::Pixel, ErrorModelKind::Group})
+        for (bool with_multi : {false, true})
+            for (bool is4 : {true, false}) {
+                InjectionOptions o;
+                o.p = 0.3;
+                o.error_model.granularity = gran;
+                o.error_model.group_modulus = 4;
+                o.error_model.classes = {flip, stuck, one_way, ident};
+                if (with_multi) o.error_model.classes.insert(o.error_model.classes.end(), {multi_flip, multi_uniform});
+                Injection fast(1, o, "conv0"), slow(1, o, "conv0");
+                ASSERT_TRUE(fast->affine);
+                slow->affine = false;
+                const std::string what = std::string(to_string(gran)) + (with_multi ? " multi" : "") + (is4 ? " 4-D" : " 2-D");
+                torch::manual_seed(31);
+                const std::vector<int64_t> shape = is4 ? std::vector<int64_t>{60, 8, 3, 3} : std::vector<int64_t>{60, 8};
+                const auto x0 = torch::randint(0, 2, shape).to(torch::kFloat32) * 2 - 1;
+                const auto w = torch::rand(shape);
+                const auto draw = torch::rand({60, 72}, torch::kFloat64);
+                std::vector<torch::Tensor> y, m, g;
+                for (auto* inj : {&fast, &slow}) {
+                    (*inj)->enabled = true;
+                    (*inj)->train();
+                    if (with_multi) (*inj)->shared_draw = draw;
+                    const auto x = x0.clone().requires_grad_();
+                    torch::manual_seed(5);
+                    y.push_back((*inj)(x));
+                    (y.back() * w).sum().backward();
+                    m.push_back((*inj)->last_mask.expand(shape));
+                    g.push_back(x.grad());
+                }
+                ASSERT_TRUE(m[0].any().item<bool>()) << what;
+                EXPECT_TRUE(torch::equal(m[0], m[1])) << what;
+                EXPECT_TRUE(torch::equal(y[0], y[1])) << what;
+                EXPECT_TRUE(torch::equal(g[0], g[1])) << what;
+                EXPECT_TRUE((y[0] != x0).any().item<bool>()) << what;
+            }
+}
+
 TEST(Injection, ClassesFireOnlyAtTheirLayer) {
     InjectionOptions o;
     o.p = 0.9;
