@@ -103,6 +103,59 @@ variable_list AffineInjectFn::backward(AutogradContext* ctx, variable_list g) {
 }
 
 namespace {
+// Calls f(u, e) for every element e (linear index into x) under a struck unit
+// u (linear index into mask); mask is bool, contiguous, with x's rank and each
+// dim 1 (broadcast) or x's.
+template <class F>
+void for_struck_elements(const Tensor& mask, at::IntArrayRef xs, F f) {
+    int64_t X[4] = {1, 1, 1, 1}, S[4] = {1, 1, 1, 1};
+    const int64_t R = int64_t(xs.size());
+    for (int64_t d = 0; d < R; ++d) {
+        X[4 - R + d] = xs[size_t(d)];
+        S[4 - R + d] = mask.size(d);
+    }
+    const bool* m = mask.data_ptr<bool>();
+    int64_t u = 0;
+    for (int64_t b = 0; b < S[0]; ++b)
+        for (int64_t c = 0; c < S[1]; ++c)
+            for (int64_t i = 0; i < S[2]; ++i)
+                for (int64_t j = 0; j < S[3]; ++j, ++u) {
+                    if (!m[u]) continue;
+                    for (int64_t bb = S[0] == 1 ? 0 : b; bb < (S[0] == 1 ? X[0] : b + 1); ++bb)
+                        for (int64_t cc = S[1] == 1 ? 0 : c; cc < (S[1] == 1 ? X[1] : c + 1); ++cc)
+                            for (int64_t ii = S[2] == 1 ? 0 : i; ii < (S[2] == 1 ? X[2] : i + 1); ++ii) {
+                                const int64_t row = ((bb * X[1] + cc) * X[2] + ii) * X[3];
+                                if (S[3] == 1)
+                                    for (int64_t jj = 0; jj < X[3]; ++jj) f(u, row + jj);
+                                else
+                                    f(u, row + j);
+                            }
+                }
+}
+}  // namespace
+
+Tensor SparseInjectFn::forward(AutogradContext* ctx, Tensor x, Tensor mask, Tensor g, Tensor h) {
+    const Tensor m = mask.contiguous(), gc = g.to(torch::kFloat32).contiguous(), hc = h.to(torch::kFloat32).contiguous();
+    float* xp = x.data_ptr<float>();
+    const float *gp = gc.data_ptr<float>(), *hp = hc.data_ptr<float>();
+    for_struck_elements(m, x.sizes(), [&](int64_t u, int64_t e) { xp[e] = hp[u] + xp[e] * gp[u]; });
+    ctx->mark_dirty({x});
+    ctx->save_for_backward({m});
+    return x;
+}
+variable_list SparseInjectFn::backward(AutogradContext* ctx, variable_list g) {
+    const Tensor m = ctx->get_saved_variables()[0];
+    Tensor grad = g[0];
+    // Zero in place only a gradient no other tensor or view holds.
+    const bool own = grad.is_contiguous() && grad.scalar_type() == torch::kFloat32 && grad.use_count() == 1 &&
+                     grad.storage().use_count() == 1;
+    if (!own) grad = grad.to(torch::kFloat32).contiguous().clone();
+    float* gp = grad.data_ptr<float>();
+    for_struck_elements(m, grad.sizes(), [&](int64_t, int64_t e) { gp[e] = 0.0f; });
+    return {grad, Tensor(), Tensor(), Tensor()};
+}
+
+namespace {
 // The trainer injects single-layer classes: layers any (each injection point
 // alone) or exactly one named layer.
 bool fires_at(const PatternClass& c, const std::string& layer) {
@@ -318,6 +371,49 @@ const InjectionImpl::UnitTables& InjectionImpl::unit_tables(int64_t C, int64_t H
     return tables;
 }
 
+bool InjectionImpl::unit_loop_applies() const {
+    const ErrorModelKind gran = opt.error_model.granularity;
+    if (!affine || !sparse || has_multi() || entry_weight.empty() || gran == ErrorModelKind::Group) return false;
+    return whole_layer || gran == ErrorModelKind::Element || (gran == ErrorModelKind::Channel && single_all_pixels) ||
+           (gran == ErrorModelKind::Pixel && single_all_channels);
+}
+
+std::array<Tensor, 3> InjectionImpl::draw_units_affine(const Tensor& r, int64_t C, int64_t H, int64_t W) {
+    const double p = opt.p;
+    const int64_t N = r.numel(), K = int64_t(entry_weight.size());
+    Tensor mask = torch::empty(r.sizes(), torch::kBool), g = torch::empty(r.sizes(), torch::kFloat32),
+           h = torch::empty(r.sizes(), torch::kFloat32);
+    const double* rp = r.data_ptr<double>();
+    const double *ea = entry_a.data_ptr<double>(), *eb = entry_b.data_ptr<double>();
+    bool* mp = mask.data_ptr<bool>();
+    float *gp = g.data_ptr<float>(), *hp = h.data_ptr<float>();
+    auto put = [&](int64_t n, bool hit, int64_t k) {
+        mp[n] = hit;
+        gp[n] = hit ? float(eb[k]) : 1.0f;
+        hp[n] = hit ? float(ea[k]) : 0.0f;
+    };
+    if (whole_layer) {  // as forward: r < p, entry #{k : cum_k <= r S / p}
+        const double* cp = cum.data_ptr<double>();
+        const double s = total / p;
+        for (int64_t n = 0; n < N; ++n)
+            put(n, rp[n] < p, std::min<int64_t>(std::upper_bound(cp, cp + K, rp[n] * s) - cp, K - 1));
+        return {mask, g, h};
+    }
+    const UnitTables& ut = unit_tables(C, H, W);
+    const int64_t U = ut.total.numel();
+    const double *cp = ut.cum.data_ptr<double>(), *tp = ut.total.data_ptr<double>();
+    const int64_t* lp = ut.last.data_ptr<int64_t>();
+    for (int64_t n = 0; n < N; ++n) {
+        // The unit's entry is one that strikes it (unit_tables), and where the loop
+        // applies a unit never straddles a class's region: no region check.
+        const int64_t u = n % U;
+        const double* row = cp + u * K;
+        put(n, rp[n] < p && tp[u] > 0,
+            std::min<int64_t>(std::upper_bound(row, row + K, rp[n] * (tp[u] / p)) - row, lp[u]));
+    }
+    return {mask, g, h};
+}
+
 Tensor InjectionImpl::forward(const Tensor& x) {
     last_mask = Tensor();
     last_multi_mask = Tensor();
@@ -344,6 +440,11 @@ Tensor InjectionImpl::forward(const Tensor& x) {
     // Equation (1) with p_k = p * cum_k / S: r < p injects entry #{k : cum_k <= r S / p}
     // (the paper's models: cum_k = k, S = M, entry = level floor(r M / p)).
     const Tensor r = torch::rand(rs, torch::kFloat64);
+    if (x.grad_fn() && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && unit_loop_applies()) {
+        auto [mask, g, h] = draw_units_affine(r, C, H, W);
+        last_mask = mask;
+        return SparseInjectFn::apply(x, mask, g, h);
+    }
     Tensor mask, cls, mhit, mcls, mfrac;  // m*: the multi-layer classes (unit level)
     const UnitTables* ut = nullptr;
     if (whole_layer) {
@@ -418,6 +519,11 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         }
         last_mask = mask;
         const Tensor g = torch::where(mask, b, 1.0).to(x.dtype()), h = torch::where(mask, a, 0.0).to(x.dtype());
+        // In place only on an intermediate of the graph (a leaf or a caller's plain tensor keeps its values).
+        if (sparse && x.grad_fn() && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && mask.dim() == x.dim()) {
+            const auto shape = at::infer_size(mask.sizes(), g.sizes());
+            return SparseInjectFn::apply(x, mask.expand(shape), g.expand(shape), h.expand(shape));
+        }
         return AffineInjectFn::apply(x, mask, g, h);
     }
     Tensor golden;  // golden level index per element, for transition tables

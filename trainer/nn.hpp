@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
 #include <random>
 #include <string>
 #include <vector>
@@ -67,6 +68,17 @@ struct AffineInjectFn : torch::autograd::Function<AffineInjectFn> {
                                                    torch::autograd::variable_list g);
 };
 
+// AffineInjectFn in place and sparse: only the elements under a struck unit
+// are rewritten, and only their gradient is zeroed (x is marked dirty). mask,
+// g and h share one unit-level shape whose dims are 1 or x's; x contiguous.
+// The incoming gradient is zeroed in place when nothing else holds it.
+struct SparseInjectFn : torch::autograd::Function<SparseInjectFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor mask,
+                                 torch::Tensor g, torch::Tensor h);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+
 // The error model's classes as they fire at one layer: a StuckUniform class
 // becomes M stuck-at entries of its weight, every other class one entry of M
 // times its weight (same odds, and the paper's models get the integer
@@ -102,6 +114,9 @@ struct InjectionImpl : torch::nn::Module {
     // so the injected values are computed per unit, not looked up per element from
     // its golden level. Tests clear it to compare with the lookup.
     bool affine = false;
+    // Apply the affine form in place to the struck units only (SparseInjectFn)
+    // rather than in one pass over x (AffineInjectFn). Tests clear it to compare.
+    bool sparse = true;
     bool has_multi() const { return !multi_class.empty(); }
 
 private:
@@ -115,6 +130,11 @@ private:
         torch::Tensor single_p;            // [U] threshold of the single-layer draw
     };
     const UnitTables& unit_tables(int64_t C, int64_t H, int64_t W);
+    // The sparse affine path's whole unit-level step in one loop over the draw r
+    // (what the tensor ops of forward compute): mask, g, h, each shaped like r.
+    // Only for single-layer classes whose regions stay inside a unit.
+    bool unit_loop_applies() const;
+    std::array<torch::Tensor, 3> draw_units_affine(const torch::Tensor& r, int64_t C, int64_t H, int64_t W);
     std::vector<size_t> entry_class;  // K entries: index into opt.error_model.classes
     std::vector<double> entry_weight;
     torch::Tensor entry_maps;   // [K * M] faulty level index per (entry, golden level index)
