@@ -87,7 +87,7 @@ std::vector<ModelFault> expand_error_model(const ErrorModel& m, const Topology& 
                     f.code = c.effect == Effect::Transition ? 0 : code;
                     for (int l : set) {
                         const LayerSpec& s = topo.layers[size_t(l)];
-                        if (u >= unit_count(m, s)) continue;
+                        if (u >= unit_count(m, s) || !class_reaches(c, s)) continue;
                         ErrorPattern p = to_error_pattern(c, topo, l, code);
                         if (narrow(m, p, u, s)) f.patterns.push_back(std::move(p));
                     }

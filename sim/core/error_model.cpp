@@ -331,22 +331,51 @@ std::vector<std::string> check_error_model(const ErrorModel& m, const Topology& 
             else if (topo.layers[size_t(l)].act_bits == 0)
                 errs.push_back(at(path + ".layers", k) + "=" + c.layers[k] + " has no activation (last layer)");
         }
-        for (int l : class_layers(c, topo)) {
-            const LayerSpec& s = topo.layers[size_t(l)];
-            const std::string in = " of layer " + s.name;
-            const int C = s.mh(), D = s.pooled_dim;
+        // Channels and pixels: each must exist in at least one of the class's
+        // layers (class_reaches), so they are checked against the widest.
+        const std::vector<int> ls = class_layers(c, topo);
+        auto widest = [&](auto size) {
+            int best = ls.empty() ? -1 : ls[0];
+            for (int l : ls)
+                if (size(topo.layers[size_t(l)]) > size(topo.layers[size_t(best)])) best = l;
+            return best;
+        };
+        const int lc = widest([](const LayerSpec& s) { return s.mh(); });
+        const int lp = widest([](const LayerSpec& s) { return s.pooled_dim; });
+        auto where = [&](int l) {
+            return (ls.size() == 1 ? " of layer " : " of any of its layers (widest: ") + topo.layers[size_t(l)].name;
+        };
+        const size_t errs_before = errs.size();
+        if (lc >= 0) {
+            const int C = topo.layers[size_t(lc)].mh();
+            const std::string in = where(lc) + (ls.size() == 1 ? " (" : ", ") + std::to_string(C) + " channels)";
             for (size_t k = 0; k < c.channels.list.size(); ++k)
                 if (c.channels.list[k] >= C)
                     errs.push_back(at(path + ".channels", k) + "=" + std::to_string(c.channels.list[k]) +
-                                   " is not a channel" + in + " (" + std::to_string(C) + " channels)");
+                                   " is not a channel" + in);
             if (c.channels.modulus > 0 && c.channels.residue >= C)
                 errs.push_back(path + ".channels.residue=" + std::to_string(c.channels.residue) +
-                               " selects no channel" + in + " (" + std::to_string(C) + " channels)");
+                               " selects no channel" + in);
+        }
+        if (lp >= 0) {
+            const int D = topo.layers[size_t(lp)].pooled_dim;
+            const std::string in = where(lp) + (ls.size() == 1 ? " (" : ", ") + std::to_string(D) + " x " +
+                                   std::to_string(D) + " output)";
             for (size_t k = 0; k < c.pixels.list.size(); ++k)
                 if (c.pixels.list[k] >= D * D)
                     errs.push_back(at(path + ".pixels", k) + "=" + std::to_string(c.pixels.list[k]) +
-                                   " is not a pixel" + in + " (" + std::to_string(D) + " x " + std::to_string(D) +
-                                   " output)");
+                                   " is not a pixel" + in);
+        }
+        if (errs.size() == errs_before && !ls.empty() &&
+            std::none_of(ls.begin(), ls.end(), [&](int l) { return class_reaches(c, topo.layers[size_t(l)]); })) {
+            std::string names;
+            for (int l : ls) names += (names.empty() ? "" : ", ") + topo.layers[size_t(l)].name;
+            errs.push_back(path + " acts on no layer: none of " + names +
+                           " has one of its channels and one of its pixels");
+        }
+        for (int l : ls) {
+            const LayerSpec& s = topo.layers[size_t(l)];
+            const std::string in = " of layer " + s.name;
             const ActRange r = act_range(s.act_bits);
             const std::string codes = " (codes " + std::to_string(r.lo) + ".." + std::to_string(r.hi) + ")";
             auto bad = [&](int code) { return code < r.lo || code > r.hi; };
@@ -459,14 +488,28 @@ void save_error_model(const ErrorModel& m, const std::string& path) {
 
 // ---------------------------------------------------------------- use
 
+bool class_reaches(const PatternClass& c, const LayerSpec& s) {
+    const int C = s.mh(), P = s.pooled_dim * s.pooled_dim;
+    const bool ch = c.channels.modulus > 0 ? c.channels.residue < C
+                                           : c.channels.list.empty() ||
+                                                 std::any_of(c.channels.list.begin(), c.channels.list.end(),
+                                                             [&](int k) { return k < C; });
+    const bool px = c.pixels.list.empty() ||
+                    std::any_of(c.pixels.list.begin(), c.pixels.list.end(), [&](int k) { return k < P; });
+    return ch && px;
+}
+
 ErrorPattern to_error_pattern(const PatternClass& c, const Topology& topo, int layer, int uniform_code) {
     const LayerSpec& s = topo.layers.at(size_t(layer));
+    if (!class_reaches(c, s))  // an empty list would mean "all channels" (pixels)
+        throw std::invalid_argument("error model class selects no channel or pixel of layer " + s.name);
     ErrorPattern p;
     p.layer = layer;
-    p.channels = c.channels.resolve(s.mh());
-    if (c.channels.modulus > 0 && p.channels.empty())  // an empty list would mean "all channels"
-        throw std::invalid_argument("error model class selects no channel of layer " + s.name);
-    p.pixels = c.pixels.list;
+    const int C = s.mh(), P = s.pooled_dim * s.pooled_dim;
+    for (int k : c.channels.resolve(C))
+        if (k < C) p.channels.push_back(k);
+    for (int k : c.pixels.list)
+        if (k < P) p.pixels.push_back(k);
     std::sort(p.pixels.begin(), p.pixels.end());
     switch (c.effect) {
         case Effect::StuckUniform: p.stuck_code = uniform_code; break;

@@ -111,7 +111,13 @@ void save_error_model(const ErrorModel& m, const std::string& path);
 // The topology layers a class can strike (layers with an activation): for
 // LayerScope::Any each one alone, otherwise all of them together.
 std::vector<int> class_layers(const PatternClass& c, const Topology& topo);
-// The class's pattern on one layer. Effect::StuckUniform needs the drawn code.
+// A class that spans several layers acts in each on the listed channels and
+// pixels that layer has (in a loopback engine one PE's channels c mod PE = p
+// reach further in the wider layers); true if the layer has any of them.
+bool class_reaches(const PatternClass& c, const LayerSpec& layer);
+// The class's pattern on one layer (its channels and pixels that the layer
+// has; throws std::invalid_argument when it has none: see class_reaches).
+// Effect::StuckUniform needs the drawn code.
 ErrorPattern to_error_pattern(const PatternClass& c, const Topology& topo, int layer, int uniform_code = 0);
 
 }  // namespace fatsim

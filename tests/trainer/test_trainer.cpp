@@ -506,6 +506,34 @@ TEST(Injection, NetChecksMultiLayerModelsAgainstTheTopology) {
                   std::string::npos)
             << e.what();
     }
+    // Layers of different widths (a loopback PE's channels): each takes the listed channels it has.
+    o.error_model.classes[0].layers = {"conv0", "fc0"};  // 8 and 16 channels
+    o.error_model.classes[0].channels.list = {3, 12};
+    o.p = 0.9;
+    {
+        torch::manual_seed(5);
+        QnnNet net(t, o);
+        net->train();
+        net->set_injection(-1);
+        net->forward(input_tensor(synthetic(t, 40, 1), 0, 40));
+        const auto inj = net->injections();
+        const auto m0 = inj[0]->last_multi_mask.any(3).any(2), m2 = inj[2]->last_multi_mask;
+        EXPECT_GT(m0.select(1, 3).sum().item<int64_t>(), 0);
+        EXPECT_EQ(m0.sum().item<int64_t>(), m0.select(1, 3).sum().item<int64_t>()) << "conv0: channel 3 only";
+        EXPECT_TRUE(torch::equal(m2.select(1, 3), m0.select(1, 3))) << "the same draw on both layers";
+        EXPECT_GT(m2.select(1, 12).sum().item<int64_t>(), 0);
+        EXPECT_EQ(m2.sum().item<int64_t>(), m2.select(1, 3).sum().item<int64_t>() + m2.select(1, 12).sum().item<int64_t>());
+    }
+    o.error_model.classes[0].channels.list = {3, 16};  // none of its layers has 16
+    try {
+        QnnNet net(t, o);
+        FAIL() << "channel 16 was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(
+                      "classes[0].channels[1]=16 is not a channel of any of its layers (widest: fc0, 16 channels)"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 // `fatsim train --error-model FILE`: a bad file fails before any data is read,

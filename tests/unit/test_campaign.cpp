@@ -228,7 +228,7 @@ TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
     EXPECT_EQ(s.models[0].mode, "sat");
     EXPECT_DOUBLE_EQ(s.models[0].p, 0.05);  // the declared default
     EXPECT_EQ(s.models[3].mode, "dropout2d");
-    EXPECT_EQ(s.epochs, 4);
+    EXPECT_EQ(s.epochs, 3);
     EXPECT_EQ(s.lr_step, 2);
     EXPECT_EQ(s.pixel_images, 1000);
     EXPECT_EQ(s.test_images, 0);
@@ -237,7 +237,10 @@ TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
     // layer per epoch left half the layers untrained against faults).
     EXPECT_EQ(s.training_seeds(), (std::vector<int>{1, 2}));
     EXPECT_EQ(s.fat2_switch_batches, 75);
-    ASSERT_EQ(s.physical.accels.size(), 1u);
+    // Both architectures in the physical part: the dataflow folding and a loopback engine.
+    ASSERT_EQ(s.physical.accels.size(), 2u);
+    EXPECT_NE(s.physical.accels[0].find("cnv_w1a1_quarter.yaml"), std::string::npos);
+    EXPECT_NE(s.physical.accels[1].find("cnv_w1a1_quarter_loopback.yaml"), std::string::npos);
 }
 
 TEST(PipelineSpec, ShippedStudySpecParses) {

@@ -153,6 +153,35 @@ TEST(ErrorModel, ValidationAgainstTheTopologyNamesTheField) {
     EXPECT_THROW(validate_error_model(m, a2_topology(), "m.yaml"), ConfigError);
 }
 
+// A class spanning layers of different widths (one loopback PE's channels
+// c mod PE = p reach further in the wider layers) acts in each on what that
+// layer has; a channel or pixel none of its layers has is still an error.
+TEST(ErrorModel, MultiLayerClassesActOnWhatEachLayerHas) {
+    const Topology t = a2_topology();  // conv0, conv1: 8 channels; fc0: 16; conv1 pooled 3 x 3
+    const ErrorModel m = parse_error_model(
+        "granularity: channel\nclasses:\n"
+        "  - {layers: [conv0, conv1, fc0], channels: [3, 11], stuck: 1}\n"
+        "  - {layers: [conv0, fc0], channels: [12], pixels: [0], stuck: 1}\n"
+        "  - {layers: [conv0, fc0], channels: [3, 16], stuck: 1}\n"
+        "  - {layers: [conv1, fc0], channels: {modulus: 16, residue: 9}, pixels: [8], stuck: 1}\n"
+        "  - {layers: [conv1, fc0], pixels: [9], stuck: 1}\n",
+        "m.yaml");
+    const auto errs = check_error_model(m, t);
+    has(errs, "classes[2].channels[1]=16 is not a channel of any of its layers (widest: fc0, 16 channels)");
+    has(errs, "classes[3] acts on no layer: none of conv1, fc0 has one of its channels and one of its pixels");
+    has(errs, "classes[4].pixels[0]=9 is not a pixel of any of its layers (widest: conv1, 3 x 3 output)");
+    EXPECT_EQ(errs.size(), 3u);
+    const LayerSpec &conv0 = t.layers[0], &conv1 = t.layers[1], &fc0 = t.layers[2];
+    EXPECT_TRUE(class_reaches(m.classes[0], conv0));
+    EXPECT_EQ(to_error_pattern(m.classes[0], t, 0).channels, (std::vector<int>{3}));
+    EXPECT_EQ(to_error_pattern(m.classes[0], t, 2).channels, (std::vector<int>{3, 11}));
+    EXPECT_FALSE(class_reaches(m.classes[1], conv0));  // channel 12: fc0 only
+    EXPECT_TRUE(class_reaches(m.classes[1], fc0));
+    EXPECT_THROW(to_error_pattern(m.classes[1], t, 0), std::invalid_argument);  // never "all channels"
+    EXPECT_FALSE(class_reaches(m.classes[3], conv1));  // residue 9 of 8 channels
+    EXPECT_FALSE(class_reaches(m.classes[3], fc0));    // one pixel: pixel 8 is not there
+}
+
 TEST(ErrorModel, YamlAndJsonRoundTripToAnEqualModel) {
     const ErrorModel m = parse_error_model(kFullModel, "m.yaml");
     const std::string json = error_model_to_json(m), yaml = error_model_to_yaml(m);
