@@ -178,6 +178,7 @@ struct LoadedGraph {
     explicit LoadedGraph(const std::string& path) : source(path), proto(read_model_proto(path)) {
         const auto& g = proto.graph();
         for (const auto& t : g.initializer()) init[t.name()] = from_proto(t, path + ": initializer '" + t.name() + "'");
+        fold_constants();
         for (const auto& a : g.quantization_annotation())
             for (const auto& kv : a.quant_parameter_tensor_names())
                 if (kv.key() == kDatatypeKey) dtype[a.tensor_name()] = kv.value();
@@ -201,6 +202,57 @@ struct LoadedGraph {
     const Tensor* initializer(const std::string& name) const {
         auto it = init.find(name);
         return it == init.end() ? nullptr : &it->second;
+    }
+
+    // Constant subgraphs, as an export leaves them before QONNX's cleanup:
+    // Constant nodes, and Identity / Neg / Mul / Div / Add / Sub of constants
+    // only (equal shapes, or one of them a single value), become initializers
+    // and their nodes are dropped; everything after sees plain initializers.
+    void fold_constants() {
+        auto* nodes = proto.mutable_graph()->mutable_node();
+        google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+        for (int i = 0; i < nodes->size(); ++i) {
+            const onnx::NodeProto& n = nodes->Get(i);
+            Tensor t;
+            if (n.output_size() == 1 && fold(n, source + ": " + node_label(n, size_t(i)), t)) {
+                init[n.output(0)] = std::move(t);
+                continue;
+            }
+            *kept.Add() = n;
+        }
+        nodes->Swap(&kept);
+    }
+    bool fold(const onnx::NodeProto& n, const std::string& where, Tensor& out) const {
+        const std::string& op = n.op_type();
+        if (op == "Constant") {
+            for (const auto& a : n.attribute()) {
+                if (a.name() == "value") return out = from_proto(a.t(), where + ": value"), true;
+                if (a.name() == "value_float") return out = Tensor{{}, {double(a.f())}}, true;
+                if (a.name() == "value_int") return out = Tensor{{}, {double(a.i())}}, true;
+            }
+            throw QonnxError(where + ": a Constant needs a value, value_float or value_int attribute");
+        }
+        if (n.input_size() == 0) return false;
+        for (const auto& in : n.input())
+            if (!init.count(in)) return false;
+        const Tensor& a = init.at(n.input(0));
+        if (op == "Identity" || op == "Neg") {
+            out = a;
+            if (op == "Neg")
+                for (double& v : out.v) v = -v;
+            return true;
+        }
+        if (!(op == "Mul" || op == "Div" || op == "Add" || op == "Sub") || n.input_size() != 2) return false;
+        const Tensor& b = init.at(n.input(1));
+        if (a.shape != b.shape && a.size() != 1 && b.size() != 1)
+            throw QonnxError(where + ": " + op + " of constants " + shape_str(a.shape) + " and " + shape_str(b.shape) +
+                             " cannot be folded (equal shapes, or one of them a single value)");
+        out = a.size() >= b.size() ? a : b;
+        for (size_t k = 0; k < out.v.size(); ++k) {
+            const double x = a.v[a.size() == 1 ? 0 : k], y = b.v[b.size() == 1 ? 0 : k];
+            out.v[k] = op == "Mul" ? x * y : op == "Div" ? x / y : op == "Add" ? x + y : x - y;
+        }
+        return true;
     }
 };
 

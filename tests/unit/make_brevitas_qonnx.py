@@ -8,7 +8,7 @@ or unsigned with a zero point), a BN exported as a per-channel Mul + Add,
 and TensorNorm (Sub, Div, Mul, Add of one value each) on the classifier.
 
 usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED
-       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_uint | cnv_q17_pre)
+       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_q17_const | cnv_uint | cnv_q17_pre)
 """
 import sys
 
@@ -40,6 +40,12 @@ CONFIGS = {
         ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
     # cnv_q17 with CNV.forward's 2x - 1 before the input quantiser (which fatsim refuses)
     "cnv_q17_pre": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre=True, layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # cnv_q17 as an export leaves it before QONNX's cleanup: every constant a
+    # Constant node, the weight scales a constant subgraph (Identity, Div)
+    "cnv_q17_const": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0,
+                          constants=True, layers=[
         ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
         ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
     "cnv_uint": dict(input=(2, 8), in_quant=(0, 1.0 / 255, 3.0), affine={0}, tensornorm=-1.0, layers=[
@@ -170,6 +176,17 @@ def main():
             cur = name + "_pool"
             n, c, h, _ = x.shape
             x = x.reshape(n, c, h // pool, pool, h // pool, pool).max(axis=(3, 5))
+    if cfg.get("constants"):
+        pre = [helper.make_node("Constant", [], ["two"], value_float=2.0)]
+        for t in inits:
+            if t.name.endswith("_ws"):  # scale = Identity(Constant(2 * scale)) / 2, exact in float
+                twice = numpy_helper.from_array(numpy_helper.to_array(t) * np.float32(2), t.name + "_x2")
+                pre.append(helper.make_node("Constant", [], [t.name + "_x2"], value=twice))
+                pre.append(helper.make_node("Identity", [t.name + "_x2"], [t.name + "_id"]))
+                pre.append(helper.make_node("Div", [t.name + "_id", "two"], [t.name]))
+            else:
+                pre.append(helper.make_node("Constant", [], [t.name], value=t))
+        nodes, inits = pre + nodes, []
     n_out = cfg["layers"][-1][1]
     graph = helper.make_graph(nodes, "brevitas_" + config,
                               [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1, c_in, dim, dim])],

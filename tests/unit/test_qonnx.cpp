@@ -377,6 +377,22 @@ TEST(QonnxBrevitas, FoldedModelMatchesTheGraphImageByImage) {
         }
 }
 
+// Constants as Constant nodes and a constant subgraph (the weight scales as
+// Identity / Div of Constants) fold to the same model as plain initializers.
+TEST(QonnxBrevitas, ConstantSubgraphsFoldLikeInitializers) {
+    for (int seed : {1, 2}) {
+        const std::string plain = brevitas_graph("cnv_q17", seed), folded = brevitas_graph("cnv_q17_const", seed);
+        SKIP_WITHOUT_PYTHON_ONNX(plain);
+        const QnnModel a = import_qonnx(plain), b = import_qonnx(folded);
+        ASSERT_EQ(a.layers.size(), b.layers.size());
+        for (size_t l = 0; l < a.layers.size(); ++l) {
+            EXPECT_EQ(a.layers[l].weights, b.layers[l].weights) << "layer " << l;
+            EXPECT_EQ(a.layers[l].thresholds, b.layers[l].thresholds) << "layer " << l;
+        }
+        expect_graph_matches_engine(folded, b, 60, uint64_t(seed) + 10);
+    }
+}
+
 TEST(QonnxBrevitas, NegativeBatchNormScaleNegatesTheWeightRow) {
     // The generator gives some channels a negative gamma: those rows come
     // out negated (the trainer's rule), the others as quantised.
