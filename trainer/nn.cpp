@@ -132,6 +132,11 @@ void for_struck_elements(const Tensor& mask, at::IntArrayRef xs, F f) {
                             }
                 }
 }
+// SparseInjectFn may rewrite x in place: an intermediate of the graph (a leaf
+// or a caller's plain tensor keeps its values), contiguous float.
+bool rewritable_in_place(const Tensor& x) {
+    return x.grad_fn() && x.is_contiguous() && x.scalar_type() == torch::kFloat32;
+}
 }  // namespace
 
 Tensor SparseInjectFn::forward(AutogradContext* ctx, Tensor x, Tensor mask, Tensor g, Tensor h) {
@@ -440,7 +445,7 @@ Tensor InjectionImpl::forward(const Tensor& x) {
     // Equation (1) with p_k = p * cum_k / S: r < p injects entry #{k : cum_k <= r S / p}
     // (the paper's models: cum_k = k, S = M, entry = level floor(r M / p)).
     const Tensor r = torch::rand(rs, torch::kFloat64);
-    if (x.grad_fn() && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && unit_loop_applies()) {
+    if (rewritable_in_place(x) && unit_loop_applies()) {
         auto [mask, g, h] = draw_units_affine(r, C, H, W);
         last_mask = mask;
         return SparseInjectFn::apply(x, mask, g, h);
@@ -519,8 +524,7 @@ Tensor InjectionImpl::forward(const Tensor& x) {
         }
         last_mask = mask;
         const Tensor g = torch::where(mask, b, 1.0).to(x.dtype()), h = torch::where(mask, a, 0.0).to(x.dtype());
-        // In place only on an intermediate of the graph (a leaf or a caller's plain tensor keeps its values).
-        if (sparse && x.grad_fn() && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && mask.dim() == x.dim()) {
+        if (sparse && rewritable_in_place(x) && mask.dim() == x.dim()) {
             const auto shape = at::infer_size(mask.sizes(), g.sizes());
             return SparseInjectFn::apply(x, mask.expand(shape), g.expand(shape), h.expand(shape));
         }

@@ -475,13 +475,25 @@ TEST(Injection, NetChecksMultiLayerModelsAgainstTheTopology) {
     o.p = 0.5;
     o.error_model = stuck_at_error_model(ErrorModelKind::Channel);
     o.error_model.classes[0].layer_scope = LayerScope::All;
-    {
-        torch::manual_seed(3);
+    // One training forward pass; the injection layers (conv0, conv1, fc0) keep their masks.
+    auto injections_after_forward = [&](uint64_t seed) {
+        torch::manual_seed(seed);
         QnnNet net(t, o);
         net->train();
         net->set_injection(-1);
         net->forward(input_tensor(synthetic(t, 40, 1), 0, 40));
-        const auto inj = net->injections();
+        return net->injections();
+    };
+    auto expect_rejected = [&](const std::string& what) {
+        try {
+            QnnNet net(t, o);
+            ADD_FAILURE() << "accepted; expected: " << what;
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        }
+    };
+    {
+        const auto inj = injections_after_forward(3);
         const auto m0 = inj[0]->last_multi_mask.any(3).any(2), m1 = inj[1]->last_multi_mask.any(3).any(2);
         EXPECT_TRUE(torch::equal(m0, m1));
         EXPECT_TRUE(torch::equal(inj[2]->last_multi_mask.slice(1, 0, 8), m0));  // fc0: its first 8 channels
@@ -489,34 +501,16 @@ TEST(Injection, NetChecksMultiLayerModelsAgainstTheTopology) {
     }
     o.error_model.classes[0].layer_scope = LayerScope::Listed;
     o.error_model.classes[0].layers = {"conv0", "conv9"};
-    try {
-        QnnNet net(t, o);
-        FAIL() << "layer conv9 was accepted";
-    } catch (const ConfigError& e) {
-        EXPECT_NE(std::string(e.what()).find("classes[0].layers[1]=conv9 is not a layer"), std::string::npos)
-            << e.what();
-    }
+    expect_rejected("classes[0].layers[1]=conv9 is not a layer");
     o.error_model.classes[0].layers = {"conv0"};
     o.error_model.classes[0].channels.list = {8};  // conv0 has 8 channels
-    try {
-        QnnNet net(t, o);
-        FAIL() << "channel 8 was accepted";
-    } catch (const ConfigError& e) {
-        EXPECT_NE(std::string(e.what()).find("classes[0].channels[0]=8 is not a channel of layer conv0"),
-                  std::string::npos)
-            << e.what();
-    }
+    expect_rejected("classes[0].channels[0]=8 is not a channel of layer conv0");
     // Layers of different widths (a loopback PE's channels): each takes the listed channels it has.
     o.error_model.classes[0].layers = {"conv0", "fc0"};  // 8 and 16 channels
     o.error_model.classes[0].channels.list = {3, 12};
     o.p = 0.9;
     {
-        torch::manual_seed(5);
-        QnnNet net(t, o);
-        net->train();
-        net->set_injection(-1);
-        net->forward(input_tensor(synthetic(t, 40, 1), 0, 40));
-        const auto inj = net->injections();
+        const auto inj = injections_after_forward(5);
         const auto m0 = inj[0]->last_multi_mask.any(3).any(2), m2 = inj[2]->last_multi_mask;
         EXPECT_GT(m0.select(1, 3).sum().item<int64_t>(), 0);
         EXPECT_EQ(m0.sum().item<int64_t>(), m0.select(1, 3).sum().item<int64_t>()) << "conv0: channel 3 only";
@@ -525,15 +519,7 @@ TEST(Injection, NetChecksMultiLayerModelsAgainstTheTopology) {
         EXPECT_EQ(m2.sum().item<int64_t>(), m2.select(1, 3).sum().item<int64_t>() + m2.select(1, 12).sum().item<int64_t>());
     }
     o.error_model.classes[0].channels.list = {3, 16};  // none of its layers has 16
-    try {
-        QnnNet net(t, o);
-        FAIL() << "channel 16 was accepted";
-    } catch (const ConfigError& e) {
-        EXPECT_NE(std::string(e.what()).find(
-                      "classes[0].channels[1]=16 is not a channel of any of its layers (widest: fc0, 16 channels)"),
-                  std::string::npos)
-            << e.what();
-    }
+    expect_rejected("classes[0].channels[1]=16 is not a channel of any of its layers (widest: fc0, 16 channels)");
 }
 
 // `fatsim train --error-model FILE`: a bad file fails before any data is read,
