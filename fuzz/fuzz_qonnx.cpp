@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (serialize_model(deserialize_model(bytes, "imported.fatq")) != bytes)
             fuzz::fail("imported model does not survive serialize -> deserialize");
         const Topology& t = m.topology;
-        const std::vector<int8_t> image(size_t(t.in_dim) * t.in_dim * t.in_channels, 1);
-        QonnxGraph(path).run(image.data(), t.in_dim, t.in_channels);
+        const std::vector<uint8_t> image(size_t(t.in_dim) * t.in_dim * t.in_channels, 129);
+        QonnxGraph(path).run(image.data(), t.in_dim, t.in_channels, QonnxGraph::feed_for(t));
     });
     return 0;
 }

@@ -82,9 +82,16 @@ int cmd_model(const Args& args) {
     if (action == "info") {
         if (!vm.count("model")) throw UsageError("model info needs --model");
         const QnnModel m = load_model(vm["model"].as<std::string>());
-        std::printf("%s: %s, width %.3g, input %dx%dx%d (%d-bit)\n%s\n", vm["model"].as<std::string>().c_str(),
-                    m.topology.name.c_str(), m.topology.width, m.topology.in_dim, m.topology.in_dim,
-                    m.topology.in_channels, m.topology.in_bits, m.description.c_str());
+        const Topology& t = m.topology;
+        std::string codes = "code = pixel - 128";
+        if (!t.pixel_codes.empty()) {
+            codes = "the model's own pixel -> code table, channel 0: 0 -> " + std::to_string(t.input_code(0, 0)) +
+                    ", 128 -> " + std::to_string(t.input_code(0, 128)) + ", 255 -> " +
+                    std::to_string(t.input_code(0, 255));
+        }
+        std::printf("%s: %s, width %.3g, input %dx%dx%d (%d-bit; %s)\n%s\n", vm["model"].as<std::string>().c_str(),
+                    t.name.c_str(), t.width, t.in_dim, t.in_dim, t.in_channels, t.in_bits, codes.c_str(),
+                    m.description.c_str());
         std::printf("%-8s %-5s %6s %6s %4s %4s %5s %8s\n", "layer", "type", "MW", "MH", "W", "A", "OFM", "pool");
         for (const auto& l : m.topology.layers)
             std::printf("%-8s %-5s %6d %6d %4d %4d %5d %8d\n", l.name.c_str(), l.kind == LayerKind::Conv ? "conv" : "fc",

@@ -33,11 +33,13 @@ int cmd_import(const Args& args) {
         const Dataset ds = load_dataset(parse_dataset_kind(vm["dataset"].as<std::string>()),
                                         vm["data-dir"].as<std::string>(), "test", check);
         const InputBatch batch = prepare_inputs(ds, model.topology, check);
+        const PixelBatch pixels = prepare_pixels(ds, model.topology, check);
         const EvalResult r = Engine(model).evaluate(batch, {}, 0);
         const QonnxGraph graph(src);
+        const auto feed = QonnxGraph::feed_for(model.topology);
         int agree = 0, graph_correct = 0;
         for (int i = 0; i < batch.count; ++i) {
-            const int g = graph.classify(batch.image(i), batch.dim, batch.channels);
+            const int g = graph.classify(pixels.image(i), batch.dim, batch.channels, feed);
             agree += g == r.predictions[size_t(i)];
             graph_correct += g == batch.labels[size_t(i)];
         }

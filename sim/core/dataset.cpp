@@ -336,7 +336,12 @@ Dataset load_dataset(DatasetKind kind, const std::string& dir_in, const std::str
     return ds;
 }
 
-InputBatch prepare_inputs(const Dataset& ds, const Topology& topo, int max_images) {
+namespace {
+
+// The images centred in the topology's input size, background pixel 0 around
+// them, grayscale replicated to 3 channels; out(c, pixel) gives each stored value.
+template <class T, class Out>
+void lay_out(const Dataset& ds, const Topology& topo, int count, std::vector<T>& data, Out out) {
     const int D = topo.in_dim, C = topo.in_channels;
     if (D <= 0 || C <= 0)
         throw DatasetError("topology '" + topo.name + "' has invalid input shape " +
@@ -346,39 +351,49 @@ InputBatch prepare_inputs(const Dataset& ds, const Topology& topo, int max_image
                            "x" + std::to_string(ds.width) + ", larger than topology '" +
                            topo.name + "' input " + std::to_string(D) + "x" + std::to_string(D) +
                            " (cropping/resizing is not supported)");
-    bool replicate = ds.channels == 1 && C == 3;
+    const bool replicate = ds.channels == 1 && C == 3;
     if (ds.channels != C && !replicate)
         throw DatasetError("dataset '" + ds.name + "' has " + std::to_string(ds.channels) +
                            " channel(s) but topology '" + topo.name + "' expects " +
                            std::to_string(C) + " (only 1 -> 3 replication is supported)");
-
-    InputBatch b;
-    b.count = max_images > 0 ? std::min(ds.count, max_images) : ds.count;
-    b.dim = D;
-    b.channels = C;
-    b.labels.assign(ds.labels.begin(), ds.labels.begin() + b.count);
-    // Background pixel 0 maps to -128; fill once, then write the centred image.
-    b.data.assign(size_t(b.count) * D * D * C, int8_t(-128));
+    // Fill with the background once, then write the centred image.
+    data.resize(size_t(count) * D * D * C);
+    std::vector<T> background(static_cast<size_t>(C));
+    for (int c = 0; c < C; ++c) background[size_t(c)] = out(c, 0);
+    for (size_t k = 0; k < data.size(); k += size_t(C))
+        std::copy(background.begin(), background.end(), data.begin() + long(k));
     const int oy = (D - ds.height) / 2, ox = (D - ds.width) / 2;
     const int H = ds.height, W = ds.width, SC = ds.channels;
-    for (int i = 0; i < b.count; ++i) {
+    for (int i = 0; i < count; ++i) {
         const uint8_t* src = ds.image(i);
-        int8_t* dst = b.data.data() + size_t(i) * D * D * C;
+        T* dst = data.data() + size_t(i) * D * D * C;
         for (int y = 0; y < H; ++y) {
             const uint8_t* s = src + size_t(y) * W * SC;
-            int8_t* d = dst + (size_t(y + oy) * D + ox) * C;
-            if (replicate) {
-                for (int x = 0; x < W; ++x) {
-                    int8_t q = int8_t(int(s[x]) - 128);
-                    d[3 * x] = q;
-                    d[3 * x + 1] = q;
-                    d[3 * x + 2] = q;
-                }
-            } else {
-                for (int k = 0; k < W * SC; ++k) d[k] = int8_t(int(s[k]) - 128);
-            }
+            T* d = dst + (size_t(y + oy) * D + ox) * C;
+            for (int x = 0; x < W; ++x)
+                for (int c = 0; c < C; ++c) d[x * C + c] = out(c, s[x * SC + (replicate ? 0 : c)]);
         }
     }
+}
+
+}  // namespace
+
+InputBatch prepare_inputs(const Dataset& ds, const Topology& topo, int max_images) {
+    InputBatch b;
+    b.count = max_images > 0 ? std::min(ds.count, max_images) : ds.count;
+    b.dim = topo.in_dim;
+    b.channels = topo.in_channels;
+    b.labels.assign(ds.labels.begin(), ds.labels.begin() + b.count);
+    lay_out(ds, topo, b.count, b.data, [&](int c, int pixel) { return int8_t(topo.input_code(c, pixel)); });
+    return b;
+}
+
+PixelBatch prepare_pixels(const Dataset& ds, const Topology& topo, int max_images) {
+    PixelBatch b;
+    b.count = max_images > 0 ? std::min(ds.count, max_images) : ds.count;
+    b.dim = topo.in_dim;
+    b.channels = topo.in_channels;
+    lay_out(ds, topo, b.count, b.data, [](int, int pixel) { return uint8_t(pixel); });
     return b;
 }
 

@@ -27,10 +27,15 @@ json topology_to_json(const Topology& t) {
                           {"act_bits", l.act_bits}});
     }
     // Channels are stored after the width multiplier; width is kept for information.
-    return {{"name", t.name},
-            {"input", {{"channels", t.in_channels}, {"dim", t.in_dim}, {"bits", t.in_bits}}},
-            {"width", t.width},
-            {"layers", layers}};
+    json input = {{"channels", t.in_channels}, {"dim", t.in_dim}, {"bits", t.in_bits}};
+    if (!t.pixel_codes.empty()) {  // one row of 256 codes per channel
+        json rows = json::array();
+        for (size_t c = 0; c * 256 < t.pixel_codes.size(); ++c)
+            rows.push_back(std::vector<int>(t.pixel_codes.begin() + long(c * 256),
+                                            t.pixel_codes.begin() + long(c * 256 + 256)));
+        input["pixel_codes"] = rows;
+    }
+    return {{"name", t.name}, {"input", input}, {"width", t.width}, {"layers", layers}};
 }
 
 Topology topology_from_json(const json& j, const std::string& source) {
@@ -39,6 +44,13 @@ Topology topology_from_json(const json& j, const std::string& source) {
     t.in_channels = j.at("input").at("channels").get<int>();
     t.in_dim = j.at("input").at("dim").get<int>();
     t.in_bits = j.at("input").at("bits").get<int>();
+    if (j.at("input").contains("pixel_codes"))
+        for (const auto& row : j.at("input").at("pixel_codes")) {
+            if (row.size() != 256)
+                throw ModelFileError(source + ": input.pixel_codes: a row has " + std::to_string(row.size()) +
+                                     " codes, expected 256 (one per pixel value)");
+            for (const auto& v : row) t.pixel_codes.push_back(v.get<int>());
+        }
     t.width = j.at("width").get<double>();
     for (const auto& jl : j.at("layers")) {
         LayerSpec l;
@@ -108,7 +120,7 @@ std::vector<uint8_t> serialize_model(const QnnModel& model) {
                  {"layers", layers}};
     std::vector<uint8_t> body_bytes = json::to_cbor(body);
     json outer = {{"format", kFormatName},
-                  {"version", QnnModel::kFormatVersion},
+                  {"version", model.topology.pixel_codes.empty() ? 1 : QnnModel::kFormatVersion},
                   {"crc32", crc32_of(body_bytes)},
                   {"body", json::binary(std::move(body_bytes))}};
     return json::to_cbor(outer);
@@ -133,8 +145,8 @@ QnnModel deserialize_model(const std::vector<uint8_t>& bytes, const std::string&
     if (!has("version", &json::is_number_integer))
         return fail("format version field missing or not an integer");
     const auto version = outer["version"].get<long long>();
-    if (version != QnnModel::kFormatVersion)
-        return fail("format version " + std::to_string(version) + " is not supported (this build reads " +
+    if (version < 1 || version > QnnModel::kFormatVersion)
+        return fail("format version " + std::to_string(version) + " is not supported (this build reads 1 to " +
                     std::to_string(QnnModel::kFormatVersion) + ")");
     if (!has("body", &json::is_binary) || !has("crc32", &json::is_number_unsigned))
         return fail("model file has no body or checksum (body must be bytes, crc32 an unsigned integer)");

@@ -28,7 +28,9 @@ struct LayerParams {
 };
 
 struct QnnModel {
-    static constexpr int kFormatVersion = 1;
+    // 2 adds topology.input.pixel_codes; a model without them is still written
+    // as version 1, which every build reads.
+    static constexpr int kFormatVersion = 2;
     Topology topology;
     std::vector<LayerParams> layers;
     std::string description;  // free text: how it was made

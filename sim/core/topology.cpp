@@ -1,5 +1,6 @@
 #include "topology.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -148,6 +149,21 @@ void finalize_topology(Topology& topo, const std::string& source) {
         }
         prev_channels = L.channels;
         prev_dim = L.pooled_dim;
+    }
+    if (!topo.pixel_codes.empty()) {
+        const int lo = topo.in_bits >= 8 ? -128 : -(1 << (topo.in_bits - 1));
+        const int hi = topo.in_bits >= 8 ? 127 : (1 << (topo.in_bits - 1)) - 1;
+        if (topo.pixel_codes.size() != size_t(std::max(topo.in_channels, 0)) * 256)
+            errs.push_back("input.pixel_codes has " + std::to_string(topo.pixel_codes.size()) +
+                           " entries, expected 256 per input channel");
+        else
+            for (size_t k = 0; k < topo.pixel_codes.size(); ++k)
+                if (topo.pixel_codes[k] < lo || topo.pixel_codes[k] > hi) {
+                    errs.push_back("input.pixel_codes: channel " + std::to_string(k / 256) + " pixel " +
+                                   std::to_string(k % 256) + " -> " + std::to_string(topo.pixel_codes[k]) +
+                                   " is not a signed " + std::to_string(std::min(topo.in_bits, 8)) + "-bit code");
+                    break;
+                }
     }
     if (!errs.empty()) throw ConfigError(source, std::move(errs));
 }

@@ -41,6 +41,15 @@ struct Topology {
     int in_bits = 8;      // input pixels: signed 8-bit fixed point (pixel - 128), Q1.7
     double width = 1.0;   // width multiplier applied to channels of scalable layers
     std::vector<LayerSpec> layers;
+    // The network's own pixel -> input code map, per channel (in_channels x 256,
+    // channel-major), where it is not pixel - 128: an imported network whose
+    // graph preprocesses the image (Brevitas CNV's 2x - 1) or quantises it to
+    // fewer levels. Empty: code = pixel - 128.
+    std::vector<int> pixel_codes;
+
+    int input_code(int channel, int pixel) const {
+        return pixel_codes.empty() ? pixel - 128 : pixel_codes[size_t(channel) * 256 + size_t(pixel)];
+    }
 
     int num_classes() const { return layers.empty() ? 0 : layers.back().channels; }
     int find_layer(const std::string& name) const;  // -1 when absent

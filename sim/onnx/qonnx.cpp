@@ -492,95 +492,111 @@ Tensor op_batchnorm(const onnx::NodeProto& n, const Tensor& x, const Tensor& g, 
 
 // ============================================================== evaluator
 
+namespace {
+
+const Tensor& input_of(const LoadedGraph& g, const std::map<std::string, Tensor>& vals, const onnx::NodeProto& n,
+                       int i, const std::string& where) {
+    if (n.input_size() <= i) throw QonnxError(where + ": missing input " + std::to_string(i));
+    if (const Tensor* t = g.initializer(n.input(i))) return *t;
+    auto it = vals.find(n.input(i));
+    if (it == vals.end())
+        throw QonnxError(where + ": input '" + n.input(i) + "' is not computed before it (graph not in order)");
+    return it->second;
+}
+
+// The graph's own arithmetic, node by node in order, from `input` until the
+// tensor `until` is computed.
+Tensor evaluate(const LoadedGraph& g, const Tensor& input, const std::string& until) {
+    std::map<std::string, Tensor> vals;
+    vals[g.input_name] = input;
+    const auto& nodes = g.proto.graph().node();
+    for (int i = 0; i < nodes.size() && !vals.count(until); ++i) {
+        const auto& n = nodes[i];
+        const std::string where = g.source + ": " + node_label(n, size_t(i));
+        const std::string& op = n.op_type();
+        auto in = [&](int k) -> const Tensor& { return input_of(g, vals, n, k, where); };
+        Tensor y;
+        if (op == "Conv") {
+            y = op_conv(in(0), in(1), n.input_size() > 2 ? &in(2) : nullptr, where);
+        } else if (op == "MatMul") {
+            y = op_matmul(in(0), in(1), false, where);
+        } else if (op == "Gemm") {
+            if (int_attr(n, "transA", 0))
+                throw QonnxError(where + ": transA=1 is not supported");
+            y = op_matmul(in(0), in(1), int_attr(n, "transB", 0) != 0, where);
+            const double alpha = float_attr(n, "alpha", 1.0), beta = float_attr(n, "beta", 1.0);
+            for (size_t k = 0; k < y.v.size(); ++k)
+                y.v[k] = alpha * y.v[k] + (n.input_size() > 2 ? beta * in(2).v[in(2).v.size() == 1 ? 0 : k] : 0.0);
+        } else if (op == "MultiThreshold") {
+            y = op_multithreshold(n, in(0), in(1), where);
+        } else if (is_quant_op(op)) {
+            y = op_quant(n, in(0), in(1), in(2), in(3), where);
+        } else if (op == "BipolarQuant") {
+            y = op_bipolar_quant(in(0), in(1), where);
+        } else if (op == "Mul" || op == "Div" || op == "Add" || op == "Sub") {
+            y = op_binary(op, in(0), in(1), where);
+        } else if (op == "BatchNormalization") {
+            y = op_batchnorm(n, in(0), in(1), in(2), in(3), in(4));
+        } else if (op == "MaxPool") {
+            const auto k = ints_attr(n, "kernel_shape", {});
+            const auto s = ints_attr(n, "strides", k);
+            if (k.size() != 2 || k[0] != k[1] || s.size() != 2 || s[0] != s[1])
+                throw QonnxError(where + ": only square kernels and strides are supported");
+            y = op_maxpool(in(0), k[0], s[0]);
+        } else if (op == "Transpose") {
+            y = op_transpose(in(0), ints_attr(n, "perm", {}), where);
+        } else if (op == "Flatten") {
+            const Tensor& x = in(0);
+            int64_t axis = int_attr(n, "axis", 1), outer = 1;
+            if (axis < 0) axis += int64_t(x.shape.size());
+            for (int64_t d = 0; d < axis; ++d) outer *= x.shape[size_t(d)];
+            y = x;
+            y.shape = {outer, int64_t(x.size()) / outer};
+        } else if (op == "Reshape") {
+            y = in(0);
+            y.shape = reshape_target(in(0), in(1), where);
+        } else {
+            throw QonnxError(where + ": op " + op + " is not supported by the evaluator");
+        }
+        vals[n.output(0)] = std::move(y);
+    }
+    auto it = vals.find(until);
+    if (it == vals.end()) throw QonnxError(g.source + ": '" + until + "' is never computed");
+    return it->second;
+}
+
+// What the graph's input holds for pixel value u, where the graph reads the
+// image itself: u for an input annotated UINT8 (FINN, after its ToTensor is
+// folded away), else u / 255 as torchvision's ToTensor gives it.
+double pixel_value(const LoadedGraph& g, int u) {
+    auto it = g.dtype.find(g.input_name);
+    return it != g.dtype.end() && it->second == "UINT8" ? double(u) : u / 255.0;
+}
+
+}  // namespace
+
 struct QonnxGraph::Impl {
     LoadedGraph g;
     explicit Impl(const std::string& path) : g(path) {}
-
-    const Tensor& input_of(const std::map<std::string, Tensor>& vals, const onnx::NodeProto& n, int i,
-                           const std::string& where) const {
-        if (n.input_size() <= i) throw QonnxError(where + ": missing input " + std::to_string(i));
-        if (const Tensor* t = g.initializer(n.input(i))) return *t;
-        auto it = vals.find(n.input(i));
-        if (it == vals.end())
-            throw QonnxError(where + ": input '" + n.input(i) + "' is not computed before it (graph not in order)");
-        return it->second;
-    }
-
-    Tensor run(const Tensor& input) const {
-        std::map<std::string, Tensor> vals;
-        vals[g.input_name] = input;
-        const auto& nodes = g.proto.graph().node();
-        for (int i = 0; i < nodes.size(); ++i) {
-            const auto& n = nodes[i];
-            const std::string where = g.source + ": " + node_label(n, size_t(i));
-            const std::string& op = n.op_type();
-            auto in = [&](int k) -> const Tensor& { return input_of(vals, n, k, where); };
-            Tensor y;
-            if (op == "Conv") {
-                y = op_conv(in(0), in(1), n.input_size() > 2 ? &in(2) : nullptr, where);
-            } else if (op == "MatMul") {
-                y = op_matmul(in(0), in(1), false, where);
-            } else if (op == "Gemm") {
-                if (int_attr(n, "transA", 0))
-                    throw QonnxError(where + ": transA=1 is not supported");
-                y = op_matmul(in(0), in(1), int_attr(n, "transB", 0) != 0, where);
-                const double alpha = float_attr(n, "alpha", 1.0), beta = float_attr(n, "beta", 1.0);
-                for (size_t k = 0; k < y.v.size(); ++k)
-                    y.v[k] = alpha * y.v[k] + (n.input_size() > 2 ? beta * in(2).v[in(2).v.size() == 1 ? 0 : k] : 0.0);
-            } else if (op == "MultiThreshold") {
-                y = op_multithreshold(n, in(0), in(1), where);
-            } else if (is_quant_op(op)) {
-                y = op_quant(n, in(0), in(1), in(2), in(3), where);
-            } else if (op == "BipolarQuant") {
-                y = op_bipolar_quant(in(0), in(1), where);
-            } else if (op == "Mul" || op == "Div" || op == "Add" || op == "Sub") {
-                y = op_binary(op, in(0), in(1), where);
-            } else if (op == "BatchNormalization") {
-                y = op_batchnorm(n, in(0), in(1), in(2), in(3), in(4));
-            } else if (op == "MaxPool") {
-                const auto k = ints_attr(n, "kernel_shape", {});
-                const auto s = ints_attr(n, "strides", k);
-                if (k.size() != 2 || k[0] != k[1] || s.size() != 2 || s[0] != s[1])
-                    throw QonnxError(where + ": only square kernels and strides are supported");
-                y = op_maxpool(in(0), k[0], s[0]);
-            } else if (op == "Transpose") {
-                y = op_transpose(in(0), ints_attr(n, "perm", {}), where);
-            } else if (op == "Flatten") {
-                const Tensor& x = in(0);
-                int64_t axis = int_attr(n, "axis", 1), outer = 1;
-                if (axis < 0) axis += int64_t(x.shape.size());
-                for (int64_t d = 0; d < axis; ++d) outer *= x.shape[size_t(d)];
-                y = x;
-                y.shape = {outer, int64_t(x.size()) / outer};
-            } else if (op == "Reshape") {
-                y = in(0);
-                y.shape = reshape_target(in(0), in(1), where);
-            } else {
-                throw QonnxError(where + ": op " + op + " is not supported by the evaluator");
-            }
-            vals[n.output(0)] = std::move(y);
-        }
-        auto it = vals.find(g.output_name);
-        if (it == vals.end()) throw QonnxError(g.source + ": graph output '" + g.output_name + "' is never computed");
-        return it->second;
-    }
 };
 
 QonnxGraph::QonnxGraph(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
 QonnxGraph::~QonnxGraph() = default;
 QonnxGraph::QonnxGraph(QonnxGraph&&) noexcept = default;
 
-std::vector<double> QonnxGraph::run(const int8_t* input_hwc, int dim, int channels) const {
-    const auto& s = impl_->g.input_shape;
-    if (s[1] != channels || s[2] != dim)
-        throw QonnxError(impl_->g.source + ": input is " + shape_str(s) + ", the image is " + std::to_string(dim) +
-                         "x" + std::to_string(dim) + "x" + std::to_string(channels));
-    // A code is the input quantiser's integer level q (q - 128 for an unsigned
-    // one): the graph gets the value scale * (q - zero point) it stands for,
-    // which the quantiser maps back to q. Without one the codes go in as they are.
-    double scale = 1.0, zero = 0.0, offset = 0.0;
+std::vector<double> QonnxGraph::run(const uint8_t* pixels_hwc, int dim, int channels, Feed feed) const {
     const auto& g = impl_->g;
+    const auto& s = g.input_shape;
+    if (s[1] != channels || s[2] != dim)
+        throw QonnxError(g.source + ": input is " + shape_str(s) + ", the image is " + std::to_string(dim) + "x" +
+                         std::to_string(dim) + "x" + std::to_string(channels));
+    // CodeValues: fatsim's code pixel - 128 is the input quantiser's integer
+    // level q (q - 128 for an unsigned one); the graph gets the value
+    // scale * (q - zero point) it stands for, which the quantiser maps back to
+    // q. Without a quantiser the codes go in as they are.
+    double scale = 1.0, zero = 0.0, offset = 0.0;
     for (const auto& n : g.proto.graph().node()) {
+        if (feed != Feed::CodeValues) break;
         if (n.input_size() < 4 || n.input(0) != g.input_name || !is_quant_op(n.op_type())) continue;
         const Tensor *sc = g.initializer(n.input(1)), *zp = g.initializer(n.input(2));
         if (sc && zp && sc->v.size() == 1 && zp->v.size() == 1) {
@@ -595,14 +611,16 @@ std::vector<double> QonnxGraph::run(const int8_t* input_hwc, int dim, int channe
     x.v.resize(x.size());
     for (int y = 0; y < dim; ++y)
         for (int xx = 0; xx < dim; ++xx)
-            for (int c = 0; c < channels; ++c)
+            for (int c = 0; c < channels; ++c) {
+                const int u = pixels_hwc[(size_t(y) * dim + xx) * channels + c];
                 x.v[(size_t(c) * dim + y) * dim + xx] =
-                    scale * (input_hwc[(size_t(y) * dim + xx) * channels + c] + offset - zero);
-    return impl_->run(x).v;
+                    feed == Feed::Pixels ? pixel_value(g, u) : scale * (u - 128 + offset - zero);
+            }
+    return evaluate(g, x, g.output_name).v;
 }
 
-int QonnxGraph::classify(const int8_t* input_hwc, int dim, int channels) const {
-    return int(argmax_first(run(input_hwc, dim, channels)));
+int QonnxGraph::classify(const uint8_t* pixels_hwc, int dim, int channels, Feed feed) const {
+    return int(argmax_first(run(pixels_hwc, dim, channels, feed)));
 }
 
 // ============================================================== export
@@ -648,7 +666,7 @@ std::string export_qonnx(const QnnModel& model) {
         for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
     };
     value_info(g.add_input(), kInputName, {1, topo.in_channels, topo.in_dim, topo.in_dim});
-    annotate(kInputName, "INT" + std::to_string(topo.in_bits));
+    annotate(kInputName, topo.pixel_codes.empty() ? "INT" + std::to_string(topo.in_bits) : "UINT8");
 
     std::string cur = kInputName;
     bool flat = false;
@@ -679,6 +697,36 @@ std::string export_qonnx(const QnnModel& model) {
         a->set_type(onnx::AttributeProto::STRING);
         a->set_s(v);
     };
+    if (!topo.pixel_codes.empty()) {
+        // The pixel -> code table as FINN's input MultiThreshold on the UINT8
+        // pixels: code = lo + #{levels l in lo+1..hi : T[l] <= pixel}, where
+        // T[l] is the first pixel whose code reaches l (256: none does).
+        const int b = std::min(topo.in_bits, 8), lo = -(1 << (b - 1)), T = (1 << b) - 1;
+        const int C = topo.in_channels;
+        std::vector<float> thr(size_t(C) * T);
+        for (int c = 0; c < C; ++c) {
+            const int* row = topo.pixel_codes.data() + size_t(c) * 256;
+            for (int u = 1; u < 256; ++u)
+                if (row[u] < row[u - 1])
+                    throw QonnxError("export-qonnx: input.pixel_codes of channel " + std::to_string(c) +
+                                     " fall from pixel " + std::to_string(u - 1) + " to " + std::to_string(u) +
+                                     ": only a non-decreasing table is a MultiThreshold on the pixels");
+            for (int l = lo + 1; l < lo + 1 + T; ++l) {
+                int first = 0;
+                while (first < 256 && row[first] < l) ++first;
+                thr[size_t(c) * T + size_t(l - lo - 1)] = float(first);
+            }
+        }
+        *g.add_initializer() = float_initializer("input_codes_T", {C, T}, thr);
+        auto& mt = add_node("MultiThreshold", "input_codes", {cur, "input_codes_T"}, "input_codes");
+        mt.set_domain(kQonnxDomain);
+        attr_s(mt, "out_dtype", "INT" + std::to_string(b));
+        attr_f(mt, "out_scale", 1.0f);
+        attr_f(mt, "out_bias", float(lo));
+        attr_s(mt, "data_layout", "NCHW");
+        annotate("input_codes", "INT" + std::to_string(b));
+        cur = "input_codes";
+    }
     for (size_t l = 0; l < topo.layers.size(); ++l) {
         const LayerSpec& s = topo.layers[l];
         const LayerParams& p = model.layers[l];
@@ -861,6 +909,31 @@ int infer_weight_bits(const std::vector<double>& w, const std::string& annotatio
     throw QonnxError(where + ": weight magnitude " + std::to_string(amax) + " exceeds 8-bit narrow signed (127)");
 }
 
+// The input code of every pixel value 0..255 of every channel, by the graph's
+// own arithmetic from its input to the input quantiser's output y: the
+// level q = y / scale + zero point, less `shift` (128 for an unsigned
+// quantiser). Each must be a signed 8-bit code.
+std::vector<int> pixel_code_table(const LoadedGraph& g, int64_t channels, const onnx::NodeProto& quantiser,
+                                  double scale, double zero, int shift, const std::string& where) {
+    Tensor ramp;
+    ramp.shape = {1, channels, 1, 256};
+    ramp.v.resize(ramp.size());
+    for (size_t k = 0; k < ramp.v.size(); ++k) ramp.v[k] = pixel_value(g, int(k % 256));
+    const Tensor y = evaluate(g, ramp, quantiser.output(0));
+    if (y.shape != ramp.shape)
+        throw QonnxError(where + ": the preprocessing before it changes the shape to " + shape_str(y.shape) +
+                         " (only per-tensor or per-channel constants are supported)");
+    std::vector<int> codes(y.v.size());
+    for (size_t k = 0; k < y.v.size(); ++k) {
+        const double q = std::nearbyint(y.v[k] / scale + zero) - shift;
+        if (!(q >= -128 && q <= 127))
+            throw QonnxError(where + ": pixel " + std::to_string(k % 256) + " of channel " + std::to_string(k / 256) +
+                             " gives the code " + std::to_string(q) + ", not a signed 8-bit code");
+        codes[k] = int(q);
+    }
+    return codes;
+}
+
 }  // namespace
 
 QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options) {
@@ -870,10 +943,15 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     topo.in_channels = int(g.input_shape[1]);
     topo.in_dim = int(g.input_shape[2]);
     topo.in_bits = 8;
+    bool pixel_input = false;  // annotated UINT8: the image's pixels
     if (auto it = g.dtype.find(g.input_name); it != g.dtype.end()) {
-        if (it->second.rfind("INT", 0) != 0 || weight_bits_of(it->second) < 2)
-            throw QonnxError(path + ": input datatype " + it->second + " is not supported (signed INTb, b <= 8)");
-        topo.in_bits = weight_bits_of(it->second);
+        if (it->second == "UINT8")
+            pixel_input = true;
+        else if (it->second.rfind("INT", 0) != 0 || weight_bits_of(it->second) < 2)
+            throw QonnxError(path + ": input datatype " + it->second +
+                             " is not supported (signed INTb, b <= 8, or UINT8: the pixels)");
+        else
+            topo.in_bits = weight_bits_of(it->second);
     }
     auto meta = [&](const char* key) -> std::string {
         auto it = g.meta.find(key);
@@ -905,6 +983,7 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
     double cur_scale = 1.0;   // real value of the current tensor = cur_scale * (its integer value - cur_zero)
     double cur_zero = 0.0;    // non-zero only on the input (a scaled input quantiser's zero point)
     bool input_quant = false;  // the input quantiser was read
+    std::string pre_where;     // the first node preprocessing the image before the input quantiser
     const auto& nodes = g.proto.graph().node();
     std::map<std::string, QuantizedWeights> weight_quant;  // output name -> weights
     for (int i = 0; i < nodes.size(); ++i) {
@@ -1065,6 +1144,18 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             C = M;
             D = 1;
             layout = Layout::FlatHwc;
+        } else if (op == "MultiThreshold" && !open && !input_quant) {
+            // The input quantiser as FINN writes it: thresholds on the pixels
+            // (UINT8 input), out_dtype INTb, the codes counted from out_bias.
+            const std::string dtype = string_attr(n, "out_dtype", "");
+            if (dtype.rfind("INT", 0) != 0 || weight_bits_of(dtype) < 2 || float_attr(n, "out_scale", 1.0) != 1.0)
+                throw QonnxError(where + ": an input MultiThreshold must give signed codes (out_dtype INTb, b <= 8, "
+                                 "out_scale 1), not " + dtype);
+            topo.pixel_codes = pixel_code_table(g, C, n, 1.0, 0.0, 0, where);
+            topo.in_bits = weight_bits_of(dtype);
+            input_quant = true;
+            cur_scale = 1.0;
+            cur_zero = 0.0;
         } else if (op == "MultiThreshold") {
             if (!open || open->has_act)
                 throw QonnxError(where + ": MultiThreshold without a Conv or MatMul before it");
@@ -1152,12 +1243,18 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
                 // into the first layer's thresholds; all 256 codes must be levels.
                 if (input_quant)
                     throw QonnxError(where + ": a second quantiser before the first Conv / MatMul");
-                if (!(quant && bits == 8 && !narrow))
-                    throw QonnxError(where + ": input quantiser must be an 8-bit Quant, not narrow (fatsim's input "
-                                     "is an 8-bit code and uses all 256 levels)");
+                if (!quant || b > 8)
+                    throw QonnxError(where + ": input quantiser must be a Quant of at most 8 bits (fatsim's input is "
+                                     "an 8-bit code)");
                 if (topo.in_bits != 8)
-                    throw QonnxError(where + ": input quantiser is 8-bit, the input is annotated INT" +
-                                     std::to_string(topo.in_bits));
+                    throw QonnxError(where + ": input quantiser reads the input annotated INT" +
+                                     std::to_string(topo.in_bits) + " (fatsim's input is an 8-bit code)");
+                // An 8-bit full-range quantiser on the image as it is takes fatsim's
+                // code pixel - 128 as its level. Anything else (a preprocessing
+                // before it, fewer levels, UINT8 pixels) reads the pixels through
+                // the table of the codes the graph gives each pixel value.
+                if (!pre_where.empty() || pixel_input || bits != 8 || narrow)
+                    topo.pixel_codes = pixel_code_table(g, C, n, scale, zp, sgn ? 0 : 128, where);
                 input_quant = true;
                 cur_scale = scale;
                 cur_zero = zp - (sgn ? 0.0 : 128.0);  // value = scale * (code - cur_zero)
@@ -1192,9 +1289,18 @@ QnnModel import_qonnx(const std::string& path, const QonnxImportOptions& options
             // An elementwise affine with a constant: a per-channel scale or shift,
             // BNN-PYNQ's TensorNorm (Sub, Div, Mul, Add of one value each) on the
             // classifier's output. It folds into the open layer's y = a dot + b.
+            if (!open && !input_quant) {
+                // Preprocessing of the image (CNV.forward's 2x - 1, a per-channel
+                // normalisation): the input quantiser's pixel -> code table takes it in.
+                if (n.input_size() != 2) throw QonnxError(where + ": expected two inputs");
+                (void)param(swapped ? 0 : 1, "constant operand");
+                if (pre_where.empty()) pre_where = node_label(n, size_t(i));
+                cur = n.output(0);
+                continue;
+            }
             if (!open)
-                throw QonnxError(where + ": " + op + " before the first Conv / MatMul: fatsim's input is the input "
-                                 "quantiser's integer code, a preprocessing of the input is not represented");
+                throw QonnxError(where + ": " + op + " between the input quantiser and the first Conv / MatMul: "
+                                 "fatsim's input is the quantiser's integer code, nothing may change it on the way");
             if (open->has_act)
                 throw QonnxError(where + ": " + op + " after an activation quantiser (an affine folds into "
                                  "thresholds only between a Conv / MatMul and its quantiser, or on the classifier)");

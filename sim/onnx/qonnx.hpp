@@ -46,12 +46,20 @@ public:
     explicit QonnxGraph(const std::string& path);
     ~QonnxGraph();
     QonnxGraph(QonnxGraph&&) noexcept;
-    // input: dim x dim x channels values in HWC order (the engine's input codes;
-    // with a Quant on the graph input, the values its integer levels stand for
-    // go in: scale * (code - zero point), code + 128 for an unsigned one);
-    // returns the graph's output tensor, flattened.
-    std::vector<double> run(const int8_t* input_hwc, int dim, int channels) const;
-    int classify(const int8_t* input_hwc, int dim, int channels) const;  // first arg max
+    // How an image reaches the graph's input. CodeValues: as the value that
+    // fatsim's code pixel - 128 stands for (the input quantiser's level; a
+    // graph whose input quantiser reads the image as it is). Pixels: as the
+    // image itself, u / 255 as torchvision's ToTensor gives it (u where the
+    // input is annotated UINT8), for a graph that preprocesses or quantises the
+    // image on its own; its imported model carries Topology::pixel_codes.
+    enum class Feed { CodeValues, Pixels };
+    static Feed feed_for(const Topology& imported) {
+        return imported.pixel_codes.empty() ? Feed::CodeValues : Feed::Pixels;
+    }
+    // pixels: dim x dim x channels in HWC order; returns the graph's output
+    // tensor, flattened.
+    std::vector<double> run(const uint8_t* pixels_hwc, int dim, int channels, Feed feed) const;
+    int classify(const uint8_t* pixels_hwc, int dim, int channels, Feed feed) const;  // first arg max
 
 private:
     struct Impl;

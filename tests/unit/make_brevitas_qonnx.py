@@ -8,7 +8,8 @@ or unsigned with a zero point), a BN exported as a per-channel Mul + Add,
 and TensorNorm (Sub, Div, Mul, Add of one value each) on the classifier.
 
 usage: make_brevitas_qonnx.py OUT.onnx CONFIG SEED
-       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_q17_const | cnv_uint | cnv_q17_pre)
+       (CONFIG: w1a1 | w2a2 | w4a3 | cnv_q17 | cnv_q17_32 | cnv_q17_const | cnv_uint | cnv_q17_pre |
+        cnv_q17_32_pre | cnv_norm4)
 """
 import sys
 
@@ -38,10 +39,20 @@ CONFIGS = {
     "cnv_q17_32": dict(input=(3, 32), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, layers=[
         ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
         ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
-    # cnv_q17 with CNV.forward's 2x - 1 before the input quantiser (which fatsim refuses)
-    "cnv_q17_pre": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre=True, layers=[
+    # cnv_q17 with CNV.forward's 2x - 1 before the input quantiser: the graph
+    # reads the image as ToTensor gives it, pixel / 255
+    "cnv_q17_pre": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre="2x-1",
+                        layers=[
         ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
         ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    "cnv_q17_32_pre": dict(input=(3, 32), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0, pre="2x-1",
+                           layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 1, "bipolar"),
+        ("fc", 12, 1, 1, 1, "bipolar"), ("fc", 10, 1, 1, 1, None)]),
+    # a per-channel normalisation (x - mean) / std and a 4-bit input quantiser
+    "cnv_norm4": dict(input=(3, 10), in_quant=(1, 0.25, 0.0), in_bits=4, affine={1},
+                      pre=("norm", [0.5, 0.4, 0.6], [0.25, 0.3, 0.2]), layers=[
+        ("conv", 8, 3, 1, 1, "bipolar"), ("conv", 8, 3, 2, 2, ("int", 2)), ("fc", 10, 1, 1, 2, None)]),
     # cnv_q17 as an export leaves it before QONNX's cleanup: every constant a
     # Constant node, the weight scales a constant subgraph (Identity, Div)
     "cnv_q17_const": dict(input=(3, 10), in_quant=(1, 2.0 ** -7, 0.0), affine={1, 2}, tensornorm=1.0,
@@ -79,17 +90,31 @@ def main():
         inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name))
         return name
 
-    x = rng.integers(-128, 128, size=(64, c_in, dim, dim)).astype(np.float64)  # calibration batch of codes
     in_signed, in_scale, in_zp = cfg.get("in_quant", (1, 1.0, 0.0))
-    x = in_scale * (x + (0 if in_signed else 128) - in_zp)  # the values the quantiser's levels stand for
+    in_bits, pre = cfg.get("in_bits", 8), cfg.get("pre")
     cur = "global_in_q"
     q_in = "global_in"
-    if cfg.get("pre"):
-        nodes.append(helper.make_node("Mul", ["global_in", const("pre_2", 2.0)], ["pre_mul"], name="Mul_0"))
-        nodes.append(helper.make_node("Sub", ["pre_mul", const("pre_1", 1.0)], ["pre_sub"], name="Sub_0"))
-        q_in = "pre_sub"
+    if pre:
+        # calibration batch: random pixels through the preprocessing and the quantiser
+        x = rng.integers(0, 256, size=(64, c_in, dim, dim)) / 255.0
+        if pre == "2x-1":
+            x = 2 * x - 1
+            nodes.append(helper.make_node("Mul", ["global_in", const("pre_2", 2.0)], ["pre_mul"], name="Mul_0"))
+            nodes.append(helper.make_node("Sub", ["pre_mul", const("pre_1", 1.0)], ["pre_sub"], name="Sub_0"))
+            q_in = "pre_sub"
+        else:
+            mean, std = (np.array(v).reshape(1, c_in, 1, 1) for v in pre[1:])
+            x = (x - mean) / std
+            nodes.append(helper.make_node("Sub", ["global_in", const("pre_mean", mean)], ["pre_sub"], name="Sub_0"))
+            nodes.append(helper.make_node("Div", ["pre_sub", const("pre_std", std)], ["pre_div"], name="Div_0"))
+            q_in = "pre_div"
+        lo, hi = (-2 ** (in_bits - 1), 2 ** (in_bits - 1) - 1) if in_signed else (0, 2 ** in_bits - 1)
+        x = (np.clip(np.round(x / in_scale + in_zp), lo, hi) - in_zp) * in_scale
+    else:
+        x = rng.integers(-128, 128, size=(64, c_in, dim, dim)).astype(np.float64)  # calibration batch of codes
+        x = in_scale * (x + (0 if in_signed else 128) - in_zp)  # the values the quantiser's levels stand for
     nodes.append(helper.make_node("Quant", [q_in, const("in_scale", in_scale), const("in_zp", in_zp),
-                                            const("in_bits", 8.0)], [cur], domain=QDOMAIN,
+                                            const("in_bits", float(in_bits))], [cur], domain=QDOMAIN,
                                   signed=in_signed, narrow=0, rounding_mode="ROUND"))
     flat = False
     for i, (kind, m, k, pool, wbits, act) in enumerate(cfg["layers"]):

@@ -425,6 +425,27 @@ TEST(PrepareInputs, PadReplicateQuantise) {
     EXPECT_EQ(one.labels, (Bytes{7}));
 }
 
+TEST(PrepareInputs, TheTopologysPixelCodesReplacePixelMinus128) {
+    Dataset g;
+    g.count = 1;
+    g.height = g.width = 1;
+    g.channels = 1;
+    g.pixels = {200};
+    g.labels = {4};
+    Topology t = topo(3, 3);  // grayscale replicated, 1x1 image centred in 3x3
+    t.pixel_codes.resize(3 * 256);
+    for (int c = 0; c < 3; ++c)
+        for (int u = 0; u < 256; ++u) t.pixel_codes[size_t(c) * 256 + size_t(u)] = (u + c) / 4 - 60;
+    const InputBatch b = prepare_inputs(g, t);
+    ASSERT_EQ(b.data.size(), 27u);
+    for (int p = 0; p < 9; ++p)
+        for (int c = 0; c < 3; ++c)
+            EXPECT_EQ(int(b.data[size_t(p) * 3 + c]), p == 4 ? (200 + c) / 4 - 60 : c / 4 - 60) << p << " " << c;
+    const PixelBatch px = prepare_pixels(g, t);
+    EXPECT_EQ(px.data, (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 200, 200,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+}
+
 TEST(PrepareInputs, SameShapeGrayscaleAndColour) {
     Dataset g;
     g.count = 1;

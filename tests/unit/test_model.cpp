@@ -6,6 +6,8 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "config.hpp"
 #include "model.hpp"
 
@@ -52,6 +54,30 @@ TEST(ModelFile, RoundTripKeepsEverything) {
     EXPECT_EQ(r.topology.name, "tiny");
     EXPECT_EQ(r.description, m.description);
     EXPECT_FALSE(fs::exists(p + ".tmp"));
+}
+
+TEST(ModelFile, PixelCodesSurviveAndNeedFormatVersion2) {
+    QnnModel m = random_model(tiny(), 4);
+    const auto version = [](const QnnModel& q) {
+        return nlohmann::json::from_cbor(serialize_model(q)).at("version").get<int>();
+    };
+    EXPECT_EQ(version(m), 1);  // older builds still read models without a table
+    m.topology.pixel_codes.resize(size_t(m.topology.in_channels) * 256);
+    for (size_t k = 0; k < m.topology.pixel_codes.size(); ++k) m.topology.pixel_codes[k] = int(k % 256) / 2 - 64;
+    EXPECT_EQ(version(m), 2);
+    const QnnModel r = deserialize_model(serialize_model(m), "codes.fatq");
+    EXPECT_EQ(r.topology.pixel_codes, m.topology.pixel_codes);
+    EXPECT_EQ(r.topology.input_code(0, 255), 63);
+    // A code outside the input's bits is an error naming the field.
+    m.topology.pixel_codes[44] = 200;
+    try {
+        deserialize_model(serialize_model(m), "bad_codes.fatq");
+        ADD_FAILURE() << "a code of 200 was accepted";
+    } catch (const std::exception& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("bad_codes.fatq"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("pixel_codes: channel 0 pixel 44 -> 200"), std::string::npos) << msg;
+    }
 }
 
 TEST(ModelFile, FlippedByteIsAChecksumError) {

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <unistd.h>
 
 #include "config.hpp"
@@ -61,10 +63,18 @@ Topology mixed_net() {
         "  - {name: f1, type: fc, channels: 4, weight_bits: 1, act_bits: 0}\n");
 }
 
-std::vector<int8_t> random_image(const Topology& t, std::mt19937& rng) {
-    std::uniform_int_distribution<int> d(-128, 127);
-    std::vector<int8_t> img(size_t(t.in_dim) * t.in_dim * t.in_channels);
-    for (auto& v : img) v = int8_t(d(rng));
+// An image of random pixels, HWC, and the codes the model's input reads for it.
+struct RandomImage {
+    std::vector<uint8_t> pixels;
+    std::vector<int8_t> codes;
+};
+RandomImage random_image(const Topology& t, std::mt19937& rng) {
+    std::uniform_int_distribution<int> d(0, 255);
+    RandomImage img;
+    img.pixels.resize(size_t(t.in_dim) * t.in_dim * t.in_channels);
+    for (auto& v : img.pixels) v = uint8_t(d(rng));
+    for (size_t k = 0; k < img.pixels.size(); ++k)
+        img.codes.push_back(int8_t(t.input_code(int(k % size_t(t.in_channels)), img.pixels[k])));
     return img;
 }
 
@@ -123,8 +133,10 @@ void expect_graph_matches_engine(const std::string& onnx_path, const QnnModel& m
     int distinct = 0, first = -1;
     for (int i = 0; i < images; ++i) {
         const auto img = random_image(model.topology, rng);
-        const int want = engine.classify(ws, img.data());
-        ASSERT_EQ(graph.classify(img.data(), model.topology.in_dim, model.topology.in_channels), want)
+        const int want = engine.classify(ws, img.codes.data());
+        ASSERT_EQ(graph.classify(img.pixels.data(), model.topology.in_dim, model.topology.in_channels,
+                                 QonnxGraph::feed_for(model.topology)),
+                  want)
             << onnx_path << " image " << i;
         if (first < 0) first = want;
         distinct += want != first;
@@ -170,8 +182,9 @@ TEST(Qonnx, GraphOutputIsTheDotProductOfTheClassifier) {
     std::mt19937 rng(5);
     const auto img = random_image(m.topology, rng);
     Trace trace;
-    reference_classify(m, img.data(), {}, &trace);
-    const auto out = graph.run(img.data(), m.topology.in_dim, m.topology.in_channels);
+    reference_classify(m, img.codes.data(), {}, &trace);
+    const auto out = graph.run(img.pixels.data(), m.topology.in_dim, m.topology.in_channels,
+                               QonnxGraph::Feed::CodeValues);
     const auto& acc = trace.layers.back().acc;
     const int MW = m.topology.layers.back().mw();
     ASSERT_EQ(out.size(), acc.size());
@@ -393,6 +406,57 @@ TEST(QonnxBrevitas, ConstantSubgraphsFoldLikeInitializers) {
     }
 }
 
+// A graph that preprocesses the image (CNV.forward's 2x - 1; a per-channel
+// normalisation) or quantises it to fewer levels reads the pixels through the
+// table of codes its own arithmetic gives; the table exports as FINN's input
+// MultiThreshold on UINT8 pixels and comes back unchanged.
+TEST(QonnxBrevitas, PreprocessedInputReadsThePixelsThroughATable) {
+    auto expect_round_trip = [](const QnnModel& m, const std::string& name, int seed) {
+        const std::string x = temp_path(name + "_export.onnx");
+        save_qonnx(m, x);
+        EXPECT_EQ(serialize_model(import_qonnx(x)), serialize_model(m)) << name;
+        expect_graph_matches_engine(x, m, 30, uint64_t(seed) + 20);
+    };
+    for (int seed : {1, 2}) {
+        const std::string p = brevitas_graph("cnv_q17_pre", seed);
+        SKIP_WITHOUT_PYTHON_ONNX(p);
+        const QnnModel m = import_qonnx(p);
+        // Q1.7 of 2u/255 - 1: round(u * 256 / 255) - 128 (never a tie), at most 127
+        ASSERT_EQ(m.topology.pixel_codes.size(), size_t(3 * 256));
+        for (int c = 0; c < 3; ++c)
+            for (int u = 0; u < 256; ++u)
+                ASSERT_EQ(m.topology.input_code(c, u), std::min(127, int(std::lround(u * 256.0 / 255.0)) - 128))
+                    << "channel " << c << " pixel " << u;
+        expect_graph_matches_engine(p, m, 60, uint64_t(seed) + 10);
+        expect_round_trip(m, "pre" + std::to_string(seed), seed);
+    }
+    // (u / 255 - mean[c]) / std[c] on a signed 4-bit quantiser of scale 1/4
+    const std::string p = brevitas_graph("cnv_norm4", 1);
+    const QnnModel m = import_qonnx(p);
+    const float mean[] = {0.5f, 0.4f, 0.6f}, stdev[] = {0.25f, 0.3f, 0.2f};
+    for (int c = 0; c < 3; ++c) {
+        std::set<int> levels;
+        for (int u = 0; u < 256; ++u) {
+            const double v = (u / 255.0 - double(mean[c])) / double(stdev[c]) / 0.25;
+            ASSERT_EQ(m.topology.input_code(c, u), int(std::clamp(std::nearbyint(v), -8.0, 7.0)))
+                << "channel " << c << " pixel " << u;
+            levels.insert(m.topology.input_code(c, u));
+        }
+        EXPECT_GE(levels.size(), 12u) << "channel " << c << ": the test should cover most of the 16 levels";
+    }
+    expect_graph_matches_engine(p, m, 60, 11);
+    expect_round_trip(m, "norm4", 1);
+    // Export needs a non-decreasing table (a MultiThreshold counts upwards).
+    QnnModel down = m;
+    std::reverse(down.topology.pixel_codes.begin() + 256, down.topology.pixel_codes.begin() + 512);
+    try {
+        export_qonnx(down);
+        ADD_FAILURE() << "a falling table was exported";
+    } catch (const QonnxError& e) {
+        EXPECT_NE(std::string(e.what()).find("pixel_codes of channel 1 fall from pixel"), std::string::npos) << e.what();
+    }
+}
+
 TEST(QonnxBrevitas, NegativeBatchNormScaleNegatesTheWeightRow) {
     // The generator gives some channels a negative gamma: those rows come
     // out negated (the trainer's rule), the others as quantised.
@@ -447,10 +511,9 @@ TEST(QonnxBrevitas, UnsupportedQuantisersNameTheNode) {
         expect_has(import_error(g, "a5.onnx"), {"(Quant)", "5", "not an activation fatsim has"});
     }
     {
-        onnx::ModelProto g = base;  // a narrow input quantiser never gives code -128
-        for (auto& a : *find_node(g, "global_in_q").mutable_attribute())
-            if (a.name() == "narrow") a.set_i(1);
-        expect_has(import_error(g, "innarrow.onnx"), {"(Quant)", "input quantiser", "not narrow"});
+        onnx::ModelProto g = base;  // a 9-bit input quantiser: more levels than fatsim's 8-bit input code
+        set_floats(*initializer_named(g, "in_bits"), {9.0f});
+        expect_has(import_error(g, "in9.onnx"), {"(Quant)", "input quantiser", "at most 8 bits"});
     }
     {
         onnx::ModelProto g = base;  // the classifier's BN-like per-class scale
@@ -601,9 +664,18 @@ TEST(QonnxBrevitas, AffinesFatsimCannotFoldNameTheNode) {
         expect_has(import_error(g, "rsub.onnx"), {"(Sub)", "of a constant by the data"});
     }
     {
-        // BNN-PYNQ's CNV.forward: 2x - 1 before the input quantiser
-        const std::string pre = brevitas_graph("cnv_q17_pre", 1);
-        expect_has(import_error(load_proto(pre), "pre.onnx"), {"'Mul_0' (Mul)", "before the first Conv", "preprocessing"});
+        // 2x - 1 after the input quantiser (before it, it is a preprocessing)
+        onnx::ModelProto g = load_proto(brevitas_graph("cnv_q17_pre", 1));
+        auto* nodes = g.mutable_graph()->mutable_node();
+        for (auto& n : *nodes) {
+            if (n.output(0) == "global_in_q") n.set_input(0, "global_in");
+            else if (n.name() == "Mul_0") n.set_input(0, "global_in_q");
+            else if (n.input_size() > 0 && n.input(0) == "global_in_q") n.set_input(0, "pre_sub");
+        }
+        ASSERT_EQ(nodes->Get(2).output(0), "global_in_q");
+        nodes->SwapElements(2, 1);
+        nodes->SwapElements(1, 0);
+        expect_has(import_error(g, "postq.onnx"), {"'Mul_0' (Mul)", "between the input quantiser and the first Conv"});
     }
     {
         onnx::ModelProto g = base;  // an affine after the activation quantiser
@@ -673,6 +745,18 @@ TEST(QonnxCli, BrevitasCnvWithScaledInputChecksOnFashionMnist) {
     if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
     int rc = 0;
     const std::string out = run_cli("import --qonnx " + p + " --out " + temp_path("cnv32.fatq") + " --check 200", rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("200/200 predictions agree"), std::string::npos) << out;
+}
+
+TEST(QonnxCli, BrevitasCnvWithTwoXMinusOneChecksOnFashionMnist) {
+    // CNV.forward's 2x - 1 before the input quantiser: the graph reads pixel / 255,
+    // the imported model the table's codes.
+    const std::string p = brevitas_graph("cnv_q17_32_pre", 1);
+    SKIP_WITHOUT_PYTHON_ONNX(p);
+    if (!fs::exists(kDefaultFashionDir)) GTEST_SKIP() << "no Fashion-MNIST in " << kDefaultFashionDir;
+    int rc = 0;
+    const std::string out = run_cli("import --qonnx " + p + " --out " + temp_path("pre32.fatq") + " --check 200", rc);
     EXPECT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("200/200 predictions agree"), std::string::npos) << out;
 }
