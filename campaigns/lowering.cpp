@@ -386,10 +386,30 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
 }
 
 std::string Lowering::collapse_key(const FaultSite& site) const {
-    if (loopback_ || site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
+    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
         std::holds_alternative<FmBufBit>(site.where))
         return "";
-    const int l = layer_index(site_layer(site.where));
+    if (!loopback_) return layer_collapse_key(site, layer_index(site_layer(site.where)));
+    // Loopback: an engine site acts in each layer it reaches as that layer's
+    // own site (lower_loopback), and each layer's output depends only on its
+    // input and that effect; so sites whose keys agree in every layer have
+    // equal effects, and a site masked in every layer it reaches is masked.
+    std::string key = "engine";
+    bool masked = true;
+    for (int l = 0; l < layers(); ++l) {
+        if (!engine_site_reaches(site, l)) {
+            key += "|-";
+            continue;
+        }
+        const std::string k = layer_collapse_key(renamed(site, layers_[size_t(l)].name), l);
+        if (k.empty()) return "";
+        masked = masked && k == "masked";
+        key += "|" + k;
+    }
+    return masked ? "masked" : key;
+}
+
+std::string Lowering::layer_collapse_key(const FaultSite& site, int l) const {
     const LayerLowering& L = layers_[size_t(l)];
     const LayerGeometry& g = L.geom;
     const FoldingMap& f = L.fold;

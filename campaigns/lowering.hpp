@@ -150,6 +150,7 @@ public:
     // one over the whole accumulator range, a stuck-at-0 above an unsigned
     // adder node's range, a padding row. A pass-through adder node (an odd
     // node carried up a level unchanged) has the key of the node it carries.
+    // Loopback: the keys of every layer the engine site reaches, together.
     std::string collapse_key(const FaultSite& site) const;
 
     // The stream-order windows of layer `layer` for an input (codes, HWC).
@@ -205,6 +206,8 @@ private:
     std::string layer_site_problem(const FaultSite& site, int l) const;
     void check_engine_site(const FaultSite& site) const;
     bool engine_site_reaches(const FaultSite& site, int l) const;
+    // collapse_key of a PE site of layer l (named for that layer).
+    std::string layer_collapse_key(const FaultSite& site, int l) const;
     void lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
     // (false: unchanged), the output codes (scores) as stored.

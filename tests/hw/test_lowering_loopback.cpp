@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -259,3 +260,61 @@ TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
 }
 
 }  // namespace
+
+// Static collapsing on a loopback engine: a site acts in every layer it
+// reaches as that layer's own, so a "masked" site changes nothing and sites
+// sharing a key have identical effects in every layer, image by image.
+TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
+    for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
+        const Topology topo = small_topology(w, a);
+        const QnnModel m = random_model(topo, 11);
+        const AccelConfig accel = tight_loopback(topo, 3, 5, Schedule::Interleaved);
+        const Engine engine(m);
+        const InputBatch batch = batch_of(topo, 2, 4);
+        auto hw_model = hw::make_accelerator(m, accel);
+        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+        const auto sites = physical_faults(
+            *hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode}, 300, 3);
+        // Everything the lowered effect says, per image.
+        const auto signature = [](const LoweredEffect& e) {
+            std::string s = std::to_string(e.layer) + ";";
+            const auto add = [&](const std::vector<CodeChange>& cs) {
+                for (const CodeChange& c : cs) s += std::to_string(c.idx) + ":" + std::to_string(c.new_code) + ",";
+                s += ";";
+            };
+            add(e.changes);
+            for (const auto& later : e.later) add(later);
+            for (int32_t v : e.scores) s += std::to_string(v) + ",";
+            return s;
+        };
+        std::map<std::string, std::vector<std::string>> first_effect;
+        int masked = 0, shared = 0, changing = 0;
+        Lowering::Scratch s;
+        LoweredEffect e;
+        for (const FaultSite& site : sites) {
+            const std::string key = lowering.collapse_key(site);
+            if (key.empty()) continue;
+            SCOPED_TRACE(fault_site_name(site) + " key " + key);
+            std::vector<std::string> eff;
+            for (int i = 0; i < batch.count; ++i) {
+                lowering.lower(site, i, golden.image(i), s, e);
+                eff.push_back(signature(e));
+                if (key == "masked") EXPECT_TRUE(e.empty());
+                changing += key != "masked" && !e.empty();
+            }
+            masked += key == "masked";
+            if (key == "masked") continue;  // empty, checked above
+            const auto it = first_effect.find(key);
+            if (it == first_effect.end()) {
+                first_effect.emplace(key, eff);
+                continue;
+            }
+            ++shared;
+            EXPECT_EQ(eff, it->second);
+        }
+        EXPECT_GT(masked, 0) << "W" << w << "A" << a;
+        EXPECT_GT(shared, 0) << "W" << w << "A" << a;
+        EXPECT_GT(changing, 0) << "W" << w << "A" << a << ": no keyed fault changes anything";
+    }
+}
