@@ -249,9 +249,6 @@ std::string Lowering::layer_site_problem(const FaultSite& site, int l) const {
 // and buffers (the widest layer's widths, as LoopbackModel lays them out).
 void Lowering::check_engine_site(const FaultSite& site) const {
     const std::string engine = kLoopbackEngine;
-    if (site.kind == FaultKind::Flip && std::holds_alternative<FmBufBit>(site.where))
-        bad_site(site, "transient flips in a loopback engine's feature-map buffers are not lowered; run them on the "
-                       "cycle model (fatsim simulate --fault)");
     if (site.kind == FaultKind::Flip && !schedule_)
         bad_site(site, "a transient flip hits the value passing the site at its cycle: lowering it needs the "
                        "cycle schedule of the run (Lowering::use_schedule), or run it on the cycle model "
@@ -466,7 +463,9 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
     out.direct.clear();
     out.propagated = false;
     out.layer = effect_layer(site);
-    if (loopback_ && site.kind == FaultKind::Flip) lower_loopback_flip(site, image_pos, g, s, out);
+    if (loopback_ && site.kind == FaultKind::Flip && std::holds_alternative<FmBufBit>(site.where))
+        lower_loopback_fmbuf_flip(site, image_pos, g, s, out);
+    else if (loopback_ && site.kind == FaultKind::Flip) lower_loopback_flip(site, image_pos, g, s, out);
     else if (loopback_) lower_loopback(site, g, s, out);
     else if (const auto* fb = std::get_if<FifoBit>(&site.where)) lower_fifo(*fb, site, image_pos, g, out);
     else if (site.kind == FaultKind::Flip) lower_pe_flip(site, image_pos, g, s, out);
@@ -478,9 +477,11 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
 // it when it differs from the golden one, then the fault in this layer (a PE
 // site as the layer's own; fmbuf[1] on the stored outputs). The changes of
 // every layer against the golden trace are the effect.
-void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {
+void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out,
+                              int only_layer, int flip_write) const {
     const int L = layers();
     const auto* fb = std::get_if<FmBufBit>(&site.where);
+    const auto buffer_acts = [&](int l) { return engine_site_reaches(site, l) && (only_layer < 0 || l == only_layer); };
     if (!s.ws) s.ws = engine_.make_workspace();
     s.trace = *g.trace;
     out.propagated = true;
@@ -490,7 +491,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     for (int l = 0; l < L; ++l) {
         const int8_t* in = l == 0 ? g.input : s.trace.layers[size_t(l) - 1].out.data();
         const size_t in_size = l == 0 ? size_t(engine_.input_size()) : s.trace.layers[size_t(l) - 1].out.size();
-        if (fb && fb->buffer == 0 && engine_site_reaches(site, l) &&
+        if (fb && fb->buffer == 0 && buffer_acts(l) &&
             fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
             if (l > 0)
                 for (size_t k = 0; k < in_size; ++k)
@@ -508,9 +509,9 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         LayerTrace& t = s.trace.layers[size_t(l)];
         std::vector<CodeChange>& direct = out.direct[size_t(l)];
         if (fb) {
-            if (fb->buffer == 1 && engine_site_reaches(site, l)) {
+            if (fb->buffer == 1 && buffer_acts(l)) {
                 const LayerTrace before = t;
-                fmbuf_output(*fb, site.kind, l, t);
+                fmbuf_output(*fb, site.kind, l, t, flip_write);
                 if (l + 1 == L) {
                     for (size_t k = 0; k < t.acc.size(); ++k)
                         if (t.acc[k] != before.acc[k]) direct.push_back({int(k), 0, 0});
@@ -623,7 +624,7 @@ bool Lowering::fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8
 // fmbuf[1] word q*NF + fold, lane = the channel's PE bank: the pool unit's
 // running maximum (from the lowest code) forced on every write, the window's
 // pixels written in pixel order; a layer uses the low out_bits of a lane.
-void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t) const {
+void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t, int flip_write) const {
     const LayerLowering& L = layers_[size_t(l)];
     const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
     const LayerGeometry& geo = L.geom;
@@ -643,14 +644,86 @@ void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrac
     if (Pp > 1) {
         slot = geo.has_act ? geo.act.lo : std::numeric_limits<int32_t>::min();
         const int qy = q / Q, qx = q % Q;
+        int w = 0;  // the write's position in the window
         for (int py = 0; py < Pp; ++py)
-            for (int px = 0; px < Pp; ++px) slot = force(std::max(slot, pre((qy * Pp + py) * O + qx * Pp + px)));
+            for (int px = 0; px < Pp; ++px, ++w) {
+                slot = std::max(slot, pre((qy * Pp + py) * O + qx * Pp + px));
+                if (flip_write < 0 || w == flip_write) slot = force(slot);
+            }
     } else {
         slot = force(pre(q));
     }
     const size_t k = size_t(q) * MH + ch;
     if (scores) t.acc[k] = int32_t(slot);
     else t.out[k] = int8_t(slot);
+}
+
+int64_t Lowering::iterations_per_image(int l) const {
+    const FoldingMap& fold = layers_[size_t(l)].fold;
+    const int reps = engine_.prepared_layer(l).O * engine_.prepared_layer(l).O;
+    const int rows = loopback_ ? fold.mh : fold.rows;  // channels the pixel loop runs over
+    return fold.schedule == Schedule::Pixel ? int64_t((reps + fold.pe - 1) / fold.pe) * rows * fold.sf
+                                            : int64_t(reps) * fold.nf * fold.sf;
+}
+
+// A flip in a feature-map buffer fires once, at the first write of its bit at
+// or after its cycle by a layer that uses the bit (LoopbackModel forces the
+// buffers as they are written). fmbuf[0]: a layer's input load, which writes
+// every word once at the cycle of the layer's first compute step; fmbuf[1]:
+// the pool unit writing an output into the slot, at the step that finishes
+// it (sf = SF - 1), once per pre-pool pixel of the window in pixel order.
+// That one write of that one image is flipped (the pool's later writes take
+// the max with it), and the rest of the network runs on the stored result.
+void Lowering::lower_loopback_fmbuf_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                                         LoweredEffect& out) const {
+    const FmBufBit& fb = std::get<FmBufBit>(site.where);
+    int fire = -1, fire_write = 0;
+    int64_t fire_cycle = 0, fire_image = 0;
+    // Whether layer l writes the bit: the load writes every word of the
+    // layer's input, lanes past its channels too.
+    const auto writes_bit = [&](int l) {
+        if (fb.buffer == 1) return engine_site_reaches(site, l);
+        const PreparedLayer& P = engine_.prepared_layer(l);
+        const int cf = (P.C + lb_.simd - 1) / lb_.simd;
+        return fb.word < P.D * P.D * cf && fb.bit % lb_.input_bits < layers_[size_t(l)].geom.in_bits;
+    };
+    for (int l = 0; l < layers(); ++l) {
+        if (!writes_bit(l)) continue;
+        const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
+        const int64_t per_image = iterations_per_image(l), images = int64_t(cycles.size()) / per_image;
+        // The slot's writes within one image: (iteration, position in the window).
+        std::vector<int64_t> writes;
+        if (fb.buffer == 0) {
+            writes.push_back(0);
+        } else {
+            const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
+            const FoldingMap& fold = layers_[size_t(l)].fold;
+            const int q = fb.word / fold.nf, ch = fold.row_of(fb.bit / eng_out_bits_, fb.word % fold.nf);
+            const int O = spec.out_dim, Q = spec.pooled_dim, P = spec.pool;
+            for (int py = 0; py < P; ++py)
+                for (int px = 0; px < P; ++px) {
+                    const int pixel = P > 1 ? ((q / Q) * P + py) * O + (q % Q) * P + px : q;
+                    writes.push_back(fold.schedule == Schedule::Pixel
+                                         ? (int64_t(pixel / fold.pe) * fold.mh + ch) * fold.sf + fold.sf - 1
+                                         : (int64_t(pixel) * fold.nf + fold.fold_of(ch)) * fold.sf + fold.sf - 1);
+                }
+        }
+        // The first image whose last write of the slot comes at or after the
+        // flip, then its first such write.
+        int64_t lo = 0, hi = images;
+        while (lo < hi) {
+            const int64_t mid = (lo + hi) / 2;
+            if (cycles[size_t(mid * per_image + writes.back())] >= site.cycle) hi = mid;
+            else lo = mid + 1;
+        }
+        if (lo == images) continue;  // no write in this run
+        int w = 0;
+        while (cycles[size_t(lo * per_image + writes[size_t(w)])] < site.cycle) ++w;
+        const int64_t c = cycles[size_t(lo * per_image + writes[size_t(w)])];
+        if (fire < 0 || c < fire_cycle) fire = l, fire_write = w, fire_cycle = c, fire_image = lo;
+    }
+    if (fire < 0 || fire_image != image_pos) return;  // it never fires, or fires in another image
+    lower_loopback(site, g, s, out, fire, fire_write);
 }
 
 void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
@@ -887,9 +960,8 @@ bool Lowering::find_flip(const FaultSite& site, int l, FlipHit& h) const {
     // Pixel schedule: iteration ((image*G + group)*rows + channel)*SF + sf, G =
     // ceil(reps/PE); PE k computes pixel group*PE + k (k < the group's pixels).
     // A word read by every PE (weight, threshold) is forced first for PE 0.
-    const int groups = (reps + fold.pe - 1) / fold.pe;
     const int rows = loopback_ ? fold.mh : fold.rows;  // channels the pixel loop runs over
-    const int64_t per_image = pixel ? int64_t(groups) * rows * SF : int64_t(reps) * NF * SF;
+    const int64_t per_image = iterations_per_image(l);
     if (loopback_) {
         if ((cls == SiteClass::Threshold || cls == SiteClass::Comparator) && !geo.has_act) return false;
         if (cls == SiteClass::Comparator && std::get<Comparator>(site.where).index >= T) return false;

@@ -208,11 +208,19 @@ private:
     bool engine_site_reaches(const FaultSite& site, int l) const;
     // collapse_key of a PE site of layer l (named for that layer).
     std::string layer_collapse_key(const FaultSite& site, int l) const;
-    void lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
+    // only_layer >= 0: a buffer fault acts in that layer only (a flip; in
+    // fmbuf[1] at the slot's write flip_write of that layer).
+    void lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out,
+                        int only_layer = -1, int flip_write = -1) const;
+    void lower_loopback_fmbuf_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s,
+                                   LoweredEffect& out) const;
+    // Compute iterations of layer l per image: one per cycle of its MVTU loop.
+    int64_t iterations_per_image(int l) const;
     // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
     // (false: unchanged), the output codes (scores) as stored.
     bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out) const;
-    void fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t) const;
+    // flip_write >= 0: forced at that write of the slot only (a flip).
+    void fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t, int flip_write = -1) const;
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     // Where a flip fires in one layer (find_flip: false when it never does).

@@ -281,7 +281,6 @@ struct PhysicalCampaign::Impl {
             lowering->use_schedule(&schedule);
             const int64_t last = last_cycle(schedule);
             for (SiteClass cls : classes) {
-                if (cls == SiteClass::FmBuf) continue;  // not lowered (transient_faults)
                 const auto f = transient_faults(*hw_model, {cls}, opt.flips, opt.seed, last);
                 sites.insert(sites.end(), f.begin(), f.end());
                 // Population: every location at every cycle of the run.

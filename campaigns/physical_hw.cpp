@@ -87,7 +87,6 @@ std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std:
                                         uint64_t per_class, uint64_t seed, int64_t last) {
     std::vector<FaultSite> r;
     for (SiteClass cls : classes) {
-        if (cls == SiteClass::FmBuf) continue;  // feature-map buffer flips are not lowered
         // Locations: every other one of the stuck-at list (sa0 and sa1 share one).
         const auto stuck = physical_faults(accel, {cls}, 2 * per_class, seed ^ 0x5EEDull);
         std::mt19937_64 rng(seed ^ (uint64_t(int(cls)) + 1) * 0xD1B54A32D192ED03ull);

@@ -21,8 +21,7 @@ std::vector<FifoGeometry> fifo_geometry(const hw::Accelerator& accel, int layers
 std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
                                        uint64_t per_class, uint64_t seed);
 // Transient flips: per class a seeded sample of per_class locations, each
-// flipped at a cycle drawn uniformly from [0, last_cycle] (none in the
-// feature-map buffers: their flips are not lowered).
+// flipped at a cycle drawn uniformly from [0, last_cycle].
 std::vector<FaultSite> transient_faults(const hw::Accelerator& accel, const std::vector<SiteClass>& classes,
                                         uint64_t per_class, uint64_t seed, int64_t last_cycle);
 // Last cycle at which the schedule moves anything.

@@ -29,13 +29,13 @@ check "derive: exit 0" test $rc -eq 0
 check "derive: a PE's channels" contains "$(cat "$tmp/derived.yaml")" "channels: {modulus: 16, residue:"
 check "derive: across layers" matches "$(cat "$tmp/derived.yaml")" "layers: \[conv0, conv1, "
 
-# Transient flips, against the captured loopback schedule (none in the buffers).
+# Transient flips, against the captured loopback schedule (buffers included).
 out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --images 2 --verify 4 --flips 4 2>&1); rc=$?
 check "verify --flips: exit 0" test $rc -eq 0
 for cls in acc adder wmem thr; do
     check "verify --flips: $cls 100 %" matches "$out" "^$cls  *8  *8  *100.0%$"
 done
-check "verify --flips: fmbuf stuck-at only" matches "$out" "^fmbuf  *4  *4  *100.0%$"
+check "verify --flips: fmbuf stuck-at and flips" matches "$out" "^fmbuf  *8  *8  *100.0%$"
 check "verify --flips: no disagreement" test "$(grep -c 'first disagreement' <<<"$out")" -eq 0
 out=$("$fatsim" simulate --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --images 1 \
       --fault 'engine.fmbuf[1].word[0].bit[0]:flip@9' 2>&1); rc=$?
