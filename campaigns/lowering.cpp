@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "kernels.hpp"
+
 namespace fatsim::campaigns {
 
 namespace {
@@ -109,6 +111,7 @@ Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<F
             ll.fold = FoldingMap(s.mh(), s.mw(), f.pe, f.simd, f.mh_padded, f.schedule);
         }
         ll.colmap = stream_column_map(s.mw(), prev_perm);
+        for (int k = 0; k < s.mw() && ll.identity_columns; ++k) ll.identity_columns = ll.colmap[size_t(k)] == k;
         const PreparedLayer& P = engine.prepared_layer(l);
         const int MW = P.MW, MH = P.MH;
         ll.stream_offset.resize(size_t(MW));
@@ -383,9 +386,14 @@ std::vector<int> Lowering::channels_touched(const FaultSite& site) const {
 }
 
 std::string Lowering::collapse_key(const FaultSite& site) const {
-    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where) ||
-        std::holds_alternative<FmBufBit>(site.where))
-        return "";
+    if (site.kind == FaultKind::Flip || std::holds_alternative<FifoBit>(site.where)) return "";
+    if (std::holds_alternative<FmBufBit>(site.where)) {
+        // A buffer bit no layer uses (a word past every layer's map, a lane
+        // or bit above its width) is never read.
+        for (int l = 0; l < layers(); ++l)
+            if (engine_site_reaches(site, l)) return "";
+        return "masked";
+    }
     if (!loopback_) return layer_collapse_key(site, layer_index(site_layer(site.where)));
     // Loopback: an engine site acts in each layer it reaches as that layer's
     // own site (lower_loopback), and each layer's output depends only on its
@@ -483,7 +491,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     const auto* fb = std::get_if<FmBufBit>(&site.where);
     const auto buffer_acts = [&](int l) { return engine_site_reaches(site, l) && (only_layer < 0 || l == only_layer); };
     if (!s.ws) s.ws = engine_.make_workspace();
-    s.trace = *g.trace;
+    s.trace.layers.resize(size_t(L));  // each layer: the golden one, or recomputed on a faulty input
     out.propagated = true;
     out.direct.assign(size_t(L), {});
     bool dirty = false;  // the running layer's input differs from the golden one
@@ -505,6 +513,8 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
             opt.last = l;
             engine_.classify_with(*s.ws, l, in, opt);
             std::swap(s.trace.layers[size_t(l)], s.layer_run.layers[size_t(l)]);
+        } else {
+            s.trace.layers[size_t(l)] = g.trace->layers[size_t(l)];
         }
         LayerTrace& t = s.trace.layers[size_t(l)];
         std::vector<CodeChange>& direct = out.direct[size_t(l)];
@@ -732,6 +742,13 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
     const int MW = P.MW, O = P.O;
     out.layer = l;
     out.words = L.geom.xnor ? L.words : 0;
+    if (L.geom.xnor && L.identity_columns && L.words == P.words) {
+        // Stream order is the engine's column order: its packed windows.
+        thread_local Im2colBuffers b;
+        kernels::window_rows(P, in, b);
+        out.bits.assign(b.rows.begin(), b.rows.begin() + long(size_t(O) * O * out.words));
+        return;
+    }
     if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
     else out.values.resize(size_t(O) * O * MW);
     for (int q = 0; q < O * O; ++q) {

@@ -150,7 +150,8 @@ public:
     // one over the whole accumulator range, a stuck-at-0 above an unsigned
     // adder node's range, a padding row. A pass-through adder node (an odd
     // node carried up a level unchanged) has the key of the node it carries.
-    // Loopback: the keys of every layer the engine site reaches, together.
+    // Loopback: the keys of every layer the engine site reaches, together; a
+    // feature-map buffer bit no layer uses is masked.
     std::string collapse_key(const FaultSite& site) const;
 
     // The stream-order windows of layer `layer` for an input (codes, HWC).
@@ -186,6 +187,7 @@ private:
         LayerGeometry geom;
         FoldingMap fold;
         std::vector<int> colmap;        // stream column -> weight matrix column
+        bool identity_columns = true;   // colmap[k] == k
         std::vector<int> stream_offset; // stream column -> offset of its input code from the window's corner
         std::vector<int32_t> wstream;   // [row][stream column]: weight value (XNOR: the bit 0/1)
         std::vector<uint64_t> wbits;    // XNOR: [row][words] the weight bits in stream-column order

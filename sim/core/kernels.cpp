@@ -117,6 +117,12 @@ void window_values(const PreparedLayer& p, const int16_t* values, int q, int16_t
 
 }  // namespace
 
+void window_rows(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b) {
+    b.fit(p);
+    load_input(p, in, b);
+    for (int q = 0; q < p.O * p.O; ++q) window_bits(p, b.pix.data(), q, b.rows.data() + size_t(q) * p.words);
+}
+
 void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, const int* pix, int n,
                        int32_t* acc, int stride) {
     const bool avx = active_isa() == Isa::Avx512;

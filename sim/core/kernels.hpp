@@ -122,6 +122,11 @@ uint64_t peak_xnor_loop_avx512(uint64_t iters, uint64_t& checksum);
 void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, const int* pix, int n,
                        int32_t* acc, int stride);
 
+// XNOR layers: the packed window of every output pixel (q = oy*O + ox) into
+// b.rows, p.words words each, as accumulate_pixels builds them (bit k = weight
+// column k, column = tap*C + channel).
+void window_rows(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b);
+
 // Accumulators of every output pixel and channel (HWC, acc_size() values).
 void accumulate_all(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, int32_t* acc);
 

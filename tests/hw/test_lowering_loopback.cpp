@@ -278,19 +278,22 @@ TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
 
 // Static collapsing on a loopback engine: a site acts in every layer it
 // reaches as that layer's own, so a "masked" site changes nothing and sites
-// sharing a key have identical effects in every layer, image by image.
+// sharing a key have identical effects in every layer, image by image; a
+// buffer bit no layer uses is masked.
 TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
     for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
         const Topology topo = small_topology(w, a);
         const QnnModel m = random_model(topo, 11);
-        const AccelConfig accel = tight_loopback(topo, 3, 5, Schedule::Interleaved);
+        AccelConfig accel = tight_loopback(topo, 3, 5, Schedule::Interleaved);
+        accel.loopback.ifm_buffer_words *= 2;  // words no layer uses: masked
+        accel.loopback.ofm_buffer_words *= 2;
         const Engine engine(m);
         const InputBatch batch = batch_of(topo, 2, 4);
         auto hw_model = hw::make_accelerator(m, accel);
         const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
         const GoldenTraces golden(engine, batch, 0, batch.count, 1);
         const auto sites = physical_faults(
-            *hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode}, 300, 3);
+            *hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode, SiteClass::FmBuf}, 300, 3);
         // Everything the lowered effect says, per image.
         const auto signature = [](const LoweredEffect& e) {
             std::string s = std::to_string(e.layer) + ";";
@@ -304,7 +307,7 @@ TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
             return s;
         };
         std::map<std::string, std::vector<std::string>> first_effect;
-        int masked = 0, shared = 0, changing = 0;
+        int masked = 0, shared = 0, changing = 0, masked_buffer = 0;
         Lowering::Scratch s;
         LoweredEffect e;
         for (const FaultSite& site : sites) {
@@ -319,6 +322,7 @@ TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
                 changing += key != "masked" && !e.empty();
             }
             masked += key == "masked";
+            masked_buffer += key == "masked" && std::holds_alternative<FmBufBit>(site.where);
             if (key == "masked") continue;  // empty, checked above
             const auto it = first_effect.find(key);
             if (it == first_effect.end()) {
@@ -329,6 +333,7 @@ TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
             EXPECT_EQ(eff, it->second);
         }
         EXPECT_GT(masked, 0) << "W" << w << "A" << a;
+        EXPECT_GT(masked_buffer, 0) << "W" << w << "A" << a;
         EXPECT_GT(shared, 0) << "W" << w << "A" << a;
         EXPECT_GT(changing, 0) << "W" << w << "A" << a << ": no keyed fault changes anything";
     }
