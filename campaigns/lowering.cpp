@@ -453,9 +453,13 @@ std::string Lowering::layer_collapse_key(const FaultSite& site, int l) const {
                 --n.level;
                 n.node *= 2;
             }
-            if (!g.acc_signed && site.kind == FaultKind::StuckAt0) {
-                const int lanes = std::min(f.simd, (n.node + 1) << n.level) - (n.node << n.level);
-                if (n.bit >= bits_for_unsigned(lanes)) return "masked";
+            const int lanes = std::min(f.simd, (n.node + 1) << n.level) - (n.node << n.level);
+            if (!g.acc_signed && n.bit >= bits_for_unsigned(lanes)) {
+                // The bit is 0 in every value the node holds: stuck at 0 it
+                // changes nothing; stuck at 1 it adds 2^bit to the tree sum of
+                // every step, whichever node of the PE holds it.
+                if (site.kind == FaultKind::StuckAt0) return "masked";
+                return "adder+2^b:" + L.name + ":" + std::to_string(n.pe) + ":" + std::to_string(n.bit);
             }
             return "adder:" + at + std::to_string(n.pe) + ":" + std::to_string(n.level) + ":" +
                    std::to_string(n.node) + ":" + std::to_string(n.bit);

@@ -172,50 +172,56 @@ TEST(PhysicalEvaluator, FastPathMatchesFullReinference) {
 }
 
 // Faults collapsed as "masked" change nothing; faults sharing a static key
-// have identical effects.
+// have identical effects (W1A1: XNOR adder nodes stuck at 1 above their range
+// share one key per PE and bit).
 TEST(PhysicalCollapse, StaticKeysAreExact) {
-    const Topology topo = small_topology(2, 2);
-    const QnnModel m = random_model(topo, 11);
-    const AccelConfig accel = make_accel(topo, kFoldings[2], 2);
-    const Engine engine(m);
-    const InputBatch batch = batch_of(topo, 2, 4);
-    auto hw_model = hw::make_accelerator(m, accel);
-    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
-    const GoldenTraces golden(engine, batch, 0, batch.count, 1);
-    const auto sites = physical_faults(*hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode},
-                                       150, 3);
-    std::map<std::string, std::vector<std::vector<CodeChange>>> first_effect;
-    int masked = 0, shared = 0;
-    Lowering::Scratch s;
-    LoweredEffect e;
-    for (const FaultSite& site : sites) {
-        const std::string key = lowering.collapse_key(site);
-        if (key.empty()) continue;
-        std::vector<std::vector<CodeChange>> eff;
-        for (int i = 0; i < batch.count; ++i) {
-            lowering.lower(site, i, golden.image(i), s, e);
-            eff.push_back(e.changes);
-            if (key == "masked") {
-                EXPECT_TRUE(e.empty()) << fault_site_name(site);
+    for (const int bits : {2, 1}) {
+        SCOPED_TRACE("W" + std::to_string(bits) + "A" + std::to_string(bits));
+        const Topology topo = small_topology(bits, bits);
+        const QnnModel m = random_model(topo, 11);
+        const AccelConfig accel = make_accel(topo, kFoldings[2], 2);
+        const Engine engine(m);
+        const InputBatch batch = batch_of(topo, 2, 4);
+        auto hw_model = hw::make_accelerator(m, accel);
+        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+        const auto sites = physical_faults(*hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode},
+                                           150, 3);
+        std::map<std::string, std::vector<std::vector<CodeChange>>> first_effect;
+        int masked = 0, shared = 0, shared_adder_const = 0;
+        Lowering::Scratch s;
+        LoweredEffect e;
+        for (const FaultSite& site : sites) {
+            const std::string key = lowering.collapse_key(site);
+            if (key.empty()) continue;
+            std::vector<std::vector<CodeChange>> eff;
+            for (int i = 0; i < batch.count; ++i) {
+                lowering.lower(site, i, golden.image(i), s, e);
+                eff.push_back(e.changes);
+                if (key == "masked") {
+                    EXPECT_TRUE(e.empty()) << fault_site_name(site);
+                }
+            }
+            masked += key == "masked";
+            auto it = first_effect.find(key);
+            if (it == first_effect.end()) {
+                first_effect.emplace(key, eff);
+                continue;
+            }
+            ++shared;
+            shared_adder_const += key.rfind("adder+2^b:", 0) == 0;
+            for (int i = 0; i < batch.count; ++i) {
+                ASSERT_EQ(eff[size_t(i)].size(), it->second[size_t(i)].size()) << fault_site_name(site);
+                for (size_t k = 0; k < eff[size_t(i)].size(); ++k) {
+                    EXPECT_EQ(eff[size_t(i)][k].idx, it->second[size_t(i)][k].idx);
+                    EXPECT_EQ(eff[size_t(i)][k].new_code, it->second[size_t(i)][k].new_code);
+                }
             }
         }
-        masked += key == "masked";
-        auto it = first_effect.find(key);
-        if (it == first_effect.end()) {
-            first_effect.emplace(key, eff);
-            continue;
-        }
-        ++shared;
-        for (int i = 0; i < batch.count; ++i) {
-            ASSERT_EQ(eff[size_t(i)].size(), it->second[size_t(i)].size()) << fault_site_name(site);
-            for (size_t k = 0; k < eff[size_t(i)].size(); ++k) {
-                EXPECT_EQ(eff[size_t(i)][k].idx, it->second[size_t(i)][k].idx);
-                EXPECT_EQ(eff[size_t(i)][k].new_code, it->second[size_t(i)][k].new_code);
-            }
-        }
+        EXPECT_GT(masked, 0);
+        EXPECT_GT(shared, 0);
+        if (bits == 1) EXPECT_GT(shared_adder_const, 0);
     }
-    EXPECT_GT(masked, 0);
-    EXPECT_GT(shared, 0);
 }
 
 std::string read_text(const std::string& path) {
