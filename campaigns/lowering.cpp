@@ -327,15 +327,22 @@ FaultSite renamed(const FaultSite& site, const std::string& layer) {
 }
 }  // namespace
 
+// fmbuf[0]: whether layer l's input load writes the bit (it writes every word
+// of the layer's map, lanes past its channels too).
+bool Lowering::fmbuf_written(const FmBufBit& fb, int l) const {
+    const PreparedLayer& P = engine_.prepared_layer(l);
+    const int cf = (P.C + lb_.simd - 1) / lb_.simd;
+    return fb.word < P.D * P.D * cf && fb.bit % lb_.input_bits < layers_[size_t(l)].geom.in_bits;
+}
+
 // Whether layer l reads or writes the element of a (checked) engine site.
 bool Lowering::engine_site_reaches(const FaultSite& site, int l) const {
     const LayerLowering& L = layers_[size_t(l)];
     const PreparedLayer& P = engine_.prepared_layer(l);
     if (const auto* fb = std::get_if<FmBufBit>(&site.where)) {
-        if (fb->buffer == 0) {
+        if (fb->buffer == 0) {  // written, and a lane of one of the layer's channels
             const int cf = (P.C + lb_.simd - 1) / lb_.simd, lane = fb->bit / lb_.input_bits;
-            return fb->word < P.D * P.D * cf && fb->bit % lb_.input_bits < L.geom.in_bits &&
-                   (fb->word % cf) * lb_.simd + lane < P.C;
+            return fmbuf_written(*fb, l) && (fb->word % cf) * lb_.simd + lane < P.C;
         }
         const int lane = fb->bit / eng_out_bits_;
         return fb->word < P.Q * P.Q * L.fold.nf && fb->bit % eng_out_bits_ < L.geom.out_bits &&
@@ -693,16 +700,8 @@ void Lowering::lower_loopback_fmbuf_flip(const FaultSite& site, int image_pos, c
     const FmBufBit& fb = std::get<FmBufBit>(site.where);
     int fire = -1, fire_write = 0;
     int64_t fire_cycle = 0, fire_image = 0;
-    // Whether layer l writes the bit: the load writes every word of the
-    // layer's input, lanes past its channels too.
-    const auto writes_bit = [&](int l) {
-        if (fb.buffer == 1) return engine_site_reaches(site, l);
-        const PreparedLayer& P = engine_.prepared_layer(l);
-        const int cf = (P.C + lb_.simd - 1) / lb_.simd;
-        return fb.word < P.D * P.D * cf && fb.bit % lb_.input_bits < layers_[size_t(l)].geom.in_bits;
-    };
     for (int l = 0; l < layers(); ++l) {
-        if (!writes_bit(l)) continue;
+        if (!(fb.buffer == 0 ? fmbuf_written(fb, l) : engine_site_reaches(site, l))) continue;
         const std::vector<int64_t>& cycles = schedule_->iteration_cycle.at(size_t(l));
         const int64_t per_image = iterations_per_image(l), images = int64_t(cycles.size()) / per_image;
         // The slot's writes within one image: (iteration, position in the window).

@@ -210,6 +210,7 @@ private:
     std::string layer_site_problem(const FaultSite& site, int l) const;
     void check_engine_site(const FaultSite& site) const;
     bool engine_site_reaches(const FaultSite& site, int l) const;
+    bool fmbuf_written(const FmBufBit& fb, int l) const;  // fmbuf[0]: layer l's load writes the bit
     // collapse_key of a PE site of layer l (named for that layer).
     std::string layer_collapse_key(const FaultSite& site, int l) const;
     // only_layer >= 0: a buffer fault acts in that layer only (a flip; in

@@ -166,6 +166,11 @@ onnx::ModelProto read_model_proto(const std::string& path) {
 }
 
 // The graph with its initializers decoded and its datatype annotations.
+// The elementwise arithmetic ops of a graph, on one pair of values.
+double binary_value(const std::string& op, double a, double b) {
+    return op == "Mul" ? a * b : op == "Div" ? a / b : op == "Add" ? a + b : a - b;
+}
+
 struct LoadedGraph {
     std::string source;
     onnx::ModelProto proto;
@@ -249,8 +254,7 @@ struct LoadedGraph {
                              " cannot be folded (equal shapes, or one of them a single value)");
         out = a.size() >= b.size() ? a : b;
         for (size_t k = 0; k < out.v.size(); ++k) {
-            const double x = a.v[a.size() == 1 ? 0 : k], y = b.v[b.size() == 1 ? 0 : k];
-            out.v[k] = op == "Mul" ? x * y : op == "Div" ? x / y : op == "Add" ? x + y : x - y;
+            out.v[k] = binary_value(op, a.v[a.size() == 1 ? 0 : k], b.v[b.size() == 1 ? 0 : k]);
         }
         return true;
     }
@@ -467,8 +471,7 @@ Tensor op_binary(const std::string& op, const Tensor& x, const Tensor& y, const 
         if ((elements *= d) > (int64_t(1) << 28)) throw QonnxError(where + ": result has over 2^28 elements");
     r.v.resize(r.size());
     for (size_t i = 0; i < r.v.size(); ++i) {
-        const double a = broadcast_at(x, r.shape, i), b = broadcast_at(y, r.shape, i);
-        r.v[i] = op == "Mul" ? a * b : op == "Div" ? a / b : op == "Add" ? a + b : a - b;
+        r.v[i] = binary_value(op, broadcast_at(x, r.shape, i), broadcast_at(y, r.shape, i));
     }
     return r;
 }
@@ -595,17 +598,17 @@ std::vector<double> QonnxGraph::run(const uint8_t* pixels_hwc, int dim, int chan
     // scale * (q - zero point) it stands for, which the quantiser maps back to
     // q. Without a quantiser the codes go in as they are.
     double scale = 1.0, zero = 0.0, offset = 0.0;
-    for (const auto& n : g.proto.graph().node()) {
-        if (feed != Feed::CodeValues) break;
-        if (n.input_size() < 4 || n.input(0) != g.input_name || !is_quant_op(n.op_type())) continue;
-        const Tensor *sc = g.initializer(n.input(1)), *zp = g.initializer(n.input(2));
-        if (sc && zp && sc->v.size() == 1 && zp->v.size() == 1) {
-            scale = sc->v[0];
-            zero = zp->v[0];
-            offset = int_attr(n, "signed", 1) ? 0.0 : 128.0;
+    if (feed == Feed::CodeValues)
+        for (const auto& n : g.proto.graph().node()) {
+            if (n.input_size() < 4 || n.input(0) != g.input_name || !is_quant_op(n.op_type())) continue;
+            const Tensor *sc = g.initializer(n.input(1)), *zp = g.initializer(n.input(2));
+            if (sc && zp && sc->v.size() == 1 && zp->v.size() == 1) {
+                scale = sc->v[0];
+                zero = zp->v[0];
+                offset = int_attr(n, "signed", 1) ? 0.0 : 128.0;
+            }
+            break;
         }
-        break;
-    }
     Tensor x;
     x.shape = s;
     x.v.resize(x.size());
