@@ -140,9 +140,14 @@ for k in $(seq 1 "$KILLS"); do
       how="at progress $q"
       while kill -0 "$pid" 2>/dev/null && [ "$(progress "$T/out")" -lt "$q" ]; do sleep 0.05; done
     else
+      # After that much time, or as soon as the run grows past p, whichever
+      # comes first: a loaded first run (slow start-up) must not push the
+      # kill past the end of a faster resumed one.
       delay_ms=$(( startup / 2 + at - from ))
-      how="after ${delay_ms} ms"
-      sleep_ms "$delay_ms"
+      how="after ${delay_ms} ms or progress > $p"
+      t0=$(now_ms)
+      while kill -0 "$pid" 2>/dev/null && [ $(( $(now_ms) - t0 )) -lt "$delay_ms" ] &&
+            [ "$(progress "$T/out")" -le "$p" ]; do sleep 0.05; done
     fi
   fi
   kill -9 "$pid" 2>/dev/null || true
