@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include "engine.hpp"
 #include "threshold_fold.hpp"
 
@@ -21,6 +23,39 @@ uint64_t mix_seed(uint64_t a, uint64_t b) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFull;  // torch seeds are signed-safe
+}
+
+// ---- thread-invariant convolution ----------------------------------------------
+Tensor ThreadInvariantConv::forward(AutogradContext* ctx, Tensor x, Tensor w) {
+    ctx->save_for_backward({x, w});
+    return torch::conv2d(x, w);
+}
+variable_list ThreadInvariantConv::backward(AutogradContext* ctx, variable_list g) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &w = saved[1];
+    const Tensor go = g[0].contiguous();
+    auto grads = [&](const Tensor& gs, const Tensor& xs, bool input, bool weight) {
+        return at::convolution_backward(gs, xs, w, c10::nullopt, {1, 1}, {0, 0}, {1, 1}, false, {0, 0}, 1,
+                                        {input, weight, false});
+    };
+    Tensor dx;
+    if (ctx->needs_input_grad(0)) dx = std::get<0>(grads(go, x, true, false));
+    const int64_t N = x.size(0);
+    constexpr int K = kWeightGradChunks;
+    std::array<Tensor, K> part;
+    at::parallel_for(0, K, 1, [&](int64_t begin, int64_t end) {
+        // One thread per slice: oneDNN below sees one thread whether this runs
+        // inline (1 thread) or inside LibTorch's OpenMP team.
+        omp_set_num_threads(1);
+        for (int64_t k = begin; k < end; ++k) {
+            const int64_t lo = N * k / K, hi = N * (k + 1) / K;
+            part[size_t(k)] = hi > lo ? std::get<1>(grads(go.slice(0, lo, hi), x.slice(0, lo, hi), false, true))
+                                      : torch::zeros_like(w);
+        }
+    });
+    Tensor dw = part[0].clone();
+    for (int k = 1; k < K; ++k) dw.add_(part[size_t(k)]);
+    return {dx, dw};
 }
 
 // ---- quantisers --------------------------------------------------------------
@@ -575,7 +610,7 @@ QLayerImpl::QLayerImpl(const LayerSpec& s, const InjectionOptions& inj, bool inj
 
 Tensor QLayerImpl::accumulate(const Tensor& x) const {
     const Tensor qw = quantize_weight(weight, spec.weight_bits);
-    return spec.kind == LayerKind::Conv ? torch::conv2d(x, qw) : torch::linear(x, qw);
+    return spec.kind == LayerKind::Conv ? ThreadInvariantConv::apply(x, qw) : torch::linear(x, qw);
 }
 
 QnnNetImpl::QnnNetImpl(const Topology& t, const InjectionOptions& inj) : topo(t) {
@@ -622,8 +657,15 @@ Tensor QnnNetImpl::forward(Tensor x) {
         Tensor acc = L->accumulate(x);
         if (s.act_bits == 0) return acc * L->out_log_scale.exp();
         const auto& bo = L->bn->options;
-        Tensor y = torch::batch_norm(acc, L->bn->weight, L->bn->bias, L->bn->running_mean, L->bn->running_var,
+        // LibTorch sums a channel of an [N, C] (or [N, C, 1, 1]) input over the
+        // batch in per-thread pieces (its channels-last kernel), so the result
+        // depended on the thread count; as [1, C, N] each channel is summed
+        // whole by one thread. Same statistics, same count N.
+        const bool per_sample = acc.dim() == 2 || (acc.dim() == 4 && acc.size(2) * acc.size(3) == 1);
+        const Tensor bn_in = per_sample ? acc.reshape({acc.size(0), acc.size(1)}).t().unsqueeze(0).contiguous() : acc;
+        Tensor y = torch::batch_norm(bn_in, L->bn->weight, L->bn->bias, L->bn->running_mean, L->bn->running_var,
                                      is_training(), bo.momentum().value(), bo.eps(), false);
+        if (per_sample) y = y.squeeze(0).t().reshape(acc.sizes());
         Tensor a = quantize_act(y, s.act_bits);
         const bool after_pool = L->inject ? L->inject->opt.after_pool : true;
         if (L->inject && !after_pool) a = L->inject(a);

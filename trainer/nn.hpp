@@ -15,6 +15,22 @@
 
 namespace fatsim::trainer {
 
+// ---- convolution whose gradients do not depend on the thread count ----------
+// LibTorch's (oneDNN's) weight gradient splits its sum over the batch by
+// thread, so 1 and 2 threads trained different models. Here the batch is cut
+// into kWeightGradChunks fixed slices, each slice's weight gradient computed
+// single-threaded (on whichever thread) and the slices summed in order; the
+// forward pass and the input gradient are LibTorch's, which are already
+// thread-invariant. Stride 1, no padding (what the topologies use). With
+// this, the thread count may change during training (train.cpp adapts it to
+// the machine's load) without changing a result.
+struct ThreadInvariantConv : torch::autograd::Function<ThreadInvariantConv> {
+    static constexpr int kWeightGradChunks = 4;
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor w);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list g);
+};
+
 // ---- quantisers (straight-through estimators) -------------------------------
 // Weights, 1 bit: +1 where x >= 0 else -1; identity gradient (weights are
 // clamped to [-1,1] after each optimiser step).

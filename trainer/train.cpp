@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "nn.hpp"
 #include "progress.hpp"
+#include "thread_governor.hpp"
 
 namespace fatsim::trainer {
 
@@ -248,6 +249,12 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         }
     }
     for (const auto& w : res.warnings) std::fprintf(stderr, "fatsim train: warning: %s\n", w.c_str());
+    ThreadGovernor::Options go;
+    go.max_threads = std::max(1, opt.threads);
+    go.adapt = opt.adapt_threads;
+    go.alternate_every = opt.alternate_threads_every;
+    OtherLoadMeter other_load;
+    ThreadGovernor governor(go, other_load.cores(), std::ref(other_load));
 
     for (int e = start; e < opt.epochs; ++e) {
         EpochRecord rec;
@@ -272,6 +279,7 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
         const double t0 = now_s();
+        const long full_before = governor.batches_at(go.max_threads);
         for (int b = 0; b < nb; ++b) {
             if (next_span < spans.size() && spans[next_span].first_batch == b)
                 apply_mode(net, opt.mode, spans[next_span++].layer);
@@ -287,8 +295,11 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
             correct += (logits.argmax(1) == y).sum().item<int64_t>();
             seen += B;
             bar.add(1);
+            const int before = governor.threads();
+            if (governor.batch_done() != before) torch::set_num_threads(governor.threads());
         }
         rec.seconds = now_s() - t0;
+        rec.fewer_thread_batches = nb - (governor.batches_at(go.max_threads) - full_before);
         bar.finish();
         rec.loss = loss_sum / nb;
         rec.train_acc = 100.0 * double(correct) / double(seen);
@@ -302,6 +313,9 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
             if (opt.mode == TrainMode::Fat2 && !rec.enabled.empty())
                 en = rec.enabled.size() == 1 ? ", inject " + topo.layers[size_t(rec.enabled[0])].name
                                              : ", inject " + std::to_string(rec.enabled.size()) + " layers in turn";
+            if (rec.fewer_thread_batches > 0)
+                en += ", " + std::to_string(rec.fewer_thread_batches) + " of " + std::to_string(nb) +
+                      " batches on fewer threads (faster under load)";
             std::fprintf(stderr, "epoch %d/%d: lr %.4g, loss %.4f, train acc %.2f %%, test acc %s, %.1f s%s\n", e + 1,
                          opt.epochs, rec.lr, rec.loss, rec.train_acc,
                          rec.test_acc >= 0 ? (std::to_string(rec.test_acc).substr(0, 5) + " %").c_str() : "-",

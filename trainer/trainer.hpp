@@ -39,6 +39,10 @@ struct TrainOptions {
     double weight_decay = 0.0;
     uint64_t seed = 1;
     int threads = 2;
+    // Run one thread fewer while that measures faster (a busy core beside the
+    // trainer); results do not depend on the thread count (thread_governor.hpp).
+    bool adapt_threads = true;
+    int alternate_threads_every = 0;  // tests: switch threads <-> threads-1 every N batches
     std::string checkpoint_dir;       // empty = no checkpoints
     bool resume = false;              // continue from checkpoint_dir's latest epoch
     bool progress = true;
@@ -74,6 +78,7 @@ bool operator==(const LayerSpan& a, const LayerSpan& b);
 struct EpochRecord {
     int epoch = 0;                    // 0-based
     double lr = 0, loss = 0, train_acc = 0, test_acc = -1, seconds = 0;
+    long fewer_thread_batches = 0;   // batches the thread governor ran on fewer than opt.threads
     std::vector<int> enabled;         // injection layers enabled this epoch (topology layer indices, ascending)
 };
 

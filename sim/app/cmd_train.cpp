@@ -70,8 +70,10 @@ int cmd_train(const Args& args) {
         ("lr", po::value<double>()->default_value(0.02), "Adam learning rate")
         ("lr-step", po::value<int>()->default_value(40), "halve the learning rate every N epochs")
         ("weight-decay", po::value<double>()->default_value(0.0), "Adam weight decay")
-        ("seed", po::value<uint64_t>()->default_value(1), "random seed (training is deterministic for a seed and thread count)")
-        ("threads,j", po::value<int>()->default_value(2), "LibTorch threads")
+        ("seed", po::value<uint64_t>()->default_value(1), "random seed (on one machine the same seed gives the same model, with any thread count)")
+        ("threads,j", po::value<int>()->default_value(2), "LibTorch threads (at most; one fewer while that measures faster, see --fixed-threads)")
+        ("fixed-threads", po::bool_switch(), "always --threads threads (no adapting to a busy machine)")
+        ("alternate-threads", po::value<int>()->default_value(0), "(tests) switch between --threads and one fewer every N batches")
         ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist | mnist | cifar10")
         ("data-dir", po::value<std::string>()->default_value(""), "folder of the dataset files")
         ("train-images", po::value<int>()->default_value(0), "use only the first N training images (0 = all)")
@@ -106,6 +108,9 @@ int cmd_train(const Args& args) {
     opt.weight_decay = vm["weight-decay"].as<double>();
     opt.seed = vm["seed"].as<uint64_t>();
     opt.threads = vm["threads"].as<int>();
+    opt.adapt_threads = !vm["fixed-threads"].as<bool>();
+    opt.alternate_threads_every = vm["alternate-threads"].as<int>();
+    if (opt.alternate_threads_every < 0) throw UsageError("--alternate-threads must be >= 0");
     opt.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
     opt.resume = vm["resume"].as<bool>();
     opt.measure_overhead_batches = vm["measure-overhead"].as<int>();
@@ -131,12 +136,13 @@ int cmd_train(const Args& args) {
     const InputBatch train_set = prepare_inputs(load_dataset(kind, dir, "train", ntrain), topo, ntrain);
     const InputBatch test_set = prepare_inputs(load_dataset(kind, dir, "test", ntest), topo, ntest);
     const char* wait = std::getenv("OMP_WAIT_POLICY");  // main() makes it passive unless the user chose
-    std::fprintf(stderr, "training %s (width %.3g) mode %s%s on %d images, testing on %d; %d LibTorch threads, "
+    std::fprintf(stderr, "training %s (width %.3g) mode %s%s on %d images, testing on %d; %d LibTorch threads%s, "
                  "OpenMP waits %s\n", topo.name.c_str(), topo.width, trainer::to_string(opt.mode),
                  opt.mode == trainer::TrainMode::Sat
                      ? ""
                      : (", p " + std::to_string(opt.inject.p) + " " + to_string(opt.inject.error_model.granularity)).c_str(),
-                 train_set.count, test_set.count, opt.threads, wait ? wait : "by default (spinning)");
+                 train_set.count, test_set.count, opt.threads,
+                 opt.threads > 1 && opt.adapt_threads ? " (fewer while faster)" : "", wait ? wait : "by default (spinning)");
 
     const trainer::TrainResult r = trainer::train(topo, opt, train_set, test_set);
     save_model(r.model, vm["out"].as<std::string>());

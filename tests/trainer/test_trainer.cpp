@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "engine.hpp"
 #include "nn.hpp"
+#include "thread_governor.hpp"
 
 using namespace fatsim;
 using namespace fatsim::trainer;
@@ -769,6 +770,105 @@ TEST(Training, ResumeGivesTheSameWeights) {
     fs::remove_all(b);
 }
 
+// The convolution's gradients are the same with 1 and 2 threads, and the
+// same (up to float rounding) as LibTorch's own convolution's.
+TEST(ThreadInvariantConv, GradientsIndependentOfThreadsAndEqualToLibTorchs) {
+    torch::manual_seed(5);
+    for (const auto& shape : std::vector<std::array<int64_t, 4>>{{37, 16, 30, 16}, {100, 3, 32, 16}, {3, 32, 5, 64}}) {
+        const auto [n, ci, d, co] = shape;
+        const torch::Tensor x0 = torch::randn({n, ci, d, d}), w0 = torch::randn({co, ci, 3, 3}),
+                     g = torch::randn({n, co, d - 2, d - 2});
+        auto run = [&](int threads, bool ours) {
+            torch::set_num_threads(threads);
+            torch::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+            torch::Tensor y = ours ? ThreadInvariantConv::apply(x, w) : torch::conv2d(x, w);
+            y.backward(g);
+            return std::vector<torch::Tensor>{y.detach(), x.grad(), w.grad()};
+        };
+        const auto one = run(1, true), two = run(2, true), lib = run(1, false);
+        torch::set_num_threads(1);
+        for (size_t i = 0; i < 3; ++i) {
+            EXPECT_TRUE(torch::equal(one[i], two[i])) << "tensor " << i << " of shape " << n << "x" << ci << "x" << d;
+            EXPECT_TRUE(torch::allclose(one[i], lib[i], 1e-4, 1e-3)) << "tensor " << i;
+        }
+    }
+}
+
+// The governor runs as many threads as other processes leave cores free:
+// 2 on an idle 2-core machine, 1 while another process keeps a core busy,
+// 2 again when it stops; one odd reading changes nothing.
+TEST(ThreadGovernor, FollowsTheFreeCores) {
+    double others = 0;
+    ThreadGovernor::Options o;
+    o.max_threads = 2;
+    ThreadGovernor g(o, 2, [&] { return others; });
+    auto run = [&](int batches, double load) {
+        others = load;
+        const long before = g.batches_at(1);
+        for (int b = 0; b < batches; ++b) g.batch_done();
+        return g.batches_at(1) - before;  // batches on 1 thread
+    };
+    const int w = o.window;  // a load reading after every w batches
+    EXPECT_EQ(run(13 * w, 0.05), 0);
+    EXPECT_EQ(g.threads(), 2);
+    EXPECT_EQ(run(w, 1.0), 0);  // one reading: not yet
+    EXPECT_EQ(g.threads(), 2);
+    EXPECT_EQ(run(13 * w, 1.0), 12 * w);  // the next reading switches
+    EXPECT_EQ(g.threads(), 1);
+    run(w, 0.1);
+    EXPECT_EQ(g.threads(), 1);
+    run(w, 0.1);
+    EXPECT_EQ(g.threads(), 2);
+    EXPECT_EQ(run(13 * w, 0.45), 0);  // under half a core busy: both threads
+    ThreadGovernor four(ThreadGovernor::Options{4, true, 16, 0}, 8, [] { return 5.2; });
+    for (int b = 0; b < 64; ++b) four.batch_done();
+    EXPECT_EQ(four.threads(), 3);  // 8 cores, 5.2 busy: 3 free
+    ThreadGovernor fixed(ThreadGovernor::Options{2, false, 16, 0}, 2, [] { return 1.0; });
+    for (int b = 0; b < 64; ++b) fixed.batch_done();
+    EXPECT_EQ(fixed.batches_at(2), 64);
+    // The meter itself: a number of cores between 0 and the CPUs it may use.
+    OtherLoadMeter meter;
+    const double m = meter();
+    EXPECT_GE(m, 0.0);
+    EXPECT_LE(m, double(meter.cores()));
+}
+
+// Training gives the same net with 1 thread, 2 threads, and 2 threads that the
+// governor switches to 1 and back every batch (what it does under load).
+TEST(Training, SameNetWithAnyThreadCountEvenSwitchedMidEpoch) {
+    const Topology t = load_topology(std::string(FATSIM_SOURCE_DIR) + "/models/cnv_w1a1.yaml", 0.25);
+    const InputBatch tr = synthetic(t, 1200, 8), te;
+    auto o = quick_options();
+    o.epochs = 1;
+    o.batch = 100;
+    o.max_train_batches = 12;
+    o.mode = TrainMode::Fat1;
+    auto net_after = [&](int threads, bool adapt, int alternate) {
+        const fs::path dir = fs::temp_directory_path() / ("fatsim_test_threads_" + std::to_string(threads) + "_" +
+                                                          std::to_string(alternate));
+        fs::remove_all(dir);
+        o.threads = threads;
+        o.adapt_threads = adapt;
+        o.alternate_threads_every = alternate;
+        o.checkpoint_dir = dir.string();
+        const auto r = train(t, o, tr, te);
+        EXPECT_EQ(r.epochs[0].fewer_thread_batches, alternate > 0 ? 6 : 0);
+        QnnNet net(t);
+        torch::load(net, (dir / "net_epoch0.pt").string());
+        fs::remove_all(dir);
+        return net;
+    };
+    const QnnNet a = net_after(1, false, 0), b = net_after(2, false, 0), c = net_after(2, true, 1);
+    for (const auto& kv : a->named_parameters()) {
+        EXPECT_TRUE(torch::equal(kv.value(), b->named_parameters()[kv.key()])) << "1 vs 2 threads: " << kv.key();
+        EXPECT_TRUE(torch::equal(kv.value(), c->named_parameters()[kv.key()])) << "1 vs switched: " << kv.key();
+    }
+    for (const auto& kv : a->named_buffers()) {
+        EXPECT_TRUE(torch::equal(kv.value(), b->named_buffers()[kv.key()])) << "1 vs 2 threads: " << kv.key();
+        EXPECT_TRUE(torch::equal(kv.value(), c->named_buffers()[kv.key()])) << "1 vs switched: " << kv.key();
+    }
+}
+
 TEST(FashionMnist, QuarterCnvExportExactOnRealImages) {
     if (!fs::exists(std::string(kDefaultFashionDir) + "/t10k-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Fashion-MNIST not installed";
@@ -804,7 +904,7 @@ TEST(TrainCli, OpenMpThreadsWaitPassivelyUnlessTheUserChose) {
     };
     const auto [rc, text] = run("env -u OMP_WAIT_POLICY");
     EXPECT_EQ(rc, 0) << text;
-    EXPECT_NE(text.find("2 LibTorch threads, OpenMP waits passive"), std::string::npos) << text;
+    EXPECT_NE(text.find("2 LibTorch threads (fewer while faster), OpenMP waits passive"), std::string::npos) << text;
     const auto [rc2, text2] = run("env OMP_WAIT_POLICY=active");
     EXPECT_EQ(rc2, 0) << text2;
     EXPECT_NE(text2.find("OpenMP waits active"), std::string::npos) << text2;
