@@ -61,7 +61,7 @@ const ConfigSchema& pipeline_spec_schema() {
               list("seeds", "integers", "[seed]",
                    "several seeds (instead of seed): every model and campaign once per seed, in output/seed<N>/; "
                    "the report gives mean, spread and each seed"),
-              integer("threads", 1, 256, std::to_string(d.threads), "training threads (at most: one fewer while that is faster; results do not depend on it)"),
+              integer("threads", 1, 256, std::to_string(d.threads), "training threads (at most: fewer while other processes keep cores busy; results do not depend on it)"),
               integer("fat2_switch_batches", 0, 100000000, std::to_string(d.fat2_switch_batches),
                       "FAT method 2: a new injection layer every N batches instead of every epoch (a deviation "
                       "from the paper's Algorithm 2 for short trainings; 0 = per epoch)")}},

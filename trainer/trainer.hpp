@@ -39,8 +39,8 @@ struct TrainOptions {
     double weight_decay = 0.0;
     uint64_t seed = 1;
     int threads = 2;
-    // Run one thread fewer while that measures faster (a busy core beside the
-    // trainer); results do not depend on the thread count (thread_governor.hpp).
+    // Run only as many threads as other processes leave cores free (read from
+    // the machine's load); results do not depend on the thread count (thread_governor.hpp).
     bool adapt_threads = true;
     int alternate_threads_every = 0;  // tests: switch threads <-> threads-1 every N batches
     std::string checkpoint_dir;       // empty = no checkpoints

@@ -71,7 +71,7 @@ int cmd_train(const Args& args) {
         ("lr-step", po::value<int>()->default_value(40), "halve the learning rate every N epochs")
         ("weight-decay", po::value<double>()->default_value(0.0), "Adam weight decay")
         ("seed", po::value<uint64_t>()->default_value(1), "random seed (on one machine the same seed gives the same model, with any thread count)")
-        ("threads,j", po::value<int>()->default_value(2), "LibTorch threads (at most; one fewer while that measures faster, see --fixed-threads)")
+        ("threads,j", po::value<int>()->default_value(2), "LibTorch threads (at most; fewer while other processes keep cores busy, see --fixed-threads)")
         ("fixed-threads", po::bool_switch(), "always --threads threads (no adapting to a busy machine)")
         ("alternate-threads", po::value<int>()->default_value(0), "(tests) switch between --threads and one fewer every N batches")
         ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist | mnist | cifar10")

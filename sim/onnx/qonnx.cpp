@@ -165,12 +165,12 @@ onnx::ModelProto read_model_proto(const std::string& path) {
     return m;
 }
 
-// The graph with its initializers decoded and its datatype annotations.
 // The elementwise arithmetic ops of a graph, on one pair of values.
 double binary_value(const std::string& op, double a, double b) {
     return op == "Mul" ? a * b : op == "Div" ? a / b : op == "Add" ? a + b : a - b;
 }
 
+// The graph with its initializers decoded and its datatype annotations.
 struct LoadedGraph {
     std::string source;
     onnx::ModelProto proto;
