@@ -27,14 +27,27 @@ struct FastSweep::Scratch {
     std::vector<int8_t> in;                 // modified input of the current layer (dirty recompute)
     Im2colBuffers im2col;
     std::vector<int32_t> acc;     // per output pixel: MHP accumulators (valid at dirty pixels)
+    std::vector<int16_t> acc16;   // the same, while a delta step runs in 16 bits
     std::vector<int32_t> scores;  // classifier: every score, new at dirty pixels, golden elsewhere
     std::vector<int8_t> act;      // new activation codes of dirty pixels
     std::vector<int8_t> pool;     // one pooled output pixel
     std::vector<uint32_t> mark, pmark;  // == stamp: output pixel dirty / pooled pixel dirty
     uint32_t stamp = 0;
     std::vector<int> dirty, pdirty;
+    // Marks output pixel q dirty; true the first time in this layer.
+    bool mark_dirty(int q) {
+        if (mark[q] == stamp) return false;
+        mark[q] = stamp;
+        dirty.push_back(q);
+        return true;
+    }
     using Change = CodeChange;  // of an element of the layer output (pixel*MH + channel)
     std::vector<Change> changes, next;  // of the previous layer's output / of this layer's
+    // Instead of `next`, where the next layer has no cached accumulators (it
+    // takes its input whole): that input, this layer's output, in `in`, and
+    // the output pixels that differ from the golden ones.
+    bool whole_input = false;
+    std::vector<int> changed_px;
 };
 
 struct FastSweep::Impl {
@@ -51,8 +64,22 @@ struct FastSweep::Impl {
     std::vector<int32_t> b32;
     std::vector<int16_t> gold;
 
+    // Per pooling layer: the pooled pixel each pre-pool pixel falls in (-1:
+    // a row or column the pool drops).
+    std::vector<std::vector<int>> pooled_of;
+
     Impl(const Engine& e, const InputBatch& b, ErrorModelKind k)
-        : engine(e), batch(b), kind(k), n_layers(e.layers()) {}
+        : engine(e), batch(b), kind(k), n_layers(e.layers()), pooled_of(size_t(n_layers)) {
+        for (int l = 0; l < n_layers; ++l) {
+            const PreparedLayer& Y = prepared(l);
+            if (Y.P == 1) continue;
+            pooled_of[size_t(l)].resize(size_t(Y.O) * Y.O);
+            for (int q = 0; q < Y.O * Y.O; ++q) {
+                const int py = q / Y.O / Y.P, px = q % Y.O / Y.P;
+                pooled_of[size_t(l)][size_t(q)] = py < Y.Q && px < Y.Q ? py * Y.Q + px : -1;
+            }
+        }
+    }
 
     const PreparedLayer& prepared(int l) const { return engine.prepared_layer(l); }
 
@@ -105,9 +132,12 @@ struct FastSweep::Impl {
     int propagate(Scratch& s, int first_layer, int image) const;
     // Steps of propagate at layer l: new accumulators at the dirty pixels ...
     void delta_accumulators(Scratch& s, int l, int image) const;
+    void delta_accumulators16(Scratch& s, int l, int image) const;
     void mark_dirty_from_changes(Scratch& s, int l) const;
+    void mark_dirty_from_pixels(Scratch& s, int l) const;
     void recompute_dirty(Scratch& s, int l) const;
-    // ... then the classifier's decision, or the changed outputs (s.next).
+    // ... then the classifier's decision, or the changed outputs (s.next, or
+    // s.in and s.changed_px where s.whole_input).
     int classify_dirty(Scratch& s, int l, int image) const;
     void activate_dirty(Scratch& s, int l, int image) const;
 };
@@ -185,6 +215,7 @@ std::unique_ptr<FastSweep::Scratch, void (*)(FastSweep::Scratch*)> FastSweep::ma
     s->ws = impl_->engine.make_workspace();
     s->in.resize(in);
     s->acc.resize(acc);
+    s->acc16.resize(acc);
     s->scores.resize(act);
     s->act.resize(act);
     s->pool.resize(act);
@@ -233,6 +264,7 @@ void FastSweep::Impl::fault_changes(Scratch& s, const SweepFault& f, int image) 
 // one by s.changes (non-empty).
 int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
     const int gold_pred = gold[image - first];
+    s.whole_input = false;
     for (int l = first_layer; l < n_layers; ++l) {
         const PreparedLayer& Y = prepared(l);
         ++s.stamp;
@@ -248,18 +280,22 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
         if (use_delta) {
             delta_accumulators(s, l, image);
         } else {
-            // This layer's whole input, modified.
-            std::memcpy(s.in.data(), out(image, l - 1), prepared(l - 1).out_size());
-            for (const auto& ch : s.changes) s.in[ch.idx] = ch.new_code;
-            mark_dirty_from_changes(s, l);
+            if (s.whole_input) {
+                mark_dirty_from_pixels(s, l);
+            } else {  // this layer's whole input, modified
+                std::memcpy(s.in.data(), out(image, l - 1), prepared(l - 1).out_size());
+                for (const auto& ch : s.changes) s.in[ch.idx] = ch.new_code;
+                mark_dirty_from_changes(s, l);
+            }
             if (Y.last || Y.fc || 2.0 * double(s.dirty.size()) * per_pixel > dense)
                 return engine.classify_from(*s.ws, l, s.in.data());  // dense is cheaper: the engine runs the rest
             recompute_dirty(s, l);
         }
         if (Y.last) return classify_dirty(s, l, image);
+        s.whole_input = acc_off[l + 1] < 0;  // the next layer cannot take the delta step
         activate_dirty(s, l, image);
-        if (s.next.empty()) return gold_pred;  // the fault was masked at this layer
-        std::swap(s.changes, s.next);
+        if (s.whole_input ? s.changed_px.empty() : s.next.empty()) return gold_pred;  // masked at this layer
+        if (!s.whole_input) std::swap(s.changes, s.next);
     }
     return gold_pred;  // unreachable: the last layer returns above
 }
@@ -267,6 +303,7 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
 // Accumulators of the pixels that see a change: golden + sum of d * weight column.
 void FastSweep::Impl::delta_accumulators(Scratch& s, int l, int image) const {
     const PreparedLayer& Y = prepared(l);
+    if (acc_fits_int16(Y)) return delta_accumulators16(s, l, image);
     const int mhp = Y.mhp, C = Y.C;
     int32_t* acc = s.acc.data();
     for (const auto& ch : s.changes) {
@@ -274,26 +311,52 @@ void FastSweep::Impl::delta_accumulators(Scratch& s, int l, int image) const {
         const int pix = ch.idx / C, c = ch.idx - pix * C;
         for_each_window_output(pix, Y.D, Y.K, Y.O, [&](int q, int tap) {
             int32_t* a = acc + size_t(q) * mhp;
-            if (s.mark[q] != s.stamp) {
-                s.mark[q] = s.stamp;
-                s.dirty.push_back(q);
-                std::fill(a, a + mhp, 0);
-            }
+            if (s.mark_dirty(q)) std::fill(a, a + mhp, 0);
             add_weight_column(Y, tap * C + c, d, a);
         });
     }
     for (int q : s.dirty) add_gacc(image, l, size_t(q) * Y.MH, acc + size_t(q) * mhp, Y.MH);
 }
 
+// The same in 16-bit lanes (half the vector work), where the golden
+// accumulators are cached as int16: a pixel starts from its golden
+// accumulators, and the sums are exact because each final one fits int16
+// (add_weight_column16). The dirty pixels' sums are then widened into s.acc.
+void FastSweep::Impl::delta_accumulators16(Scratch& s, int l, int image) const {
+    const PreparedLayer& Y = prepared(l);
+    const int mhp = Y.mhp, C = Y.C, MH = Y.MH;
+    int16_t* acc = s.acc16.data();
+    const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
+    for (const auto& ch : s.changes) {
+        const int d = Y.acc_delta(ch.old_code, ch.new_code);
+        const int pix = ch.idx / C, c = ch.idx - pix * C;
+        for_each_window_output(pix, Y.D, Y.K, Y.O, [&](int q, int tap) {
+            int16_t* a = acc + size_t(q) * mhp;
+            if (s.mark_dirty(q)) std::memcpy(a, gacc + size_t(q) * MH, sizeof(int16_t) * size_t(MH));
+            add_weight_column16(Y, tap * C + c, d, a);
+        });
+    }
+    for (int q : s.dirty) {
+        const int16_t* a = acc + size_t(q) * mhp;
+        int32_t* w = s.acc.data() + size_t(q) * mhp;
+        for (int o = 0; o < MH; ++o) w[o] = a[o];
+    }
+}
+
 void FastSweep::Impl::mark_dirty_from_changes(Scratch& s, int l) const {
     const PreparedLayer& Y = prepared(l);
-    for (const auto& ch : s.changes)
-        for_each_window_output(ch.idx / Y.C, Y.D, Y.K, Y.O, [&](int q, int) {
-            if (s.mark[q] != s.stamp) {
-                s.mark[q] = s.stamp;
-                s.dirty.push_back(q);
-            }
-        });
+    int last_pixel = -1;  // changes come pixel by pixel: mark each pixel's windows once
+    for (const auto& ch : s.changes) {
+        const int pixel = ch.idx / Y.C;
+        if (pixel == last_pixel) continue;
+        last_pixel = pixel;
+        for_each_window_output(pixel, Y.D, Y.K, Y.O, [&](int q, int) { s.mark_dirty(q); });
+    }
+}
+
+void FastSweep::Impl::mark_dirty_from_pixels(Scratch& s, int l) const {
+    const PreparedLayer& Y = prepared(l);
+    for (int pixel : s.changed_px) for_each_window_output(pixel, Y.D, Y.K, Y.O, [&](int q, int) { s.mark_dirty(q); });
 }
 
 // Accumulators of the dirty pixels, from the modified input in s.in.
@@ -321,18 +384,37 @@ int FastSweep::Impl::classify_dirty(Scratch& s, int l, int image) const {
 }
 
 // Thresholds (and max pool) at the dirty pixels; s.next = the output elements
-// that differ from the golden output.
+// that differ from the golden output (or, where s.whole_input, s.in = the
+// whole output and s.changed_px = the pixels that differ).
 void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
     const PreparedLayer& Y = prepared(l);
     const int MH = Y.MH;
     const int8_t* gout = out(image, l);
     s.next.clear();
+    s.changed_px.clear();
+    if (s.whole_input) std::memcpy(s.in.data(), gout, Y.out_size());  // (this layer's input is used up)
     int8_t* nact = s.act.data();
     for (int q : s.dirty) threshold_row(Y, s.acc.data() + size_t(q) * Y.mhp, nact + size_t(q) * MH);
     auto collect = [&](int pixel, const int8_t* now) {
         const int8_t* go = gout + size_t(pixel) * MH;
-        if (std::memcmp(now, go, size_t(MH)) == 0) return;
-        for (int o = 0; o < MH; ++o)
+        if (s.whole_input) {
+            if (std::memcmp(now, go, size_t(MH)) == 0) return;
+            std::memcpy(s.in.data() + size_t(pixel) * MH, now, size_t(MH));
+            s.changed_px.push_back(pixel);
+            return;
+        }
+        int o = 0;
+        for (; o + 8 <= MH; o += 8) {  // 8 codes at a time, then each differing byte
+            uint64_t a, b;
+            std::memcpy(&a, now + o, 8);
+            std::memcpy(&b, go + o, 8);
+            for (uint64_t x = a ^ b; x;) {
+                const int bit = __builtin_ctzll(x), e = o + bit / 8;
+                s.next.push_back({pixel * MH + e, go[e], now[e]});
+                x &= ~(uint64_t(0xff) << (bit & ~7));  // the rest of this code's byte
+            }
+        }
+        for (; o < MH; ++o)
             if (now[o] != go[o]) s.next.push_back({pixel * MH + o, go[o], now[o]});
     };
     if (Y.P == 1) {
@@ -341,10 +423,10 @@ void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
     }
     const int8_t* gact = act(image, l);
     s.pdirty.clear();
+    const int* pooled = pooled_of[size_t(l)].data();
     for (int q : s.dirty) {
-        const int oy = q / Y.O, ox = q - oy * Y.O;
-        const int r = (oy / Y.P) * Y.Q + ox / Y.P;
-        if (s.pmark[r] != s.stamp) {
+        const int r = pooled[q];
+        if (r >= 0 && s.pmark[r] != s.stamp) {
             s.pmark[r] = s.stamp;
             s.pdirty.push_back(r);
         }

@@ -6,10 +6,14 @@
 //  * layer L+1 (and every FC layer and the classifier): the golden
 //    accumulators are cached, and each changed input element adds
 //    d * weight-column to the accumulators it feeds (d = value change, in the
-//    layer's threshold domain: /2 for XNOR-popcount layers);
+//    layer's threshold domain: /2 for XNOR-popcount layers), in 16-bit lanes
+//    where the layer's accumulators fit int16;
 //  * later conv layers: only the output pixels whose receptive field holds a
 //    changed input are recomputed (all channels, bit-packed XNOR or integer
 //    MAC), then thresholded and max-pooled against the golden neighbours;
+//    the layer before such a layer hands it its whole input (golden output
+//    with the new codes, and the pixels that differ) instead of a list of
+//    changed elements, since it would only rebuild that input from the list;
 //  * as soon as a layer's output equals the golden output, the image's
 //    prediction is the golden one and the work stops.
 // predict() is two steps: build the change at the faulty layer (the output

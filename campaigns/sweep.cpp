@@ -146,36 +146,45 @@ void sweep_fast(const Engine& engine, const InputBatch& batch, ErrorModelKind ki
                 const std::vector<SweepFault>& faults, int nt, Sink& sink) {
     FastSweep fs(engine, batch, kind);
     std::vector<FaultResult> partial(faults.size());
-    // Segments: runs of consecutive faults in one layer share a golden cache.
-    for (size_t a = 0; a < faults.size() && !sink.cancelled();) {
-        size_t b = a;
-        while (b < faults.size() && faults[b].layer == faults[a].layer) ++b;
-        const int layer = faults[a].layer;
+    // The faults of one layer (every stuck value) share a golden cache.
+    std::map<int, std::vector<size_t>> by_layer;
+    for (size_t i = 0; i < faults.size(); ++i) by_layer[faults[i].layer].push_back(i);
+    for (const auto& layer_faults : by_layer) {
+        if (sink.cancelled()) break;
+        const int layer = layer_faults.first;
+        const std::vector<size_t>& idx = layer_faults.second;
         const size_t per = std::max<size_t>(1, fs.bytes_per_image(layer));
         const int chunk = int(std::max<size_t>(1, std::min<size_t>(batch.count, sink.opt.cache_bytes / per)));
-        for (size_t k = a; k < b; ++k) partial[k] = FaultResult{faults[k], 0, 0};
+        for (size_t k : idx) partial[k] = FaultResult{faults[k], 0, 0};
         for (int first = 0; first < batch.count || (batch.count == 0 && first == 0); first += chunk) {
             const int count = std::min(chunk, batch.count - first);
             const bool last_chunk = first + count >= batch.count;
             fs.prepare(layer, first, count, nt);
-            std::atomic<size_t> next{a};
+            // A thread takes a group of faults and runs each image through
+            // all of them in turn, so the image's golden cache (260 KB for a
+            // full-width conv0 fault) is read from memory once per group
+            // (of up to 8, fewer where that would leave threads idle).
+            const size_t group = std::clamp<size_t>(idx.size() / (4 * size_t(nt)), 1, 8);
+            std::atomic<size_t> next{0};
             parallel(nt, [&]() {
                 auto s = fs.make_scratch();
-                for (size_t k; !sink.cancelled() && (k = next.fetch_add(1)) < b;) {
-                    FaultResult& r = partial[k];
-                    std::vector<int16_t>* preds = sink.opt.predictions ? &(*sink.opt.predictions)[k] : nullptr;
-                    for (int i = first; i < first + count; ++i) {
-                        const int pred = fs.predict(*s, faults[k], i);
-                        r.correct += pred == batch.labels[i];
-                        r.changed += pred != fs.golden(i);
-                        if (preds) (*preds)[i] = int16_t(pred);
-                    }
-                    if (last_chunk) sink.done(k, r);
+                for (size_t g; !sink.cancelled() && (g = next.fetch_add(group)) < idx.size();) {
+                    const size_t g_end = std::min(idx.size(), g + group);
+                    for (int i = first; i < first + count && !sink.cancelled(); ++i)
+                        for (size_t j = g; j < g_end; ++j) {
+                            const size_t k = idx[j];
+                            const int pred = fs.predict(*s, faults[k], i);
+                            FaultResult& r = partial[k];
+                            r.correct += pred == batch.labels[i];
+                            r.changed += pred != fs.golden(i);
+                            if (sink.opt.predictions) (*sink.opt.predictions)[k][i] = int16_t(pred);
+                        }
+                    if (last_chunk && !sink.cancelled())  // (a cancelled group is not done)
+                        for (size_t j = g; j < g_end; ++j) sink.done(idx[j], partial[idx[j]]);
                 }
             });
             if (batch.count == 0) break;
         }
-        a = b;
     }
 }
 

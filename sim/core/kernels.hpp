@@ -176,6 +176,28 @@ inline void add_weight_column(const PreparedLayer& p, int column, int d, int32_t
     }
 }
 
+// The same on 16-bit accumulators (wT16). The lanes wrap modulo 2^16, so a
+// sum of changes is exact whenever its final value fits int16, whatever the
+// order of the additions.
+inline void add_weight_column16(const PreparedLayer& p, int column, int d, int16_t* acc) {
+    typedef uint16_t Half __attribute__((vector_size(kLanes * sizeof(uint16_t))));
+    const int mhp = p.mhp;
+    const int16_t* w = p.wT16.data() + size_t(column) * mhp;
+    const uint16_t ud = uint16_t(d);
+    for (int j = 0; j < mhp; j += kLanes) {
+        Half av, wv;
+        std::memcpy(&av, acc + j, sizeof av);
+        std::memcpy(&wv, w + j, sizeof wv);
+        if (d == 1)
+            av += wv;
+        else if (d == -1)
+            av -= wv;
+        else
+            av += wv * ud;
+        std::memcpy(acc + j, &av, sizeof av);
+    }
+}
+
 // The classifier's decision: index of the first largest score.
 inline int first_max(const int32_t* v, size_t n) { return int(std::max_element(v, v + n) - v); }
 

@@ -53,6 +53,7 @@ void pack_layer_weights(PreparedLayer& p, const std::vector<int8_t>& w) {
     p.wT.assign(size_t(p.MW) * p.mhp, 0);
     for (int r = 0; r < p.MH; ++r)
         for (int k = 0; k < p.MW; ++k) p.wT[size_t(k) * p.mhp + r] = w[size_t(r) * p.MW + k];
+    p.wT16.assign(p.wT.begin(), p.wT.end());  // weights are int8 codes
 }
 
 void Im2colBuffers::fit(const PreparedLayer& p) {

@@ -30,6 +30,7 @@ struct PreparedLayer {
     // one column is a run of whole vectors (integer MAC and accumulator deltas).
     int mhp = 0;
     std::vector<int32_t> wT;
+    std::vector<int16_t> wT16;  // the same as int16: accumulator deltas where accumulators fit 16 bits
     // Integer layers for AVX-512: MW padded to even (mw2), weights of columns
     // 2k and 2k+1 side by side per channel, [mw2/2][MHP][2] (one vpdpwssd).
     int mw2 = 0;
