@@ -160,27 +160,44 @@ void sweep_fast(const Engine& engine, const InputBatch& batch, ErrorModelKind ki
             const int count = std::min(chunk, batch.count - first);
             const bool last_chunk = first + count >= batch.count;
             fs.prepare(layer, first, count, nt);
-            // A thread takes a group of faults and runs each image through
-            // all of them in turn, so the image's golden cache (260 KB for a
-            // full-width conv0 fault) is read from memory once per group
-            // (of up to 8, fewer where that would leave threads idle).
+            // A work item is a group of faults on a block of images: each
+            // image runs through the group's faults in turn, so its golden
+            // cache (260 KB for a full-width conv0 fault) is read from memory
+            // once per group (up to 8 faults, fewer where that would leave
+            // threads idle), and blocks keep both threads busy to the end of
+            // a layer. The last block of a group reports its faults.
             const size_t group = std::clamp<size_t>(idx.size() / (4 * size_t(nt)), 1, 8);
+            const size_t groups = (idx.size() + group - 1) / group;
+            const int block = 256;
+            const size_t blocks = std::max<size_t>(1, (size_t(count) + block - 1) / block);
+            std::vector<std::atomic<size_t>> blocks_left(groups);
+            for (auto& n : blocks_left) n = blocks;
+            std::mutex partial_mu;
             std::atomic<size_t> next{0};
             parallel(nt, [&]() {
                 auto s = fs.make_scratch();
-                for (size_t g; !sink.cancelled() && (g = next.fetch_add(group)) < idx.size();) {
-                    const size_t g_end = std::min(idx.size(), g + group);
-                    for (int i = first; i < first + count && !sink.cancelled(); ++i)
-                        for (size_t j = g; j < g_end; ++j) {
+                for (size_t w; !sink.cancelled() && (w = next.fetch_add(1)) < groups * blocks;) {
+                    const size_t g = w / blocks, g0 = g * group, g_end = std::min(idx.size(), g0 + group);
+                    const int i0 = first + int(w % blocks) * block, i_end = std::min(first + count, i0 + block);
+                    int correct[8] = {}, changed[8] = {};
+                    for (int i = i0; i < i_end && !sink.cancelled(); ++i)
+                        for (size_t j = g0; j < g_end; ++j) {
                             const size_t k = idx[j];
                             const int pred = fs.predict(*s, faults[k], i);
-                            FaultResult& r = partial[k];
-                            r.correct += pred == batch.labels[i];
-                            r.changed += pred != fs.golden(i);
+                            correct[j - g0] += pred == batch.labels[i];
+                            changed[j - g0] += pred != fs.golden(i);
                             if (sink.opt.predictions) (*sink.opt.predictions)[k][i] = int16_t(pred);
                         }
-                    if (last_chunk && !sink.cancelled())  // (a cancelled group is not done)
-                        for (size_t j = g; j < g_end; ++j) sink.done(idx[j], partial[idx[j]]);
+                    if (sink.cancelled()) break;  // (a cancelled group is not done)
+                    {
+                        std::lock_guard<std::mutex> lock(partial_mu);
+                        for (size_t j = g0; j < g_end; ++j) {
+                            partial[idx[j]].correct += correct[j - g0];
+                            partial[idx[j]].changed += changed[j - g0];
+                        }
+                    }
+                    if (--blocks_left[g] == 0 && last_chunk)
+                        for (size_t j = g0; j < g_end; ++j) sink.done(idx[j], partial[idx[j]]);
                 }
             });
             if (batch.count == 0) break;

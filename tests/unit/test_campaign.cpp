@@ -120,6 +120,37 @@ TEST(FastSweep, NaiveAgreesWithReference) {
             ASSERT_EQ(pf[k][i], reference_classify(m, batch.image(i), {faults[k].pattern(ErrorModelKind::Channel)}));
 }
 
+TEST(FastSweep, ImageBlocksAndFaultGroupsAddUp) {
+    // Enough images for several blocks per group of faults, and odd counts of
+    // both: every fault's totals and every prediction as the prefix mode's.
+    const Topology topo = small_topology(1, 1);
+    const QnnModel m = random_model(topo, 23);
+    const Engine engine(m);
+    const InputBatch batch = random_batch(topo, 700, 4);
+    const auto faults = enumerate_faults(topo, ErrorModelKind::Channel, {1, 3}, {0, 1});
+    ASSERT_GT(faults.size(), 8 * 4u);  // more than one group of faults per thread
+    std::vector<std::vector<int16_t>> pp, pf;
+    SweepOptions o;
+    o.threads = 2;
+    o.mode = SweepMode::Prefix;
+    o.predictions = &pp;
+    const auto rp = run_sweep(engine, batch, ErrorModelKind::Channel, faults, o);
+    o.mode = SweepMode::Fast;
+    o.predictions = &pf;
+    int reported = 0;
+    o.on_done = [&](size_t, const FaultResult&) { ++reported; };
+    const auto rf = run_sweep(engine, batch, ErrorModelKind::Channel, faults, o);
+    EXPECT_EQ(reported, int(faults.size()));
+    int changed = 0;
+    for (size_t k = 0; k < faults.size(); ++k) {
+        ASSERT_EQ(pp[k], pf[k]) << "fault " << k;
+        ASSERT_EQ(rp[k].correct, rf[k].correct) << "fault " << k;
+        ASSERT_EQ(rp[k].changed, rf[k].changed) << "fault " << k;
+        changed += rf[k].changed;
+    }
+    EXPECT_GT(changed, 0);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- specs, resume, report
