@@ -284,9 +284,10 @@ int cmd_bench_campaign(const Args& args_in) {
     std::printf("peak RSS   %12.1f MiB\n", peak_rss_mib());
     std::printf("agreement  %s (%d of %zu faults differ in accuracy or changed predictions)\n",
                 mismatch ? "MISMATCH" : "identical", mismatch, faults.size());
-    std::printf("projected full sweep over %d images: fast %s, %s %s (target 10:00)\n", vm["sweep-images"].as<int>(),
+    std::printf("projected full sweep over %d images: fast %s, %s %s%s\n", vm["sweep-images"].as<int>(),
                 format_duration(full / rate_f).c_str(), campaigns::to_string(base),
-                format_duration(full / rate_n).c_str());
+                format_duration(full / rate_n).c_str(),
+                kind == ErrorModelKind::Channel ? " (target 01:40, 400,000 evaluations/s)" : "");
     return mismatch ? 1 : 0;
 }
 
