@@ -32,6 +32,7 @@ struct FastSweep::Scratch {
     std::vector<int8_t> act;      // new activation codes of dirty pixels
     std::vector<int8_t> pool;     // one pooled output pixel
     std::vector<uint32_t> mark, pmark;  // == stamp: output pixel dirty / pooled pixel dirty
+    std::vector<uint16_t> taps;         // per dirty output pixel: its window taps that changed
     uint32_t stamp = 0;
     std::vector<int> dirty, pdirty;
     // Marks output pixel q dirty; true the first time in this layer.
@@ -63,6 +64,17 @@ struct FastSweep::Impl {
     std::vector<int16_t> b16;
     std::vector<int32_t> b32;
     std::vector<int16_t> gold;
+
+    // Channel faults of a layer L with binary outputs into a conv layer L+1:
+    // every change of such a fault moves a code the same way (one d), so an
+    // output pixel's accumulators change by d times the sum of the weight
+    // columns of the window taps whose input changed. tap_sums[c][m] = that
+    // sum for input channel c and tap set m (2^(K*K) sets, mhp lanes each;
+    // empty: unused).
+    std::vector<int16_t> tap_sums;
+    int tap_sets = 0;
+    void build_tap_sums();
+    void delta_from_tap_sums(Scratch& s, int l, int image) const;
 
     // Per pooling layer: the pooled pixel each pre-pool pixel falls in (-1:
     // a row or column the pool drops).
@@ -129,7 +141,7 @@ struct FastSweep::Impl {
 
     // predict = the change at the faulty layer, then propagate it.
     void fault_changes(Scratch& s, const SweepFault& f, int image) const;
-    int propagate(Scratch& s, int first_layer, int image) const;
+    int propagate(Scratch& s, int first_layer, int image, bool channel_fault = false) const;
     // Steps of propagate at layer l: new accumulators at the dirty pixels ...
     void delta_accumulators(Scratch& s, int l, int image) const;
     void delta_accumulators16(Scratch& s, int l, int image) const;
@@ -167,6 +179,7 @@ void FastSweep::prepare(int layer, int first, int count, int threads) {
     I.first = first;
     I.count = count;
     I.layout(layer, I.stride8, I.stride16, I.stride32, &I.out_off, &I.act_off, &I.acc_off);
+    I.build_tap_sums();
     I.b8.assign(I.stride8 * count, 0);
     I.b16.assign(I.stride16 * count, 0);
     I.b32.assign(I.stride32 * count, 0);
@@ -220,6 +233,7 @@ std::unique_ptr<FastSweep::Scratch, void (*)(FastSweep::Scratch*)> FastSweep::ma
     s->act.resize(act);
     s->pool.resize(act);
     s->mark.assign(px, 0);
+    s->taps.assign(px, 0);
     s->pmark.assign(ppx, 0);
     return s;
 }
@@ -229,7 +243,7 @@ int FastSweep::predict(Scratch& s, const SweepFault& f, int image) const {
     if (f.layer != I.layer) throw std::logic_error("FastSweep::predict: fault layer is not the prepared layer");
     I.fault_changes(s, f, image);
     if (s.changes.empty()) return I.gold[image - I.first];
-    return I.propagate(s, f.layer + 1, image);
+    return I.propagate(s, f.layer + 1, image, I.kind == ErrorModelKind::Channel);
 }
 
 int FastSweep::predict_changes(Scratch& s, const std::vector<CodeChange>& changes, int image) const {
@@ -260,9 +274,55 @@ void FastSweep::Impl::fault_changes(Scratch& s, const SweepFault& f, int image) 
     }
 }
 
+void FastSweep::Impl::build_tap_sums() {
+    tap_sums.clear();
+    tap_sets = 0;
+    const PreparedLayer& Y = prepared(layer + 1);
+    const int taps = Y.K * Y.K;
+    // (Binary codes out of layer L: two levels, so every change moves the same way.)
+    if (kind != ErrorModelKind::Channel || prepared(layer).T != 1 || Y.fc || taps < 2 || taps > 9 ||
+        !acc_fits_int16(Y))
+        return;
+    // (At most 32 MB: the full-width CNV's conv1 to conv4 take 4 to 32 MB.)
+    const size_t sets = size_t(1) << taps, mhp = size_t(Y.mhp);
+    if (size_t(Y.C) * sets * mhp * sizeof(int16_t) > (size_t(32) << 20)) return;
+    tap_sets = int(sets);
+    tap_sums.assign(size_t(Y.C) * sets * mhp, 0);
+    for (int c = 0; c < Y.C; ++c) {
+        int16_t* t = tap_sums.data() + size_t(c) * sets * mhp;
+        for (size_t m = 1; m < sets; ++m) {  // the set without its lowest tap, plus that tap's column
+            int16_t* row = t + m * mhp;
+            std::copy_n(t + (m & (m - 1)) * mhp, mhp, row);
+            add_weight_column16(Y, __builtin_ctzll(m) * Y.C + c, 1, row);
+        }
+    }
+}
+
+// Accumulators of the pixels that see a channel fault's changes, from the
+// tap sums (see tap_sums): golden + d * tap_sums[c][taps that changed].
+void FastSweep::Impl::delta_from_tap_sums(Scratch& s, int l, int image) const {
+    const PreparedLayer& Y = prepared(l);
+    const int mhp = Y.mhp, C = Y.C, MH = Y.MH;
+    const CodeChange& first_change = s.changes.front();
+    const int c = first_change.idx % C, d = Y.acc_delta(first_change.old_code, first_change.new_code);
+    for (const auto& ch : s.changes)
+        for_each_window_output(ch.idx / C, Y.D, Y.K, Y.O, [&](int q, int tap) {
+            if (s.mark_dirty(q)) s.taps[q] = 0;
+            s.taps[q] |= uint16_t(1u << tap);
+        });
+    const int16_t* sums = tap_sums.data() + size_t(c) * tap_sets * mhp;
+    const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
+    for (int q : s.dirty) {
+        const int16_t* g = gacc + size_t(q) * MH;
+        const int16_t* t = sums + size_t(s.taps[q]) * mhp;
+        int32_t* a = s.acc.data() + size_t(q) * mhp;
+        for (int o = 0; o < MH; ++o) a[o] = g[o] + d * t[o];
+    }
+}
+
 // Prediction when the output of layer first_layer - 1 differs from the golden
-// one by s.changes (non-empty).
-int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
+// one by s.changes (non-empty; a channel fault's changes where channel_fault).
+int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool channel_fault) const {
     const int gold_pred = gold[image - first];
     s.whole_input = false;
     for (int l = first_layer; l < n_layers; ++l) {
@@ -277,7 +337,9 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image) const {
         const double dense = double(Y.O) * Y.O * per_pixel;
         const bool use_delta =
             acc_off[l] >= 0 && 2.0 * double(s.changes.size()) * Y.K * Y.K * (Y.mhp / kLanes) < dense;
-        if (use_delta) {
+        if (channel_fault && l == first_layer && !tap_sums.empty()) {
+            delta_from_tap_sums(s, l, image);
+        } else if (use_delta) {
             delta_accumulators(s, l, image);
         } else {
             if (s.whole_input) {

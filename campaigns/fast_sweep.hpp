@@ -7,7 +7,10 @@
 //    accumulators are cached, and each changed input element adds
 //    d * weight-column to the accumulators it feeds (d = value change, in the
 //    layer's threshold domain: /2 for XNOR-popcount layers), in 16-bit lanes
-//    where the layer's accumulators fit int16;
+//    where the layer's accumulators fit int16; a channel fault of a layer
+//    with binary outputs changes every code the same way, so a pixel of a
+//    conv layer L+1 adds d times one precomputed sum of the weight columns
+//    of the window taps that changed (a table per input channel and tap set);
 //  * later conv layers: only the output pixels whose receptive field holds a
 //    changed input are recomputed (all channels, bit-packed XNOR or integer
 //    MAC), then thresholded and max-pooled against the golden neighbours;
