@@ -280,7 +280,7 @@ void FastSweep::Impl::build_tap_sums() {
     const PreparedLayer& Y = prepared(layer + 1);
     const int taps = Y.K * Y.K;
     // (Binary codes out of layer L: two levels, so every change moves the same way.)
-    if (kind != ErrorModelKind::Channel || prepared(layer).T != 1 || Y.fc || taps < 2 || taps > 9 ||
+    if (kind != ErrorModelKind::Channel || prepared(layer).T != 1 || Y.fc || taps < 2 || taps > 9 || Y.D > 64 ||
         !acc_fits_int16(Y))
         return;
     // (At most 32 MB: the full-width CNV's conv1 to conv4 take 4 to 32 MB.)
@@ -305,11 +305,25 @@ void FastSweep::Impl::delta_from_tap_sums(Scratch& s, int l, int image) const {
     const int mhp = Y.mhp, C = Y.C, MH = Y.MH;
     const CodeChange& first_change = s.changes.front();
     const int c = first_change.idx % C, d = Y.acc_delta(first_change.old_code, first_change.new_code);
-    for (const auto& ch : s.changes)
-        for_each_window_output(ch.idx / C, Y.D, Y.K, Y.O, [&](int q, int tap) {
-            if (s.mark_dirty(q)) s.taps[q] = 0;
-            s.taps[q] |= uint16_t(1u << tap);
-        });
+    // The changed input pixels as one bit row per input row (D <= 64), so an
+    // output pixel's taps are K slices of K bits: tap ky*K + kx is input
+    // pixel (oy + ky, ox + kx), as in for_each_window_output.
+    const int D = Y.D, K = Y.K, O = Y.O;
+    uint64_t rows[64] = {};
+    for (const auto& ch : s.changes) {
+        const int pix = ch.idx / C;
+        rows[pix / D] |= uint64_t(1) << (pix % D);
+    }
+    const uint64_t slice = (uint64_t(1) << K) - 1;
+    for (int oy = 0; oy < O; ++oy)
+        for (int ox = 0; ox < O; ++ox) {
+            uint32_t m = 0;
+            for (int ky = 0; ky < K; ++ky) m |= uint32_t((rows[oy + ky] >> ox) & slice) << (K * ky);
+            if (m == 0) continue;
+            const int q = oy * O + ox;
+            s.mark_dirty(q);
+            s.taps[q] = uint16_t(m);
+        }
     const int16_t* sums = tap_sums.data() + size_t(c) * tap_sets * mhp;
     const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
     for (int q : s.dirty) {
