@@ -33,6 +33,7 @@ struct FastSweep::Scratch {
     std::vector<int8_t> pool;     // one pooled output pixel
     std::vector<uint32_t> mark, pmark;  // == stamp: output pixel dirty / pooled pixel dirty
     std::vector<uint16_t> taps;         // per dirty output pixel: its window taps that changed
+    bool act_ready = false;             // this layer's step left the dirty pixels' codes in act
     uint32_t stamp = 0;
     std::vector<int> dirty, pdirty;
     // Marks output pixel q dirty; true the first time in this layer.
@@ -298,8 +299,9 @@ void FastSweep::Impl::build_tap_sums() {
     }
 }
 
-// Accumulators of the pixels that see a channel fault's changes, from the
-// tap sums (see tap_sums): golden + d * tap_sums[c][taps that changed].
+// New codes (into s.act) of the pixels that see a channel fault's changes:
+// their accumulators, golden + d * tap_sums[c][taps that changed], each
+// pixel's thresholded at once.
 void FastSweep::Impl::delta_from_tap_sums(Scratch& s, int l, int image) const {
     const PreparedLayer& Y = prepared(l);
     const int mhp = Y.mhp, C = Y.C, MH = Y.MH;
@@ -324,14 +326,17 @@ void FastSweep::Impl::delta_from_tap_sums(Scratch& s, int l, int image) const {
             s.mark_dirty(q);
             s.taps[q] = uint16_t(m);
         }
+    // Each pixel's accumulators in one short row, thresholded at once.
     const int16_t* sums = tap_sums.data() + size_t(c) * tap_sets * mhp;
     const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
+    int32_t* a = s.acc.data();
     for (int q : s.dirty) {
         const int16_t* g = gacc + size_t(q) * MH;
         const int16_t* t = sums + size_t(s.taps[q]) * mhp;
-        int32_t* a = s.acc.data() + size_t(q) * mhp;
         for (int o = 0; o < MH; ++o) a[o] = g[o] + d * t[o];
+        threshold_row(Y, a, s.act.data() + size_t(q) * MH);
     }
+    s.act_ready = true;
 }
 
 // Prediction when the output of layer first_layer - 1 differs from the golden
@@ -343,6 +348,7 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
         const PreparedLayer& Y = prepared(l);
         ++s.stamp;
         s.dirty.clear();
+        s.act_ready = false;
         // Costs in vector-op units: delta per change, recompute per pixel,
         // dense layer (the AVX-512 XNOR kernel does 8 channels' words at once).
         const double xnor_lanes = active_isa() == Isa::Avx512 ? 8.0 : 1.0;
@@ -470,7 +476,8 @@ void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
     s.changed_px.clear();
     if (s.whole_input) std::memcpy(s.in.data(), gout, Y.out_size());  // (this layer's input is used up)
     int8_t* nact = s.act.data();
-    for (int q : s.dirty) threshold_row(Y, s.acc.data() + size_t(q) * Y.mhp, nact + size_t(q) * MH);
+    if (!s.act_ready)
+        for (int q : s.dirty) threshold_row(Y, s.acc.data() + size_t(q) * Y.mhp, nact + size_t(q) * MH);
     auto collect = [&](int pixel, const int8_t* now) {
         const int8_t* go = gout + size_t(pixel) * MH;
         if (s.whole_input) {
