@@ -171,7 +171,7 @@ int FastSweep::prepared_first() const { return impl_->first; }
 int FastSweep::prepared_count() const { return impl_->count; }
 int FastSweep::golden(int image) const { return impl_->gold[image - impl_->first]; }
 
-void FastSweep::prepare(int layer, int first, int count, int threads) {
+void FastSweep::prepare(int layer, int first, int count, int threads, bool for_predict) {
     Impl& I = *impl_;
     if (layer < 0 || layer + 1 >= I.n_layers) throw std::invalid_argument("FastSweep: bad fault layer");
     if (first < 0 || count < 0 || first + count > I.batch.count) throw std::invalid_argument("FastSweep: bad images");
@@ -180,7 +180,9 @@ void FastSweep::prepare(int layer, int first, int count, int threads) {
     I.first = first;
     I.count = count;
     I.layout(layer, I.stride8, I.stride16, I.stride32, &I.out_off, &I.act_off, &I.acc_off);
-    I.build_tap_sums();
+    I.tap_sums.clear();
+    I.tap_sets = 0;
+    if (for_predict) I.build_tap_sums();
     I.b8.assign(I.stride8 * count, 0);
     I.b16.assign(I.stride16 * count, 0);
     I.b32.assign(I.stride32 * count, 0);
@@ -276,8 +278,6 @@ void FastSweep::Impl::fault_changes(Scratch& s, const SweepFault& f, int image) 
 }
 
 void FastSweep::Impl::build_tap_sums() {
-    tap_sums.clear();
-    tap_sets = 0;
     const PreparedLayer& Y = prepared(layer + 1);
     const int taps = Y.K * Y.K;
     // (Binary codes out of layer L: two levels, so every change moves the same way.)

@@ -52,7 +52,9 @@ public:
 
     // Cache the fault-free data that faults in `layer` need for images
     // [first, first + count), multi-threaded. Replaces any earlier cache.
-    void prepare(int layer, int first, int count, int threads);
+    // for_predict: also the tables predict() uses for channel faults
+    // (predict_changes does not need them).
+    void prepare(int layer, int first, int count, int threads, bool for_predict = true);
     // Bytes of cache one image takes for faults in `layer`.
     size_t bytes_per_image(int layer) const;
 

@@ -149,7 +149,7 @@ void PhysicalEvaluator::prepare(int layer, bool windows) {
         fast_.reset();
         if (layer >= 0 && layer + 1 < L) {
             fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
-            fast_->prepare(layer, first, count, threads_);
+            fast_->prepare(layer, first, count, threads_, /*for_predict=*/false);  // (predict_changes only)
         }
         fast_layer_ = layer;
     }
