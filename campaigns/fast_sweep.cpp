@@ -145,7 +145,8 @@ struct FastSweep::Impl {
     int propagate(Scratch& s, int first_layer, int image, bool channel_fault = false) const;
     // Steps of propagate at layer l: new accumulators at the dirty pixels ...
     void delta_accumulators(Scratch& s, int l, int image) const;
-    void delta_accumulators16(Scratch& s, int l, int image) const;
+    template <class Acc>
+    void add_changes(Scratch& s, const PreparedLayer& Y, Acc* acc, const Acc* gacc) const;
     void mark_dirty_from_changes(Scratch& s, int l) const;
     void mark_dirty_from_pixels(Scratch& s, int l) const;
     void recompute_dirty(Scratch& s, int l) const;
@@ -294,7 +295,7 @@ void FastSweep::Impl::build_tap_sums() {
         for (size_t m = 1; m < sets; ++m) {  // the set without its lowest tap, plus that tap's column
             int16_t* row = t + m * mhp;
             std::copy_n(t + (m & (m - 1)) * mhp, mhp, row);
-            add_weight_column16(Y, __builtin_ctzll(m) * Y.C + c, 1, row);
+            add_weight_column(Y, __builtin_ctzll(m) * Y.C + c, 1, row);
         }
     }
 }
@@ -382,46 +383,39 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
     return gold_pred;  // unreachable: the last layer returns above
 }
 
-// Accumulators of the pixels that see a change: golden + sum of d * weight column.
+// Accumulators of the pixels that see a change: golden + sum of d * weight
+// column, in 16-bit lanes (half the vector work) where the layer's
+// accumulators fit int16 and are cached so; the sums are exact because each
+// final one fits (add_weight_column), and are then widened into s.acc.
 void FastSweep::Impl::delta_accumulators(Scratch& s, int l, int image) const {
     const PreparedLayer& Y = prepared(l);
-    if (acc_fits_int16(Y)) return delta_accumulators16(s, l, image);
-    const int mhp = Y.mhp, C = Y.C;
-    int32_t* acc = s.acc.data();
-    for (const auto& ch : s.changes) {
-        const int d = Y.acc_delta(ch.old_code, ch.new_code);
-        const int pix = ch.idx / C, c = ch.idx - pix * C;
-        for_each_window_output(pix, Y.D, Y.K, Y.O, [&](int q, int tap) {
-            int32_t* a = acc + size_t(q) * mhp;
-            if (s.mark_dirty(q)) std::fill(a, a + mhp, 0);
-            add_weight_column(Y, tap * C + c, d, a);
-        });
+    if (!acc_fits_int16(Y))
+        return add_changes(s, Y, s.acc.data(), b32.data() + size_t(image - first) * stride32 + acc_off[l]);
+    add_changes(s, Y, s.acc16.data(), b16.data() + size_t(image - first) * stride16 + acc_off[l]);
+    for (int q : s.dirty) {
+        const int16_t* a = s.acc16.data() + size_t(q) * Y.mhp;
+        int32_t* w = s.acc.data() + size_t(q) * Y.mhp;
+        for (int o = 0; o < Y.MH; ++o) w[o] = a[o];
     }
-    for (int q : s.dirty) add_gacc(image, l, size_t(q) * Y.MH, acc + size_t(q) * mhp, Y.MH);
 }
 
-// The same in 16-bit lanes (half the vector work), where the golden
-// accumulators are cached as int16: a pixel starts from its golden
-// accumulators, and the sums are exact because each final one fits int16
-// (add_weight_column16). The dirty pixels' sums are then widened into s.acc.
-void FastSweep::Impl::delta_accumulators16(Scratch& s, int l, int image) const {
-    const PreparedLayer& Y = prepared(l);
+// acc (mhp per output pixel) at the dirty pixels: each starts from its golden
+// accumulators (gacc, MH per pixel), then adds d * weight column per change in
+// its window.
+template <class Acc>
+void FastSweep::Impl::add_changes(Scratch& s, const PreparedLayer& Y, Acc* acc, const Acc* gacc) const {
     const int mhp = Y.mhp, C = Y.C, MH = Y.MH;
-    int16_t* acc = s.acc16.data();
-    const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
     for (const auto& ch : s.changes) {
         const int d = Y.acc_delta(ch.old_code, ch.new_code);
         const int pix = ch.idx / C, c = ch.idx - pix * C;
         for_each_window_output(pix, Y.D, Y.K, Y.O, [&](int q, int tap) {
-            int16_t* a = acc + size_t(q) * mhp;
-            if (s.mark_dirty(q)) std::memcpy(a, gacc + size_t(q) * MH, sizeof(int16_t) * size_t(MH));
-            add_weight_column16(Y, tap * C + c, d, a);
+            Acc* a = acc + size_t(q) * mhp;
+            if (s.mark_dirty(q)) {
+                std::memcpy(a, gacc + size_t(q) * MH, sizeof(Acc) * size_t(MH));
+                std::fill(a + MH, a + mhp, Acc(0));
+            }
+            add_weight_column(Y, tap * C + c, d, a);
         });
-    }
-    for (int q : s.dirty) {
-        const int16_t* a = acc + size_t(q) * mhp;
-        int32_t* w = s.acc.data() + size_t(q) * mhp;
-        for (int o = 0; o < MH; ++o) w[o] = a[o];
     }
 }
 

@@ -166,7 +166,8 @@ void sweep_fast(const Engine& engine, const InputBatch& batch, ErrorModelKind ki
             // once per group (up to 8 faults, fewer where that would leave
             // threads idle), and blocks keep both threads busy to the end of
             // a layer. The last block of a group reports its faults.
-            const size_t group = std::clamp<size_t>(idx.size() / (4 * size_t(nt)), 1, 8);
+            constexpr size_t max_group = 8;
+            const size_t group = std::clamp<size_t>(idx.size() / (4 * size_t(nt)), 1, max_group);
             const size_t groups = (idx.size() + group - 1) / group;
             const int block = 256;
             const size_t blocks = std::max<size_t>(1, (size_t(count) + block - 1) / block);
@@ -179,7 +180,7 @@ void sweep_fast(const Engine& engine, const InputBatch& batch, ErrorModelKind ki
                 for (size_t w; !sink.cancelled() && (w = next.fetch_add(1)) < groups * blocks;) {
                     const size_t g = w / blocks, g0 = g * group, g_end = std::min(idx.size(), g0 + group);
                     const int i0 = first + int(w % blocks) * block, i_end = std::min(first + count, i0 + block);
-                    int correct[8] = {}, changed[8] = {};
+                    int correct[max_group] = {}, changed[max_group] = {};
                     for (int i = i0; i < i_end && !sink.cancelled(); ++i)
                         for (size_t j = g0; j < g_end; ++j) {
                             const size_t k = idx[j];

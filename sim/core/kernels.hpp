@@ -179,7 +179,7 @@ inline void add_weight_column(const PreparedLayer& p, int column, int d, int32_t
 // The same on 16-bit accumulators (wT16). The lanes wrap modulo 2^16, so a
 // sum of changes is exact whenever its final value fits int16, whatever the
 // order of the additions.
-inline void add_weight_column16(const PreparedLayer& p, int column, int d, int16_t* acc) {
+inline void add_weight_column(const PreparedLayer& p, int column, int d, int16_t* acc) {
     typedef uint16_t Half __attribute__((vector_size(kLanes * sizeof(uint16_t))));
     const int mhp = p.mhp;
     const int16_t* w = p.wT16.data() + size_t(column) * mhp;
