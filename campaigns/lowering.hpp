@@ -45,6 +45,7 @@
 // fires once, in the layer the engine runs at its first pass (the captured
 // loopback schedule); feature-map buffer flips are rejected.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -139,6 +140,9 @@ public:
     int effect_layer(const FaultSite& site) const;
     // Whether effects are propagated by the lowering itself (a loopback engine).
     bool propagates() const { return loopback_; }
+    // Tests: XNOR acc / adder faults recomputed lane by lane, fold by fold
+    // (the obvious path the word-parallel one is compared with).
+    void set_lane_by_lane(bool on) { lane_by_lane_ = on; }
     // Output channels of layer `layer` the site can change (empty: none; FIFO
     // sites: every channel). For grouping and reports.
     std::vector<int> channels_touched(const FaultSite& site) const;
@@ -165,6 +169,19 @@ public:
         const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+        // recompute_row (XNOR): per fold, the (word, mask) pieces it sums, and
+        // an adder node's change by its value.
+        struct Piece {  // matches of x and w: popcount(~(x[word] ^ w[word]) & mask)
+            int word;
+            uint64_t mask;
+        };
+        std::vector<Piece> pieces;
+        std::vector<int> fold_pieces;  // fold sf: pieces [fold_pieces[sf], fold_pieces[sf + 1]); fold SF: every lane
+        std::array<int, 5> pieces_key{};  // (SIMD, SF, MW, node lanes) the pieces are of
+        int most_lanes = 0;                       // the most lanes one fold's piece(s) cover
+        int node_level = -1;               // >= 0: node sums word by word (node_masks apply)
+        std::vector<uint64_t> node_masks;  // per word: the node's lanes, then its fields' lowest bits
+        std::vector<int64_t> node_delta;
         // Loopback: the faulty run layer by layer.
         Trace trace;                 // every layer's data under the fault
         Trace layer_run;             // one layer recomputed on a faulty input
@@ -246,8 +263,10 @@ private:
     void emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,
                     const GoldenImage& g, LoweredEffect& out) const;
     void lower_fifo(const FifoBit& f, const FaultSite& site, int image_pos, const GoldenImage& g, LoweredEffect& out) const;
-    // Faulty accumulators of channel `row` at every pre-pool pixel (fold by fold).
-    void recompute_row(const FaultSite& site, int layer, int row, const GoldenImage& g, Scratch& s) const;
+    // Faulty accumulators of channel `row` at pre-pool pixels q_first,
+    // q_first + q_step, ... (fold by fold); the others golden.
+    void recompute_row(const FaultSite& site, int layer, int row, const GoldenImage& g, Scratch& s, int q_first,
+                       int q_step) const;
 
     const Engine& engine_;
     const CycleSchedule* schedule_ = nullptr;
@@ -256,6 +275,7 @@ private:
     std::vector<FifoStream> streams_;
     // Loopback engine: its registers and buffers (the widest layer's widths).
     bool loopback_ = false;
+    bool lane_by_lane_ = false;
     LoopbackConfig lb_;
     int eng_acc_bits_ = 0, eng_thr_bits_ = 0, eng_max_t_ = 0, eng_out_bits_ = 0;
 };
