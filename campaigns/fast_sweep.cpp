@@ -58,8 +58,9 @@ struct FastSweep::Impl {
     ErrorModelKind kind;
     int n_layers;
     // cache
-    int layer = -1, first = 0, count = 0;
+    int layer = -2, first = 0, count = 0;        // layer -1: changes of the network input
     std::vector<int> out_off, act_off, acc_off;  // per layer, -1 = not stored
+    int in_off = -1;                             // the network input (layer -1 only)
     size_t stride8 = 0, stride16 = 0, stride32 = 0;
     std::vector<int8_t> b8;
     std::vector<int16_t> b16;
@@ -100,11 +101,14 @@ struct FastSweep::Impl {
     // of L and later layers, the pre-pool codes of pooling layers after L, and
     // the accumulators of the layers the delta path may run on (L+1, FC
     // layers, the classifier).
+    // (L = -1: the network input, then every layer as after a fault in "layer -1".)
     void layout(int L, size_t& s8, size_t& s16, size_t& s32, std::vector<int>* oo, std::vector<int>* ao,
-                std::vector<int>* co) const {
+                std::vector<int>* co, int* io = nullptr) const {
         s8 = s16 = s32 = 0;
         if (oo) oo->assign(n_layers, -1), ao->assign(n_layers, -1), co->assign(n_layers, -1);
-        for (int l = L; l < n_layers; ++l) {
+        if (io) *io = L < 0 ? 0 : -1;
+        if (L < 0) s8 += engine.input_size();
+        for (int l = std::max(L, 0); l < n_layers; ++l) {
             const PreparedLayer& Y = prepared(l);
             if (!Y.last) {
                 if (oo) (*oo)[l] = int(s8);
@@ -127,7 +131,10 @@ struct FastSweep::Impl {
         }
     }
 
-    const int8_t* out(int image, int l) const { return b8.data() + size_t(image - first) * stride8 + out_off[l]; }
+    const int8_t* out(int image, int l) const {
+        return b8.data() + size_t(image - first) * stride8 + (l < 0 ? in_off : out_off[l]);
+    }
+    size_t out_size(int l) const { return l < 0 ? engine.input_size() : prepared(l).out_size(); }
     const int8_t* act(int image, int l) const { return b8.data() + size_t(image - first) * stride8 + act_off[l]; }
     // a[o] += golden accumulator (base + o) for o < MH.
     void add_gacc(int image, int l, size_t base, int32_t* a, int MH) const {
@@ -174,16 +181,16 @@ int FastSweep::golden(int image) const { return impl_->gold[image - impl_->first
 
 void FastSweep::prepare(int layer, int first, int count, int threads, bool for_predict) {
     Impl& I = *impl_;
-    if (layer < 0 || layer + 1 >= I.n_layers) throw std::invalid_argument("FastSweep: bad fault layer");
+    if (layer < -1 || layer + 1 >= I.n_layers) throw std::invalid_argument("FastSweep: bad fault layer");
     if (first < 0 || count < 0 || first + count > I.batch.count) throw std::invalid_argument("FastSweep: bad images");
     if (I.layer == layer && I.first == first && I.count == count) return;
     I.layer = layer;
     I.first = first;
     I.count = count;
-    I.layout(layer, I.stride8, I.stride16, I.stride32, &I.out_off, &I.act_off, &I.acc_off);
+    I.layout(layer, I.stride8, I.stride16, I.stride32, &I.out_off, &I.act_off, &I.acc_off, &I.in_off);
     I.tap_sums.clear();
     I.tap_sets = 0;
-    if (for_predict) I.build_tap_sums();
+    if (for_predict && layer >= 0) I.build_tap_sums();
     I.b8.assign(I.stride8 * count, 0);
     I.b16.assign(I.stride16 * count, 0);
     I.b32.assign(I.stride32 * count, 0);
@@ -198,7 +205,8 @@ void FastSweep::prepare(int layer, int first, int count, int threads, bool for_p
             const int img = first + k;
             I.gold[k] = int16_t(I.engine.classify(*ws, I.batch.image(img), {}, &t));
             int8_t* p8 = I.b8.data() + size_t(k) * I.stride8;
-            for (int l = layer; l < n; ++l) {
+            if (I.in_off >= 0) std::copy_n(I.batch.image(img), I.engine.input_size(), p8 + I.in_off);
+            for (int l = std::max(layer, 0); l < n; ++l) {
                 const LayerTrace& lt = t.layers[l];
                 if (I.out_off[l] >= 0) std::copy(lt.out.begin(), lt.out.end(), p8 + I.out_off[l]);
                 if (I.act_off[l] >= 0) std::copy(lt.act.begin(), lt.act.end(), p8 + I.act_off[l]);
@@ -244,7 +252,8 @@ std::unique_ptr<FastSweep::Scratch, void (*)(FastSweep::Scratch*)> FastSweep::ma
 
 int FastSweep::predict(Scratch& s, const SweepFault& f, int image) const {
     const Impl& I = *impl_;
-    if (f.layer != I.layer) throw std::logic_error("FastSweep::predict: fault layer is not the prepared layer");
+    if (f.layer != I.layer || f.layer < 0)
+        throw std::logic_error("FastSweep::predict: fault layer is not the prepared layer");
     I.fault_changes(s, f, image);
     if (s.changes.empty()) return I.gold[image - I.first];
     return I.propagate(s, f.layer + 1, image, I.kind == ErrorModelKind::Channel);
@@ -366,7 +375,7 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
             if (s.whole_input) {
                 mark_dirty_from_pixels(s, l);
             } else {  // this layer's whole input, modified
-                std::memcpy(s.in.data(), out(image, l - 1), prepared(l - 1).out_size());
+                std::memcpy(s.in.data(), out(image, l - 1), out_size(l - 1));
                 for (const auto& ch : s.changes) s.in[ch.idx] = ch.new_code;
                 mark_dirty_from_changes(s, l);
             }

@@ -52,6 +52,7 @@ public:
 
     // Cache the fault-free data that faults in `layer` need for images
     // [first, first + count), multi-threaded. Replaces any earlier cache.
+    // Layer -1: changes of the network input (predict_changes only).
     // for_predict: also the tables predict() uses for channel faults
     // (predict_changes does not need them).
     void prepare(int layer, int first, int count, int threads, bool for_predict = true);

@@ -147,7 +147,7 @@ void PhysicalEvaluator::prepare(int layer, bool windows) {
     const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
     if (fast_layer_ != layer) {
         fast_.reset();
-        if (layer >= 0 && layer + 1 < L) {
+        if (layer + 1 < L) {  // (layer -1: changes of the network input)
             fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
             fast_->prepare(layer, first, count, threads_, /*for_predict=*/false);  // (predict_changes only)
         }
@@ -201,9 +201,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
         auto work = [&]() {
             Lowering::Scratch ls;
             auto fs = fast ? fast->make_scratch() : decltype(fast->make_scratch())(nullptr, [](FastSweep::Scratch*) {});
-            auto ws = engine_.make_workspace();
             std::vector<LoweredEffect> effects(static_cast<size_t>(count));
-            std::vector<int8_t> input;
             for (size_t j; !stop && (j = next.fetch_add(1)) < positions.size();) {
                 const size_t pos = positions[j];
                 const FaultSite& site = sites[pos];
@@ -266,13 +264,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                                 pred = count_scores(e.scores);
                             } else {
                                 count_changes(layer, e.changes);
-                                if (layer < 0) {
-                                    input.assign(batch.image(img), batch.image(img) + engine_.input_size());
-                                    for (const CodeChange& c : e.changes) input[size_t(c.idx)] = c.new_code;
-                                    pred = engine_.classify(*ws, input.data());
-                                } else {
-                                    pred = fast->predict_changes(*fs, e.changes, img);
-                                }
+                                pred = fast->predict_changes(*fs, e.changes, img);
                             }
                         }
                         st.correct += pred == batch.labels[size_t(img)];

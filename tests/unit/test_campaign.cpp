@@ -97,6 +97,48 @@ TEST_P(FastVsNaive, EveryFaultEveryImagePrediction) {
     }
 }
 
+// predict_changes (what lowered physical faults use): any set of changed
+// codes of any layer's output, or of the network input (layer -1), predicts
+// what a full re-inference from the next layer does.
+TEST_P(FastVsNaive, AnyChangesOfAnyLayerOrTheInput) {
+    const Topology topo = small_topology(GetParam().w, GetParam().a);
+    const QnnModel m = random_model(topo, 23);
+    const Engine engine(m);
+    const InputBatch batch = random_batch(topo, 6, 5);
+    auto ws = engine.make_workspace();
+    std::mt19937 rng(11);
+    int changed_somewhere = 0;
+    for (int layer = -1; layer + 1 < engine.layers(); ++layer) {
+        SCOPED_TRACE("layer " + std::to_string(layer));
+        FastSweep fast(engine, batch, ErrorModelKind::Channel);
+        fast.prepare(layer, 0, batch.count, 1, /*for_predict=*/false);
+        auto fs = fast.make_scratch();
+        for (int img = 0; img < batch.count; ++img) {
+            Trace t;
+            const int gold = engine.classify(*ws, batch.image(img), {}, &t);
+            ASSERT_EQ(fast.golden(img), gold);
+            const std::vector<int8_t> golden_out =
+                layer < 0 ? std::vector<int8_t>(batch.image(img), batch.image(img) + engine.input_size())
+                          : t.layers[size_t(layer)].out;
+            // Codes the output can hold: any int8 for the input, else the layer's levels.
+            const int lo = layer < 0 ? -128 : engine.prepared_layer(layer).lo;
+            const int hi = layer < 0 ? 127 : lo + engine.prepared_layer(layer).T;
+            for (size_t n : {size_t(1), size_t(4), golden_out.size() / 3, golden_out.size()}) {
+                std::vector<int8_t> faulty = golden_out;
+                for (size_t k = 0; k < n; ++k)
+                    faulty[rng() % faulty.size()] = int8_t(std::uniform_int_distribution<int>(lo, hi)(rng));
+                std::vector<CodeChange> changes;
+                for (size_t k = 0; k < faulty.size(); ++k)
+                    if (faulty[k] != golden_out[k]) changes.push_back({int(k), golden_out[k], faulty[k]});
+                const int want = engine.classify_with(*ws, layer + 1, faulty.data(), ClassifyOptions{});
+                ASSERT_EQ(fast.predict_changes(*fs, changes, img), want) << n << " changes drawn, image " << img;
+                changed_somewhere += want != gold;
+            }
+        }
+    }
+    EXPECT_GT(changed_somewhere, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllWA, FastVsNaive,
                          ::testing::Values(WA{1, 1}, WA{1, 2}, WA{1, 3}, WA{1, 4}, WA{2, 2}, WA{2, 4}, WA{4, 1},
                                            WA{8, 4}),
