@@ -798,18 +798,25 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
         for (int q = 0; q < np; ++q) s.acc[size_t(q)] = gacc[size_t(q) * P.MH + row];
     }
-    if (geo.xnor && lane_by_lane_) {  // the obvious path (tests compare the word-parallel one with it)
-        const uint64_t* w = &L.wbits[size_t(row) * L.words];
+    if (lane_by_lane_ || (!geo.xnor && !node)) {
+        // Lane by lane, fold by fold: the obvious path (tests compare the
+        // others with it), and an integer layer's acc faults.
         for (int q = q_first; q < np; q += q_step) {
-            const uint64_t* x = &in->bits[size_t(q) * in->words];
-            const auto match = [&](int k) { return int(((x[k >> 6] ^ w[k >> 6]) >> (k & 63) & 1) == 0); };
+            const uint64_t* xb = geo.xnor ? &in->bits[size_t(q) * in->words] : nullptr;
+            const uint64_t* wb = geo.xnor ? &L.wbits[size_t(row) * L.words] : nullptr;
+            const int32_t* xv = geo.xnor ? nullptr : &in->values[size_t(q) * MW];
+            const int32_t* wv = geo.xnor ? nullptr : &L.wstream[size_t(row) * MW];
+            const auto product = [&](int k) -> int64_t {
+                if (geo.xnor) return ((xb[k >> 6] ^ wb[k >> 6]) >> (k & 63) & 1) == 0;  // XNOR: a match counts 1
+                return int64_t(wv[k]) * xv[k];
+            };
             int64_t acc = 0;
             for (int sf = 0; sf < SF; ++sf) {
                 const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
                 int64_t tree = 0, nodev = 0;
-                for (int e = 0; e < lanes; ++e) tree += match(a + e);
+                for (int e = 0; e < lanes; ++e) tree += product(a + e);
                 if (node) {
-                    for (int e = std::min(lane_lo, lanes); e < std::min(lane_hi, lanes); ++e) nodev += match(a + e);
+                    for (int e = std::min(lane_lo, lanes); e < std::min(lane_hi, lanes); ++e) nodev += product(a + e);
                     tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
                 }
                 acc += tree;
@@ -820,140 +827,139 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         }
         return;
     }
-    if (geo.xnor) {
-        // Per fold, the (word, mask) pieces of the lanes summed: the node's
-        // lanes (adder) or the whole tree's (acc); last, the pieces of every
-        // lane (an adder fault's golden accumulator). A partial last fold
-        // (loopback): its idle lanes put 0 on their product nodes. They
-        // depend on the folding and the node only: kept for the next call.
-        const std::array<int, 5> key{SIMD, SF, L.fold.mw, node ? lane_lo : 0, node ? lane_hi : -1};
-        if (s.pieces_key != key) {
-            s.pieces_key = key;
-            s.pieces.clear();
-            s.fold_pieces.assign(1, 0);
-            const auto add_pieces = [&](int lo, int hi) {
-                while (lo < hi) {
-                    const int i = lo >> 6, o = lo & 63, n = std::min(64 - o, hi - lo);
-                    s.pieces.push_back({i, (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << o});
-                    lo += n;
-                }
-                s.fold_pieces.push_back(int(s.pieces.size()));
-            };
-            s.most_lanes = 0;
+    if (!geo.xnor) {
+        // An integer layer's adder node: the golden accumulator plus, per
+        // fold, force(v) - v of the node's value v (the register wraps at 32
+        // bits each step, which a sum wrapped once matches).
+        const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
+        const int32_t* wv = &L.wstream[size_t(row) * MW];
+        for (int q = q_first; q < np; q += q_step) {
+            const int32_t* xv = &in->values[size_t(q) * MW];
+            int64_t acc = gacc[size_t(q) * P.MH + row];
             for (int sf = 0; sf < SF; ++sf) {
                 const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-                int lo = a, hi = a + lanes;
-                if (node) lo = a + std::min(lane_lo, lanes), hi = a + std::min(lane_hi, lanes);
-                s.most_lanes = std::max(s.most_lanes, hi - lo);
-                add_pieces(lo, hi);
+                int64_t nodev = 0;
+                for (int e = a + std::min(lane_lo, lanes); e < a + std::min(lane_hi, lanes); ++e)
+                    nodev += int64_t(wv[e]) * xv[e];
+                acc += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
             }
-            add_pieces(0, (SF - 1) * SIMD + L.fold.lanes_in_fold(SF - 1));  // folds are consecutive lanes
-            // Word-parallel node sums: with power-of-two SIMD <= 64 dividing
-            // MW, every fold lies in one word and the node's lanes are an
-            // aligned 2^level-bit field of it, so a partial popcount of the
-            // masked word leaves each fold's node value in that field.
-            s.node_masks.clear();
-            s.node_level = -1;
-            const int width = lane_hi - lane_lo;
-            if (node && SIMD <= 64 && (SIMD & (SIMD - 1)) == 0 && L.fold.mw == SF * SIMD && width == (1 << node->level)) {
-                s.node_level = node->level;
-                s.node_masks.assign(size_t(L.words) * 2, 0);  // per word: the node's lanes, the fields' lowest bits
-                for (int sf = 0; sf < SF; ++sf) {
-                    const int a = sf * SIMD + lane_lo;
-                    for (int k = a; k < a + width; ++k) s.node_masks[size_t(k >> 6) * 2] |= uint64_t(1) << (k & 63);
-                    s.node_masks[size_t(a >> 6) * 2 + 1] |= uint64_t(1) << (a & 63);
-                }
-            }
-        }
-        const uint64_t* w = &L.wbits[size_t(row) * L.words];
-        const Scratch::Piece* pc = s.pieces.data();
-        const int* fp = s.fold_pieces.data();
-        const bool one_piece = fp[SF] == SF;  // each fold's lanes in one word (then piece sf is fold sf's)
-        const auto fold_sum = [&](const uint64_t* x, int sf) {
-            if (one_piece && sf < SF) return __builtin_popcountll(~(x[pc[sf].word] ^ w[pc[sf].word]) & pc[sf].mask);
-            int m = 0;
-            for (int k = fp[sf]; k < fp[sf + 1]; ++k) m += __builtin_popcountll(~(x[pc[k].word] ^ w[pc[k].word]) & pc[k].mask);
-            return m;
-        };
-        const int most = s.most_lanes;
-        if (node) {
-            // The tree sum changes by force(v) - v, v the node's value (its
-            // lanes' matches): the fault-free sum (every lane's matches) plus
-            // those changes. The register wraps at 32 bits each step, which a
-            // sum wrapped once matches.
-            s.node_delta.resize(size_t(most) + 1);
-            for (int v = 0; v <= most; ++v)
-                s.node_delta[size_t(v)] = force_bit(v, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
-            // When the change is one constant d wherever bit b of v is `hit`
-            // (and 0 elsewhere), it is d times the number of folds whose node
-            // value has bit b == hit: counted word by word.
-            const int b = node->bit;
-            int hit = -1;
-            int64_t d = 0;
-            bool two_valued = s.node_level >= 0;
-            for (int v = 0; v <= most && two_valued; ++v) {
-                if (s.node_delta[size_t(v)] == 0) continue;
-                const int bit = b < 62 ? int((v >> b) & 1) : 0;
-                if (hit < 0) hit = bit, d = s.node_delta[size_t(v)];
-                two_valued = bit == hit && s.node_delta[size_t(v)] == d;
-            }
-            for (int v = 0; v <= most && two_valued && hit >= 0; ++v)
-                two_valued = (b < 62 && int((v >> b) & 1) == hit) == (s.node_delta[size_t(v)] != 0);
-            if (two_valued) {
-                static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull,
-                                                       0x0f0f0f0f0f0f0f0full, 0x00ff00ff00ff00ffull,
-                                                       0x0000ffff0000ffffull, 0x00000000ffffffffull};
-                const int level = s.node_level, words = L.words;
-                const bool readable = b < (1 << level);  // else bit b of v (<= 2^level) is always 0
-                const uint64_t* nm = s.node_masks.data();
-                for (int q = q_first; q < np; q += q_step) {
-                    const uint64_t* x = &in->bits[size_t(q) * in->words];
-                    int64_t set = 0;  // folds whose node value has bit b set
-                    for (int i = 0; i < words && readable && hit >= 0; ++i) {
-                        uint64_t f = ~(x[i] ^ w[i]) & nm[2 * i];
-                        for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
-                        set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
-                    }
-                    const int64_t folds_hit = hit == 1 ? set : SF - set;
-                    s.acc[size_t(q)] = int32_t(fold_sum(x, SF) + (hit >= 0 ? d * folds_hit : 0));
-                }
-                return;
-            }
-            for (int q = q_first; q < np; q += q_step) {
-                const uint64_t* x = &in->bits[size_t(q) * in->words];
-                int64_t acc = fold_sum(x, SF);
-                for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
-                s.acc[size_t(q)] = int32_t(acc);
-            }
-        } else {
-            for (int q = q_first; q < np; q += q_step) {
-                const uint64_t* x = &in->bits[size_t(q) * in->words];
-                int64_t acc = 0;
-                for (int sf = 0; sf < SF; ++sf)
-                    acc = int32_t(force_bit(acc + fold_sum(x, sf), acc_bit, site.kind, geo.acc_bits, geo.acc_signed));
-                s.acc[size_t(q)] = int32_t(acc);
-            }
+            s.acc[size_t(q)] = int32_t(acc);
         }
         return;
     }
-    for (int q = q_first; q < np; q += q_step) {
-        int64_t acc = 0;
+    // XNOR: words of lanes at once.
+    // Per fold, the (word, mask) pieces of the lanes summed: the node's
+    // lanes (adder) or the whole tree's (acc); last, the pieces of every
+    // lane (an adder fault's golden accumulator). A partial last fold
+    // (loopback): its idle lanes put 0 on their product nodes. They
+    // depend on the folding and the node only: kept for the next call.
+    const std::array<int, 5> key{SIMD, SF, L.fold.mw, node ? lane_lo : 0, node ? lane_hi : -1};
+    if (s.pieces_key != key) {
+        s.pieces_key = key;
+        s.pieces.clear();
+        s.fold_pieces.assign(1, 0);
+        const auto add_pieces = [&](int lo, int hi) {
+            while (lo < hi) {
+                const int i = lo >> 6, o = lo & 63, n = std::min(64 - o, hi - lo);
+                s.pieces.push_back({i, (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << o});
+                lo += n;
+            }
+            s.fold_pieces.push_back(int(s.pieces.size()));
+        };
+        s.most_lanes = 0;
         for (int sf = 0; sf < SF; ++sf) {
             const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-            const int node_lo = std::min(lane_lo, lanes), node_hi = std::min(lane_hi, lanes);
-            const int32_t* x = &in->values[size_t(q) * MW + a];
-            const int32_t* w = &L.wstream[size_t(row) * MW + a];
-            int64_t tree = 0, nodev = 0;
-            for (int e = 0; e < lanes; ++e) tree += int64_t(w[e]) * x[e];
-            if (node) {
-                for (int e = node_lo; e < node_hi; ++e) nodev += int64_t(w[e]) * x[e];
-                tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
-            }
-            acc += tree;
-            if (acc_site) acc = force_bit(acc, acc_bit, site.kind, geo.acc_bits, geo.acc_signed);
-            acc = int32_t(acc);
+            int lo = a, hi = a + lanes;
+            if (node) lo = a + std::min(lane_lo, lanes), hi = a + std::min(lane_hi, lanes);
+            s.most_lanes = std::max(s.most_lanes, hi - lo);
+            add_pieces(lo, hi);
         }
-        s.acc[size_t(q)] = int32_t(acc);
+        add_pieces(0, (SF - 1) * SIMD + L.fold.lanes_in_fold(SF - 1));  // folds are consecutive lanes
+        // Word-parallel node sums: with power-of-two SIMD <= 64 dividing
+        // MW, every fold lies in one word and the node's lanes are an
+        // aligned 2^level-bit field of it, so a partial popcount of the
+        // masked word leaves each fold's node value in that field.
+        s.node_masks.clear();
+        s.node_level = -1;
+        const int width = lane_hi - lane_lo;
+        if (node && SIMD <= 64 && (SIMD & (SIMD - 1)) == 0 && L.fold.mw == SF * SIMD && width == (1 << node->level)) {
+            s.node_level = node->level;
+            s.node_masks.assign(size_t(L.words) * 2, 0);  // per word: the node's lanes, the fields' lowest bits
+            for (int sf = 0; sf < SF; ++sf) {
+                const int a = sf * SIMD + lane_lo;
+                for (int k = a; k < a + width; ++k) s.node_masks[size_t(k >> 6) * 2] |= uint64_t(1) << (k & 63);
+                s.node_masks[size_t(a >> 6) * 2 + 1] |= uint64_t(1) << (a & 63);
+            }
+        }
+    }
+    const uint64_t* w = &L.wbits[size_t(row) * L.words];
+    const Scratch::Piece* pc = s.pieces.data();
+    const int* fp = s.fold_pieces.data();
+    const bool one_piece = fp[SF] == SF;  // each fold's lanes in one word (then piece sf is fold sf's)
+    const auto fold_sum = [&](const uint64_t* x, int sf) {
+        if (one_piece && sf < SF) return __builtin_popcountll(~(x[pc[sf].word] ^ w[pc[sf].word]) & pc[sf].mask);
+        int m = 0;
+        for (int k = fp[sf]; k < fp[sf + 1]; ++k) m += __builtin_popcountll(~(x[pc[k].word] ^ w[pc[k].word]) & pc[k].mask);
+        return m;
+    };
+    const int most = s.most_lanes;
+    if (node) {
+        // The tree sum changes by force(v) - v, v the node's value (its
+        // lanes' matches): the fault-free sum (every lane's matches) plus
+        // those changes. The register wraps at 32 bits each step, which a
+        // sum wrapped once matches.
+        s.node_delta.resize(size_t(most) + 1);
+        for (int v = 0; v <= most; ++v)
+            s.node_delta[size_t(v)] = force_bit(v, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
+        // When the change is one constant d wherever bit b of v is `hit`
+        // (and 0 elsewhere), it is d times the number of folds whose node
+        // value has bit b == hit: counted word by word.
+        const int b = node->bit;
+        int hit = -1;
+        int64_t d = 0;
+        bool two_valued = s.node_level >= 0;
+        for (int v = 0; v <= most && two_valued; ++v) {
+            if (s.node_delta[size_t(v)] == 0) continue;
+            const int bit = b < 62 ? int((v >> b) & 1) : 0;
+            if (hit < 0) hit = bit, d = s.node_delta[size_t(v)];
+            two_valued = bit == hit && s.node_delta[size_t(v)] == d;
+        }
+        for (int v = 0; v <= most && two_valued && hit >= 0; ++v)
+            two_valued = (b < 62 && int((v >> b) & 1) == hit) == (s.node_delta[size_t(v)] != 0);
+        if (two_valued) {
+            static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull,
+                                                   0x0f0f0f0f0f0f0f0full, 0x00ff00ff00ff00ffull,
+                                                   0x0000ffff0000ffffull, 0x00000000ffffffffull};
+            const int level = s.node_level, words = L.words;
+            const bool readable = b < (1 << level);  // else bit b of v (<= 2^level) is always 0
+            const uint64_t* nm = s.node_masks.data();
+            for (int q = q_first; q < np; q += q_step) {
+                const uint64_t* x = &in->bits[size_t(q) * in->words];
+                int64_t set = 0;  // folds whose node value has bit b set
+                for (int i = 0; i < words && readable && hit >= 0; ++i) {
+                    uint64_t f = ~(x[i] ^ w[i]) & nm[2 * i];
+                    for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
+                    set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
+                }
+                const int64_t folds_hit = hit == 1 ? set : SF - set;
+                s.acc[size_t(q)] = int32_t(fold_sum(x, SF) + (hit >= 0 ? d * folds_hit : 0));
+            }
+            return;
+        }
+        for (int q = q_first; q < np; q += q_step) {
+            const uint64_t* x = &in->bits[size_t(q) * in->words];
+            int64_t acc = fold_sum(x, SF);
+            for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
+            s.acc[size_t(q)] = int32_t(acc);
+        }
+    } else {
+        for (int q = q_first; q < np; q += q_step) {
+            const uint64_t* x = &in->bits[size_t(q) * in->words];
+            int64_t acc = 0;
+            for (int sf = 0; sf < SF; ++sf)
+                acc = int32_t(force_bit(acc + fold_sum(x, sf), acc_bit, site.kind, geo.acc_bits, geo.acc_signed));
+            s.acc[size_t(q)] = int32_t(acc);
+        }
     }
 }
 
