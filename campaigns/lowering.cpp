@@ -851,9 +851,11 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
     // Per fold, the (word, mask) pieces of the lanes summed: the node's
     // lanes (adder) or the whole tree's (acc); last, the pieces of every
     // lane (an adder fault's golden accumulator). A partial last fold
-    // (loopback): its idle lanes put 0 on their product nodes. They
-    // depend on the folding and the node only: kept for the next call.
-    const std::array<int, 5> key{SIMD, SF, L.fold.mw, node ? lane_lo : 0, node ? lane_hi : -1};
+    // (loopback): its idle lanes put 0 on their product nodes. They (and
+    // an adder node's change table) depend on the folding, the node and the
+    // forced bit only: kept for the next call.
+    const std::array<int, 9> key{SIMD, SF, L.fold.mw, node ? lane_lo : 0, node ? lane_hi : -1, node ? node->bit : -1,
+                                 int(site.kind), geo.acc_bits, int(geo.acc_signed)};
     if (s.pieces_key != key) {
         s.pieces_key = key;
         s.pieces.clear();
@@ -891,6 +893,25 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
                 s.node_masks[size_t(a >> 6) * 2 + 1] |= uint64_t(1) << (a & 63);
             }
         }
+        if (node) {
+            const int most = s.most_lanes, b = node->bit;
+            s.node_delta.resize(size_t(most) + 1);
+            for (int v = 0; v <= most; ++v)
+                s.node_delta[size_t(v)] = force_bit(v, b, site.kind, geo.acc_bits, geo.acc_signed) - v;
+            // Two-valued: d where bit b of v is `hit`, 0 elsewhere (hit -1: 0 everywhere).
+            s.node_hit = -1;
+            s.node_d = 0;
+            bool two_valued = s.node_level >= 0;
+            for (int v = 0; v <= most && two_valued; ++v) {
+                if (s.node_delta[size_t(v)] == 0) continue;
+                const int bit = b < 62 ? int((v >> b) & 1) : 0;
+                if (s.node_hit < 0) s.node_hit = bit, s.node_d = s.node_delta[size_t(v)];
+                two_valued = bit == s.node_hit && s.node_delta[size_t(v)] == s.node_d;
+            }
+            for (int v = 0; v <= most && two_valued && s.node_hit >= 0; ++v)
+                two_valued = (b < 62 && int((v >> b) & 1) == s.node_hit) == (s.node_delta[size_t(v)] != 0);
+            s.node_two_valued = two_valued;
+        }
     }
     const uint64_t* w = &L.wbits[size_t(row) * L.words];
     const Scratch::Piece* pc = s.pieces.data();
@@ -902,31 +923,18 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         for (int k = fp[sf]; k < fp[sf + 1]; ++k) m += __builtin_popcountll(~(x[pc[k].word] ^ w[pc[k].word]) & pc[k].mask);
         return m;
     };
-    const int most = s.most_lanes;
     if (node) {
         // The tree sum changes by force(v) - v, v the node's value (its
-        // lanes' matches): the fault-free sum (every lane's matches) plus
+        // lanes' matches): the golden accumulator (every lane's matches) plus
         // those changes. The register wraps at 32 bits each step, which a
         // sum wrapped once matches.
-        s.node_delta.resize(size_t(most) + 1);
-        for (int v = 0; v <= most; ++v)
-            s.node_delta[size_t(v)] = force_bit(v, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - v;
+        const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
         // When the change is one constant d wherever bit b of v is `hit`
         // (and 0 elsewhere), it is d times the number of folds whose node
         // value has bit b == hit: counted word by word.
-        const int b = node->bit;
-        int hit = -1;
-        int64_t d = 0;
-        bool two_valued = s.node_level >= 0;
-        for (int v = 0; v <= most && two_valued; ++v) {
-            if (s.node_delta[size_t(v)] == 0) continue;
-            const int bit = b < 62 ? int((v >> b) & 1) : 0;
-            if (hit < 0) hit = bit, d = s.node_delta[size_t(v)];
-            two_valued = bit == hit && s.node_delta[size_t(v)] == d;
-        }
-        for (int v = 0; v <= most && two_valued && hit >= 0; ++v)
-            two_valued = (b < 62 && int((v >> b) & 1) == hit) == (s.node_delta[size_t(v)] != 0);
-        if (two_valued) {
+        const int b = node->bit, hit = s.node_hit;
+        const int64_t d = s.node_d;
+        if (s.node_two_valued) {
             static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull,
                                                    0x0f0f0f0f0f0f0f0full, 0x00ff00ff00ff00ffull,
                                                    0x0000ffff0000ffffull, 0x00000000ffffffffull};
@@ -942,13 +950,13 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
                     set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
                 }
                 const int64_t folds_hit = hit == 1 ? set : SF - set;
-                s.acc[size_t(q)] = int32_t(fold_sum(x, SF) + (hit >= 0 ? d * folds_hit : 0));
+                s.acc[size_t(q)] = int32_t(gacc[size_t(q) * P.MH + row] + (hit >= 0 ? d * folds_hit : 0));
             }
             return;
         }
         for (int q = q_first; q < np; q += q_step) {
             const uint64_t* x = &in->bits[size_t(q) * in->words];
-            int64_t acc = fold_sum(x, SF);
+            int64_t acc = gacc[size_t(q) * P.MH + row];
             for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
             s.acc[size_t(q)] = int32_t(acc);
         }

@@ -177,11 +177,14 @@ public:
         };
         std::vector<Piece> pieces;
         std::vector<int> fold_pieces;  // fold sf: pieces [fold_pieces[sf], fold_pieces[sf + 1]); fold SF: every lane
-        std::array<int, 5> pieces_key{};  // (SIMD, SF, MW, node lanes) the pieces are of
+        std::array<int, 9> pieces_key{};  // (SIMD, SF, MW, node lanes, bit, kind, acc width, sign) of the above
         int most_lanes = 0;                       // the most lanes one fold's piece(s) cover
         int node_level = -1;               // >= 0: node sums word by word (node_masks apply)
         std::vector<uint64_t> node_masks;  // per word: the node's lanes, then its fields' lowest bits
-        std::vector<int64_t> node_delta;
+        std::vector<int64_t> node_delta;   // force(v) - v of the node's value v
+        bool node_two_valued = false;      // node_delta[v] == (bit b of v == node_hit ? node_d : 0)
+        int node_hit = -1;
+        int64_t node_d = 0;
         // Loopback: the faulty run layer by layer.
         Trace trace;                 // every layer's data under the fault
         Trace layer_run;             // one layer recomputed on a faulty input
