@@ -126,6 +126,10 @@ Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<F
                 const int w = W[size_t(r) * MW + ll.colmap[size_t(k)]];
                 ll.wstream[size_t(r) * MW + k] = ll.geom.xnor ? (w > 0 ? 1 : 0) : w;
             }
+        int64_t max_w = 0, max_x = 0;
+        for (int32_t w : ll.wstream) max_w = std::max<int64_t>(max_w, std::abs(int64_t(w)));
+        for (int32_t x : P.value_of) max_x = std::max<int64_t>(max_x, std::abs(int64_t(x)));
+        ll.max_product = max_w * max_x;
         if (ll.geom.xnor) {
             ll.words = (MW + 63) / 64;
             ll.wbits.assign(size_t(MH) * ll.words, 0);
@@ -833,6 +837,24 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         // bits each step, which a sum wrapped once matches).
         const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
         const int32_t* wv = &L.wstream[size_t(row) * MW];
+        // A stuck bit b below the sign of a signed register that v always
+        // fits: force(v) - v is +-2^b where bit b of v differs, else 0.
+        const int b = node->bit, width = geo.acc_bits;
+        if (site.kind != FaultKind::Flip && geo.acc_signed && b + 1 < width && width < 63 &&
+            int64_t(lane_hi - lane_lo) * L.max_product < (int64_t(1) << (width - 1)) && L.fold.mw == SF * SIMD) {
+            const int64_t stuck = site.kind == FaultKind::StuckAt1, d = stuck ? int64_t(1) << b : -(int64_t(1) << b);
+            for (int q = q_first; q < np; q += q_step) {
+                const int32_t* xv = &in->values[size_t(q) * MW];
+                int64_t differ = 0;  // folds whose node value has bit b != the stuck value
+                for (int a = 0; a < MW; a += SIMD) {
+                    int64_t v = 0;
+                    for (int e = a + lane_lo; e < a + lane_hi; ++e) v += int64_t(wv[e]) * xv[e];
+                    differ += ((v >> b) & 1) != stuck;
+                }
+                s.acc[size_t(q)] = int32_t(gacc[size_t(q) * P.MH + row] + d * differ);
+            }
+            return;
+        }
         for (int q = q_first; q < np; q += q_step) {
             const int32_t* xv = &in->values[size_t(q) * MW];
             int64_t acc = gacc[size_t(q) * P.MH + row];

@@ -214,6 +214,7 @@ private:
         std::vector<int32_t> wstream;   // [row][stream column]: weight value (XNOR: the bit 0/1)
         std::vector<uint64_t> wbits;    // XNOR: [row][words] the weight bits in stream-column order
         int words = 0;                  // XNOR: 64-bit words of one stream-order row
+        int64_t max_product = 0;        // the largest |weight * input value| of the layer
         std::vector<int> stream_perm;   // output stream position -> channel
     };
     // The stream a FIFO carries: per image `pixels` x `perm.size()` fields of `bits`.
