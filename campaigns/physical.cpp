@@ -5,7 +5,6 @@
 #include <cmath>
 #include <iterator>
 #include <mutex>
-#include <set>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -106,6 +105,24 @@ void ErrorPatternStats::merge(const ErrorPatternStats& o) {
 }
 
 namespace {
+// A set of small non-negative ints (channels, pixels): a flag per value and
+// the values in insertion order, cheaper than a tree per changed element.
+struct IntSet {
+    std::vector<uint8_t> in;
+    std::vector<int> values;
+    void insert(int v) {
+        if (size_t(v) >= in.size()) in.resize(size_t(v) + 1, 0);
+        if (!in[size_t(v)]) in[size_t(v)] = 1, values.push_back(v);
+    }
+    // The values, sorted; the set is empty afterwards.
+    std::vector<int> take_sorted() {
+        for (int v : values) in[size_t(v)] = 0;
+        std::vector<int> r;
+        r.swap(values);
+        std::sort(r.begin(), r.end());
+        return r;
+    }
+};
 constexpr uint64_t kHashBasis = 1469598103934665603ull, kHashPrime = 1099511628211ull;
 }
 
@@ -223,7 +240,7 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                     st.effect_layer = layer;
                     st.effect_hash = h;
                     st.images = count;
-                    std::set<int> layers, channels, pixels;
+                    IntSet layers, channels, pixels;
                     for (int i = 0; i < count; ++i) {
                         const int img = first + i;
                         const LoweredEffect& e = effects[size_t(i)];
@@ -270,9 +287,9 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                         st.correct += pred == batch.labels[size_t(img)];
                         st.changed += pred != gold;
                     }
-                    st.layers.assign(layers.begin(), layers.end());
-                    st.channels.assign(channels.begin(), channels.end());
-                    st.pixels.assign(pixels.begin(), pixels.end());
+                    st.layers = layers.take_sorted();
+                    st.channels = channels.take_sorted();
+                    st.pixels = pixels.take_sorted();
                     ++propagations;
                     std::lock_guard<std::mutex> lock(mu);
                     seen.emplace(h, st);
