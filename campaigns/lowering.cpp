@@ -779,8 +779,6 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
                              int q_step) const {
     const LayerLowering& L = layers_[size_t(l)];
     const PreparedLayer& P = engine_.prepared_layer(l);
-    const LayerGeometry& geo = L.geom;
-    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = P.MW, np = P.O * P.O;
     const StreamInputs* in = g.stream;
     if (!in || in->layer != l) {
         if (s.stream.layer != l || s.stream_of != g.input) {
@@ -789,141 +787,136 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
         }
         in = &s.stream;
     }
-    const auto* acc_site = std::get_if<AccBit>(&site.where);
-    const auto* node = std::get_if<AdderNodeBit>(&site.where);
-    int lane_lo = 0, lane_hi = 0;  // the lanes below the faulty node
-    if (node) {
-        lane_lo = node->node << node->level;
-        lane_hi = std::min(SIMD, (node->node + 1) << node->level);
+    RowPass r{site, L, row, q_first, q_step, P.O * P.O, *in, g.trace->layers[size_t(l)].acc, P.MH};
+    r.acc_site = std::get_if<AccBit>(&site.where);
+    r.node = std::get_if<AdderNodeBit>(&site.where);
+    if (r.node) {
+        r.lane_lo = r.node->node << r.node->level;
+        r.lane_hi = std::min(L.fold.simd, (r.node->node + 1) << r.node->level);
     }
-    const int acc_bit = acc_site ? acc_site->bit : 0;
-    s.acc.resize(size_t(np));
-    if (q_step > 1) {  // the pixels left out keep their golden accumulators
-        const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
-        for (int q = 0; q < np; ++q) s.acc[size_t(q)] = gacc[size_t(q) * P.MH + row];
-    }
-    if (lane_by_lane_ || (!geo.xnor && !node)) {
-        // Lane by lane, fold by fold: the obvious path (tests compare the
-        // others with it), and an integer layer's acc faults.
-        for (int q = q_first; q < np; q += q_step) {
-            const uint64_t* xb = geo.xnor ? &in->bits[size_t(q) * in->words] : nullptr;
-            const uint64_t* wb = geo.xnor ? &L.wbits[size_t(row) * L.words] : nullptr;
-            const int32_t* xv = geo.xnor ? nullptr : &in->values[size_t(q) * MW];
-            const int32_t* wv = geo.xnor ? nullptr : &L.wstream[size_t(row) * MW];
-            const auto product = [&](int k) -> int64_t {
-                if (geo.xnor) return ((xb[k >> 6] ^ wb[k >> 6]) >> (k & 63) & 1) == 0;  // XNOR: a match counts 1
-                return int64_t(wv[k]) * xv[k];
-            };
-            int64_t acc = 0;
-            for (int sf = 0; sf < SF; ++sf) {
-                const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-                int64_t tree = 0, nodev = 0;
-                for (int e = 0; e < lanes; ++e) tree += product(a + e);
-                if (node) {
-                    for (int e = std::min(lane_lo, lanes); e < std::min(lane_hi, lanes); ++e) nodev += product(a + e);
-                    tree += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
-                }
-                acc += tree;
-                if (acc_site) acc = force_bit(acc, acc_bit, site.kind, geo.acc_bits, geo.acc_signed);
-                acc = int32_t(acc);
+    s.acc.resize(size_t(r.np));
+    if (q_step > 1)  // the pixels left out keep their golden accumulators
+        for (int q = 0; q < r.np; ++q) s.acc[size_t(q)] = r.gacc[size_t(q) * r.MH + row];
+    if (lane_by_lane_ || (!L.geom.xnor && !r.node)) recompute_lane_by_lane(r, s);
+    else if (!L.geom.xnor) recompute_integer_node(r, s);
+    else recompute_xnor(r, s);
+}
+
+// Lane by lane, fold by fold: the obvious path (tests compare the others with
+// it), and an integer layer's acc faults.
+void Lowering::recompute_lane_by_lane(const RowPass& r, Scratch& s) const {
+    const LayerLowering& L = r.L;
+    const LayerGeometry& geo = L.geom;
+    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = L.fold.mw;
+    const FaultKind kind = r.site.kind;
+    for (int q = r.q_first; q < r.np; q += r.q_step) {
+        const uint64_t* xb = geo.xnor ? &r.in.bits[size_t(q) * r.in.words] : nullptr;
+        const uint64_t* wb = geo.xnor ? &L.wbits[size_t(r.row) * L.words] : nullptr;
+        const int32_t* xv = geo.xnor ? nullptr : &r.in.values[size_t(q) * MW];
+        const int32_t* wv = geo.xnor ? nullptr : &L.wstream[size_t(r.row) * MW];
+        const auto product = [&](int k) -> int64_t {
+            if (geo.xnor) return ((xb[k >> 6] ^ wb[k >> 6]) >> (k & 63) & 1) == 0;  // XNOR: a match counts 1
+            return int64_t(wv[k]) * xv[k];
+        };
+        int64_t acc = 0;
+        for (int sf = 0; sf < SF; ++sf) {
+            // A partial last fold (loopback): its idle lanes put 0 on their product nodes.
+            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
+            int64_t tree = 0, nodev = 0;
+            for (int e = 0; e < lanes; ++e) tree += product(a + e);
+            if (r.node) {
+                for (int e = std::min(r.lane_lo, lanes); e < std::min(r.lane_hi, lanes); ++e) nodev += product(a + e);
+                tree += force_bit(nodev, r.node->bit, kind, geo.acc_bits, geo.acc_signed) - nodev;
             }
-            s.acc[size_t(q)] = int32_t(acc);
+            acc += tree;
+            if (r.acc_site) acc = force_bit(acc, r.acc_site->bit, kind, geo.acc_bits, geo.acc_signed);
+            acc = int32_t(acc);
+        }
+        s.acc[size_t(q)] = int32_t(acc);
+    }
+}
+
+// An integer layer's adder node: the golden accumulator plus, per fold,
+// force(v) - v of the node's value v (the register wraps at 32 bits each
+// step, which a sum wrapped once matches).
+void Lowering::recompute_integer_node(const RowPass& r, Scratch& s) const {
+    const LayerLowering& L = r.L;
+    const LayerGeometry& geo = L.geom;
+    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = L.fold.mw;
+    const int32_t* wv = &L.wstream[size_t(r.row) * MW];
+    // A stuck bit b below the sign of a signed register that v always fits:
+    // force(v) - v is +-2^b where bit b of v differs from the stuck value, else 0.
+    const int b = r.node->bit, width = geo.acc_bits;
+    if (r.site.kind != FaultKind::Flip && geo.acc_signed && b + 1 < width && width < 63 &&
+        int64_t(r.lane_hi - r.lane_lo) * L.max_product < (int64_t(1) << (width - 1)) && MW == SF * SIMD) {
+        const int64_t stuck = r.site.kind == FaultKind::StuckAt1, d = stuck ? int64_t(1) << b : -(int64_t(1) << b);
+        for (int q = r.q_first; q < r.np; q += r.q_step) {
+            const int32_t* xv = &r.in.values[size_t(q) * MW];
+            int64_t differ = 0;  // folds whose node value has bit b != the stuck value
+            for (int a = 0; a < MW; a += SIMD) {
+                int64_t v = 0;
+                for (int e = a + r.lane_lo; e < a + r.lane_hi; ++e) v += int64_t(wv[e]) * xv[e];
+                differ += ((v >> b) & 1) != stuck;
+            }
+            s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + d * differ);
         }
         return;
     }
-    if (!geo.xnor) {
-        // An integer layer's adder node: the golden accumulator plus, per
-        // fold, force(v) - v of the node's value v (the register wraps at 32
-        // bits each step, which a sum wrapped once matches).
-        const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
-        const int32_t* wv = &L.wstream[size_t(row) * MW];
-        // A stuck bit b below the sign of a signed register that v always
-        // fits: force(v) - v is +-2^b where bit b of v differs, else 0.
-        const int b = node->bit, width = geo.acc_bits;
-        if (site.kind != FaultKind::Flip && geo.acc_signed && b + 1 < width && width < 63 &&
-            int64_t(lane_hi - lane_lo) * L.max_product < (int64_t(1) << (width - 1)) && L.fold.mw == SF * SIMD) {
-            const int64_t stuck = site.kind == FaultKind::StuckAt1, d = stuck ? int64_t(1) << b : -(int64_t(1) << b);
-            for (int q = q_first; q < np; q += q_step) {
-                const int32_t* xv = &in->values[size_t(q) * MW];
-                int64_t differ = 0;  // folds whose node value has bit b != the stuck value
-                for (int a = 0; a < MW; a += SIMD) {
-                    int64_t v = 0;
-                    for (int e = a + lane_lo; e < a + lane_hi; ++e) v += int64_t(wv[e]) * xv[e];
-                    differ += ((v >> b) & 1) != stuck;
-                }
-                s.acc[size_t(q)] = int32_t(gacc[size_t(q) * P.MH + row] + d * differ);
-            }
-            return;
+    for (int q = r.q_first; q < r.np; q += r.q_step) {
+        const int32_t* xv = &r.in.values[size_t(q) * MW];
+        int64_t acc = r.gacc[size_t(q) * r.MH + r.row];
+        for (int sf = 0; sf < SF; ++sf) {
+            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
+            int64_t nodev = 0;
+            for (int e = a + std::min(r.lane_lo, lanes); e < a + std::min(r.lane_hi, lanes); ++e)
+                nodev += int64_t(wv[e]) * xv[e];
+            acc += force_bit(nodev, b, r.site.kind, geo.acc_bits, geo.acc_signed) - nodev;
         }
-        for (int q = q_first; q < np; q += q_step) {
-            const int32_t* xv = &in->values[size_t(q) * MW];
-            int64_t acc = gacc[size_t(q) * P.MH + row];
-            for (int sf = 0; sf < SF; ++sf) {
-                const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-                int64_t nodev = 0;
-                for (int e = a + std::min(lane_lo, lanes); e < a + std::min(lane_hi, lanes); ++e)
-                    nodev += int64_t(wv[e]) * xv[e];
-                acc += force_bit(nodev, node->bit, site.kind, geo.acc_bits, geo.acc_signed) - nodev;
-            }
-            s.acc[size_t(q)] = int32_t(acc);
-        }
-        return;
+        s.acc[size_t(q)] = int32_t(acc);
     }
-    // XNOR: words of lanes at once.
-    // Per fold, the (word, mask) pieces of the lanes summed: the node's
-    // lanes (adder) or the whole tree's (acc); last, the pieces of every
-    // lane (an adder fault's golden accumulator). A partial last fold
-    // (loopback): its idle lanes put 0 on their product nodes. They (and
-    // an adder node's change table) depend on the folding, the node and the
-    // forced bit only: kept for the next call.
-    const std::array<int, 9> key{SIMD, SF, L.fold.mw, node ? lane_lo : 0, node ? lane_hi : -1, node ? node->bit : -1,
-                                 int(site.kind), geo.acc_bits, int(geo.acc_signed)};
+}
+
+// XNOR layers, words of lanes at once.
+void Lowering::recompute_xnor(const RowPass& r, Scratch& s) const {
+    const LayerLowering& L = r.L;
+    const LayerGeometry& geo = L.geom;
+    const int SIMD = L.fold.simd, SF = L.fold.sf;
+    const AdderNodeBit* node = r.node;
+    const FaultKind kind = r.site.kind;
+    // Per fold, the (word, mask) pieces of the lanes summed: the node's lanes
+    // (adder) or the whole tree's (acc). A partial last fold (loopback): its
+    // idle lanes put 0 on their product nodes. They (and an adder node's
+    // change table) depend on the folding, the node and the forced bit only:
+    // kept for the next call.
+    const std::array<int, 9> key{SIMD, SF, L.fold.mw, node ? r.lane_lo : 0, node ? r.lane_hi : -1,
+                                 node ? node->bit : -1, int(kind), geo.acc_bits, int(geo.acc_signed)};
     if (s.pieces_key != key) {
         s.pieces_key = key;
         s.pieces.clear();
         s.fold_pieces.assign(1, 0);
-        const auto add_pieces = [&](int lo, int hi) {
+        int most = 0;  // the most lanes one fold's sum covers
+        for (int sf = 0; sf < SF; ++sf) {
+            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
+            int lo = a, hi = a + lanes;
+            if (node) lo = a + std::min(r.lane_lo, lanes), hi = a + std::min(r.lane_hi, lanes);
+            most = std::max(most, hi - lo);
             while (lo < hi) {
                 const int i = lo >> 6, o = lo & 63, n = std::min(64 - o, hi - lo);
                 s.pieces.push_back({i, (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << o});
                 lo += n;
             }
             s.fold_pieces.push_back(int(s.pieces.size()));
-        };
-        s.most_lanes = 0;
-        for (int sf = 0; sf < SF; ++sf) {
-            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-            int lo = a, hi = a + lanes;
-            if (node) lo = a + std::min(lane_lo, lanes), hi = a + std::min(lane_hi, lanes);
-            s.most_lanes = std::max(s.most_lanes, hi - lo);
-            add_pieces(lo, hi);
-        }
-        add_pieces(0, (SF - 1) * SIMD + L.fold.lanes_in_fold(SF - 1));  // folds are consecutive lanes
-        // Word-parallel node sums: with power-of-two SIMD <= 64 dividing
-        // MW, every fold lies in one word and the node's lanes are an
-        // aligned 2^level-bit field of it, so a partial popcount of the
-        // masked word leaves each fold's node value in that field.
-        s.node_masks.clear();
-        s.node_level = -1;
-        const int width = lane_hi - lane_lo;
-        if (node && SIMD <= 64 && (SIMD & (SIMD - 1)) == 0 && L.fold.mw == SF * SIMD && width == (1 << node->level)) {
-            s.node_level = node->level;
-            s.node_masks.assign(size_t(L.words) * 2, 0);  // per word: the node's lanes, the fields' lowest bits
-            for (int sf = 0; sf < SF; ++sf) {
-                const int a = sf * SIMD + lane_lo;
-                for (int k = a; k < a + width; ++k) s.node_masks[size_t(k >> 6) * 2] |= uint64_t(1) << (k & 63);
-                s.node_masks[size_t(a >> 6) * 2 + 1] |= uint64_t(1) << (a & 63);
-            }
         }
         if (node) {
-            const int most = s.most_lanes, b = node->bit;
+            // The node's change force(v) - v per value v; two-valued when it
+            // is d where bit b of v is `hit` and 0 elsewhere (hit -1: 0
+            // everywhere).
+            const int b = node->bit;
             s.node_delta.resize(size_t(most) + 1);
-            for (int v = 0; v <= most; ++v)
-                s.node_delta[size_t(v)] = force_bit(v, b, site.kind, geo.acc_bits, geo.acc_signed) - v;
-            // Two-valued: d where bit b of v is `hit`, 0 elsewhere (hit -1: 0 everywhere).
+            for (int v = 0; v <= most; ++v) s.node_delta[size_t(v)] = force_bit(v, b, kind, geo.acc_bits, geo.acc_signed) - v;
             s.node_hit = -1;
             s.node_d = 0;
-            bool two_valued = s.node_level >= 0;
+            bool two_valued = true;
             for (int v = 0; v <= most && two_valued; ++v) {
                 if (s.node_delta[size_t(v)] == 0) continue;
                 const int bit = b < 62 ? int((v >> b) & 1) : 0;
@@ -932,64 +925,73 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
             }
             for (int v = 0; v <= most && two_valued && s.node_hit >= 0; ++v)
                 two_valued = (b < 62 && int((v >> b) & 1) == s.node_hit) == (s.node_delta[size_t(v)] != 0);
-            s.node_two_valued = two_valued;
+            // Word-parallel node values: with power-of-two SIMD <= 64
+            // dividing MW, every fold lies in one word and the node's lanes
+            // are an aligned 2^level-bit field of it, so a partial popcount
+            // of the masked word leaves each fold's node value in that field.
+            const int width = r.lane_hi - r.lane_lo;
+            s.node_masks.clear();
+            s.node_level = -1;
+            if (two_valued && SIMD <= 64 && (SIMD & (SIMD - 1)) == 0 && L.fold.mw == SF * SIMD &&
+                width == (1 << node->level)) {
+                s.node_level = node->level;
+                s.node_masks.assign(size_t(L.words) * 2, 0);  // per word: the node's lanes, the fields' lowest bits
+                for (int sf = 0; sf < SF; ++sf) {
+                    const int a = sf * SIMD + r.lane_lo;
+                    for (int k = a; k < a + width; ++k) s.node_masks[size_t(k >> 6) * 2] |= uint64_t(1) << (k & 63);
+                    s.node_masks[size_t(a >> 6) * 2 + 1] |= uint64_t(1) << (a & 63);
+                }
+            }
         }
     }
-    const uint64_t* w = &L.wbits[size_t(row) * L.words];
+    const uint64_t* w = &L.wbits[size_t(r.row) * L.words];
     const Scratch::Piece* pc = s.pieces.data();
     const int* fp = s.fold_pieces.data();
     const bool one_piece = fp[SF] == SF;  // each fold's lanes in one word (then piece sf is fold sf's)
     const auto fold_sum = [&](const uint64_t* x, int sf) {
-        if (one_piece && sf < SF) return __builtin_popcountll(~(x[pc[sf].word] ^ w[pc[sf].word]) & pc[sf].mask);
+        if (one_piece) return __builtin_popcountll(~(x[pc[sf].word] ^ w[pc[sf].word]) & pc[sf].mask);
         int m = 0;
         for (int k = fp[sf]; k < fp[sf + 1]; ++k) m += __builtin_popcountll(~(x[pc[k].word] ^ w[pc[k].word]) & pc[k].mask);
         return m;
     };
-    if (node) {
-        // The tree sum changes by force(v) - v, v the node's value (its
-        // lanes' matches): the golden accumulator (every lane's matches) plus
-        // those changes. The register wraps at 32 bits each step, which a
-        // sum wrapped once matches.
-        const std::vector<int32_t>& gacc = g.trace->layers[size_t(l)].acc;
-        // When the change is one constant d wherever bit b of v is `hit`
-        // (and 0 elsewhere), it is d times the number of folds whose node
-        // value has bit b == hit: counted word by word.
-        const int b = node->bit, hit = s.node_hit;
-        const int64_t d = s.node_d;
-        if (s.node_two_valued) {
-            static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull,
-                                                   0x0f0f0f0f0f0f0f0full, 0x00ff00ff00ff00ffull,
-                                                   0x0000ffff0000ffffull, 0x00000000ffffffffull};
-            const int level = s.node_level, words = L.words;
-            const bool readable = b < (1 << level);  // else bit b of v (<= 2^level) is always 0
-            const uint64_t* nm = s.node_masks.data();
-            for (int q = q_first; q < np; q += q_step) {
-                const uint64_t* x = &in->bits[size_t(q) * in->words];
-                int64_t set = 0;  // folds whose node value has bit b set
-                for (int i = 0; i < words && readable && hit >= 0; ++i) {
-                    uint64_t f = ~(x[i] ^ w[i]) & nm[2 * i];
-                    for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
-                    set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
-                }
-                const int64_t folds_hit = hit == 1 ? set : SF - set;
-                s.acc[size_t(q)] = int32_t(gacc[size_t(q) * P.MH + row] + (hit >= 0 ? d * folds_hit : 0));
-            }
-            return;
-        }
-        for (int q = q_first; q < np; q += q_step) {
-            const uint64_t* x = &in->bits[size_t(q) * in->words];
-            int64_t acc = gacc[size_t(q) * P.MH + row];
-            for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
-            s.acc[size_t(q)] = int32_t(acc);
-        }
-    } else {
-        for (int q = q_first; q < np; q += q_step) {
-            const uint64_t* x = &in->bits[size_t(q) * in->words];
+    if (!node) {  // the accumulator register, forced at every fold
+        for (int q = r.q_first; q < r.np; q += r.q_step) {
+            const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
             int64_t acc = 0;
             for (int sf = 0; sf < SF; ++sf)
-                acc = int32_t(force_bit(acc + fold_sum(x, sf), acc_bit, site.kind, geo.acc_bits, geo.acc_signed));
+                acc = int32_t(force_bit(acc + fold_sum(x, sf), r.acc_site->bit, kind, geo.acc_bits, geo.acc_signed));
             s.acc[size_t(q)] = int32_t(acc);
         }
+        return;
+    }
+    // An adder node: the golden accumulator (every lane's matches) plus each
+    // fold's node change (the register wraps at 32 bits each step, which a sum
+    // wrapped once matches). Word-parallel: d times the number of folds whose
+    // node value has bit b == hit.
+    if (s.node_level >= 0) {
+        static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull, 0x0f0f0f0f0f0f0f0full,
+                                               0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull, 0x00000000ffffffffull};
+        const int b = node->bit, hit = s.node_hit, level = s.node_level;
+        const bool readable = hit >= 0 && b < (1 << level);  // else bit b of v (<= 2^level) is always 0
+        const uint64_t* nm = s.node_masks.data();
+        for (int q = r.q_first; q < r.np; q += r.q_step) {
+            const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
+            int64_t set = 0;  // folds whose node value has bit b set
+            for (int i = 0; i < L.words && readable; ++i) {
+                uint64_t f = ~(x[i] ^ w[i]) & nm[2 * i];
+                for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
+                set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
+            }
+            const int64_t folds_hit = hit == 1 ? set : SF - set;
+            s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + (hit >= 0 ? s.node_d * folds_hit : 0));
+        }
+        return;
+    }
+    for (int q = r.q_first; q < r.np; q += r.q_step) {
+        const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
+        int64_t acc = r.gacc[size_t(q) * r.MH + r.row];
+        for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
+        s.acc[size_t(q)] = int32_t(acc);
     }
 }
 

@@ -176,14 +176,12 @@ public:
             uint64_t mask;
         };
         std::vector<Piece> pieces;
-        std::vector<int> fold_pieces;  // fold sf: pieces [fold_pieces[sf], fold_pieces[sf + 1]); fold SF: every lane
+        std::vector<int> fold_pieces;  // fold sf: pieces [fold_pieces[sf], fold_pieces[sf + 1])
         std::array<int, 9> pieces_key{};  // (SIMD, SF, MW, node lanes, bit, kind, acc width, sign) of the above
-        int most_lanes = 0;                       // the most lanes one fold's piece(s) cover
-        int node_level = -1;               // >= 0: node sums word by word (node_masks apply)
+        int node_level = -1;               // >= 0: node values word by word (node_masks apply)
         std::vector<uint64_t> node_masks;  // per word: the node's lanes, then its fields' lowest bits
         std::vector<int64_t> node_delta;   // force(v) - v of the node's value v
-        bool node_two_valued = false;      // node_delta[v] == (bit b of v == node_hit ? node_d : 0)
-        int node_hit = -1;
+        int node_hit = -1;                 // node_level >= 0: node_delta[v] == (bit b of v == node_hit ? node_d : 0)
         int64_t node_d = 0;
         // Loopback: the faulty run layer by layer.
         Trace trace;                 // every layer's data under the fault
@@ -271,6 +269,22 @@ private:
     // q_first + q_step, ... (fold by fold); the others golden.
     void recompute_row(const FaultSite& site, int layer, int row, const GoldenImage& g, Scratch& s, int q_first,
                        int q_step) const;
+    // One recompute_row call: the fault, the layer, the row, the pixels.
+    struct RowPass {
+        const FaultSite& site;
+        const LayerLowering& L;
+        int row, q_first, q_step, np;
+        const StreamInputs& in;
+        const std::vector<int32_t>& gacc;  // golden accumulators [pixel][MH]
+        int MH;
+        const AccBit* acc_site = nullptr;
+        const AdderNodeBit* node = nullptr;
+        int lane_lo = 0, lane_hi = 0;  // the lanes below the faulty node
+    };
+    // recompute_row's paths.
+    void recompute_lane_by_lane(const RowPass& r, Scratch& s) const;
+    void recompute_integer_node(const RowPass& r, Scratch& s) const;
+    void recompute_xnor(const RowPass& r, Scratch& s) const;
 
     const Engine& engine_;
     const CycleSchedule* schedule_ = nullptr;
