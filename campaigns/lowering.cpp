@@ -797,13 +797,12 @@ void Lowering::recompute_row(const FaultSite& site, int l, int row, const Golden
     s.acc.resize(size_t(r.np));
     if (q_step > 1)  // the pixels left out keep their golden accumulators
         for (int q = 0; q < r.np; ++q) s.acc[size_t(q)] = r.gacc[size_t(q) * r.MH + row];
-    if (lane_by_lane_ || (!L.geom.xnor && !r.node)) recompute_lane_by_lane(r, s);
-    else if (!L.geom.xnor) recompute_integer_node(r, s);
+    if (lane_by_lane_) recompute_lane_by_lane(r, s);
+    else if (!L.geom.xnor) recompute_integer(r, s);
     else recompute_xnor(r, s);
 }
 
-// Lane by lane, fold by fold: the obvious path (tests compare the others with
-// it), and an integer layer's acc faults.
+// Lane by lane, fold by fold: the obvious path (tests compare the others with it).
 void Lowering::recompute_lane_by_lane(const RowPass& r, Scratch& s) const {
     const LayerLowering& L = r.L;
     const LayerGeometry& geo = L.geom;
@@ -836,14 +835,28 @@ void Lowering::recompute_lane_by_lane(const RowPass& r, Scratch& s) const {
     }
 }
 
-// An integer layer's adder node: the golden accumulator plus, per fold,
-// force(v) - v of the node's value v (the register wraps at 32 bits each
-// step, which a sum wrapped once matches).
-void Lowering::recompute_integer_node(const RowPass& r, Scratch& s) const {
+// Integer layers. The accumulator register: each fold's tree sum added, then
+// forced. An adder node: the golden accumulator plus, per fold, force(v) - v
+// of the node's value v (the register wraps at 32 bits each step, which a sum
+// wrapped once matches).
+void Lowering::recompute_integer(const RowPass& r, Scratch& s) const {
     const LayerLowering& L = r.L;
     const LayerGeometry& geo = L.geom;
     const int SIMD = L.fold.simd, SF = L.fold.sf, MW = L.fold.mw;
     const int32_t* wv = &L.wstream[size_t(r.row) * MW];
+    if (!r.node) {
+        for (int q = r.q_first; q < r.np; q += r.q_step) {
+            const int32_t* xv = &r.in.values[size_t(q) * MW];
+            int64_t acc = 0;
+            for (int a = 0; a < MW; a += SIMD) {  // (a partial last fold: its idle lanes add 0)
+                int64_t tree = 0;
+                for (int e = a; e < std::min(a + SIMD, MW); ++e) tree += int64_t(wv[e]) * xv[e];
+                acc = int32_t(force_bit(acc + tree, r.acc_site->bit, r.site.kind, geo.acc_bits, geo.acc_signed));
+            }
+            s.acc[size_t(q)] = int32_t(acc);
+        }
+        return;
+    }
     // A stuck bit b below the sign of a signed register that v always fits:
     // force(v) - v is +-2^b where bit b of v differs from the stuck value, else 0.
     const int b = r.node->bit, width = geo.acc_bits;

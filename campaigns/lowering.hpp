@@ -283,7 +283,7 @@ private:
     };
     // recompute_row's paths.
     void recompute_lane_by_lane(const RowPass& r, Scratch& s) const;
-    void recompute_integer_node(const RowPass& r, Scratch& s) const;
+    void recompute_integer(const RowPass& r, Scratch& s) const;
     void recompute_xnor(const RowPass& r, Scratch& s) const;
 
     const Engine& engine_;
