@@ -1020,6 +1020,7 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
     const std::vector<int32_t>& thr = engine_.model().layers[size_t(l)].thresholds;
     s.acc.resize(size_t(np));
     s.codes.resize(size_t(np));
+    s.pooled_rows.clear();
     // Pixel schedule: PE p's accumulator, adder tree and comparators serve
     // only its pixels p, p+PE, ... (weight and threshold words are broadcast).
     const bool pixel_local = fold.schedule == Schedule::Pixel &&
@@ -1079,19 +1080,31 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
             }
             s.codes[size_t(q)] = int8_t(P.lo + level);
         }
-        // Max pool of this channel, then the elements that differ.
+        // Max pool of this channel.
         const int Pp = P.P, Q = P.Q;
-        for (int r = 0; r < Q * Q; ++r) {
-            const int qy = r / Q, qx = r % Q;
-            int8_t m = s.codes[size_t(qy * Pp) * O + qx * Pp];
-            for (int py = 0; py < Pp; ++py)
-                for (int px = 0; px < Pp; ++px) m = std::max(m, s.codes[size_t(qy * Pp + py) * O + (qx * Pp + px)]);
-            const int idx = r * MH + row;
-            if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
-        }
+        s.pooled_rows.push_back(row);
+        s.pooled.resize(s.pooled_rows.size() * size_t(Q) * Q);
+        int8_t* pooled = &s.pooled[(s.pooled_rows.size() - 1) * size_t(Q) * Q];
+        for (int qy = 0; qy < Q; ++qy)
+            for (int qx = 0; qx < Q; ++qx) {
+                int8_t m = s.codes[size_t(qy * Pp) * O + qx * Pp];
+                for (int py = 0; py < Pp; ++py)
+                    for (int px = 0; px < Pp; ++px) m = std::max(m, s.codes[size_t(qy * Pp + py) * O + (qx * Pp + px)]);
+                pooled[qy * Q + qx] = m;
+            }
     }
     if (!out.scores.empty() && out.scores == gt.acc) out.scores.clear();
-    std::sort(out.changes.begin(), out.changes.end(), [](const CodeChange& a, const CodeChange& b) { return a.idx < b.idx; });
+    // The elements that differ, in element order (pixel, then channel).
+    const int pixels = P.Q * P.Q, rows = int(s.pooled_rows.size());
+    s.row_order.resize(size_t(rows));
+    for (int k = 0; k < rows; ++k) s.row_order[size_t(k)] = k;
+    std::sort(s.row_order.begin(), s.row_order.end(), [&](int a, int b) { return s.pooled_rows[size_t(a)] < s.pooled_rows[size_t(b)]; });
+    for (int r = 0; r < pixels; ++r)
+        for (int k : s.row_order) {
+            const int idx = r * MH + s.pooled_rows[size_t(k)];
+            const int8_t m = s.pooled[size_t(k) * pixels + r];
+            if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
+        }
 }
 
 void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,

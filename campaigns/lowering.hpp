@@ -169,6 +169,8 @@ public:
         const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+        std::vector<int8_t> pooled;   // lower_pe: the faulty post-pool codes, [row k][pixel]
+        std::vector<int> pooled_rows, row_order;  // ... row k's channel; k by channel
         // recompute_row (XNOR): per fold, the (word, mask) pieces it sums, and
         // an adder node's change by its value.
         struct Piece {  // matches of x and w: popcount(~(x[word] ^ w[word]) & mask)
