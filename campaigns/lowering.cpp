@@ -57,18 +57,17 @@ int64_t weight_of_field(const LayerGeometry& g, uint64_t f) {
 
 }  // namespace
 
-int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed) {
+BitForce::BitForce(int bit, FaultKind kind, int width, bool is_signed) {
     const uint64_t m = uint64_t(1) << bit;
-    uint64_t u = uint64_t(v);
-    switch (kind) {
-        case FaultKind::StuckAt0: u &= ~m; break;
-        case FaultKind::StuckAt1: u |= m; break;
-        case FaultKind::Flip: u ^= m; break;
-    }
-    if (width >= 64) return int64_t(u);
-    u &= (uint64_t(1) << width) - 1;
-    if (is_signed && (u >> (width - 1)) & 1) u |= ~((uint64_t(1) << width) - 1);
-    return int64_t(u);
+    keep = kind == FaultKind::StuckAt0 ? ~m : ~uint64_t(0);
+    set = kind == FaultKind::StuckAt1 ? m : 0;
+    flip = kind == FaultKind::Flip ? m : 0;
+    width_mask = width >= 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1;
+    sign = is_signed && width < 64 ? uint64_t(1) << (width - 1) : 0;
+}
+
+int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed) {
+    return BitForce(bit, kind, width, is_signed)(v);
 }
 
 Lowering::Lowering(const Engine& engine, const AccelConfig& accel, std::vector<FifoGeometry> fifos)
@@ -757,7 +756,7 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
         return;
     }
     if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
-    else out.values.resize(size_t(O) * O * MW);
+    else out.values.resize(size_t(O) * O * MW), out.values_t.resize(size_t(O) * O * MW);
     for (int q = 0; q < O * O; ++q) {
         const int8_t* base = in + (size_t(q / O) * P.D + q % O) * P.C;
         if (L.geom.xnor) {
@@ -766,6 +765,7 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
         } else {
             int32_t* v = &out.values[size_t(q) * MW];
             for (int k = 0; k < MW; ++k) v[k] = P.value_of[uint8_t(base[L.stream_offset[size_t(k)]])];
+            for (int k = 0; k < MW; ++k) out.values_t[size_t(k) * O * O + q] = v[k];
         }
     }
 }
@@ -842,51 +842,48 @@ void Lowering::recompute_lane_by_lane(const RowPass& r, Scratch& s) const {
 void Lowering::recompute_integer(const RowPass& r, Scratch& s) const {
     const LayerLowering& L = r.L;
     const LayerGeometry& geo = L.geom;
-    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = L.fold.mw;
+    const int SIMD = L.fold.simd, SF = L.fold.sf, MW = L.fold.mw, np = r.np;
     const int32_t* wv = &L.wstream[size_t(r.row) * MW];
-    if (!r.node) {
-        for (int q = r.q_first; q < r.np; q += r.q_step) {
-            const int32_t* xv = &r.in.values[size_t(q) * MW];
-            int64_t acc = 0;
-            for (int a = 0; a < MW; a += SIMD) {  // (a partial last fold: its idle lanes add 0)
-                int64_t tree = 0;
-                for (int e = a; e < std::min(a + SIMD, MW); ++e) tree += int64_t(wv[e]) * xv[e];
-                acc = int32_t(force_bit(acc + tree, r.acc_site->bit, r.site.kind, geo.acc_bits, geo.acc_signed));
-            }
-            s.acc[size_t(q)] = int32_t(acc);
+    // Fold by fold, every pixel at once (the inputs by column, values_t).
+    const auto fold_values = [&](int lo, int hi) {  // s.fold[q] = sum of lanes [lo, hi) at pixel q
+        s.fold.assign(size_t(np), 0);
+        for (int e = lo; e < hi; ++e) {
+            const int64_t w = wv[e];
+            const int32_t* col = &r.in.values_t[size_t(e) * np];
+            if (w != 0)
+                for (int q = 0; q < np; ++q) s.fold[size_t(q)] += w * col[q];
         }
+    };
+    if (!r.node) {
+        const BitForce force(r.acc_site->bit, r.site.kind, geo.acc_bits, geo.acc_signed);
+        s.reg.assign(size_t(np), 0);
+        for (int a = 0; a < MW; a += SIMD) {  // (a partial last fold: its idle lanes add 0)
+            fold_values(a, std::min(a + SIMD, MW));
+            for (int q = 0; q < np; ++q) s.reg[size_t(q)] = int32_t(force(s.reg[size_t(q)] + s.fold[size_t(q)]));
+        }
+        for (int q = r.q_first; q < np; q += r.q_step) s.acc[size_t(q)] = int32_t(s.reg[size_t(q)]);
         return;
     }
     // A stuck bit b below the sign of a signed register that v always fits:
     // force(v) - v is +-2^b where bit b of v differs from the stuck value, else 0.
     const int b = r.node->bit, width = geo.acc_bits;
-    if (r.site.kind != FaultKind::Flip && geo.acc_signed && b + 1 < width && width < 63 &&
-        int64_t(r.lane_hi - r.lane_lo) * L.max_product < (int64_t(1) << (width - 1)) && MW == SF * SIMD) {
-        const int64_t stuck = r.site.kind == FaultKind::StuckAt1, d = stuck ? int64_t(1) << b : -(int64_t(1) << b);
-        for (int q = r.q_first; q < r.np; q += r.q_step) {
-            const int32_t* xv = &r.in.values[size_t(q) * MW];
-            int64_t differ = 0;  // folds whose node value has bit b != the stuck value
-            for (int a = 0; a < MW; a += SIMD) {
-                int64_t v = 0;
-                for (int e = a + r.lane_lo; e < a + r.lane_hi; ++e) v += int64_t(wv[e]) * xv[e];
-                differ += ((v >> b) & 1) != stuck;
+    const bool counted = r.site.kind != FaultKind::Flip && geo.acc_signed && b + 1 < width && width < 63 &&
+                         int64_t(r.lane_hi - r.lane_lo) * L.max_product < (int64_t(1) << (width - 1)) && MW == SF * SIMD;
+    const int64_t stuck = r.site.kind == FaultKind::StuckAt1, d = stuck ? int64_t(1) << b : -(int64_t(1) << b);
+    s.reg.assign(size_t(np), 0);  // counted: folds whose node value has bit b != the stuck value; else the changes
+    for (int sf = 0; sf < SF; ++sf) {
+        const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
+        fold_values(a + std::min(r.lane_lo, lanes), a + std::min(r.lane_hi, lanes));
+        if (counted)
+            for (int q = 0; q < np; ++q) s.reg[size_t(q)] += ((s.fold[size_t(q)] >> b) & 1) != stuck;
+        else
+            for (int q = 0; q < np; ++q) {
+                const int64_t v = s.fold[size_t(q)];
+                s.reg[size_t(q)] += force_bit(v, b, r.site.kind, geo.acc_bits, geo.acc_signed) - v;
             }
-            s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + d * differ);
-        }
-        return;
     }
-    for (int q = r.q_first; q < r.np; q += r.q_step) {
-        const int32_t* xv = &r.in.values[size_t(q) * MW];
-        int64_t acc = r.gacc[size_t(q) * r.MH + r.row];
-        for (int sf = 0; sf < SF; ++sf) {
-            const int a = sf * SIMD, lanes = L.fold.lanes_in_fold(sf);
-            int64_t nodev = 0;
-            for (int e = a + std::min(r.lane_lo, lanes); e < a + std::min(r.lane_hi, lanes); ++e)
-                nodev += int64_t(wv[e]) * xv[e];
-            acc += force_bit(nodev, b, r.site.kind, geo.acc_bits, geo.acc_signed) - nodev;
-        }
-        s.acc[size_t(q)] = int32_t(acc);
-    }
+    for (int q = r.q_first; q < np; q += r.q_step)
+        s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + (counted ? d * s.reg[size_t(q)] : s.reg[size_t(q)]));
 }
 
 // XNOR layers, words of lanes at once.

@@ -98,6 +98,7 @@ struct StreamInputs {
     int words = 0;                // XNOR: 64-bit words per pixel
     std::vector<uint64_t> bits;   // XNOR: [pixel][words], the input bits
     std::vector<int32_t> values;  // otherwise: [pixel][MW], the input values
+    std::vector<int32_t> values_t;  // ... and by column: [MW][pixel]
 };
 
 // Golden data of one image: its input and the engine's trace of it.
@@ -120,6 +121,15 @@ struct CycleSchedule {
 // A forced bit, exactly as the cycle model's FaultHook::force (for a flip:
 // the inversion it applies when it fires).
 int64_t force_bit(int64_t v, int bit, FaultKind kind, int width, bool is_signed);
+// The same force as masks (what force_bit applies), for loops over many values.
+struct BitForce {
+    BitForce(int bit, FaultKind kind, int width, bool is_signed);
+    int64_t operator()(int64_t v) const {
+        uint64_t u = (((uint64_t(v) & keep) | set) ^ flip) & width_mask;
+        return int64_t((u ^ sign) - sign);  // sign extension (sign 0: none)
+    }
+    uint64_t keep, set, flip, width_mask, sign;
+};
 
 class Lowering {
 public:
@@ -169,6 +179,7 @@ public:
         const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+        std::vector<int64_t> fold, reg;  // recompute_integer: per pixel, a fold's sum; the register (or count)
         std::vector<int8_t> pooled;   // lower_pe: the faulty post-pool codes, [row k][pixel]
         std::vector<int> pooled_rows, row_order;  // ... row k's channel; k by channel
         // recompute_row (XNOR): per fold, the (word, mask) pieces it sums, and
