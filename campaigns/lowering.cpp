@@ -753,6 +753,7 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
         thread_local Im2colBuffers b;
         kernels::window_rows(P, in, b);
         out.bits.assign(b.rows.begin(), b.rows.begin() + long(size_t(O) * O * out.words));
+        transpose_bits(out, O * O);
         return;
     }
     if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
@@ -768,6 +769,13 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
             for (int k = 0; k < MW; ++k) out.values_t[size_t(k) * O * O + q] = v[k];
         }
     }
+    if (L.geom.xnor) transpose_bits(out, O * O);
+}
+
+void Lowering::transpose_bits(StreamInputs& out, int pixels) {
+    out.bits_t.resize(out.bits.size());
+    for (int q = 0; q < pixels; ++q)
+        for (int i = 0; i < out.words; ++i) out.bits_t[size_t(i) * pixels + q] = out.bits[size_t(q) * out.words + i];
 }
 
 
@@ -954,24 +962,27 @@ void Lowering::recompute_xnor(const RowPass& r, Scratch& s) const {
             }
         }
     }
+    // Fold by fold, every pixel at once (the input words by column, bits_t).
+    const int np = r.np;
     const uint64_t* w = &L.wbits[size_t(r.row) * L.words];
     const Scratch::Piece* pc = s.pieces.data();
     const int* fp = s.fold_pieces.data();
-    const bool one_piece = fp[SF] == SF;  // each fold's lanes in one word (then piece sf is fold sf's)
-    const auto fold_sum = [&](const uint64_t* x, int sf) {
-        if (one_piece) return __builtin_popcountll(~(x[pc[sf].word] ^ w[pc[sf].word]) & pc[sf].mask);
-        int m = 0;
-        for (int k = fp[sf]; k < fp[sf + 1]; ++k) m += __builtin_popcountll(~(x[pc[k].word] ^ w[pc[k].word]) & pc[k].mask);
-        return m;
-    };
-    if (!node) {  // the accumulator register, forced at every fold
-        for (int q = r.q_first; q < r.np; q += r.q_step) {
-            const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
-            int64_t acc = 0;
-            for (int sf = 0; sf < SF; ++sf)
-                acc = int32_t(force_bit(acc + fold_sum(x, sf), r.acc_site->bit, kind, geo.acc_bits, geo.acc_signed));
-            s.acc[size_t(q)] = int32_t(acc);
+    const auto fold_sums = [&](int sf) {  // s.fold[q] = fold sf's matches at pixel q
+        s.fold.assign(size_t(np), 0);
+        for (int k = fp[sf]; k < fp[sf + 1]; ++k) {
+            const uint64_t* col = &r.in.bits_t[size_t(pc[k].word) * np];
+            const uint64_t wd = w[pc[k].word], mask = pc[k].mask;
+            for (int q = 0; q < np; ++q) s.fold[size_t(q)] += __builtin_popcountll(~(col[q] ^ wd) & mask);
         }
+    };
+    s.reg.assign(size_t(np), 0);
+    if (!node) {  // the accumulator register, forced at every fold
+        const BitForce force(r.acc_site->bit, kind, geo.acc_bits, geo.acc_signed);
+        for (int sf = 0; sf < SF; ++sf) {
+            fold_sums(sf);
+            for (int q = 0; q < np; ++q) s.reg[size_t(q)] = int32_t(force(s.reg[size_t(q)] + s.fold[size_t(q)]));
+        }
+        for (int q = r.q_first; q < np; q += r.q_step) s.acc[size_t(q)] = int32_t(s.reg[size_t(q)]);
         return;
     }
     // An adder node: the golden accumulator (every lane's matches) plus each
@@ -979,30 +990,45 @@ void Lowering::recompute_xnor(const RowPass& r, Scratch& s) const {
     // wrapped once matches). Word-parallel: d times the number of folds whose
     // node value has bit b == hit.
     if (s.node_level >= 0) {
-        static constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull, 0x0f0f0f0f0f0f0f0full,
-                                               0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull, 0x00000000ffffffffull};
-        const int b = node->bit, hit = s.node_hit, level = s.node_level;
-        const bool readable = hit >= 0 && b < (1 << level);  // else bit b of v (<= 2^level) is always 0
-        const uint64_t* nm = s.node_masks.data();
-        for (int q = r.q_first; q < r.np; q += r.q_step) {
-            const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
-            int64_t set = 0;  // folds whose node value has bit b set
-            for (int i = 0; i < L.words && readable; ++i) {
-                uint64_t f = ~(x[i] ^ w[i]) & nm[2 * i];
-                for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
-                set += __builtin_popcountll((f >> b) & nm[2 * i + 1]);
+        const int b = node->bit, hit = s.node_hit;
+        const bool readable = hit >= 0 && b < (1 << s.node_level);  // else bit b of v (<= 2^level) is always 0
+        const auto count = [&](auto level_constant) {  // s.reg[q] = folds whose node value has bit b set
+            constexpr int level = decltype(level_constant)::value;
+            constexpr uint64_t kPairs[6] = {0x5555555555555555ull, 0x3333333333333333ull, 0x0f0f0f0f0f0f0f0full,
+                                            0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull, 0x00000000ffffffffull};
+            for (int i = 0; i < L.words; ++i) {
+                const uint64_t lanes = s.node_masks[2 * size_t(i)], lowest = s.node_masks[2 * size_t(i) + 1];
+                if (!lanes) continue;
+                const uint64_t* col = &r.in.bits_t[size_t(i) * np];
+                const uint64_t wd = w[i];
+                for (int q = 0; q < np; ++q) {
+                    uint64_t f = ~(col[q] ^ wd) & lanes;
+                    for (int j = 0; j < level; ++j) f = (f & kPairs[j]) + ((f >> (1 << j)) & kPairs[j]);
+                    s.reg[size_t(q)] += __builtin_popcountll((f >> b) & lowest);
+                }
             }
-            const int64_t folds_hit = hit == 1 ? set : SF - set;
+        };
+        if (readable) switch (s.node_level) {
+                case 0: count(std::integral_constant<int, 0>()); break;
+                case 1: count(std::integral_constant<int, 1>()); break;
+                case 2: count(std::integral_constant<int, 2>()); break;
+                case 3: count(std::integral_constant<int, 3>()); break;
+                case 4: count(std::integral_constant<int, 4>()); break;
+                case 5: count(std::integral_constant<int, 5>()); break;
+                default: count(std::integral_constant<int, 6>()); break;
+            }
+        for (int q = r.q_first; q < np; q += r.q_step) {
+            const int64_t folds_hit = hit == 1 ? s.reg[size_t(q)] : SF - s.reg[size_t(q)];
             s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + (hit >= 0 ? s.node_d * folds_hit : 0));
         }
         return;
     }
-    for (int q = r.q_first; q < r.np; q += r.q_step) {
-        const uint64_t* x = &r.in.bits[size_t(q) * r.in.words];
-        int64_t acc = r.gacc[size_t(q) * r.MH + r.row];
-        for (int sf = 0; sf < SF; ++sf) acc += s.node_delta[size_t(fold_sum(x, sf))];
-        s.acc[size_t(q)] = int32_t(acc);
+    for (int sf = 0; sf < SF; ++sf) {
+        fold_sums(sf);
+        for (int q = 0; q < np; ++q) s.reg[size_t(q)] += s.node_delta[size_t(s.fold[size_t(q)])];
     }
+    for (int q = r.q_first; q < np; q += r.q_step)
+        s.acc[size_t(q)] = int32_t(r.gacc[size_t(q) * r.MH + r.row] + s.reg[size_t(q)]);
 }
 
 void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const {

@@ -97,6 +97,7 @@ struct StreamInputs {
     int layer = -1;
     int words = 0;                // XNOR: 64-bit words per pixel
     std::vector<uint64_t> bits;   // XNOR: [pixel][words], the input bits
+    std::vector<uint64_t> bits_t; // ... and by word: [words][pixel]
     std::vector<int32_t> values;  // otherwise: [pixel][MW], the input values
     std::vector<int32_t> values_t;  // ... and by column: [MW][pixel]
 };
@@ -298,6 +299,7 @@ private:
     void recompute_lane_by_lane(const RowPass& r, Scratch& s) const;
     void recompute_integer(const RowPass& r, Scratch& s) const;
     void recompute_xnor(const RowPass& r, Scratch& s) const;
+    static void transpose_bits(StreamInputs& out, int pixels);  // bits_t from bits
 
     const Engine& engine_;
     const CycleSchedule* schedule_ = nullptr;
