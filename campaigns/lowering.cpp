@@ -932,17 +932,14 @@ void Lowering::recompute_xnor(const RowPass& r, Scratch& s) const {
             const int b = node->bit;
             s.node_delta.resize(size_t(most) + 1);
             for (int v = 0; v <= most; ++v) s.node_delta[size_t(v)] = force_bit(v, b, kind, geo.acc_bits, geo.acc_signed) - v;
+            const auto bit_of = [&](int v) { return b < 62 ? int((v >> b) & 1) : 0; };
             s.node_hit = -1;
             s.node_d = 0;
+            for (int v = 0; v <= most && s.node_hit < 0; ++v)
+                if (s.node_delta[size_t(v)] != 0) s.node_hit = bit_of(v), s.node_d = s.node_delta[size_t(v)];
             bool two_valued = true;
-            for (int v = 0; v <= most && two_valued; ++v) {
-                if (s.node_delta[size_t(v)] == 0) continue;
-                const int bit = b < 62 ? int((v >> b) & 1) : 0;
-                if (s.node_hit < 0) s.node_hit = bit, s.node_d = s.node_delta[size_t(v)];
-                two_valued = bit == s.node_hit && s.node_delta[size_t(v)] == s.node_d;
-            }
-            for (int v = 0; v <= most && two_valued && s.node_hit >= 0; ++v)
-                two_valued = (b < 62 && int((v >> b) & 1) == s.node_hit) == (s.node_delta[size_t(v)] != 0);
+            for (int v = 0; v <= most && two_valued; ++v)
+                two_valued = s.node_delta[size_t(v)] == (s.node_hit >= 0 && bit_of(v) == s.node_hit ? s.node_d : 0);
             // Word-parallel node values: with power-of-two SIMD <= 64
             // dividing MW, every fold lies in one word and the node's lanes
             // are an aligned 2^level-bit field of it, so a partial popcount
@@ -1117,13 +1114,11 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
             }
     }
     if (!out.scores.empty() && out.scores == gt.acc) out.scores.clear();
-    // The elements that differ, in element order (pixel, then channel).
+    // The elements that differ, in element order (pixel, then channel: the
+    // rows come ascending from channels_touched).
     const int pixels = P.Q * P.Q, rows = int(s.pooled_rows.size());
-    s.row_order.resize(size_t(rows));
-    for (int k = 0; k < rows; ++k) s.row_order[size_t(k)] = k;
-    std::sort(s.row_order.begin(), s.row_order.end(), [&](int a, int b) { return s.pooled_rows[size_t(a)] < s.pooled_rows[size_t(b)]; });
     for (int r = 0; r < pixels; ++r)
-        for (int k : s.row_order) {
+        for (int k = 0; k < rows; ++k) {
             const int idx = r * MH + s.pooled_rows[size_t(k)];
             const int8_t m = s.pooled[size_t(k) * pixels + r];
             if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});

@@ -155,7 +155,7 @@ public:
     // (the obvious path the word-parallel one is compared with).
     void set_lane_by_lane(bool on) { lane_by_lane_ = on; }
     // Output channels of layer `layer` the site can change (empty: none; FIFO
-    // sites: every channel). For grouping and reports.
+    // sites: every channel), ascending. For grouping, reports and lower_pe.
     std::vector<int> channels_touched(const FaultSite& site) const;
 
     // Static fault collapsing: a key equal for faults equivalent by
@@ -182,7 +182,7 @@ public:
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
         std::vector<int64_t> fold, reg;  // recompute_integer: per pixel, a fold's sum; the register (or count)
         std::vector<int8_t> pooled;   // lower_pe: the faulty post-pool codes, [row k][pixel]
-        std::vector<int> pooled_rows, row_order;  // ... row k's channel; k by channel
+        std::vector<int> pooled_rows;  // ... row k's channel
         // recompute_row (XNOR): per fold, the (word, mask) pieces it sums, and
         // an adder node's change by its value.
         struct Piece {  // matches of x and w: popcount(~(x[word] ^ w[word]) & mask)
