@@ -1088,41 +1088,66 @@ void Lowering::lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s,
             if (t.word / T == f) thr_k = t.word % T, thr_bit = t.bit;
         }
         if (cls == SiteClass::Comparator) cmp_k = std::get<Comparator>(site.where).index;
-        for (int q = 0; q < np; ++q) {
-            const int64_t a = s.acc[size_t(q)];
-            int level = 0;
-            for (int k = 0; k < T; ++k) {
-                int64_t th = thr[size_t(row) * T + k];
-                if (k == thr_k) th = force_bit(th, thr_bit, site.kind, geo.thr_bits, true);
-                int64_t c = th <= a ? 1 : 0;
-                if (k == cmp_k && faulty_at(q)) c = force_bit(c, 0, site.kind, 1, false);
-                level += int(c & 1);
-            }
-            s.codes[size_t(q)] = int8_t(P.lo + level);
+        s.thr_row.resize(size_t(T));
+        for (int k = 0; k < T; ++k) {
+            const int64_t th = thr[size_t(row) * T + k];
+            s.thr_row[size_t(k)] = k == thr_k ? force_bit(th, thr_bit, site.kind, geo.thr_bits, true) : th;
         }
+        const int64_t* th = s.thr_row.data();
+        const int32_t* acc = s.acc.data();
+        int8_t* codes = s.codes.data();
+        if (T == 1) {  // (binary outputs: one compare, vectorised)
+            const int64_t t0 = th[0];
+            const int8_t lo = int8_t(P.lo);
+            for (int q = 0; q < np; ++q) codes[q] = int8_t(lo + (t0 <= int64_t(acc[q])));
+        } else {
+            for (int q = 0; q < np; ++q) {
+                int level = 0;
+                for (int k = 0; k < T; ++k) level += th[k] <= int64_t(acc[q]);
+                codes[q] = int8_t(P.lo + level);
+            }
+        }
+        if (cmp_k >= 0 && cmp_k < T)  // the forced compare replaces its true result where the comparator serves
+            for (int q = 0; q < np; ++q) {
+                if (!faulty_at(q)) continue;
+                const int64_t c = th[cmp_k] <= int64_t(acc[q]) ? 1 : 0;
+                codes[q] = int8_t(codes[q] + int((force_bit(c, 0, site.kind, 1, false) & 1) - c));
+            }
         // Max pool of this channel.
         const int Pp = P.P, Q = P.Q;
         s.pooled_rows.push_back(row);
         s.pooled.resize(s.pooled_rows.size() * size_t(Q) * Q);
         int8_t* pooled = &s.pooled[(s.pooled_rows.size() - 1) * size_t(Q) * Q];
-        for (int qy = 0; qy < Q; ++qy)
-            for (int qx = 0; qx < Q; ++qx) {
-                int8_t m = s.codes[size_t(qy * Pp) * O + qx * Pp];
-                for (int py = 0; py < Pp; ++py)
-                    for (int px = 0; px < Pp; ++px) m = std::max(m, s.codes[size_t(qy * Pp + py) * O + (qx * Pp + px)]);
-                pooled[qy * Q + qx] = m;
-            }
+        if (Pp == 1) {
+            std::copy_n(codes, size_t(Q) * Q, pooled);
+        } else {
+            for (int qy = 0; qy < Q; ++qy)
+                for (int qx = 0; qx < Q; ++qx) {
+                    const int8_t* c = codes + size_t(qy * Pp) * O + qx * Pp;
+                    int8_t m = c[0];
+                    for (int py = 0; py < Pp; ++py, c += O)
+                        for (int px = 0; px < Pp; ++px) m = std::max(m, c[px]);
+                    pooled[qy * Q + qx] = m;
+                }
+        }
     }
     if (!out.scores.empty() && out.scores == gt.acc) out.scores.clear();
     // The elements that differ, in element order (pixel, then channel: the
-    // rows come ascending from channels_touched).
+    // rows come ascending from channels_touched); written unconditionally and
+    // kept where they differ (no branch on data).
     const int pixels = P.Q * P.Q, rows = int(s.pooled_rows.size());
+    const size_t base = out.changes.size();
+    out.changes.resize(base + size_t(pixels) * size_t(rows));
+    CodeChange* w = out.changes.data() + base;
+    const int8_t* gout = gt.out.data();
     for (int r = 0; r < pixels; ++r)
         for (int k = 0; k < rows; ++k) {
             const int idx = r * MH + s.pooled_rows[size_t(k)];
-            const int8_t m = s.pooled[size_t(k) * pixels + r];
-            if (m != gt.out[size_t(idx)]) out.changes.push_back({idx, gt.out[size_t(idx)], m});
+            const int8_t m = s.pooled[size_t(k) * pixels + r], was = gout[idx];
+            *w = {idx, was, m};
+            w += m != was;
         }
+    out.changes.resize(size_t(w - out.changes.data()));
 }
 
 void Lowering::emit_pixel(int l, int row, int q, int64_t a, const FaultSite& site, int thr_k, int cmp_k,

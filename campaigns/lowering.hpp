@@ -180,6 +180,7 @@ public:
         const int8_t* stream_of = nullptr;  // the image input `stream` was built for
         std::vector<int32_t> acc;    // faulty accumulators of one channel, every pre-pool pixel
         std::vector<int8_t> codes;   // faulty pre-pool codes of one channel
+        std::vector<int64_t> thr_row;  // lower_pe: one channel's thresholds, the faulty word forced
         std::vector<int64_t> fold, reg;  // recompute_integer: per pixel, a fold's sum; the register (or count)
         std::vector<int8_t> pooled;   // lower_pe: the faulty post-pool codes, [row k][pixel]
         std::vector<int> pooled_rows;  // ... row k's channel
