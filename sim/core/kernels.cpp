@@ -95,6 +95,13 @@ void window_bits(const PreparedLayer& p, const uint64_t* pix, int q, uint64_t* r
     }
     std::fill(row, row + words + 1, 0);
     int pos = 0;
+    if (pw == 1 && 64 % C == 0) {  // (C = 1, 2, ..., 32: a tap's bits never straddle a word)
+        for (int ky = 0; ky < K; ++ky) {
+            const uint64_t* src = pix + size_t(oy + ky) * D + ox;
+            for (int kx = 0; kx < K; ++kx, pos += C) row[pos >> 6] |= src[kx] << (pos & 63);
+        }
+        return;
+    }
     for (int ky = 0; ky < K; ++ky)
         for (int kx = 0; kx < K; ++kx) {
             const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
