@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "kernels.hpp"
@@ -46,10 +47,34 @@ struct FastSweep::Scratch {
     using Change = CodeChange;  // of an element of the layer output (pixel*MH + channel)
     std::vector<Change> changes, next;  // of the previous layer's output / of this layer's
     // Instead of `next`, where the next layer has no cached accumulators (it
-    // takes its input whole): that input, this layer's output, in `in`, and
-    // the output pixels that differ from the golden ones.
+    // takes its input whole): the output pixels that differ from the golden
+    // ones, with their codes in `in`.
     bool whole_input = false;
+    // A layer input as the golden one overlaid by the pixels in changed_px:
+    // their codes are in `in` (at the pixel's place), marked in_mark ==
+    // in_stamp; the golden codes stand everywhere else.
     std::vector<int> changed_px;
+    std::vector<uint32_t> in_mark;
+    uint32_t in_stamp = 0;
+    void begin_overlay() {
+        next_stamp(in_stamp, in_mark);
+        changed_px.clear();
+    }
+    // A new stamp for marks; when the counter wraps, the marks are cleared
+    // (a mark left from 2^32 stamps ago must not read as current).
+    static void next_stamp(uint32_t& stamp, std::vector<uint32_t>& marks) {
+        if (++stamp == 0) {
+            std::fill(marks.begin(), marks.end(), 0);
+            stamp = 1;
+        }
+    }
+    // The input pixels a recomputation reads (need_mark == need_stamp) and
+    // where each one's codes are.
+    std::vector<uint32_t> need_mark;
+    uint32_t need_stamp = 0;
+    std::vector<int> need_px;
+    std::vector<const int8_t*> need_src;
+    std::vector<int8_t> whole;  // an overlaid input made whole (the dense path)
 };
 
 struct FastSweep::Impl {
@@ -86,6 +111,9 @@ struct FastSweep::Impl {
         : engine(e), batch(b), kind(k), n_layers(e.layers()), pooled_of(size_t(n_layers)) {
         for (int l = 0; l < n_layers; ++l) {
             const PreparedLayer& Y = prepared(l);
+            // The overlays take a conv layer's input as D x D pixels of the previous layer's output.
+            if (!Y.fc && !Y.last && (Y.C != pixel_codes(l) || size_t(Y.D) * Y.D * Y.C != out_size(l - 1)))
+                throw std::logic_error("FastSweep: layer " + std::to_string(l) + "'s input is not its predecessor's pixels");
             if (Y.P == 1) continue;
             pooled_of[size_t(l)].resize(size_t(Y.O) * Y.O);
             for (int q = 0; q < Y.O * Y.O; ++q) {
@@ -154,9 +182,13 @@ struct FastSweep::Impl {
     void delta_accumulators(Scratch& s, int l, int image) const;
     template <class Acc>
     void add_changes(Scratch& s, const PreparedLayer& Y, Acc* acc, const Acc* gacc) const;
-    void mark_dirty_from_changes(Scratch& s, int l) const;
+    // Layer l's input under the change list s.changes, as an overlay.
+    void overlay_changes(Scratch& s, int l, int image) const;
+    // Codes per input pixel of layer l (the previous layer's output pixel).
+    int pixel_codes(int l) const { return l == 0 ? prepared(0).C : prepared(l - 1).MH; }
+    const int8_t* whole_input(Scratch& s, int l, int image) const;
     void mark_dirty_from_pixels(Scratch& s, int l) const;
-    void recompute_dirty(Scratch& s, int l) const;
+    void recompute_dirty(Scratch& s, int l, int image) const;
     // ... then the classifier's decision, or the changed outputs (s.next, or
     // s.in and s.changed_px where s.whole_input).
     int classify_dirty(Scratch& s, int l, int image) const;
@@ -239,6 +271,9 @@ std::unique_ptr<FastSweep::Scratch, void (*)(FastSweep::Scratch*)> FastSweep::ma
     }
     s->ws = impl_->engine.make_workspace();
     s->in.resize(in);
+    s->whole.resize(in);
+    s->in_mark.assign(in, 0);  // (at least one entry per input pixel)
+    s->need_mark.assign(in, 0);
     s->acc.resize(acc);
     s->acc16.resize(acc);
     s->scores.resize(act);
@@ -356,7 +391,11 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
     s.whole_input = false;
     for (int l = first_layer; l < n_layers; ++l) {
         const PreparedLayer& Y = prepared(l);
-        ++s.stamp;
+        if (++s.stamp == 0) {  // (wrapped: see next_stamp)
+            std::fill(s.mark.begin(), s.mark.end(), 0);
+            std::fill(s.pmark.begin(), s.pmark.end(), 0);
+            s.stamp = 1;
+        }
         s.dirty.clear();
         s.act_ready = false;
         // Costs in vector-op units: delta per change, recompute per pixel,
@@ -372,16 +411,12 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
         } else if (use_delta) {
             delta_accumulators(s, l, image);
         } else {
-            if (s.whole_input) {
-                mark_dirty_from_pixels(s, l);
-            } else {  // this layer's whole input, modified
-                std::memcpy(s.in.data(), out(image, l - 1), out_size(l - 1));
-                for (const auto& ch : s.changes) s.in[ch.idx] = ch.new_code;
-                mark_dirty_from_changes(s, l);
-            }
-            if (Y.last || Y.fc || 2.0 * double(s.dirty.size()) * per_pixel > dense)
-                return engine.classify_from(*s.ws, l, s.in.data());  // dense is cheaper: the engine runs the rest
-            recompute_dirty(s, l);
+            if (!s.whole_input) overlay_changes(s, l, image);
+            if (Y.last || Y.fc) return engine.classify_from(*s.ws, l, whole_input(s, l, image));
+            mark_dirty_from_pixels(s, l);
+            if (2.0 * double(s.dirty.size()) * per_pixel > dense)  // dense is cheaper: the engine runs the rest
+                return engine.classify_from(*s.ws, l, whole_input(s, l, image));
+            recompute_dirty(s, l, image);
         }
         if (Y.last) return classify_dirty(s, l, image);
         s.whole_input = acc_off[l + 1] < 0;  // the next layer cannot take the delta step
@@ -428,15 +463,28 @@ void FastSweep::Impl::add_changes(Scratch& s, const PreparedLayer& Y, Acc* acc, 
     }
 }
 
-void FastSweep::Impl::mark_dirty_from_changes(Scratch& s, int l) const {
-    const PreparedLayer& Y = prepared(l);
-    int last_pixel = -1;  // changes come pixel by pixel: mark each pixel's windows once
+void FastSweep::Impl::overlay_changes(Scratch& s, int l, int image) const {
+    const int C = pixel_codes(l);
+    const int8_t* gin = out(image, l - 1);
+    s.begin_overlay();
     for (const auto& ch : s.changes) {
-        const int pixel = ch.idx / Y.C;
-        if (pixel == last_pixel) continue;
-        last_pixel = pixel;
-        for_each_window_output(pixel, Y.D, Y.K, Y.O, [&](int q, int) { s.mark_dirty(q); });
+        const int pixel = ch.idx / C;
+        if (s.in_mark[size_t(pixel)] != s.in_stamp) {
+            s.in_mark[size_t(pixel)] = s.in_stamp;
+            std::memcpy(s.in.data() + size_t(pixel) * C, gin + size_t(pixel) * C, size_t(C));
+            s.changed_px.push_back(pixel);
+        }
+        s.in[size_t(ch.idx)] = ch.new_code;
     }
+}
+
+// Layer l's input overlay made whole: the golden input with the changed pixels.
+const int8_t* FastSweep::Impl::whole_input(Scratch& s, int l, int image) const {
+    const int C = pixel_codes(l);
+    std::memcpy(s.whole.data(), out(image, l - 1), out_size(l - 1));
+    for (int pixel : s.changed_px)
+        std::memcpy(s.whole.data() + size_t(pixel) * C, s.in.data() + size_t(pixel) * C, size_t(C));
+    return s.whole.data();
 }
 
 void FastSweep::Impl::mark_dirty_from_pixels(Scratch& s, int l) const {
@@ -444,11 +492,28 @@ void FastSweep::Impl::mark_dirty_from_pixels(Scratch& s, int l) const {
     for (int pixel : s.changed_px) for_each_window_output(pixel, Y.D, Y.K, Y.O, [&](int q, int) { s.mark_dirty(q); });
 }
 
-// Accumulators of the dirty pixels, from the modified input in s.in.
-void FastSweep::Impl::recompute_dirty(Scratch& s, int l) const {
+// Accumulators of the dirty pixels, from the input overlay: only the input
+// pixels their windows cover are loaded.
+void FastSweep::Impl::recompute_dirty(Scratch& s, int l, int image) const {
     const PreparedLayer& Y = prepared(l);
-    load_input(Y, s.in.data(), s.im2col);
-    accumulate_pixels(Y, s.in.data(), s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
+    const int C = Y.C, D = Y.D, K = Y.K, O = Y.O;
+    const int8_t* gin = out(image, l - 1);
+    s.next_stamp(s.need_stamp, s.need_mark);
+    s.need_px.clear();
+    s.need_src.clear();
+    for (int q : s.dirty) {
+        const int oy = q / O, ox = q - oy * O;
+        for (int ky = 0; ky < K; ++ky)
+            for (int kx = 0; kx < K; ++kx) {
+                const int pixel = (oy + ky) * D + ox + kx;
+                if (s.need_mark[size_t(pixel)] == s.need_stamp) continue;
+                s.need_mark[size_t(pixel)] = s.need_stamp;
+                s.need_px.push_back(pixel);
+                s.need_src.push_back((s.in_mark[size_t(pixel)] == s.in_stamp ? s.in.data() : gin) + size_t(pixel) * C);
+            }
+    }
+    load_input_pixels(Y, s.need_src.data(), s.need_px.data(), int(s.need_px.size()), s.im2col);
+    accumulate_loaded(Y, s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
 }
 
 // The classifier's decision on the new scores at dirty pixels and the golden ones elsewhere.
@@ -476,8 +541,7 @@ void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
     const int MH = Y.MH;
     const int8_t* gout = out(image, l);
     s.next.clear();
-    s.changed_px.clear();
-    if (s.whole_input) std::memcpy(s.in.data(), gout, Y.out_size());  // (this layer's input is used up)
+    if (s.whole_input) s.begin_overlay();  // (the next layer's input: this layer's input is used up)
     int8_t* nact = s.act.data();
     if (!s.act_ready)
         for (int q : s.dirty) threshold_row(Y, s.acc.data() + size_t(q) * Y.mhp, nact + size_t(q) * MH);
@@ -486,6 +550,7 @@ void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
         if (s.whole_input) {
             if (std::memcmp(now, go, size_t(MH)) == 0) return;
             std::memcpy(s.in.data() + size_t(pixel) * MH, now, size_t(MH));
+            s.in_mark[size_t(pixel)] = s.in_stamp;
             s.changed_px.push_back(pixel);
             return;
         }

@@ -14,9 +14,9 @@
 //  * later conv layers: only the output pixels whose receptive field holds a
 //    changed input are recomputed (all channels, bit-packed XNOR or integer
 //    MAC), then thresholded and max-pooled against the golden neighbours;
-//    the layer before such a layer hands it its whole input (golden output
-//    with the new codes, and the pixels that differ) instead of a list of
-//    changed elements, since it would only rebuild that input from the list;
+//    their input is the golden one overlaid by the pixels that changed (the
+//    layer before hands over those pixels, not a list of elements), and only
+//    the input pixels the recomputed windows cover are loaded;
 //  * as soon as a layer's output equals the golden output, the image's
 //    prediction is the golden one and the work stops.
 // predict() is two steps: build the change at the faulty layer (the output

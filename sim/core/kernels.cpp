@@ -132,6 +132,35 @@ void window_rows(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b) {
 
 void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, const int* pix, int n,
                        int32_t* acc, int stride) {
+    if (!p.geo.xnor) {  // (XNOR layers: load_input packed the bits)
+        int16_t* values = b.values.data();
+        const size_t nin = size_t(p.D) * p.D * p.C;
+        for (size_t k = 0; k < nin; ++k) values[k] = p.value_of[uint8_t(in[k])];
+    }
+    accumulate_loaded(p, b, pix, n, acc, stride);
+}
+
+void load_input_pixels(const PreparedLayer& p, const int8_t* const* src, const int* pixels, int n, Im2colBuffers& b) {
+    const int C = p.C;
+    if (p.geo.xnor) {
+        const int pw = p.pix_words;
+        const bool avx = active_isa() == Isa::Avx512;
+        for (int i = 0; i < n; ++i) {
+            uint64_t* out = b.pix.data() + size_t(pixels[i]) * pw;
+            if (avx)
+                pack_pixels_avx512(src[i], 1, C, pw, out);
+            else
+                pack_pixels_portable(src[i], 1, C, pw, out);
+        }
+        return;
+    }
+    for (int i = 0; i < n; ++i) {
+        int16_t* v = b.values.data() + size_t(pixels[i]) * C;
+        for (int c = 0; c < C; ++c) v[c] = p.value_of[uint8_t(src[i][c])];
+    }
+}
+
+void accumulate_loaded(const PreparedLayer& p, Im2colBuffers& b, const int* pix, int n, int32_t* acc, int stride) {
     const bool avx = active_isa() == Isa::Avx512;
     // Scattered pixels are computed side by side, then copied to their places.
     int32_t* out = pix ? b.acc.data() : acc;
@@ -144,9 +173,7 @@ void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& 
         else
             xnor_rows_portable(p, rows, n, out, ostride);
     } else {
-        int16_t* values = b.values.data();
-        const size_t nin = size_t(p.D) * p.D * p.C;
-        for (size_t k = 0; k < nin; ++k) values[k] = p.value_of[uint8_t(in[k])];
+        const int16_t* values = b.values.data();
         int16_t* rows = b.vals.data();
         for (int i = 0; i < n; ++i) window_values(p, values, pix ? pix[i] : i, rows + size_t(i) * p.mw2);
         if (avx)

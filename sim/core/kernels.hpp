@@ -121,6 +121,10 @@ uint64_t peak_xnor_loop_avx512(uint64_t iters, uint64_t& checksum);
 // acc + (pix ? pix[i] : i) * stride, MH values.
 void accumulate_pixels(const PreparedLayer& p, const int8_t* in, Im2colBuffers& b, const int* pix, int n,
                        int32_t* acc, int stride);
+// The same from the input pixels loaded one by one (load_input_pixels): only
+// those the windows of pix[0..n) cover are read.
+void load_input_pixels(const PreparedLayer& p, const int8_t* const* src, const int* pixels, int n, Im2colBuffers& b);
+void accumulate_loaded(const PreparedLayer& p, Im2colBuffers& b, const int* pix, int n, int32_t* acc, int stride);
 
 // XNOR layers: the packed window of every output pixel (q = oy*O + ox) into
 // b.rows, p.words words each, as accumulate_pixels builds them (bit k = weight
