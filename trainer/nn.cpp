@@ -318,8 +318,11 @@ InjectionImpl::InjectionImpl(int act_bits, InjectionOptions o, const std::string
         }
     }
     whole_layer = single_all_channels && single_all_pixels;
-    for (size_t i : multi_class)
-        multi_whole = multi_whole && em.classes[i].channels.all() && em.classes[i].pixels.all();
+    for (size_t i : multi_class) {
+        multi_all_channels = multi_all_channels && em.classes[i].channels.all();
+        multi_all_pixels = multi_all_pixels && em.classes[i].pixels.all();
+    }
+    multi_whole = multi_all_channels && multi_all_pixels;
     if (has_multi()) {
         whole_layer = false;  // the per-unit tables carry the multi-layer classes
         multi_lo = torch::tensor(lo, torch::kFloat64);
@@ -413,9 +416,10 @@ const InjectionImpl::UnitTables& InjectionImpl::unit_tables(int64_t C, int64_t H
 
 bool InjectionImpl::unit_loop_applies() const {
     const ErrorModelKind gran = opt.error_model.granularity;
-    if (!affine || !sparse || has_multi() || entry_weight.empty() || gran == ErrorModelKind::Group) return false;
-    return whole_layer || gran == ErrorModelKind::Element || (gran == ErrorModelKind::Channel && single_all_pixels) ||
-           (gran == ErrorModelKind::Pixel && single_all_channels);
+    if (!affine || !sparse || (entry_weight.empty() && !has_multi()) || gran == ErrorModelKind::Group) return false;
+    const bool all_pixels = single_all_pixels && multi_all_pixels, all_channels = single_all_channels && multi_all_channels;
+    return whole_layer || gran == ErrorModelKind::Element || (gran == ErrorModelKind::Channel && all_pixels) ||
+           (gran == ErrorModelKind::Pixel && all_channels);
 }
 
 std::array<Tensor, 3> InjectionImpl::draw_units_affine(const Tensor& r, int64_t C, int64_t H, int64_t W) {
@@ -441,8 +445,55 @@ std::array<Tensor, 3> InjectionImpl::draw_units_affine(const Tensor& r, int64_t 
     }
     const UnitTables& ut = unit_tables(C, H, W);
     const int64_t U = ut.total.numel();
-    const double *cp = ut.cum.data_ptr<double>(), *tp = ut.total.data_ptr<double>();
+    const double *cp = K > 0 ? ut.cum.data_ptr<double>() : nullptr, *tp = ut.total.data_ptr<double>();
     const int64_t* lp = ut.last.data_ptr<int64_t>();
+    if (has_multi()) {
+        // As forward's tensor ops: the shared draw rm picks class j (its interval),
+        // which strikes where it can; elsewhere the single-layer draw runs with the
+        // unit's threshold single_p. A uniform class takes the level at rm's
+        // relative position in its interval.
+        if (!shared_draw.defined() || shared_draw.size(0) != r.size(0) || shared_draw.size(1) < U ||
+            shared_draw.scalar_type() != torch::kFloat64 || !shared_draw.is_contiguous())
+            throw std::logic_error("injection: a model with multi-layer classes needs the net's shared draw");
+        const int64_t J = int64_t(multi_class.size()), M = levels.numel(), stride = shared_draw.size(1);
+        const double* sd = shared_draw.data_ptr<double>();
+        const double *mlo = multi_lo.data_ptr<double>(), *mhi = multi_hi.data_ptr<double>();
+        const double *ma = multi_a.data_ptr<double>(), *mb = multi_b.data_ptr<double>();
+        const bool* uniform = multi_uniform.data_ptr<bool>();
+        const Tensor strike = ut.mstrike.contiguous();
+        const bool* ms = strike.data_ptr<bool>();
+        const double* sp = ut.single_p.data_ptr<double>();
+        const float* lv = levels.data_ptr<float>();
+        Tensor multi_mask = torch::empty(r.sizes(), torch::kBool);
+        bool* mm = multi_mask.data_ptr<bool>();
+        for (int64_t n = 0; n < N; ++n) {
+            const int64_t u = n % U;
+            const double rm = sd[(n / U) * stride + u];
+            const int64_t j = std::min<int64_t>(std::upper_bound(mhi, mhi + J, rm) - mhi, J - 1);
+            mm[n] = rm < mhi[J - 1] && ms[u * J + j];
+            if (mm[n]) {
+                mp[n] = true;
+                if (uniform[j]) {
+                    const double frac = (rm - mlo[j]) / (mhi[j] - mlo[j]);
+                    const int64_t level = std::clamp<int64_t>(int64_t(std::floor(frac * double(M))), 0, M - 1);
+                    gp[n] = 0.0f;
+                    hp[n] = float(double(lv[level]));
+                } else {
+                    gp[n] = float(mb[j]);
+                    hp[n] = float(ma[j]);
+                }
+            } else if (K == 0) {
+                put(n, false, 0);
+            } else {
+                const double* row = cp + u * K;
+                put(n, rp[n] < sp[u] && tp[u] > 0,
+                    std::min<int64_t>(std::upper_bound(row, row + K, rp[n] * (tp[u] / std::max(sp[u], 1e-300))) - row,
+                                      lp[u]));
+            }
+        }
+        last_multi_mask = multi_mask;
+        return {mask, g, h};
+    }
     for (int64_t n = 0; n < N; ++n) {
         // The unit's entry is one that strikes it (unit_tables), and where the loop
         // applies a unit never straddles a class's region: no region check.
@@ -480,10 +531,11 @@ Tensor InjectionImpl::forward(const Tensor& x) {
     // Equation (1) with p_k = p * cum_k / S: r < p injects entry #{k : cum_k <= r S / p}
     // (the paper's models: cum_k = k, S = M, entry = level floor(r M / p)).
     const Tensor r = torch::rand(rs, torch::kFloat64);
-    if (rewritable_in_place(x) && unit_loop_applies()) {
+    if (unit_loop_applies()) {
         auto [mask, g, h] = draw_units_affine(r, C, H, W);
         last_mask = mask;
-        return SparseInjectFn::apply(x, mask, g, h);
+        if (rewritable_in_place(x)) return SparseInjectFn::apply(x, mask, g, h);
+        return AffineInjectFn::apply(x, mask, g.to(x.dtype()), h.to(x.dtype()));  // (e.g. an FC layer's view)
     }
     Tensor mask, cls, mhit, mcls, mfrac;  // m*: the multi-layer classes (unit level)
     const UnitTables* ut = nullptr;

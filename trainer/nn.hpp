@@ -134,6 +134,9 @@ struct InjectionImpl : torch::nn::Module {
     // rather than in one pass over x (AffineInjectFn). Tests clear it to compare.
     bool sparse = true;
     bool has_multi() const { return !multi_class.empty(); }
+    // The sparse affine path's whole unit-level step runs as one loop (no class's
+    // region splits a unit); public for tests.
+    bool unit_loop_applies() const;
 
 private:
     struct UnitTables {        // per-unit entry odds for one (C, H, W) when classes restrict channels / pixels
@@ -147,9 +150,9 @@ private:
     };
     const UnitTables& unit_tables(int64_t C, int64_t H, int64_t W);
     // The sparse affine path's whole unit-level step in one loop over the draw r
-    // (what the tensor ops of forward compute): mask, g, h, each shaped like r.
-    // Only for single-layer classes whose regions stay inside a unit.
-    bool unit_loop_applies() const;
+    // (and the shared draw of multi-layer classes): what the tensor ops of
+    // forward compute, mask, g, h, each shaped like r. Only where no class's
+    // region splits a unit.
     std::array<torch::Tensor, 3> draw_units_affine(const torch::Tensor& r, int64_t C, int64_t H, int64_t W);
     std::vector<size_t> entry_class;  // K entries: index into opt.error_model.classes
     std::vector<double> entry_weight;
@@ -160,6 +163,7 @@ private:
     bool whole_layer = true;    // every entry covers every channel and pixel
     bool single_all_channels = true, single_all_pixels = true;  // every single-layer entry covers them
     bool multi_whole = true;    // every multi-layer class does
+    bool multi_all_channels = true, multi_all_pixels = true;  // every multi-layer class covers them
     UnitTables tables;
     // Multi-layer classes of the whole model, in model order (the same in every layer).
     std::vector<size_t> multi_class;   // index into opt.error_model.classes

@@ -331,16 +331,20 @@ TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
     multi_flip.channels.list = {0, 3};
     multi_uniform.layer_scope = LayerScope::All;
     multi_uniform.weight = 0.5;
-    // regions mixed, channels only, pixels only, whole layer, with multi-layer classes
+    // regions mixed, channels only, pixels only, whole layer; with multi-layer
+    // classes: regions mixed, channels only (as a derived loopback model), and
+    // no single-layer class at this layer
     const std::vector<std::vector<PatternClass>> models = {{flip, stuck, one_way, ident},
                                                            {flip, one_way, ident},
                                                            {stuck, one_way},
                                                            {one_way},
-                                                           {flip, stuck, one_way, ident, multi_flip, multi_uniform}};
+                                                           {flip, stuck, one_way, ident, multi_flip, multi_uniform},
+                                                           {flip, one_way, ident, multi_flip, multi_uniform},
+                                                           {multi_flip, multi_uniform}};
     for (auto gran : {ErrorModelKind::Element, ErrorModelKind::Channel, ErrorModelKind::Pixel, ErrorModelKind::Group})
         for (size_t v = 0; v < models.size(); ++v)
             for (bool is4 : {true, false}) {
-                const bool with_multi = v + 1 == models.size();
+                const bool with_multi = v >= 4;
                 InjectionOptions o;
                 o.p = 0.3;
                 o.error_model.granularity = gran;
@@ -348,8 +352,12 @@ TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
                 o.error_model.classes = models[v];
                 // fast: affine, unit loop (where it applies) and in place on the struck units;
                 // mid: the tensor ops, affine in one pass; slow: the per-element lookup
-                Injection fast(1, o, "conv0"), mid(1, o, "conv0"), slow(1, o, "conv0");
+                // (fast_view: the fast path on an input it cannot rewrite in place)
+                Injection fast(1, o, "conv0"), mid(1, o, "conv0"), slow(1, o, "conv0"), fast_view(1, o, "conv0");
                 ASSERT_TRUE(fast->affine);
+                // (the one-loop path covers these: their regions are whole channels)
+                if (v >= 5 && (gran == ErrorModelKind::Element || gran == ErrorModelKind::Channel))
+                    EXPECT_TRUE(fast->unit_loop_applies()) << v;
                 mid->sparse = false;
                 slow->affine = false;
                 const std::string what = std::string(to_string(gran)) + " model " + std::to_string(v) + (is4 ? " 4-D" : " 2-D");
@@ -359,12 +367,15 @@ TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
                 const auto w = torch::rand(shape);
                 const auto draw = torch::rand({60, 72}, torch::kFloat64);
                 std::vector<torch::Tensor> y, m, g;
-                for (auto* inj : {&fast, &mid, &slow}) {
+                for (auto* inj : {&fast, &mid, &slow, &fast_view}) {
                     (*inj)->enabled = true;
                     (*inj)->train();
                     if (with_multi) (*inj)->shared_draw = draw;
                     const auto leaf = x0.clone().requires_grad_();
-                    const auto x = leaf * 1;  // an intermediate of the graph, as in the net
+                    // an intermediate of the graph, as in the net (fast_view: a non-contiguous one)
+                    const auto x = inj == &fast_view ? (torch::cat({leaf, leaf}, -1) * 1).narrow(-1, 0, shape.back())
+                                                     : leaf * 1;
+                    ASSERT_EQ(x.is_contiguous(), inj != &fast_view);
                     torch::manual_seed(5);
                     y.push_back((*inj)(x));
                     (y.back() * w).sum().backward();
@@ -372,7 +383,7 @@ TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
                     g.push_back(leaf.grad());
                 }
                 ASSERT_TRUE(m[0].any().item<bool>()) << what;
-                for (int k : {1, 2}) {
+                for (int k : {1, 2, 3}) {
                     EXPECT_TRUE(torch::equal(m[0], m[k])) << what << " path " << k;
                     EXPECT_TRUE(torch::equal(y[0], y[k])) << what << " path " << k;
                     EXPECT_TRUE(torch::equal(g[0], g[k])) << what << " path " << k;
