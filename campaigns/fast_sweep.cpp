@@ -186,7 +186,7 @@ struct FastSweep::Impl {
     void overlay_changes(Scratch& s, int l, int image) const;
     // Codes per input pixel of layer l (the previous layer's output pixel).
     int pixel_codes(int l) const { return l == 0 ? prepared(0).C : prepared(l - 1).MH; }
-    const int8_t* whole_input(Scratch& s, int l, int image) const;
+    const int8_t* input_made_whole(Scratch& s, int l, int image) const;
     void mark_dirty_from_pixels(Scratch& s, int l) const;
     void recompute_dirty(Scratch& s, int l, int image) const;
     // ... then the classifier's decision, or the changed outputs (s.next, or
@@ -412,10 +412,10 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
             delta_accumulators(s, l, image);
         } else {
             if (!s.whole_input) overlay_changes(s, l, image);
-            if (Y.last || Y.fc) return engine.classify_from(*s.ws, l, whole_input(s, l, image));
+            if (Y.last || Y.fc) return engine.classify_from(*s.ws, l, input_made_whole(s, l, image));
             mark_dirty_from_pixels(s, l);
             if (2.0 * double(s.dirty.size()) * per_pixel > dense)  // dense is cheaper: the engine runs the rest
-                return engine.classify_from(*s.ws, l, whole_input(s, l, image));
+                return engine.classify_from(*s.ws, l, input_made_whole(s, l, image));
             recompute_dirty(s, l, image);
         }
         if (Y.last) return classify_dirty(s, l, image);
@@ -479,7 +479,7 @@ void FastSweep::Impl::overlay_changes(Scratch& s, int l, int image) const {
 }
 
 // Layer l's input overlay made whole: the golden input with the changed pixels.
-const int8_t* FastSweep::Impl::whole_input(Scratch& s, int l, int image) const {
+const int8_t* FastSweep::Impl::input_made_whole(Scratch& s, int l, int image) const {
     const int C = pixel_codes(l);
     std::memcpy(s.whole.data(), out(image, l - 1), out_size(l - 1));
     for (int pixel : s.changed_px)
