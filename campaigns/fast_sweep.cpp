@@ -60,11 +60,12 @@ struct FastSweep::Scratch {
         next_stamp(in_stamp, in_mark);
         changed_px.clear();
     }
-    // A new stamp for marks; when the counter wraps, the marks are cleared
-    // (a mark left from 2^32 stamps ago must not read as current).
-    static void next_stamp(uint32_t& stamp, std::vector<uint32_t>& marks) {
+    // A new stamp for the marks that compare with it; when the counter wraps,
+    // they are cleared (a mark left from 2^32 stamps ago must not read as current).
+    template <class... Marks>
+    static void next_stamp(uint32_t& stamp, Marks&... marks) {
         if (++stamp == 0) {
-            std::fill(marks.begin(), marks.end(), 0);
+            (std::fill(marks.begin(), marks.end(), 0), ...);
             stamp = 1;
         }
     }
@@ -391,11 +392,7 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
     s.whole_input = false;
     for (int l = first_layer; l < n_layers; ++l) {
         const PreparedLayer& Y = prepared(l);
-        if (++s.stamp == 0) {  // (wrapped: see next_stamp)
-            std::fill(s.mark.begin(), s.mark.end(), 0);
-            std::fill(s.pmark.begin(), s.pmark.end(), 0);
-            s.stamp = 1;
-        }
+        s.next_stamp(s.stamp, s.mark, s.pmark);
         s.dirty.clear();
         s.act_ready = false;
         // Costs in vector-op units: delta per change, recompute per pixel,
