@@ -269,7 +269,9 @@ struct PhysicalCampaign::Impl {
         for (SiteClass cls : classes) {
             const uint64_t population = 2 * counts.per_class[int(cls)];  // sa0 and sa1 of every location
             uint64_t n = population;
-            if (opt.sample > 0) n = std::min(opt.sample, population);
+            if (cls == SiteClass::WeightWord && opt.weight_margin > 0)
+                n = sample_size(population, opt.weight_margin, opt.confidence);
+            else if (opt.sample > 0) n = std::min(opt.sample, population);
             else if (opt.margin > 0) n = sample_size(population, opt.margin, opt.confidence);
             const auto s = physical_faults(*hw_model, {cls}, n < population ? n : 0, opt.seed);
             sites.insert(sites.end(), s.begin(), s.end());
@@ -351,6 +353,7 @@ PhysicalCampaignOutcome PhysicalCampaign::Impl::run() {
                      {"images", batch.count},
                      {"faults", sites.size()},
                      {"identity", opt.identity}};
+    if (opt.weight_margin > 0) manifest["weight_margin"] = opt.weight_margin;  // (absent before it existed)
     // A shard writes the rows of its slice; static collapsing still looks at
     // every fault, so a slice's rows are those of one process (`fatsim merge`
     // relabels run / reused over all rows).

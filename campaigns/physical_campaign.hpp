@@ -54,6 +54,7 @@ struct PhysicalCampaignOptions {
     std::vector<SiteClass> classes;  // empty = every class the accelerator has
     uint64_t sample = 0;             // > 0: that many faults per class
     double margin = 0;               // > 0 (and sample == 0): per class the Leveugle sample size
+    double weight_margin = 0;        // > 0: weight-memory faults sampled for this margin, whatever the above
     double confidence = 0.99;
     uint64_t flips = 0;              // > 0: also that many transient flips per class (class "acc-flip", ...)
     uint64_t seed = 1;

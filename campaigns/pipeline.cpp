@@ -5,14 +5,17 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "campaign.hpp"
 #include "error_model.hpp"
@@ -62,6 +65,9 @@ const ConfigSchema& pipeline_spec_schema() {
                    "several seeds (instead of seed): every model and campaign once per seed, in output/seed<N>/; "
                    "the report gives mean, spread and each seed"),
               integer("threads", 1, 256, std::to_string(d.threads), "training threads (at most: fewer while other processes keep cores busy; results do not depend on it)"),
+              integer("parallel", 1, 64, std::to_string(d.parallel),
+                      "models trained at once, each in its own process with threads / parallel threads (the same "
+                      "models: results do not depend on it; its output goes to checkpoints/<label>/train.log)"),
               integer("fat2_switch_batches", 0, 100000000, std::to_string(d.fat2_switch_batches),
                       "FAT method 2: a new injection layer every N batches instead of every epoch (a deviation "
                       "from the paper's Algorithm 2 for short trainings; 0 = per epoch)")}},
@@ -84,6 +90,11 @@ const ConfigSchema& pipeline_spec_schema() {
               integer("images", 1, 10000000, std::to_string(d.physical.images), "test images of each physical campaign"),
               integer("sample", 1, 100000000, std::to_string(d.physical.sample),
                       "faults per fault class, drawn by the training seed"),
+              list("every_site", "paths", "[]",
+                   "accelerators (of accels) whose campaigns of SAT, the paper's FAT model and their derived FAT "
+                   "model map every non-weight fault (weight faults: a sample for weight_margin); the rest sample"),
+              number("weight_margin", 1e-6, 0.5, num(d.physical.weight_margin),
+                     "every_site campaigns: error margin of the weight-fault sample (confidence 0.99)"),
               choice("mode", {"fat1", "fat2"}, d.physical.mode, "training of the FAT model on the derived error model"),
               number("p", 0.0, 1.0, num(d.physical.p), "its injection probability (fraction)")}},
         };
@@ -138,6 +149,7 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
             if (m["seed"]) errs.push_back("train: give seed or seeds, not both");
         }
         r.get("threads", s.threads);
+        r.get("parallel", s.parallel);
         r.get("fat2_switch_batches", s.fat2_switch_batches);
     }
     const YAML::Node models = root["models"];
@@ -184,6 +196,17 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
             }
             if (accels.size() == 0) errs.push_back("physical.accels: must list at least one accelerator YAML");
         }
+        YAML::Node every;
+        if (r.get("every_site", every))
+            for (size_t i = 0; i < every.size(); ++i) {
+                const std::string at = "physical.every_site[" + std::to_string(i) + "]";
+                const std::string a = every[i].IsScalar() ? resolve_relative(path, every[i].Scalar()) : "";
+                if (!s.physical.maps_every_site(a) &&
+                    std::find(s.physical.accels.begin(), s.physical.accels.end(), a) == s.physical.accels.end())
+                    errs.push_back(at + shown(every[i]) + " must be one of physical.accels");
+                else s.physical.every_site.push_back(a);
+            }
+        r.get("weight_margin", s.physical.weight_margin);
         r.get("images", s.physical.images);
         int sample = int(s.physical.sample);
         if (r.get("sample", sample)) s.physical.sample = uint64_t(sample);
@@ -233,7 +256,8 @@ struct TrainedModel {
 // defines the training run.
 TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Topology& topo,
                         const InputBatch& train_set, const InputBatch& test_set, const TrainFunction& train,
-                        std::ostream& log) {
+                        const std::function<void(const std::string&)>& log_line,
+                        const std::function<void()>& on_start = [] {}) {
     const std::string dir = s.output + "/models";
     fs::create_directories(dir);
     TrainedModel t{e, dir + "/" + e.label + ".fatq", {}};
@@ -249,7 +273,7 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     if (fs::exists(t.model_path) && fs::exists(record_path)) {
         const json rec = json::parse(read_or_empty(record_path), nullptr, false);
         if (!rec.is_discarded() && rec.value("stamp", "") == stamp) {
-            log << "   " + e.label + ": up to date (" + t.model_path + "), skipped" << std::endl;
+            log_line("   " + e.label + ": up to date (" + t.model_path + "), skipped");
             t.record = rec;
             return t;
         }
@@ -263,7 +287,8 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     q.lr = s.lr;
     q.lr_step = s.lr_step;
     q.seed = uint64_t(s.seed);
-    q.threads = s.threads;
+    q.threads = std::max(1, s.threads / s.parallel);
+    q.own_process = s.parallel > 1;
     q.fat2_switch_batches = e.mode == "fat2" ? s.fat2_switch_batches : 0;
     // Checkpoints are only resumed when they belong to the same run.
     q.checkpoint_dir = s.output + "/checkpoints/" + e.label;
@@ -271,6 +296,7 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     if (fs::exists(q.checkpoint_dir) && read_or_empty(ck_stamp) != stamp) fs::remove_all(q.checkpoint_dir);
     fs::create_directories(q.checkpoint_dir);
     write_file_atomic(ck_stamp, stamp);
+    on_start();
     const auto t0 = std::chrono::steady_clock::now();
     const TrainOutcome r = train(topo, q, train_set, test_set);
     save_model(r.model, t.model_path);
@@ -294,8 +320,53 @@ TrainedModel train_step(const PipelineSpec& s, const PipelineModel& e, const Top
     char buf[200];
     std::snprintf(buf, sizeof buf, "   %s: test accuracy %.2f %%, export agrees with LibTorch on %d/%d images",
                   e.label.c_str(), r.test_accuracy, r.export_prediction_agree, r.export_images);
-    log << buf << std::endl;
+    log_line(buf);
     return t;
+}
+
+// Trains (or skips) every entry, s.parallel at a time (each then in its own
+// process: the TrainFunction's job); the results in the entries' order.
+std::vector<TrainedModel> train_steps(const PipelineSpec& s, const std::vector<PipelineModel>& entries,
+                                      const Topology& topo, const InputBatch& train_set, const InputBatch& test_set,
+                                      const TrainFunction& train, std::ostream& log) {
+    std::mutex log_mutex;
+    const auto log_line = [&](const std::string& line) {
+        const std::lock_guard<std::mutex> lock(log_mutex);
+        log << line << std::endl;
+    };
+    std::vector<TrainedModel> out(entries.size());
+    if (s.parallel <= 1 || entries.size() <= 1) {
+        for (size_t i = 0; i < entries.size(); ++i)
+            out[i] = train_step(s, entries[i], topo, train_set, test_set, train, log_line);
+        return out;
+    }
+    std::string names;
+    for (const auto& e : entries) names += (names.empty() ? "" : ", ") + e.label;
+    std::once_flag started;  // said when the first model that is not up to date starts
+    const auto on_start = [&] {
+        std::call_once(started, [&] {
+            log_line("   " + names + ": " + std::to_string(std::min<size_t>(size_t(s.parallel), entries.size())) +
+                     " at once, " + std::to_string(std::max(1, s.threads / s.parallel)) +
+                     " thread(s) each (progress: " + s.output + "/checkpoints/<label>/train.log)");
+        });
+    };
+    std::atomic<size_t> next{0};
+    std::vector<std::exception_ptr> errors(entries.size());
+    std::vector<std::thread> workers;
+    for (int w = 0; w < s.parallel && size_t(w) < entries.size(); ++w)
+        workers.emplace_back([&] {
+            for (size_t i; (i = next++) < entries.size();) {
+                try {
+                    out[i] = train_step(s, entries[i], topo, train_set, test_set, train, log_line, on_start);
+                } catch (...) {
+                    errors[i] = std::current_exception();
+                }
+            }
+        });
+    for (auto& w : workers) w.join();
+    for (const auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    return out;
 }
 
 // Runs (or resumes, or skips) one stuck@ campaign on a trained model.
@@ -350,19 +421,20 @@ json load_json(const std::string& path) { return json::parse(read_or_empty(path)
 // faults of `accel`, into <dir>/<label>.
 std::string physical_step(const PipelineSpec& s, const TrainedModel& t, const std::string& accel,
                           const std::string& dir, const InputBatch& images, const PhysicalFunctions& f,
-                          std::ostream& log) {
+                          std::ostream& log, bool every_site) {
     PhysicalRequest q;
     q.model_path = t.model_path;
     q.accel_path = accel;
     q.output = dir + "/" + t.entry.label;
-    q.sample = s.physical.sample;
+    q.sample = every_site ? 0 : s.physical.sample;
+    q.weight_margin = every_site ? s.physical.weight_margin : 0;
     q.seed = uint64_t(s.seed);
     q.data_identity = s.dataset + ":test";
     const std::string name = fs::path(dir).filename().string() + "/" + t.entry.label;
     const std::string stamp_path = q.output + "/pipeline.stamp";
-    const std::string stamp = t.record.value("stamp", "") + "|" + read_or_empty(accel) + "|" +
-                              std::to_string(images.count) + "|" + std::to_string(q.sample) + "|" +
-                              std::to_string(q.seed);
+    std::string stamp = t.record.value("stamp", "") + "|" + read_or_empty(accel) + "|" +
+                        std::to_string(images.count) + "|" + std::to_string(q.sample) + "|" + std::to_string(q.seed);
+    if (every_site) stamp += "|every site|" + param::num(q.weight_margin);  // (only new settings extend the stamp)
     q.fresh = read_or_empty(stamp_path) != stamp;
     if (!q.fresh && fs::exists(q.output + "/summary.json")) {
         log << "   " + name + ": up to date, skipped" << std::endl;
@@ -537,6 +609,7 @@ struct PhysicalRun {
     std::string name, accel, dir;
     size_t derived = 0;             // index of the derived-model FAT in SeedRun::trained
     std::vector<std::string> dirs;  // per trained model: its physical campaign
+    std::vector<bool> every_site;   // per trained model: did it map every non-weight fault?
     std::vector<ReplicationRun> pe_runs;  // per trained model: selective PE replication under these faults
     std::string pe_plot;
 };
@@ -592,29 +665,40 @@ std::string physical_report(const PipelineSpec& s, const SeedRun& run) {
     std::ostringstream md;
     for (const auto& pr : run.physical) {
         const TrainedModel& derived = run.trained[pr.derived];
+        const bool every = s.physical.maps_every_site(pr.accel);
+        const std::string sampled = std::to_string(s.physical.sample) + " per class";
+        const std::string all = "every non-weight, weight sample";
         md << "\n## Physical faults: " << pr.name << "\n\nSAT's physical faults of " << fs::path(pr.accel).filename().string()
-           << " (stuck-at 0/1 of every fault class, " << s.physical.sample << " sampled per class by the seed) were "
-           << "mapped to activation-level error patterns on " << s.physical.images << " test images and aggregated into "
-           << "an error model (physical/" << pr.name << "/derived_error_model.yaml); " << derived.entry.label
-           << " was trained on it (" << derived.entry.mode << ", p = " << derived.entry.p * 100 << " %). Every "
-           << "model under the same faults; min over the faults run, mean, variance and the fraction of faults that "
-           << "cost more than 1 point weigh each fault by its class's population over the faults mapped (a stratified "
-           << "estimate; per class with intervals in each summary.json).\n\n"
-           << "| model | error-free [%] | min [%] | mean [%] | variance | faults costing > 1 point [%] | faults |\n"
-           << "|---|---:|---:|---:|---:|---:|---:|\n";
+           << " (stuck-at 0/1 of "
+           << (every ? "every site of every non-weight fault class; weight-memory faults a seeded sample sized for a " +
+                           fmt2(100 * s.physical.weight_margin) + "-point margin at 99 % confidence"
+                     : "every fault class, " + std::to_string(s.physical.sample) + " sampled per class by the seed")
+           << ") were mapped to activation-level error patterns on " << s.physical.images
+           << " test images and aggregated into an error model (physical/" << pr.name << "/derived_error_model.yaml); "
+           << derived.entry.label << " was trained on it (" << derived.entry.mode << ", p = " << derived.entry.p * 100
+           << " %). Every model under the same faults"
+           << (every ? " (SAT, the paper's FAT model and " + derived.entry.label + " under all of them; the other models "
+                           "under " + sampled + ", to keep the job's time)"
+                     : "")
+           << "; min over the faults run, mean, variance and the fraction of faults that cost more than 1 point weigh "
+           << "each fault by its class's population over the faults mapped (a stratified estimate; per class with "
+           << "intervals in each summary.json).\n\n"
+           << "| model | error-free [%] | min [%] | mean [%] | variance | faults costing > 1 point [%] | faults | "
+              "mapped |\n"
+           << "|---|---:|---:|---:|---:|---:|---:|---|\n";
         for (size_t i = 0; i < run.trained.size(); ++i) {
             const json sum = load_json(pr.dirs[i] + "/summary.json");
             const json& o = sum.at("overall");
             md << "| " << run.trained[i].entry.label << " | " << fmt2(sum.at("error_free_accuracy").get<double>()) << " | "
                << fmt2(o.value("min_accuracy", 0.0)) << " | " << fmt2(o.value("mean_accuracy", 0.0)) << " | "
                << fmt2(o.value("variance", 0.0)) << " | " << fmt2(100 * o.value("fraction_costing_over_1_point", 0.0))
-               << " | " << o.at("faults").get<size_t>() << " |\n";
+               << " | " << o.at("faults").get<size_t>() << " | " << (pr.every_site[i] ? all : sampled) << " |\n";
         }
         md << "\nSelective PE replication under these faults: PEs ranked by the least accuracy among their faults "
               "run above, the k most critical triplicated (a voter masks every fault sited in the PE: lanes, adder "
               "tree, accumulator, comparators, weight and threshold memory; FIFO faults stay). Cost: PE x SIMD lanes "
-              "of the accelerator, a triplicated PE adding twice its lanes (voters not counted). The faults are "
-              "sampled, so a PE none of whose faults was drawn is never chosen: a sample's answer, not a guarantee. "
+              "of the accelerator, a triplicated PE adding twice its lanes (voters not counted). Where faults are "
+              "sampled, a PE none of whose faults was drawn is never chosen: a sample's answer, not a guarantee. "
               "PEs to triplicate for a worst-case error:\n\n"
            << replication_table(pr.pe_runs, default_targets(pr.pe_runs), "PE") << "\n![worst-case error vs cost, "
            << pr.name << "](physical/" << pr.name << "/pe_replication/" << fs::path(pr.pe_plot).filename().string()
@@ -632,20 +716,26 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
     run.seed = s.seed;
     log_line("== 1. training (" + std::to_string(s.epochs) + " epochs each)");
     std::vector<TrainedModel>& trained = run.trained;
-    for (const auto& e : s.models) trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
+    trained = train_steps(s, s.models, topo, train_set, test_set, train, log);
 
     const InputBatch phys_images = first_images(test_set, s.physical.images);
     if (!s.physical.accels.empty()) {
         if (!physical) throw std::invalid_argument("pipeline: the spec has a physical section but no physical-fault steps");
-        log_line("== 1b. physical faults of SAT -> derived error models (" + std::to_string(s.physical.sample) +
-                 " faults per class, " + std::to_string(phys_images.count) + " images)");
+        const std::string sampled = std::to_string(s.physical.sample) + " faults per class";
+        log_line("== 1b. physical faults of SAT -> derived error models (" +
+                 (s.physical.every_site.empty() ? sampled
+                                                : "every non-weight fault on every_site accelerators, " + sampled +
+                                                      " elsewhere") +
+                 ", " + std::to_string(phys_images.count) + " images)");
         const TrainedModel sat = *find_mode(trained, kSat);  // a copy: trained grows below
+        std::vector<PipelineModel> derived;
         for (const auto& a : s.physical.accels) {
             PhysicalRun pr;
             pr.name = fs::path(a).stem().string();
             pr.accel = a;
             pr.dir = s.output + "/physical/" + pr.name;
-            const std::string sat_dir = physical_step(s, sat, a, pr.dir, phys_images, *physical, log);
+            const std::string sat_dir =
+                physical_step(s, sat, a, pr.dir, phys_images, *physical, log, s.physical.maps_every_site(a));
             const std::string em = pr.dir + "/derived_error_model.yaml";
             physical->derive(sat_dir, sat.model_path, em);
             PipelineModel e;
@@ -653,10 +743,11 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
             e.mode = s.physical.mode;
             e.p = s.physical.p;
             e.error_model = em;
-            trained.push_back(train_step(s, e, topo, train_set, test_set, train, log));
-            pr.derived = trained.size() - 1;
+            derived.push_back(e);
+            pr.derived = trained.size() + run.physical.size();
             run.physical.push_back(pr);
         }
+        for (auto& t : train_steps(s, derived, topo, train_set, test_set, train, log)) trained.push_back(std::move(t));
     }
 
     log_line("== 2. stuck@ campaigns (channel on " + std::to_string(s.channel_images) + " images, pixel on " +
@@ -689,8 +780,14 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
 
     if (!run.physical.empty()) {
         log_line("== 3b. physical-fault campaigns (every model, each accelerator)");
+        const TrainedModel* paper = paper_fat(trained, s.physical.mode);
         for (auto& pr : run.physical)
-            for (const auto& t : trained) pr.dirs.push_back(physical_step(s, t, pr.accel, pr.dir, phys_images, *physical, log));
+            for (size_t i = 0; i < trained.size(); ++i) {
+                const bool compared = trained[i].entry.mode == kSat || &trained[i] == paper || i == pr.derived;
+                pr.every_site.push_back(compared && s.physical.maps_every_site(pr.accel));
+                pr.dirs.push_back(physical_step(s, trained[i], pr.accel, pr.dir, phys_images, *physical, log,
+                                                pr.every_site.back()));
+            }
         log_line("== 3c. selective PE replication under the physical faults");
         for (auto& pr : run.physical) {
             Topology accel_topo;

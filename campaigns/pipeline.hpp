@@ -9,6 +9,7 @@
 // campaigns/ does not depend on trainer/: the caller hands in the training
 // step as a TrainFunction (sim/app fills it in with the trainer facade).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <ostream>
@@ -39,6 +40,14 @@ struct PhysicalSpec {
     std::vector<std::string> accels;  // dataflow accelerator YAMLs (empty: no physical part)
     int images = 1000;                // test images of each physical campaign
     uint64_t sample = 100;            // faults per class (seeded by the training seed)
+    // Accelerators (of accels) whose campaigns of SAT, the paper's FAT model
+    // and their derived FAT model map every non-weight fault, weight faults
+    // sampled for weight_margin (confidence 0.99); the other campaigns sample.
+    std::vector<std::string> every_site;
+    double weight_margin = 0.05;
+    bool maps_every_site(const std::string& accel) const {
+        return std::find(every_site.begin(), every_site.end(), accel) != every_site.end();
+    }
     std::string mode = "fat1";        // training of the derived-model FAT
     double p = 0.05;
 };
@@ -51,6 +60,9 @@ struct PipelineSpec {
     std::string dataset = "fashion-mnist", data_dir;
     int train_images = 0, test_images = 0;
     int epochs = 4, batch = 100, lr_step = 40, threads = 2, seed = 1;
+    // Models trained at once, each in its own process with threads / parallel
+    // LibTorch threads (1 = one after another, in this process).
+    int parallel = 1;
     // train.seeds: every model is trained and every campaign run once per seed
     // (seed<N>/ under output when there are several); empty = {seed}.
     std::vector<int> seeds;
@@ -81,6 +93,7 @@ struct TrainRequest {
     uint64_t seed = 1;
     int fat2_switch_batches = 0;
     std::string checkpoint_dir;  // resume from its latest epoch when it holds one
+    bool own_process = false;    // train.parallel > 1: train in a child process (its output: checkpoint_dir/train.log)
 };
 
 struct TrainOutcome {
@@ -99,6 +112,7 @@ using TrainFunction = std::function<TrainOutcome(const Topology& topo, const Tra
 struct PhysicalRequest {
     std::string model_path, accel_path, output;
     uint64_t sample = 0, seed = 1;
+    double weight_margin = 0;  // > 0: every non-weight fault, weight faults sampled for this margin (not `sample`)
     bool fresh = false;  // start over (the model or the settings changed)
     std::string data_identity;
 };

@@ -65,6 +65,9 @@ int cmd_map_faults(const Args& args) {
         ("all", po::bool_switch(), "every stuck-at fault of the classes (the default)")
         ("sample", po::value<uint64_t>(), "a seeded random sample of N faults per class")
         ("margin", po::value<double>(), "per class, the sample size for this error margin (e.g. 0.01)")
+        ("weight-margin", po::value<double>(),
+         "weight-memory faults: a sample sized for this error margin, whatever --all / --sample / --margin say "
+         "(e.g. --all --weight-margin 0.05: every non-weight fault)")
         ("confidence", po::value<double>()->default_value(0.99), "confidence of --margin and of every interval")
         ("flips", po::value<uint64_t>()->default_value(0),
          "also N transient flips per class at random cycles of the run (lowered against its cycle schedule)")
@@ -83,7 +86,7 @@ int cmd_map_faults(const Args& args) {
     po::variables_map vm;
     const std::string usage =
         "fatsim map-faults --accel A --model M [--classes acc,adder,wmem,thr,cmp,fifo,fmbuf] [--all | --sample N | "
-        "--margin E [--confidence C]] [--flips N] [--images K] [--verify N] [--shard K/N] --output DIR";
+        "--margin E [--confidence C]] [--weight-margin E] [--flips N] [--images K] [--verify N] [--shard K/N] --output DIR";
     if (!parse_or_help(args, desc, vm, usage)) return 0;
     const int modes = int(vm["all"].as<bool>()) + int(vm.count("sample")) + int(vm.count("margin"));
     if (modes > 1) throw UsageError("--all, --sample and --margin exclude each other");
@@ -93,6 +96,8 @@ int cmd_map_faults(const Args& args) {
     if (vm.count("margin") && !(vm["margin"].as<double>() > 0 && vm["margin"].as<double>() < 1))
         throw UsageError("--margin must lie strictly between 0 and 1");
     if (vm.count("sample") && vm["sample"].as<uint64_t>() == 0) throw UsageError("--sample must be at least 1");
+    if (vm.count("weight-margin") && !(vm["weight-margin"].as<double>() > 0 && vm["weight-margin"].as<double>() < 1))
+        throw UsageError("--weight-margin must lie strictly between 0 and 1");
 
     const std::string model_path = vm["model"].as<std::string>(), accel_path = vm["accel"].as<std::string>();
     const QnnModel model = load_model(model_path);
@@ -159,6 +164,7 @@ int cmd_map_faults(const Args& args) {
     opt.classes = classes;
     if (vm.count("sample")) opt.sample = vm["sample"].as<uint64_t>();
     if (vm.count("margin")) opt.margin = vm["margin"].as<double>();
+    if (vm.count("weight-margin")) opt.weight_margin = vm["weight-margin"].as<double>();
     opt.confidence = confidence;
     opt.flips = vm["flips"].as<uint64_t>();
     opt.seed = vm["seed"].as<uint64_t>();

@@ -147,6 +147,42 @@ assert o["min_accuracy"] == min(a), o
 PY
 out=$("$fatsim" pipeline "$tmp/phys.yaml" 2>/dev/null); rc=$?
 check "physical: second run skips" matches "$out" "cnv_w1a1_quarter/FAT-cnv_w1a1_quarter: up to date, skipped"
+# Two models trained at once (each in its own process, one thread): the same
+# models as one at a time. Then every non-weight site of the dataflow folding
+# for SAT, FAT1 and its derived model (weight faults sampled), the rest sampled.
+sed 's/threads: 2}/threads: 2, parallel: 2}/; s/out_phys/out_par/' "$tmp/phys.yaml" >"$tmp/par.yaml"
+out=$("$fatsim" pipeline "$tmp/par.yaml" 2>/dev/null); rc=$?
+check "parallel: run succeeds" test $rc -eq 0
+check "parallel: two at once" matches "$out" "SAT, FAT1: 2 at once, 1 thread(s) each"
+check "parallel: a child's log" matches "$(cat "$tmp/out_par/checkpoints/FAT1/train.log" 2>/dev/null)" "epoch 1/1"
+for m in SAT FAT1 FAT-cnv_w1a1_quarter FAT-cnv_w1a1_quarter_loopback; do
+  check "parallel: $m is the model trained alone" cmp -s "$tmp/out_phys/models/$m.fatq" "$tmp/out_par/models/$m.fatq"
+done
+sed "s|sample: 4}|sample: 4, every_site: [$src/models/accel/cnv_w1a1_quarter.yaml], weight_margin: 0.2}|" \
+  "$tmp/par.yaml" >"$tmp/every.yaml"
+out=$("$fatsim" pipeline "$tmp/every.yaml" 2>/dev/null); rc=$?
+check "every site: run succeeds" test $rc -eq 0
+check "every site: trained models kept" matches "$out" "FAT1: up to date"
+every=$(cat "$tmp/out_par/report.md" 2>/dev/null)
+check "every site: report says which campaigns" matches "$every" "| FAT1 | .* | every non-weight, weight sample |"
+check "every site: the rest sampled" matches "$every" "| FAT-cnv_w1a1_quarter_loopback | .* | 4 per class |"
+check "every site: campaigns as said" python3 - "$tmp/out_par/physical" <<'PY'
+import csv, json, sys
+d = sys.argv[1] + "/"
+def classes(run):
+    return {c["class"]: (c["population"], c["faults"]) for c in json.load(open(d + run + "/manifest.json"))["classes"]}
+for model in ("SAT", "FAT1", "FAT-cnv_w1a1_quarter"):
+    c = classes("cnv_w1a1_quarter/" + model)
+    assert all(f == p for k, (p, f) in c.items() if k != "wmem"), (model, c)
+    assert 4 < c["wmem"][1] < c["wmem"][0], (model, c)
+    assert len(list(csv.DictReader(open(d + "cnv_w1a1_quarter/" + model + "/faults.csv")))) == sum(f for p, f in c.values())
+for run in ("cnv_w1a1_quarter/FAT-cnv_w1a1_quarter_loopback", "cnv_w1a1_quarter_loopback/SAT"):
+    assert all(f == min(4, p) for p, f in classes(run).values()), (run, classes(run))
+PY
+sed "s|every_site: \[|every_site: [$src/models/accel/cnv_w1a1.yaml, |" "$tmp/every.yaml" >"$tmp/every_bad.yaml"
+out=$("$fatsim" pipeline "$tmp/every_bad.yaml" 2>&1); rc=$?
+check "every site not an accel: exit 1" test $rc -eq 1
+check "every site not an accel: field named" matches "$out" "physical.every_site\[0\]=.* must be one of physical.accels"
 sed '/^  - {label: SAT, mode: sat}/d' "$tmp/phys.yaml" >"$tmp/phys_nosat.yaml"
 out=$("$fatsim" pipeline "$tmp/phys_nosat.yaml" 2>&1); rc=$?
 check "physical without SAT: exit 1" test $rc -eq 1

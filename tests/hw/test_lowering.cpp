@@ -356,6 +356,66 @@ TEST(PhysicalCampaign, DeterministicAndResumable) {
     fs::remove_all(dir);
 }
 
+// Every non-weight fault and a sample of weight faults (map-faults --all
+// --weight-margin E): the non-weight rows are those of a run of only those
+// classes, the weight rows those of a run sampling that many weight faults.
+TEST(PhysicalCampaign, WeightMarginSamplesOnlyTheWeightFaults) {
+    namespace fs = std::filesystem;
+    const Topology topo = small_topology(1, 2);
+    const QnnModel m = random_model(topo, 22);
+    const AccelConfig accel = make_accel(topo, kFoldings[2], 2);
+    const InputBatch batch = batch_of(topo, 4, 9);
+    const fs::path dir = fs::temp_directory_path() / ("fatsim_weight_margin_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    PhysicalCampaignOptions opt;
+    opt.seed = 5;
+    opt.show_progress = false;
+    opt.threads = 2;
+    opt.weight_margin = 0.2;
+    opt.output = (dir / "mixed").string();
+    const auto mixed = run_physical_campaign(m, accel, batch, opt);
+    opt.weight_margin = 0;
+    for (int k = 0; k < kDataflowClasses; ++k)
+        if (SiteClass(k) != SiteClass::WeightWord) opt.classes.push_back(SiteClass(k));
+    opt.output = (dir / "rest").string();
+    const auto rest = run_physical_campaign(m, accel, batch, opt);
+    const auto& classes = mixed.summary_json["classes"];
+    uint64_t weight_sample = 0;
+    for (const auto& c : classes) {
+        const uint64_t population = c["population"], faults = c["faults"];
+        if (c["class"] == "wmem") {
+            weight_sample = faults;
+            EXPECT_EQ(faults, sample_size(population, 0.2, 0.99));
+            EXPECT_LT(faults, population);
+        } else {
+            EXPECT_EQ(faults, population) << c["class"];
+        }
+    }
+    opt.classes = {SiteClass::WeightWord};
+    opt.sample = weight_sample;
+    opt.output = (dir / "weights").string();
+    const auto weights = run_physical_campaign(m, accel, batch, opt);
+    // Rows compared by what the fault did (the eval column names reuse across classes).
+    auto rows_of = [](const std::string& path, bool wmem) {
+        std::istringstream in(read_text(path));
+        std::string line, out;
+        std::getline(in, line);
+        for (size_t k = 2; std::getline(in, line); ++k) {
+            const auto r = physical_csv::parse_row(line, path, k);
+            if ((r.cls == "wmem") != wmem) continue;
+            out += r.site + "," + r.effect + "," + std::to_string(r.correct) + "," + std::to_string(r.changed) + "," +
+                   r.transitions + "\n";
+        }
+        return out;
+    };
+    const std::string non_weight = rows_of(rest.csv, false), weight = rows_of(weights.csv, true);
+    EXPECT_FALSE(non_weight.empty());
+    EXPECT_FALSE(weight.empty());
+    EXPECT_EQ(rows_of(mixed.csv, false), non_weight);
+    EXPECT_EQ(rows_of(mixed.csv, true), weight);
+    fs::remove_all(dir);
+}
+
 TEST(PhysicalSites, ErrorsNameTheRule) {
     const Topology topo = small_topology(1, 1);
     const QnnModel m = random_model(topo, 1);
