@@ -92,6 +92,17 @@ int latest_epoch(const fs::path& dir) {
     if (f) f >> e;
     return e;
 }
+// torch::load naming the file, with LibTorch's first message line (not its stack trace).
+template <class T>
+void load_torch_file(T& into, const std::string& path) {
+    try {
+        torch::load(into, path);
+    } catch (const c10::Error& e) {
+        const std::string what = e.what_without_backtrace();
+        throw std::runtime_error(path + ": not a readable checkpoint of this network (" +
+                                 what.substr(0, what.find('\n')) + "); delete it to train from scratch");
+    }
+}
 fs::path net_file(const fs::path& dir, int e) { return dir / ("net_epoch" + std::to_string(e) + ".pt"); }
 fs::path optim_file(const fs::path& dir, int e) { return dir / ("optim_epoch" + std::to_string(e) + ".pt"); }
 fs::path meta_file(const fs::path& dir, int e) { return dir / ("meta_epoch" + std::to_string(e) + ".txt"); }
@@ -222,8 +233,8 @@ TrainResult train(const Topology& topo, const TrainOptions& opt, const InputBatc
         if (opt.checkpoint_dir.empty()) throw std::invalid_argument("--resume needs --checkpoint-dir");
         const int e = latest_epoch(dir);
         if (e >= 0) {
-            torch::load(net, net_file(dir, e).string());
-            torch::load(adam, optim_file(dir, e).string());
+            load_torch_file(net, net_file(dir, e).string());
+            load_torch_file(adam, optim_file(dir, e).string());
             start = e + 1;
             if (opt.progress) std::fprintf(stderr, "resuming after epoch %d from %s\n", e + 1, dir.c_str());
         }
@@ -398,7 +409,7 @@ Loaded load_checkpoint(const std::string& checkpoint, const std::string& topolog
     }
     Loaded L;
     L.net = QnnNet(topo);
-    torch::load(L.net, p.string());
+    load_torch_file(L.net, p.string());
     L.net->eval();
     return L;
 }

@@ -121,12 +121,17 @@ int train_one(const std::string& request_path) {
     return 0;
 }
 
-// The last lines of a log, for an error message.
-std::string log_tail(const std::string& path, size_t lines) {
+// What a failed child said: its error line, else the last lines of its log.
+std::string child_error(const std::string& path, size_t lines) {
     std::ifstream f(path);
     std::vector<std::string> all;
-    for (std::string line; std::getline(f, line);) all.push_back(line.substr(line.rfind('\r') + 1));
-    std::string out;
+    for (std::string line; std::getline(f, line);) {
+        line = line.substr(line.rfind('\r') + 1);  // a progress bar's last state
+        const std::string said = "fatsim pipeline: error: ";
+        if (line.rfind(said, 0) == 0) return ": " + line.substr(said.size()) + " (its output: " + path + ")";
+        all.push_back(line);
+    }
+    std::string out = "; the end of " + path + ":";
     for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "\n  " + all[i];
     return out;
 }
@@ -158,7 +163,7 @@ campaigns::TrainOutcome train_in_child(const campaigns::TrainRequest& q, const c
         throw std::runtime_error("pipeline: the training of " + q.model.label + " failed (" +
                                  (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                                     : "signal " + std::to_string(WTERMSIG(status))) +
-                                 "); the end of " + log + ":" + log_tail(log, 5));
+                                 ")" + child_error(log, 5));
     const json o = json::parse(read_text_file(r.at("outcome_out")));
     campaigns::TrainOutcome out;
     out.model = load_model(r.at("model_out"));

@@ -179,6 +179,13 @@ for model in ("SAT", "FAT1", "FAT-cnv_w1a1_quarter"):
 for run in ("cnv_w1a1_quarter/FAT-cnv_w1a1_quarter_loopback", "cnv_w1a1_quarter_loopback/SAT"):
     assert all(f == min(4, p) for p, f in classes(run).values()), (run, classes(run))
 PY
+# A child's training that fails: the pipeline says why, naming the file.
+rm -f "$tmp/out_par/models/SAT.fatq"
+truncate -s 100 "$tmp/out_par/checkpoints/SAT/net_epoch0.pt"
+out=$("$fatsim" pipeline "$tmp/every.yaml" 2>&1); rc=$?
+check "parallel, corrupt checkpoint: exit 1" test $rc -eq 1
+check "parallel, corrupt checkpoint: file named" matches "$out" "training of SAT failed (exit 1): .*checkpoints/SAT/net_epoch0.pt: not a readable checkpoint of this network"
+check "parallel, corrupt checkpoint: no stack trace" test "$(printf '%s\n' "$out" | grep -c 'frame #')" -eq 0
 sed "s|every_site: \[|every_site: [$src/models/accel/cnv_w1a1.yaml, |" "$tmp/every.yaml" >"$tmp/every_bad.yaml"
 out=$("$fatsim" pipeline "$tmp/every_bad.yaml" 2>&1); rc=$?
 check "every site not an accel: exit 1" test $rc -eq 1
