@@ -551,19 +551,8 @@ void FastSweep::Impl::activate_dirty(Scratch& s, int l, int image) const {
             s.changed_px.push_back(pixel);
             return;
         }
-        int o = 0;
-        for (; o + 8 <= MH; o += 8) {  // 8 codes at a time, then each differing byte
-            uint64_t a, b;
-            std::memcpy(&a, now + o, 8);
-            std::memcpy(&b, go + o, 8);
-            for (uint64_t x = a ^ b; x;) {
-                const int bit = __builtin_ctzll(x), e = o + bit / 8;
-                s.next.push_back({pixel * MH + e, go[e], now[e]});
-                x &= ~(uint64_t(0xff) << (bit & ~7));  // the rest of this code's byte
-            }
-        }
-        for (; o < MH; ++o)
-            if (now[o] != go[o]) s.next.push_back({pixel * MH + o, go[o], now[o]});
+        for_each_differing_code(go, now, size_t(MH),
+                                [&](size_t e) { s.next.push_back({pixel * MH + int(e), go[e], now[e]}); });
     };
     if (Y.P == 1) {
         for (int q : s.dirty) collect(q, nact + size_t(q) * MH);

@@ -27,6 +27,7 @@
 // tests/unit/test_campaign.cpp on every W/A mix).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -42,6 +43,25 @@ struct CodeChange {
     int idx;  // element: pixel * channels + channel (HWC, channel order)
     int8_t old_code, new_code;
 };
+
+// f(k) for every k < n where a[k] != b[k], in ascending order: 8 codes
+// compared at a time, then each differing byte.
+template <class F>
+void for_each_differing_code(const int8_t* a, const int8_t* b, size_t n, F&& f) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, a + k, 8);
+        std::memcpy(&y, b + k, 8);
+        for (uint64_t d = x ^ y; d;) {
+            const int bit = __builtin_ctzll(d);
+            f(k + size_t(bit / 8));
+            d &= ~(uint64_t(0xff) << (bit & ~7));  // the rest of this code's byte
+        }
+    }
+    for (; k < n; ++k)
+        if (a[k] != b[k]) f(k);
+}
 
 class FastSweep {
 public:

@@ -315,8 +315,8 @@ namespace {
 // The elements where `now` differs from `golden`.
 std::vector<CodeChange> code_changes(const std::vector<int8_t>& golden, const std::vector<int8_t>& now) {
     std::vector<CodeChange> r;
-    for (size_t k = 0; k < golden.size(); ++k)
-        if (now[k] != golden[k]) r.push_back({int(k), golden[k], now[k]});
+    for_each_differing_code(golden.data(), now.data(), golden.size(),
+                            [&](size_t k) { r.push_back({int(k), golden[k], now[k]}); });
     return r;
 }
 
@@ -756,20 +756,31 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
         transpose_bits(out, O * O);
         return;
     }
-    if (L.geom.xnor) out.bits.assign(size_t(O) * O * out.words, 0);
-    else out.values.resize(size_t(O) * O * MW), out.values_t.resize(size_t(O) * O * MW);
+    if (!L.geom.xnor) {
+        // Integer lanes, by column: each input channel's values as a plane,
+        // then column k (input channel c, window offset ky * D + kx) row by
+        // row from its plane.
+        const int D = P.D, C = P.C, npx = D * D, np = O * O;
+        thread_local std::vector<int32_t> plane;
+        plane.resize(size_t(C) * npx);
+        for (int px = 0; px < npx; ++px)
+            for (int c = 0; c < C; ++c) plane[size_t(c) * npx + px] = P.value_of[uint8_t(in[size_t(px) * C + c])];
+        out.values_t.resize(size_t(np) * MW);
+        for (int k = 0; k < MW; ++k) {
+            const int off = L.stream_offset[size_t(k)];
+            const int32_t* from = &plane[size_t(off % C) * npx + off / C];
+            int32_t* to = &out.values_t[size_t(k) * np];
+            for (int oy = 0; oy < O; ++oy) std::copy_n(from + size_t(oy) * D, O, to + size_t(oy) * O);
+        }
+        return;
+    }
+    out.bits.assign(size_t(O) * O * out.words, 0);
     for (int q = 0; q < O * O; ++q) {
         const int8_t* base = in + (size_t(q / O) * P.D + q % O) * P.C;
-        if (L.geom.xnor) {
-            uint64_t* b = &out.bits[size_t(q) * out.words];
-            for (int k = 0; k < MW; ++k) b[k >> 6] |= uint64_t(base[L.stream_offset[size_t(k)]] & 1) << (k & 63);
-        } else {
-            int32_t* v = &out.values[size_t(q) * MW];
-            for (int k = 0; k < MW; ++k) v[k] = P.value_of[uint8_t(base[L.stream_offset[size_t(k)]])];
-            for (int k = 0; k < MW; ++k) out.values_t[size_t(k) * O * O + q] = v[k];
-        }
+        uint64_t* b = &out.bits[size_t(q) * out.words];
+        for (int k = 0; k < MW; ++k) b[k >> 6] |= uint64_t(base[L.stream_offset[size_t(k)]] & 1) << (k & 63);
     }
-    if (L.geom.xnor) transpose_bits(out, O * O);
+    transpose_bits(out, O * O);
 }
 
 void Lowering::transpose_bits(StreamInputs& out, int pixels) {
@@ -819,11 +830,11 @@ void Lowering::recompute_lane_by_lane(const RowPass& r, Scratch& s) const {
     for (int q = r.q_first; q < r.np; q += r.q_step) {
         const uint64_t* xb = geo.xnor ? &r.in.bits[size_t(q) * r.in.words] : nullptr;
         const uint64_t* wb = geo.xnor ? &L.wbits[size_t(r.row) * L.words] : nullptr;
-        const int32_t* xv = geo.xnor ? nullptr : &r.in.values[size_t(q) * MW];
+        const int32_t* xv = geo.xnor ? nullptr : &r.in.values_t[size_t(q)];  // column k at xv[k * np]
         const int32_t* wv = geo.xnor ? nullptr : &L.wstream[size_t(r.row) * MW];
         const auto product = [&](int k) -> int64_t {
             if (geo.xnor) return ((xb[k >> 6] ^ wb[k >> 6]) >> (k & 63) & 1) == 0;  // XNOR: a match counts 1
-            return int64_t(wv[k]) * xv[k];
+            return int64_t(wv[k]) * xv[size_t(k) * r.np];
         };
         int64_t acc = 0;
         for (int sf = 0; sf < SF; ++sf) {
@@ -1279,7 +1290,7 @@ void Lowering::apply_flip(const FaultSite& site, int l, const FlipHit& h, int im
     const PreparedLayer& P = engine_.prepared_layer(l);
     const FoldingMap& fold = L.fold;
     const LayerGeometry& geo = L.geom;
-    const int T = P.T, SIMD = fold.simd;
+    const int T = P.T, SIMD = fold.simd, np = P.O * P.O;
     const SiteClass cls = site_class(site.where);
     const int64_t per_image = h.per_image, i = h.iteration;
     const int sf = h.sf, row = h.row, q = h.q;
@@ -1305,7 +1316,7 @@ void Lowering::apply_flip(const FaultSite& site, int l, const FlipHit& h, int im
             for (int e = lo; e < std::min(hi, fold.lanes_in_fold(t)); ++e) {
                 const int k = t * SIMD + e;
                 if (geo.xnor) sum += int64_t(wrow[k] == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1));
-                else sum += int64_t(wrow[k]) * in->values[size_t(q) * P.MW + k];
+                else sum += int64_t(wrow[k]) * in->values_t[size_t(k) * np + q];
             }
             return sum;
         };
@@ -1329,7 +1340,7 @@ void Lowering::apply_flip(const FaultSite& site, int l, const FlipHit& h, int im
             const int64_t before = products(sf, e, e + 1);
             const int32_t w2v = int32_t(w2);
             const int64_t after = geo.xnor ? int64_t(w2v == int32_t((in->bits[size_t(q) * in->words + k / 64] >> (k % 64)) & 1))
-                                           : int64_t(w2v) * in->values[size_t(q) * P.MW + k];
+                                           : int64_t(w2v) * in->values_t[size_t(k) * np + q];
             a += after - before;
         }
         a = int32_t(a);

@@ -98,8 +98,7 @@ struct StreamInputs {
     int words = 0;                // XNOR: 64-bit words per pixel
     std::vector<uint64_t> bits;   // XNOR: [pixel][words], the input bits
     std::vector<uint64_t> bits_t; // ... and by word: [words][pixel]
-    std::vector<int32_t> values;  // otherwise: [pixel][MW], the input values
-    std::vector<int32_t> values_t;  // ... and by column: [MW][pixel]
+    std::vector<int32_t> values_t;  // otherwise: the input values by column, [MW][pixel]
 };
 
 // Golden data of one image: its input and the engine's trace of it.
