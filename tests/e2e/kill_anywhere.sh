@@ -53,16 +53,18 @@ map-faults)
 pipeline)
   needs_data
   # The smallest spec with every step: two epochs (a kill between them
-  # resumes training from the checkpoint), one model, tiny campaigns.
+  # resumes training from the checkpoint), two models trained at once (each
+  # in its own process, which dies with the pipeline), tiny campaigns.
   cat > "$T/spec.yaml" <<YAML
 name: tiny
 output: $T/out
 topology: $SRC/models/cnv_w1a1.yaml
 width: 0.25
 dataset: {name: fashion-mnist, train_images: 100, test_images: 20}
-train: {epochs: 2, batch: 50, seed: 3, threads: 2}
+train: {epochs: 2, batch: 50, seed: 3, threads: 2, parallel: 2}
 models:
   - {label: SAT, mode: sat}
+  - {label: FAT1, mode: fat1, p: 0.05}
 campaigns: {channel_images: 10, pixel_images: 5}
 YAML
   cmd=("$FATSIM" pipeline "$T/spec.yaml")
