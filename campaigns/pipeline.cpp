@@ -201,9 +201,9 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
             for (size_t i = 0; i < every.size(); ++i) {
                 const std::string at = "physical.every_site[" + std::to_string(i) + "]";
                 const std::string a = every[i].IsScalar() ? resolve_relative(path, every[i].Scalar()) : "";
-                if (!s.physical.maps_every_site(a) &&
-                    std::find(s.physical.accels.begin(), s.physical.accels.end(), a) == s.physical.accels.end())
+                if (std::find(s.physical.accels.begin(), s.physical.accels.end(), a) == s.physical.accels.end())
                     errs.push_back(at + shown(every[i]) + " must be one of physical.accels");
+                else if (s.physical.maps_every_site(a)) errs.push_back(at + shown(every[i]) + " is listed twice");
                 else s.physical.every_site.push_back(a);
             }
         r.get("weight_margin", s.physical.weight_margin);

@@ -190,6 +190,10 @@ sed "s|every_site: \[|every_site: [$src/models/accel/cnv_w1a1.yaml, |" "$tmp/eve
 out=$("$fatsim" pipeline "$tmp/every_bad.yaml" 2>&1); rc=$?
 check "every site not an accel: exit 1" test $rc -eq 1
 check "every site not an accel: field named" matches "$out" "physical.every_site\[0\]=.* must be one of physical.accels"
+sed "s|every_site: \[\([^]]*\)\]|every_site: [\1, \1]|" "$tmp/every.yaml" >"$tmp/every_twice.yaml"
+out=$("$fatsim" pipeline "$tmp/every_twice.yaml" 2>&1); rc=$?
+check "every site listed twice: exit 1" test $rc -eq 1
+check "every site listed twice: field named" matches "$out" "physical.every_site\[1\]=.* is listed twice"
 sed '/^  - {label: SAT, mode: sat}/d' "$tmp/phys.yaml" >"$tmp/phys_nosat.yaml"
 out=$("$fatsim" pipeline "$tmp/phys_nosat.yaml" 2>&1); rc=$?
 check "physical without SAT: exit 1" test $rc -eq 1
