@@ -207,7 +207,12 @@ PatternClass read_class(const YAML::Node& n, const std::string& path, Errors& er
         return c;
     }
     yamlf::check_keys(n, path, {"name", "weight", "layers", "channels", "pixels", "stuck", "transition"}, errs);
-    yamlf::get_string(n, "name", path, c.name, errs);
+    if (yamlf::get_string(n, "name", path, c.name, errs) &&
+        std::any_of(c.name.begin(), c.name.end(), [](char ch) { return (ch >= 0 && ch < 0x20) || ch == 0x7f; })) {
+        // (a line break or a tab in a name would not survive the YAML writer)
+        errs.push_back(sub(path, "name") + " must be printable text (no control characters)");
+        c.name.clear();
+    }
     if (const YAML::Node w = n["weight"]) {
         double v = 0;
         if (!w.IsScalar() || !YAML::convert<double>::decode(w, v) || !(v > 0) || !std::isfinite(v))

@@ -124,6 +124,15 @@ TEST(ErrorModel, EveryErrorNamesItsFieldAndRule) {
         "group_modulus: only allowed with granularity: group");
     has(errors_of("granularity: pixel\nclasses: []\n"), "classes (a list) must be a non-empty list of pattern classes");
     has(errors_of("granularity: pixel\n"), "classes: required key missing");
+    // A name must survive the writers (found by fuzz_error_model: a carriage return did not).
+    has(errors_of("granularity: pixel\nclasses: [{name: \"a\\r\", stuck: 0}]\n"),
+        "classes[0].name must be printable text (no control characters)");
+    has(errors_of("granularity: pixel\nclasses: [{name: \"a\\tb\", stuck: 0}]\n"),
+        "classes[0].name must be printable text (no control characters)");
+    EXPECT_EQ(parse_error_model("granularity: pixel\nclasses: [{name: \"PE 3: acc \u00e9\", stuck: 0}]\n", "m.yaml")
+                  .classes.at(0)
+                  .name,
+              "PE 3: acc \u00e9");
     // the message of the exception names the file on every line
     try {
         parse_error_model("granularity: pixel\n", "dir/m.yaml");
