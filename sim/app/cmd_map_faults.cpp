@@ -93,11 +93,10 @@ int cmd_map_faults(const Args& args) {
     if (!vm.count("output") && !vm.count("verify")) throw UsageError("nothing to do: give --output DIR and/or --verify N");
     const double confidence = vm["confidence"].as<double>();
     if (!(confidence > 0 && confidence < 1)) throw UsageError("--confidence must lie strictly between 0 and 1");
-    if (vm.count("margin") && !(vm["margin"].as<double>() > 0 && vm["margin"].as<double>() < 1))
-        throw UsageError("--margin must lie strictly between 0 and 1");
+    for (const std::string m : {"margin", "weight-margin"})
+        if (vm.count(m) && !(vm[m].as<double>() > 0 && vm[m].as<double>() < 1))
+            throw UsageError("--" + m + " must lie strictly between 0 and 1");
     if (vm.count("sample") && vm["sample"].as<uint64_t>() == 0) throw UsageError("--sample must be at least 1");
-    if (vm.count("weight-margin") && !(vm["weight-margin"].as<double>() > 0 && vm["weight-margin"].as<double>() < 1))
-        throw UsageError("--weight-margin must lie strictly between 0 and 1");
 
     const std::string model_path = vm["model"].as<std::string>(), accel_path = vm["accel"].as<std::string>();
     const QnnModel model = load_model(model_path);

@@ -43,4 +43,9 @@ check "fmbuf flip still runs on the cycle model" test $rc -eq 0
 out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --verify 2 --classes fifo 2>&1); rc=$?
 check "fifo on loopback: exit 2" test $rc -eq 2
 check "fifo on loopback: named" contains "$out" "has no fifo sites"
+for m in margin weight-margin; do
+  out=$("$fatsim" map-faults --accel "$lb" --model "$tmp/q.fatq" --random-inputs 1 --$m 1.5 -o "$tmp/bad" 2>&1); rc=$?
+  check "--$m 1.5: exit 2" test $rc -eq 2
+  check "--$m 1.5: rule named" contains "$out" "--$m must lie strictly between 0 and 1"
+done
 [ $fails -eq 0 ]
