@@ -7,6 +7,13 @@ fatsim=$1
 src=$2
 source "$(dirname "$0")/lib.sh"
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then echo "skip: Fashion-MNIST not installed"; exit 0; fi
+# A spec the pipeline must refuse before any work: exit 1, the rule named.
+refuses() {  # LABEL SPEC REGEX
+  local out rc
+  out=$("$fatsim" pipeline "$2" 2>&1); rc=$?
+  check "$1: exit 1" test $rc -eq 1
+  check "$1: rule named" matches "$out" "$3"
+}
 
 cat >"$tmp/spec.yaml" <<YAML
 name: tiny
@@ -187,17 +194,11 @@ check "parallel, corrupt checkpoint: exit 1" test $rc -eq 1
 check "parallel, corrupt checkpoint: file named" matches "$out" "training of SAT failed (exit 1): .*checkpoints/SAT/net_epoch0.pt: not a readable checkpoint of this network"
 check "parallel, corrupt checkpoint: no stack trace" test "$(printf '%s\n' "$out" | grep -c 'frame #')" -eq 0
 sed "s|every_site: \[|every_site: [$src/models/accel/cnv_w1a1.yaml, |" "$tmp/every.yaml" >"$tmp/every_bad.yaml"
-out=$("$fatsim" pipeline "$tmp/every_bad.yaml" 2>&1); rc=$?
-check "every site not an accel: exit 1" test $rc -eq 1
-check "every site not an accel: field named" matches "$out" "physical.every_site\[0\]=.* must be one of physical.accels"
+refuses "every site not an accel" "$tmp/every_bad.yaml" "physical.every_site\[0\]=.* must be one of physical.accels"
 sed "s|every_site: \[\([^]]*\)\]|every_site: [\1, \1]|" "$tmp/every.yaml" >"$tmp/every_twice.yaml"
-out=$("$fatsim" pipeline "$tmp/every_twice.yaml" 2>&1); rc=$?
-check "every site listed twice: exit 1" test $rc -eq 1
-check "every site listed twice: field named" matches "$out" "physical.every_site\[1\]=.* is listed twice"
+refuses "every site listed twice" "$tmp/every_twice.yaml" "physical.every_site\[1\]=.* is listed twice"
 sed '/^  - {label: SAT, mode: sat}/d' "$tmp/phys.yaml" >"$tmp/phys_nosat.yaml"
-out=$("$fatsim" pipeline "$tmp/phys_nosat.yaml" 2>&1); rc=$?
-check "physical without SAT: exit 1" test $rc -eq 1
-check "physical without SAT: rule named" matches "$out" "physical: needs a model with mode sat"
+refuses "physical without SAT" "$tmp/phys_nosat.yaml" "physical: needs a model with mode sat"
 
 sed 's/^width: 0.25/width: 0.25\ncolour: red/; s/epochs: 1,/epochs: 0,/' "$tmp/spec.yaml" >"$tmp/bad.yaml"
 out=$("$fatsim" pipeline "$tmp/bad.yaml" 2>&1); rc=$?
