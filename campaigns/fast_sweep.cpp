@@ -498,17 +498,13 @@ void FastSweep::Impl::recompute_dirty(Scratch& s, int l, int image) const {
     s.next_stamp(s.need_stamp, s.need_mark);
     s.need_px.clear();
     s.need_src.clear();
-    for (int q : s.dirty) {
-        const int oy = q / O, ox = q - oy * O;
-        for (int ky = 0; ky < K; ++ky)
-            for (int kx = 0; kx < K; ++kx) {
-                const int pixel = (oy + ky) * D + ox + kx;
-                if (s.need_mark[size_t(pixel)] == s.need_stamp) continue;
-                s.need_mark[size_t(pixel)] = s.need_stamp;
-                s.need_px.push_back(pixel);
-                s.need_src.push_back((s.in_mark[size_t(pixel)] == s.in_stamp ? s.in.data() : gin) + size_t(pixel) * C);
-            }
-    }
+    for (int q : s.dirty)
+        for_each_window_input(q, D, K, O, [&](int pixel) {
+            if (s.need_mark[size_t(pixel)] == s.need_stamp) return;
+            s.need_mark[size_t(pixel)] = s.need_stamp;
+            s.need_px.push_back(pixel);
+            s.need_src.push_back((s.in_mark[size_t(pixel)] == s.in_stamp ? s.in.data() : gin) + size_t(pixel) * C);
+        });
     load_input_pixels(Y, s.need_src.data(), s.need_px.data(), int(s.need_px.size()), s.im2col);
     accumulate_loaded(Y, s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
 }

@@ -1,6 +1,7 @@
 #include "lowering.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -495,90 +496,162 @@ void Lowering::lower(const FaultSite& site, int image_pos, const GoldenImage& g,
 }
 
 // Loopback: layer by layer, the layer's input under the fault (the faulty
-// output of the layer before it, through fmbuf[0]), the layer recomputed on
-// it when it differs from the golden one, then the fault in this layer (a PE
-// site as the layer's own; fmbuf[1] on the stored outputs). The changes of
-// every layer against the golden trace are the effect.
+// output of the layer before it, through fmbuf[0]), the layer rerun on it
+// when it differs from the golden one, then the fault in this layer (a PE
+// site as the layer's own; fmbuf[1] on the stored outputs). s.trace holds
+// the layers the fault changed; the others are read from the golden trace.
+// The changes of every layer against the golden trace are the effect.
 void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out,
                               int only_layer, int flip_write) const {
     const int L = layers();
     const auto* fb = std::get_if<FmBufBit>(&site.where);
     const auto buffer_acts = [&](int l) { return engine_site_reaches(site, l) && (only_layer < 0 || l == only_layer); };
     if (!s.ws) s.ws = engine_.make_workspace();
-    s.trace.layers.resize(size_t(L));  // each layer: the golden one, or recomputed on a faulty input
+    s.trace.layers.resize(size_t(L));
     out.propagated = true;
     out.direct.assign(size_t(L), {});
-    bool dirty = false;  // the running layer's input differs from the golden one
-    int first = -1;      // the first layer whose output changed
+    bool input_changed = false;  // layer l's input differs from the golden one (s.trace holds layer l-1)
+    int first = -1;              // the first layer whose output changed
     for (int l = 0; l < L; ++l) {
-        const int8_t* in = l == 0 ? g.input : s.trace.layers[size_t(l) - 1].out.data();
-        const size_t in_size = l == 0 ? size_t(engine_.input_size()) : s.trace.layers[size_t(l) - 1].out.size();
-        if (fb && fb->buffer == 0 && buffer_acts(l) &&
-            fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
+        const LayerTrace& gt = g.trace->layers[size_t(l)];
+        const int8_t* in = input_changed ? s.trace.layers[size_t(l) - 1].out.data() : g.layer_input(l);
+        const size_t in_size = l == 0 ? size_t(engine_.input_size()) : g.trace->layers[size_t(l) - 1].out.size();
+        bool dirty = input_changed;  // the layer runs on a faulty input
+        if (fb && fb->buffer == 0 && buffer_acts(l) && fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
             if (l > 0)
                 for (size_t k = 0; k < in_size; ++k)
                     if (s.input[k] != in[k]) out.direct[size_t(l) - 1].push_back({int(k), in[k], s.input[k]});
             in = s.input.data();
             dirty = true;
         }
-        if (dirty) {
-            ClassifyOptions opt;
-            opt.trace = &s.layer_run;
-            opt.last = l;
-            engine_.classify_with(*s.ws, l, in, opt);
-            std::swap(s.trace.layers[size_t(l)], s.layer_run.layers[size_t(l)]);
-        } else {
-            s.trace.layers[size_t(l)] = g.trace->layers[size_t(l)];
-        }
+        // t holds this layer's data under the fault once `own` (before: gt
+        // is); when the layer ran on its golden input, only its outputs (the
+        // classifier: its scores) are copied, the one thing later layers read.
         LayerTrace& t = s.trace.layers[size_t(l)];
+        if (dirty) rerun_layer(l, in, g, s, t);
+        bool own = dirty;
+        const bool classifier = l + 1 == L;
+        const auto take = [&]() {
+            if (own) return;
+            if (classifier) t.acc = gt.acc;
+            else t.out = gt.out;
+            own = true;
+        };
         std::vector<CodeChange>& direct = out.direct[size_t(l)];
         if (fb) {
             if (fb->buffer == 1 && buffer_acts(l)) {
-                const LayerTrace before = t;
-                fmbuf_output(*fb, site.kind, l, t, flip_write);
-                if (l + 1 == L) {
-                    for (size_t k = 0; k < t.acc.size(); ++k)
-                        if (t.acc[k] != before.acc[k]) direct.push_back({int(k), 0, 0});
-                } else {
-                    direct = code_changes(before.out, t.out);
+                const BufferSlot slot = fmbuf_output(*fb, site.kind, l, own ? t : gt, flip_write);
+                const int64_t was = classifier ? (own ? t : gt).acc[slot.k] : (own ? t : gt).out[slot.k];
+                if (slot.value != was) {
+                    take();
+                    if (classifier) {
+                        t.acc[slot.k] = int32_t(slot.value);
+                        direct.push_back({int(slot.k), 0, 0});
+                    } else {
+                        t.out[slot.k] = int8_t(slot.value);
+                        direct.push_back({int(slot.k), int8_t(was), int8_t(slot.value)});
+                    }
                 }
             }
         } else if (engine_site_reaches(site, l)) {
             const FaultSite at = renamed(site, layers_[size_t(l)].name);
-            GoldenImage fg{l == 0 ? in : g.input, &s.trace, nullptr};
-            if (!dirty && g.stream && g.stream->layer == l) fg.stream = g.stream;
-            if (dirty) s.stream.layer = -1;  // windows of a faulty input: never reused
+            GoldenImage fg{l == 0 ? in : g.input, own ? &s.trace : g.trace, nullptr};
+            if (!own && g.stream && g.stream->layer == l) fg.stream = g.stream;
+            if (own) s.stream.layer = -1;  // windows of a faulty input: never reused
             LoweredEffect& e = s.layer_effect;
             e.changes.clear();
             e.scores.clear();
             lower_pe(at, fg, s, e);
-            if (dirty) s.stream.layer = -1;
-            for (const CodeChange& c : e.changes) t.out[size_t(c.idx)] = c.new_code;
+            if (own) s.stream.layer = -1;
+            if (!e.changes.empty()) {
+                take();
+                for (const CodeChange& c : e.changes) t.out[size_t(c.idx)] = c.new_code;
+            }
             direct = e.changes;
             if (!e.scores.empty()) {
+                take();
                 for (size_t k = 0; k < t.acc.size(); ++k)
                     if (t.acc[k] != e.scores[k]) direct.push_back({int(k), 0, 0});
                 t.acc = e.scores;
             }
         }
         // Against the golden trace: this layer's changes.
-        const LayerTrace& gt = g.trace->layers[size_t(l)];
-        if (l + 1 == L) {
-            if (t.acc != gt.acc) out.scores = t.acc;
+        if (classifier) {
+            if (own && t.acc != gt.acc) out.scores = t.acc;
             if (first < 0 && !out.scores.empty()) out.layer = l;
             break;
         }
-        std::vector<CodeChange> changes = code_changes(gt.out, t.out);
-        dirty = !changes.empty();
+        // (On its golden input the layer changed exactly what the fault did here.)
+        std::vector<CodeChange> changes = !own ? std::vector<CodeChange>{} : dirty ? code_changes(gt.out, t.out) : direct;
+        input_changed = !changes.empty();
         if (first >= 0) {
             out.later.push_back(std::move(changes));
-        } else if (dirty) {
+        } else if (input_changed) {
             first = out.layer = l;
             out.changes = std::move(changes);
         }
     }
     // Trailing layers without changes need no entry.
     while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
+}
+
+void Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const {
+    const PreparedLayer& Y = engine_.prepared_layer(l);
+    const int O = Y.O, D = Y.D, K = Y.K, C = Y.C, MH = Y.MH;
+    if (!Y.fc && !Y.last) {
+        // The output pixels whose windows read an input pixel that differs
+        // (the scan stops once the dense pass would cost less).
+        const int8_t* gin = g.layer_input(l);
+        const size_t most = size_t(O) * O / 2;
+        s.rerun_mark.assign(size_t(O) * O, 0);
+        s.rerun_q.clear();
+        for (int px = 0; px < D * D && s.rerun_q.size() <= most; ++px)
+            if (std::memcmp(gin + size_t(px) * C, in + size_t(px) * C, size_t(C)) != 0)
+                kernels::for_each_window_output(px, D, K, O, [&](int q, int) {
+                    if (!s.rerun_mark[size_t(q)]) {
+                        s.rerun_mark[size_t(q)] = 1;
+                        s.rerun_q.push_back(q);
+                    }
+                });
+        if (s.rerun_q.size() <= most) {
+            const LayerTrace& gt = g.trace->layers[size_t(l)];
+            t.acc = gt.acc;
+            t.act = gt.act;
+            t.out = gt.out;
+            s.rerun_need_mark.assign(size_t(D) * D, 0);
+            s.rerun_need.clear();
+            s.rerun_src.clear();
+            for (int q : s.rerun_q)
+                kernels::for_each_window_input(q, D, K, O, [&](int px) {
+                    if (s.rerun_need_mark[size_t(px)]) return;
+                    s.rerun_need_mark[size_t(px)] = 1;
+                    s.rerun_need.push_back(px);
+                    s.rerun_src.push_back(in + size_t(px) * C);
+                });
+            Im2colBuffers& b = s.ws->im2col;
+            b.fit(Y);
+            kernels::load_input_pixels(Y, s.rerun_src.data(), s.rerun_need.data(), int(s.rerun_need.size()), b);
+            kernels::accumulate_loaded(Y, b, s.rerun_q.data(), int(s.rerun_q.size()), t.acc.data(), MH);
+            for (int q : s.rerun_q) kernels::threshold_row(Y, t.acc.data() + size_t(q) * MH, t.act.data() + size_t(q) * MH);
+            const int P = Y.P, Q = Y.Q;
+            s.rerun_pmark.assign(size_t(Q) * Q, 0);
+            const auto act_at = [&](int q) { return t.act.data() + size_t(q) * MH; };
+            for (int q : s.rerun_q) {
+                const int oy = q / O, ox = q - oy * O;
+                if (oy / P >= Q || ox / P >= Q) continue;  // a row / column the pool drops
+                const int r = (oy / P) * Q + ox / P;
+                if (s.rerun_pmark[size_t(r)]) continue;
+                s.rerun_pmark[size_t(r)] = 1;
+                kernels::max_pool_pixel(Y, r, act_at, t.out.data() + size_t(r) * MH);
+            }
+            return;
+        }
+    }
+    ClassifyOptions opt;
+    opt.trace = &s.layer_run;
+    opt.last = l;
+    engine_.classify_with(*s.ws, l, in, opt);
+    std::swap(t, s.layer_run.layers[size_t(l)]);
 }
 
 // A flip fires once: at the first pass in or after its cycle, in whichever
@@ -648,7 +721,8 @@ bool Lowering::fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8
 // fmbuf[1] word q*NF + fold, lane = the channel's PE bank: the pool unit's
 // running maximum (from the lowest code) forced on every write, the window's
 // pixels written in pixel order; a layer uses the low out_bits of a lane.
-void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t, int flip_write) const {
+Lowering::BufferSlot Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, const LayerTrace& t,
+                                            int flip_write) const {
     const LayerLowering& L = layers_[size_t(l)];
     const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
     const LayerGeometry& geo = L.geom;
@@ -677,9 +751,7 @@ void Lowering::fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrac
     } else {
         slot = force(pre(q));
     }
-    const size_t k = size_t(q) * MH + ch;
-    if (scores) t.acc[k] = int32_t(slot);
-    else t.out[k] = int8_t(slot);
+    return {size_t(q) * MH + ch, slot};
 }
 
 int64_t Lowering::iterations_per_image(int l) const {

@@ -198,7 +198,12 @@ public:
         int node_hit = -1;                 // node_level >= 0: node_delta[v] == (bit b of v == node_hit ? node_d : 0)
         int64_t node_d = 0;
         // Loopback: the faulty run layer by layer.
-        Trace trace;                 // every layer's data under the fault
+        Trace trace;                 // layers whose data the fault changed (the others: golden)
+        // ... a layer rerun on a faulty input at the output pixels it changes:
+        // the output pixels recomputed, the input pixels their windows read.
+        std::vector<int> rerun_q, rerun_need;
+        std::vector<const int8_t*> rerun_src;
+        std::vector<uint8_t> rerun_mark, rerun_pmark, rerun_need_mark;
         Trace layer_run;             // one layer recomputed on a faulty input
         std::vector<int8_t> input;   // a layer input under an fmbuf[0] fault
         LoweredEffect layer_effect;  // the fault in one layer
@@ -257,8 +262,18 @@ private:
     // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
     // (false: unchanged), the output codes (scores) as stored.
     bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out) const;
-    // flip_write >= 0: forced at that write of the slot only (a flip).
-    void fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, LayerTrace& t, int flip_write = -1) const;
+    // flip_write >= 0: forced at that write of the slot only (a flip). The
+    // slot's element (of t.out; of t.acc for the classifier) and what it holds.
+    struct BufferSlot {
+        size_t k = 0;
+        int64_t value = 0;
+    };
+    BufferSlot fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, const LayerTrace& t, int flip_write = -1) const;
+    // Loopback: layer l run on `in`, an input that differs from its golden
+    // one, into t (acc, act, out): where few input pixels differ, the golden
+    // data with only the output pixels whose windows read them recomputed
+    // (the engine's kernels), otherwise the engine's dense pass.
+    void rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const;
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     // Where a flip fires in one layer (find_flip: false when it never does).

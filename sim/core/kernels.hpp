@@ -76,6 +76,15 @@ inline void for_each_window_output(int pix, int D, int K, int O, F&& f) {
     }
 }
 
+// Calls f(pix) for each input pixel (of a D x D map) in output pixel q's
+// K x K window (of an O x O map, stride 1), row by row.
+template <class F>
+inline void for_each_window_input(int q, int D, int K, int O, F&& f) {
+    const int oy = q / O, ox = q - oy * O;
+    for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) f((oy + ky) * D + ox + kx);
+}
+
 // Instruction set of the accumulate kernels, chosen at run time, so a build
 // without -march=native still uses AVX-512 where the CPU has it.
 enum class Isa {
