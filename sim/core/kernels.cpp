@@ -93,15 +93,23 @@ void window_bits(const PreparedLayer& p, const uint64_t* pix, int q, uint64_t* r
         }
         return;
     }
-    std::fill(row, row + words + 1, 0);
-    int pos = 0;
     if (pw == 1 && 64 % C == 0) {  // (C = 1, 2, ..., 32: a tap's bits never straddle a word)
+        uint64_t v = 0;  // the word being filled, in a register
+        int fill = 0, w = 0;
         for (int ky = 0; ky < K; ++ky) {
             const uint64_t* src = pix + size_t(oy + ky) * D + ox;
-            for (int kx = 0; kx < K; ++kx, pos += C) row[pos >> 6] |= src[kx] << (pos & 63);
+            for (int kx = 0; kx < K; ++kx) {
+                v |= src[kx] << fill;
+                fill += C;
+                if (fill == 64) row[w++] = v, v = 0, fill = 0;
+            }
         }
+        if (fill) row[w++] = v;
+        for (; w <= words; ++w) row[w] = 0;  // (and the spare word)
         return;
     }
+    std::fill(row, row + words + 1, 0);
+    int pos = 0;
     for (int ky = 0; ky < K; ++ky)
         for (int kx = 0; kx < K; ++kx) {
             const uint64_t* src = pix + (size_t(oy + ky) * D + (ox + kx)) * pw;
@@ -115,9 +123,14 @@ void window_bits(const PreparedLayer& p, const uint64_t* pix, int q, uint64_t* r
 void window_values(const PreparedLayer& p, const int16_t* values, int q, int16_t* row) {
     const int K = p.K, C = p.C, D = p.D, run = K * C;
     const int oy = q / p.O, ox = q - oy * p.O;
-    for (int ky = 0; ky < K; ++ky, row += run) {
-        const int16_t* src = values + (size_t(oy + ky) * D + ox) * C;
-        for (int j = 0; j < run; ++j) row[j] = src[j];
+    if (run <= kWindowRun) {  // (a short run, e.g. 3 x 3 RGB: one fixed-size copy, the excess overwritten next)
+        for (int ky = 0; ky < K; ++ky, row += run)
+            std::memcpy(row, values + (size_t(oy + ky) * D + ox) * C, sizeof(int16_t) * kWindowRun);
+    } else {
+        for (int ky = 0; ky < K; ++ky, row += run) {
+            const int16_t* src = values + (size_t(oy + ky) * D + ox) * C;
+            for (int j = 0; j < run; ++j) row[j] = src[j];
+        }
     }
     if (p.MW < p.mw2) *row = 0;
 }

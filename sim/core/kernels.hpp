@@ -150,8 +150,11 @@ inline void threshold_rows(const PreparedLayer& p, const int32_t* acc, int8_t* o
     const int32_t* thr = p.thr.data();
     const int MH = p.MH, T = p.T, lo = p.lo;
     for (size_t q = 0; q < pixels; ++q, acc += MH, out += MH) {
-        if (T == 1) {  // binary activations: one compare, vectorised
-            for (int co = 0; co < MH; ++co) out[co] = int8_t(lo + (thr[co] <= acc[co]));
+        if (T == 1) {  // binary activations: one compare, vectorised 16 channels at a time
+            int co = 0;
+            for (; co + 16 <= MH; co += 16)
+                for (int i = 0; i < 16; ++i) out[co + i] = int8_t(lo + (thr[co + i] <= acc[co + i]));
+            for (; co < MH; ++co) out[co] = int8_t(lo + (thr[co] <= acc[co]));
         } else {
             for (int co = 0; co < MH; ++co) out[co] = threshold_code(acc[co], thr + size_t(co) * T, T, lo);
         }
@@ -169,7 +172,10 @@ inline void max_pool_pixel(const PreparedLayer& p, int r, ActAt&& act_at, int8_t
     for (int py = 0; py < P; ++py)
         for (int px = 0; px < P; ++px) {  // (the first again: cheaper than a branch)
             const int8_t* a = act_at((qy * P + py) * O + (qx * P + px));
-            for (int c = 0; c < MH; ++c) out[c] = std::max(out[c], a[c]);
+            int c = 0;
+            for (; c + 16 <= MH; c += 16)  // (a fixed count: one vector max)
+                for (int i = 0; i < 16; ++i) out[c + i] = std::max(out[c + i], a[c + i]);
+            for (; c < MH; ++c) out[c] = std::max(out[c], a[c]);
         }
 }
 

@@ -65,8 +65,9 @@ void Im2colBuffers::fit(const PreparedLayer& p) {
         grow(pix, size_t(p.D) * p.D * p.pix_words + 1);
         grow(rows, pixels * p.words + size_t(p.pix_words) + 1);
     } else {
-        grow(values, size_t(p.D) * p.D * p.C);
-        grow(vals, pixels * p.mw2);
+        // (+ kWindowRun: window_values copies short runs as one fixed-size block)
+        grow(values, size_t(p.D) * p.D * p.C + kWindowRun);
+        grow(vals, pixels * p.mw2 + kWindowRun);
     }
     grow(acc, pixels * p.mhp);
 }

@@ -54,6 +54,10 @@ PreparedLayer prepare_layer(const Topology& topo, int layer, const LayerParams& 
 // p.C and p.geo.xnor.
 void pack_layer_weights(PreparedLayer& p, const std::vector<int8_t>& weights);
 
+// Window runs of integer layers up to this many values are copied as one
+// block of this size (the buffers keep that much room at their ends).
+constexpr int kWindowRun = 16;
+
 // Per-thread im2col buffers of the accumulate kernels; fit() grows them for a layer.
 struct Im2colBuffers {
     std::vector<uint64_t> pix;    // XNOR: every input pixel's channels, packed
