@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -140,6 +141,7 @@ private:
     std::map<size_t, std::string> pending_;
     size_t next_ = 0;
     int64_t written_ = 0;
+    std::chrono::steady_clock::time_point flushed_;  // rows reach the file at least this often (and at close)
 };
 
 // Summary: summary.json's content from the manifest and the stored rows (so a
