@@ -528,7 +528,7 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         // is); when the layer ran on its golden input, only its outputs (the
         // classifier: its scores) are copied, the one thing later layers read.
         LayerTrace& t = s.trace.layers[size_t(l)];
-        if (dirty) rerun_layer(l, in, g, s, t);
+        const bool windows = dirty && rerun_layer(l, in, g, s, t);
         bool own = dirty;
         const bool classifier = l + 1 == L;
         const auto take = [&]() {
@@ -557,7 +557,12 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
             const FaultSite at = renamed(site, layers_[size_t(l)].name);
             GoldenImage fg{l == 0 ? in : g.input, own ? &s.trace : g.trace, nullptr};
             if (!own && g.stream && g.stream->layer == l) fg.stream = g.stream;
-            if (own) s.stream.layer = -1;  // windows of a faulty input: never reused
+            if (own && windows && rows_are_stream(l)) {  // the rerun's windows: this faulty input's stream
+                stream_from_rows(l, s.ws->im2col.rows.data(), s.stream);
+                s.stream_of = fg.input;
+            } else if (own) {
+                s.stream.layer = -1;  // windows of a faulty input: built by lower_pe, never reused
+            }
             LoweredEffect& e = s.layer_effect;
             e.changes.clear();
             e.scores.clear();
@@ -595,14 +600,14 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
 }
 
-void Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const {
+bool Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const {
     const PreparedLayer& Y = engine_.prepared_layer(l);
     const int O = Y.O, D = Y.D, K = Y.K, C = Y.C, MH = Y.MH;
     if (!Y.fc && !Y.last) {
         // The output pixels whose windows read an input pixel that differs
         // (the scan stops once the dense pass would cost less).
         const int8_t* gin = g.layer_input(l);
-        const size_t most = size_t(O) * O / 2;
+        const size_t most = size_t(O) * O / 4;
         s.rerun_mark.assign(size_t(O) * O, 0);
         s.rerun_q.clear();
         for (int px = 0; px < D * D && s.rerun_q.size() <= most; ++px)
@@ -644,14 +649,23 @@ void Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratc
                 s.rerun_pmark[size_t(r)] = 1;
                 kernels::max_pool_pixel(Y, r, act_at, t.out.data() + size_t(r) * MH);
             }
-            return;
+            return false;
         }
     }
-    ClassifyOptions opt;
-    opt.trace = &s.layer_run;
-    opt.last = l;
-    engine_.classify_with(*s.ws, l, in, opt);
-    std::swap(t, s.layer_run.layers[size_t(l)]);
+    // The engine's step for one layer, straight into t (its windows stay in
+    // the workspace: rows_are_stream layers take them as their stream inputs).
+    const size_t n = Y.acc_size();
+    t.acc.resize(n);
+    kernels::accumulate_all(Y, in, s.ws->im2col, t.acc.data());
+    if (Y.last) {
+        t.act.clear();
+        t.out.clear();
+        return true;
+    }
+    t.act.resize(n);
+    t.out.resize(Y.out_size());
+    kernels::activate_all(Y, t.acc.data(), t.act.data(), t.out.data());
+    return true;
 }
 
 // A flip fires once: at the first pass in or after its cycle, in whichever
@@ -820,12 +834,10 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
     const int MW = P.MW, O = P.O;
     out.layer = l;
     out.words = L.geom.xnor ? L.words : 0;
-    if (L.geom.xnor && L.identity_columns && L.words == P.words) {
-        // Stream order is the engine's column order: its packed windows.
+    if (rows_are_stream(l)) {
         thread_local Im2colBuffers b;
         kernels::window_rows(P, in, b);
-        out.bits.assign(b.rows.begin(), b.rows.begin() + long(size_t(O) * O * out.words));
-        transpose_bits(out, O * O);
+        stream_from_rows(l, b.rows.data(), out);
         return;
     }
     if (!L.geom.xnor) {
@@ -853,6 +865,19 @@ void Lowering::stream_inputs(int l, const int8_t* in, StreamInputs& out) const {
         for (int k = 0; k < MW; ++k) b[k >> 6] |= uint64_t(base[L.stream_offset[size_t(k)]] & 1) << (k & 63);
     }
     transpose_bits(out, O * O);
+}
+
+bool Lowering::rows_are_stream(int l) const {
+    const LayerLowering& L = layers_[size_t(l)];
+    return L.geom.xnor && L.identity_columns && L.words == engine_.prepared_layer(l).words;
+}
+
+void Lowering::stream_from_rows(int l, const uint64_t* rows, StreamInputs& out) const {
+    const int pixels = engine_.prepared_layer(l).O * engine_.prepared_layer(l).O;
+    out.layer = l;
+    out.words = layers_[size_t(l)].words;
+    out.bits.assign(rows, rows + size_t(pixels) * size_t(out.words));
+    transpose_bits(out, pixels);
 }
 
 void Lowering::transpose_bits(StreamInputs& out, int pixels) {

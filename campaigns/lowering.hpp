@@ -204,7 +204,7 @@ public:
         std::vector<int> rerun_q, rerun_need;
         std::vector<const int8_t*> rerun_src;
         std::vector<uint8_t> rerun_mark, rerun_pmark, rerun_need_mark;
-        Trace layer_run;             // one layer recomputed on a faulty input
+        Trace layer_run;             // the network after a transient flip
         std::vector<int8_t> input;   // a layer input under an fmbuf[0] fault
         LoweredEffect layer_effect;  // the fault in one layer
         std::shared_ptr<Engine::Workspace> ws;
@@ -271,9 +271,14 @@ private:
     BufferSlot fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, const LayerTrace& t, int flip_write = -1) const;
     // Loopback: layer l run on `in`, an input that differs from its golden
     // one, into t (acc, act, out): where few input pixels differ, the golden
-    // data with only the output pixels whose windows read them recomputed
-    // (the engine's kernels), otherwise the engine's dense pass.
-    void rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const;
+    // data with only the output pixels whose windows read them recomputed,
+    // otherwise the engine's dense step (both with the engine's kernels).
+    // True when the dense step ran: every window of `in` is in s.ws->im2col.rows.
+    bool rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const;
+    // XNOR layers whose stream order is the engine's column order: the
+    // engine's packed windows (rows, `words` per output pixel) are the stream inputs.
+    bool rows_are_stream(int l) const;
+    void stream_from_rows(int l, const uint64_t* rows, StreamInputs& out) const;
     void lower_pe(const FaultSite& site, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     void lower_pe_flip(const FaultSite& site, int image_pos, const GoldenImage& g, Scratch& s, LoweredEffect& out) const;
     // Where a flip fires in one layer (find_flip: false when it never does).

@@ -244,6 +244,51 @@ TEST(LoopbackLowering, EvaluatorMatchesReinference) {
     EXPECT_GT(several_layers, 0) << "no fault's pattern spans several layers";
 }
 
+// A Scratch keeps caches from one fault to the next (windows of a layer's
+// input, a rerun layer's data): on one image, fault after fault, every
+// effect must equal the one a fresh Scratch gives.
+TEST(LoopbackLowering, ScratchReusedFaultAfterFaultOnOneImage) {
+    const Topology topo = small_topology(1, 1);
+    const QnnModel m = random_model(topo, 7);
+    // (SIMD 4 divides c1's 8 input channels: its stream order is the engine's
+    // column order, so a rerun's windows serve as the faulty input's stream.)
+    const AccelConfig accel = tight_loopback(topo, 3, 4, Schedule::Interleaved);
+    const Engine engine(m);
+    const InputBatch batch = batch_of(topo, 1, 4);
+    auto hw_model = hw::make_accelerator(m, accel);
+    const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+    const GoldenTraces golden(engine, batch, 0, 1, 1);
+    const auto flat = [](const LoweredEffect& e) {
+        std::vector<int> v;
+        for (const auto& layer : e.direct) {
+            v.push_back(-1);
+            for (const CodeChange& c : layer) v.insert(v.end(), {c.idx, c.old_code, c.new_code});
+        }
+        return v;
+    };
+    const auto sites = physical_faults(*hw_model, kClasses, 8, 3);
+    std::vector<LoweredEffect> fresh(sites.size());
+    int changed = 0;
+    for (size_t k = 0; k < sites.size(); ++k) {
+        Lowering::Scratch s;
+        lowering.lower(sites[k], 0, golden.image(0), s, fresh[k]);
+        changed += !fresh[k].empty();
+    }
+    EXPECT_GT(changed, 5);
+    // Every ordered pair: fault j, then fault k in the same Scratch.
+    Lowering::Scratch shared;
+    LoweredEffect e;
+    for (size_t j = 0; j < sites.size(); ++j)
+        for (size_t k = 0; k < sites.size(); ++k) {
+            lowering.lower(sites[j], 0, golden.image(0), shared, e);
+            lowering.lower(sites[k], 0, golden.image(0), shared, e);
+            ASSERT_EQ(flat(e), flat(fresh[k])) << fault_site_name(sites[j]) << " then " << fault_site_name(sites[k]);
+            ASSERT_EQ(lowered_layer_outputs(engine, golden.image(0), e, nullptr),
+                      lowered_layer_outputs(engine, golden.image(0), fresh[k], nullptr))
+                << fault_site_name(sites[j]) << " then " << fault_site_name(sites[k]);
+        }
+}
+
 TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
     const Topology topo = small_topology(1, 1);
     const QnnModel m = random_model(topo, 1);
