@@ -511,16 +511,19 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     out.propagated = true;
     out.direct.assign(size_t(L), {});
     bool input_changed = false;  // layer l's input differs from the golden one (s.trace holds layer l-1)
+    s.in_changes = nullptr;
+    s.in_forced = -1;
     int first = -1;              // the first layer whose output changed
     for (int l = 0; l < L; ++l) {
         const LayerTrace& gt = g.trace->layers[size_t(l)];
         const int8_t* in = input_changed ? s.trace.layers[size_t(l) - 1].out.data() : g.layer_input(l);
         const size_t in_size = l == 0 ? size_t(engine_.input_size()) : g.trace->layers[size_t(l) - 1].out.size();
         bool dirty = input_changed;  // the layer runs on a faulty input
-        if (fb && fb->buffer == 0 && buffer_acts(l) && fmbuf_input(*fb, site.kind, l, in, in_size, s.input)) {
-            if (l > 0)
-                for (size_t k = 0; k < in_size; ++k)
-                    if (s.input[k] != in[k]) out.direct[size_t(l) - 1].push_back({int(k), in[k], s.input[k]});
+        size_t forced = 0;  // the input element an fmbuf[0] fault changes
+        if (fb && fb->buffer == 0 && buffer_acts(l) &&
+            fmbuf_input(*fb, site.kind, l, in, in_size, s.input, forced)) {
+            if (l > 0) out.direct[size_t(l) - 1].push_back({int(forced), in[forced], s.input[forced]});
+            s.in_forced = int(forced);
             in = s.input.data();
             dirty = true;
         }
@@ -528,7 +531,9 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         // is); when the layer ran on its golden input, only its outputs (the
         // classifier: its scores) are copied, the one thing later layers read.
         LayerTrace& t = s.trace.layers[size_t(l)];
-        const bool windows = dirty && rerun_layer(l, in, g, s, t);
+        // (fmbuf[0]: later steps read only the outputs; fmbuf[1] the pre-pool
+        // codes; a PE site the accumulators too.)
+        const bool windows = dirty && rerun_layer(l, in, g, s, t, !fb || fb->buffer == 1);
         bool own = dirty;
         const bool classifier = l + 1 == L;
         const auto take = [&]() {
@@ -589,40 +594,68 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         // (On its golden input the layer changed exactly what the fault did here.)
         std::vector<CodeChange> changes = !own ? std::vector<CodeChange>{} : dirty ? code_changes(gt.out, t.out) : direct;
         input_changed = !changes.empty();
+        s.in_forced = -1;
+        s.in_changes = nullptr;
         if (first >= 0) {
             out.later.push_back(std::move(changes));
+            if (input_changed) s.in_changes = &out.later.back();  // (read by the next rerun, before the next push)
         } else if (input_changed) {
             first = out.layer = l;
             out.changes = std::move(changes);
+            s.in_changes = &out.changes;
         }
     }
     // Trailing layers without changes need no entry.
     while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
 }
 
-bool Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const {
+bool Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t,
+                           bool whole) const {
     const PreparedLayer& Y = engine_.prepared_layer(l);
     const int O = Y.O, D = Y.D, K = Y.K, C = Y.C, MH = Y.MH;
     if (!Y.fc && !Y.last) {
         // The output pixels whose windows read an input pixel that differs
-        // (the scan stops once the dense pass would cost less).
-        const int8_t* gin = g.layer_input(l);
+        // (the marking stops once the dense pass would cost less).
         const size_t most = size_t(O) * O / 4;
         s.rerun_mark.assign(size_t(O) * O, 0);
         s.rerun_q.clear();
-        for (int px = 0; px < D * D && s.rerun_q.size() <= most; ++px)
-            if (std::memcmp(gin + size_t(px) * C, in + size_t(px) * C, size_t(C)) != 0)
-                kernels::for_each_window_output(px, D, K, O, [&](int q, int) {
-                    if (!s.rerun_mark[size_t(q)]) {
-                        s.rerun_mark[size_t(q)] = 1;
-                        s.rerun_q.push_back(q);
-                    }
-                });
+        const auto mark = [&](int px) {
+            kernels::for_each_window_output(px, D, K, O, [&](int q, int) {
+                if (!s.rerun_mark[size_t(q)]) {
+                    s.rerun_mark[size_t(q)] = 1;
+                    s.rerun_q.push_back(q);
+                }
+            });
+        };
+        if (s.in_forced >= 0) mark(s.in_forced / C);
+        if (s.in_changes && l > 0) {
+            int next_px = 0;  // changes come in element order: one division per pixel
+            for (const CodeChange& c : *s.in_changes) {
+                if (c.idx < next_px) continue;
+                if (s.rerun_q.size() > most) break;
+                const int px = c.idx / C;
+                next_px = (px + 1) * C;
+                mark(px);
+            }
+        }
         if (s.rerun_q.size() <= most) {
             const LayerTrace& gt = g.trace->layers[size_t(l)];
-            t.acc = gt.acc;
-            t.act = gt.act;
             t.out = gt.out;
+            // The recomputed pixels' accumulators and codes: in t over golden
+            // copies (whole), else in scratch (their other pixels never read).
+            int32_t* acc = nullptr;
+            int8_t* act = nullptr;
+            if (whole) {
+                t.acc = gt.acc;
+                t.act = gt.act;
+                acc = t.acc.data();
+                act = t.act.data();
+            } else {
+                s.rerun_acc.resize(Y.acc_size());
+                s.rerun_act.resize(Y.acc_size());
+                acc = s.rerun_acc.data();
+                act = s.rerun_act.data();
+            }
             s.rerun_need_mark.assign(size_t(D) * D, 0);
             s.rerun_need.clear();
             s.rerun_src.clear();
@@ -636,11 +669,13 @@ bool Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratc
             Im2colBuffers& b = s.ws->im2col;
             b.fit(Y);
             kernels::load_input_pixels(Y, s.rerun_src.data(), s.rerun_need.data(), int(s.rerun_need.size()), b);
-            kernels::accumulate_loaded(Y, b, s.rerun_q.data(), int(s.rerun_q.size()), t.acc.data(), MH);
-            for (int q : s.rerun_q) kernels::threshold_row(Y, t.acc.data() + size_t(q) * MH, t.act.data() + size_t(q) * MH);
+            kernels::accumulate_loaded(Y, b, s.rerun_q.data(), int(s.rerun_q.size()), acc, MH);
+            for (int q : s.rerun_q) kernels::threshold_row(Y, acc + size_t(q) * MH, act + size_t(q) * MH);
             const int P = Y.P, Q = Y.Q;
             s.rerun_pmark.assign(size_t(Q) * Q, 0);
-            const auto act_at = [&](int q) { return t.act.data() + size_t(q) * MH; };
+            const auto act_at = [&](int q) {
+                return (s.rerun_mark[size_t(q)] ? act : gt.act.data()) + size_t(q) * MH;
+            };
             for (int q : s.rerun_q) {
                 const int oy = q / O, ox = q - oy * O;
                 if (oy / P >= Q || ox / P >= Q) continue;  // a row / column the pool drops
@@ -717,7 +752,7 @@ void Lowering::lower_loopback_flip(const FaultSite& site, int image_pos, const G
 // fmbuf[0] word px*CF + c/SIMD, lane c mod SIMD: bit b of input code (px, c)
 // forced as the layer loads it, read back as the layer reads a field.
 bool Lowering::fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n,
-                           std::vector<int8_t>& out) const {
+                           std::vector<int8_t>& out, size_t& changed) const {
     const LayerSpec& spec = engine_.model().topology.layers[size_t(l)];
     const LayerGeometry& geo = layers_[size_t(l)].geom;
     const int C = spec.in_channels, cf = (C + lb_.simd - 1) / lb_.simd, ib = geo.in_bits;
@@ -729,6 +764,7 @@ bool Lowering::fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8
     if (now == old) return false;
     out.assign(in, in + n);
     out[idx] = now;
+    changed = idx;
     return true;
 }
 

@@ -201,7 +201,13 @@ public:
         Trace trace;                 // layers whose data the fault changed (the others: golden)
         // ... a layer rerun on a faulty input at the output pixels it changes:
         // the output pixels recomputed, the input pixels their windows read.
+        // Where the running layer's input differs from the golden one: the
+        // previous layer's changes (null: none) and an element fmbuf[0] forced (-1: none).
+        const std::vector<CodeChange>* in_changes = nullptr;
+        int in_forced = -1;
         std::vector<int> rerun_q, rerun_need;
+        std::vector<int32_t> rerun_acc;  // ... their accumulators and codes when t does not hold them
+        std::vector<int8_t> rerun_act;
         std::vector<const int8_t*> rerun_src;
         std::vector<uint8_t> rerun_mark, rerun_pmark, rerun_need_mark;
         Trace layer_run;             // the network after a transient flip
@@ -261,7 +267,8 @@ private:
     int64_t iterations_per_image(int l) const;
     // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
     // (false: unchanged), the output codes (scores) as stored.
-    bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out) const;
+    bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out,
+                     size_t& changed) const;
     // flip_write >= 0: forced at that write of the slot only (a flip). The
     // slot's element (of t.out; of t.acc for the classifier) and what it holds.
     struct BufferSlot {
@@ -270,11 +277,12 @@ private:
     };
     BufferSlot fmbuf_output(const FmBufBit& fb, FaultKind kind, int l, const LayerTrace& t, int flip_write = -1) const;
     // Loopback: layer l run on `in`, an input that differs from its golden
-    // one, into t (acc, act, out): where few input pixels differ, the golden
-    // data with only the output pixels whose windows read them recomputed,
-    // otherwise the engine's dense step (both with the engine's kernels).
-    // True when the dense step ran: every window of `in` is in s.ws->im2col.rows.
-    bool rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t) const;
+    // one, into t (acc, act, out; only out unless `whole`): where few input
+    // pixels differ, the golden data with only the output pixels whose
+    // windows read them recomputed, otherwise the engine's dense step (both
+    // with the engine's kernels). True when the dense step ran: every window
+    // of `in` is in s.ws->im2col.rows.
+    bool rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t, bool whole) const;
     // XNOR layers whose stream order is the engine's column order: the
     // engine's packed windows (rows, `words` per output pixel) are the stream inputs.
     bool rows_are_stream(int l) const;
