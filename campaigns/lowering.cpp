@@ -1,7 +1,6 @@
 #include "lowering.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 
