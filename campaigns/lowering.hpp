@@ -199,17 +199,19 @@ public:
         int64_t node_d = 0;
         // Loopback: the faulty run layer by layer.
         Trace trace;                 // layers whose data the fault changed (the others: golden)
-        // ... a layer rerun on a faulty input at the output pixels it changes:
-        // the output pixels recomputed, the input pixels their windows read.
         // Where the running layer's input differs from the golden one: the
         // previous layer's changes (null: none) and an element fmbuf[0] forced (-1: none).
         const std::vector<CodeChange>* in_changes = nullptr;
         int in_forced = -1;
+        // rerun_layer at a few pixels: the output pixels recomputed (and their
+        // marks), the input pixels their windows read (marks, where their codes
+        // are), the pooled pixels redone; the recomputed accumulators and codes
+        // when the layer's trace does not take them.
         std::vector<int> rerun_q, rerun_need;
-        std::vector<int32_t> rerun_acc;  // ... their accumulators and codes when t does not hold them
-        std::vector<int8_t> rerun_act;
+        std::vector<uint8_t> rerun_mark, rerun_need_mark, rerun_pmark;
         std::vector<const int8_t*> rerun_src;
-        std::vector<uint8_t> rerun_mark, rerun_pmark, rerun_need_mark;
+        std::vector<int32_t> rerun_acc;
+        std::vector<int8_t> rerun_act;
         Trace layer_run;             // the network after a transient flip
         std::vector<int8_t> input;   // a layer input under an fmbuf[0] fault
         LoweredEffect layer_effect;  // the fault in one layer
@@ -266,7 +268,8 @@ private:
     // Compute iterations of layer l per image: one per cycle of its MVTU loop.
     int64_t iterations_per_image(int l) const;
     // fmbuf[0] / fmbuf[1] of layer l: the input codes as the layer reads them
-    // (false: unchanged), the output codes (scores) as stored.
+    // (false: unchanged; else `changed` is the element forced), the output
+    // codes (scores) as stored.
     bool fmbuf_input(const FmBufBit& fb, FaultKind kind, int l, const int8_t* in, size_t n, std::vector<int8_t>& out,
                      size_t& changed) const;
     // flip_write >= 0: forced at that write of the slot only (a flip). The
