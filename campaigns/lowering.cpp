@@ -463,13 +463,19 @@ std::string Lowering::layer_collapse_key(const FaultSite& site, int l) const {
                 --n.level;
                 n.node *= 2;
             }
-            const int lanes = std::min(f.simd, (n.node + 1) << n.level) - (n.node << n.level);
-            if (!g.acc_signed && n.bit >= bits_for_unsigned(lanes)) {
-                // The bit is 0 in every value the node holds: stuck at 0 it
-                // changes nothing; stuck at 1 it adds 2^bit to the tree sum of
-                // every step, whichever node of the PE holds it.
-                if (site.kind == FaultKind::StuckAt0) return "masked";
-                return "adder+2^b:" + L.name + ":" + std::to_string(n.pe) + ":" + std::to_string(n.bit);
+            const int lane_lo = n.node << n.level;
+            const int lanes = std::min(f.simd, (n.node + 1) << n.level) - lane_lo;
+            // A node whose lanes are idle in every fold (a layer narrower than
+            // one fold) holds 0.
+            bool idle = true;
+            for (int sf = 0; sf < f.sf && idle; ++sf) idle = lane_lo >= f.lanes_in_fold(sf);
+            if (idle || (!g.acc_signed && n.bit >= bits_for_unsigned(lanes))) {
+                // The bit is 0 in every value the node holds: the tree sum of
+                // every step changes by force(0), whichever node of the PE
+                // holds the bit (stuck at 0: nothing).
+                const int64_t d = force_bit(0, n.bit, site.kind, g.acc_bits, g.acc_signed);
+                if (d == 0) return "masked";
+                return "adder+" + std::to_string(d) + ":" + L.name + ":" + std::to_string(n.pe);
             }
             return "adder:" + at + std::to_string(n.pe) + ":" + std::to_string(n.level) + ":" +
                    std::to_string(n.node) + ":" + std::to_string(n.bit);

@@ -165,7 +165,8 @@ public:
     // adder node's range, a padding row. A pass-through adder node (an odd
     // node carried up a level unchanged) has the key of the node it carries;
     // a stuck-at-1 above an unsigned node's range adds 2^bit to every tree
-    // sum, one key per PE and bit whichever node holds it.
+    // sum, one key per PE and bit whichever node holds it; so does a node
+    // whose lanes are idle in every fold (it holds 0).
     // Loopback: the keys of every layer the engine site reaches, together; a
     // feature-map buffer bit no layer uses is masked.
     std::string collapse_key(const FaultSite& site) const;

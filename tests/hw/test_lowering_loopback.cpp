@@ -323,10 +323,64 @@ TEST(LoopbackLowering, SitesTheEngineLacksAreClearErrors) {
 
 // Static collapsing on a loopback engine: a site acts in every layer it
 // reaches as that layer's own, so a "masked" site changes nothing and sites
-// sharing a key have identical effects in every layer, image by image; a
-// buffer bit no layer uses is masked.
+// sharing a key have identical effects in every layer, image by image. The
+// counts: masked sites, masked buffer sites, sites sharing a key, of which
+// keyed as a constant added by an adder node in the first layer (its input
+// is signed: only a node idle in every fold is constant there).
+namespace {
+struct CollapseCounts {
+    int masked = 0, masked_buffer = 0, shared = 0, shared_idle_first = 0, changing = 0;
+};
+CollapseCounts check_static_keys(const Lowering& lowering, const GoldenTraces& golden, int images,
+                                 const std::vector<FaultSite>& sites) {
+    // Everything the lowered effect says, per image.
+    const auto signature = [](const LoweredEffect& e) {
+        std::string s = std::to_string(e.layer) + ";";
+        const auto add = [&](const std::vector<CodeChange>& cs) {
+            for (const CodeChange& c : cs) s += std::to_string(c.idx) + ":" + std::to_string(c.new_code) + ",";
+            s += ";";
+        };
+        add(e.changes);
+        for (const auto& later : e.later) add(later);
+        for (int32_t v : e.scores) s += std::to_string(v) + ",";
+        return s;
+    };
+    std::map<std::string, std::vector<std::string>> first_effect;
+    CollapseCounts n;
+    Lowering::Scratch s;
+    LoweredEffect e;
+    for (const FaultSite& site : sites) {
+        const std::string key = lowering.collapse_key(site);
+        if (key.empty()) continue;
+        SCOPED_TRACE(fault_site_name(site) + " key " + key);
+        std::vector<std::string> eff;
+        for (int i = 0; i < images; ++i) {
+            lowering.lower(site, i, golden.image(i), s, e);
+            eff.push_back(signature(e));
+            if (key == "masked") {
+                EXPECT_TRUE(e.empty());
+            }
+            n.changing += key != "masked" && !e.empty();
+        }
+        n.masked += key == "masked";
+        n.masked_buffer += key == "masked" && std::holds_alternative<FmBufBit>(site.where);
+        if (key == "masked") continue;  // empty, checked above
+        const auto it = first_effect.find(key);
+        if (it == first_effect.end()) {
+            first_effect.emplace(key, eff);
+            continue;
+        }
+        ++n.shared;
+        n.shared_idle_first += key.rfind("engine|adder+", 0) == 0;
+        EXPECT_EQ(eff, it->second);
+    }
+    return n;
+}
+}  // namespace
+
 TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
     for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
+        SCOPED_TRACE("W" + std::to_string(w) + "A" + std::to_string(a));
         const Topology topo = small_topology(w, a);
         const QnnModel m = random_model(topo, 11);
         AccelConfig accel = tight_loopback(topo, 3, 5, Schedule::Interleaved);
@@ -339,47 +393,32 @@ TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
         const GoldenTraces golden(engine, batch, 0, batch.count, 1);
         const auto sites = physical_faults(
             *hw_model, {SiteClass::WeightWord, SiteClass::Threshold, SiteClass::AdderNode, SiteClass::FmBuf}, 300, 3);
-        // Everything the lowered effect says, per image.
-        const auto signature = [](const LoweredEffect& e) {
-            std::string s = std::to_string(e.layer) + ";";
-            const auto add = [&](const std::vector<CodeChange>& cs) {
-                for (const CodeChange& c : cs) s += std::to_string(c.idx) + ":" + std::to_string(c.new_code) + ",";
-                s += ";";
-            };
-            add(e.changes);
-            for (const auto& later : e.later) add(later);
-            for (int32_t v : e.scores) s += std::to_string(v) + ",";
-            return s;
-        };
-        std::map<std::string, std::vector<std::string>> first_effect;
-        int masked = 0, shared = 0, changing = 0, masked_buffer = 0;
-        Lowering::Scratch s;
-        LoweredEffect e;
-        for (const FaultSite& site : sites) {
-            const std::string key = lowering.collapse_key(site);
-            if (key.empty()) continue;
-            SCOPED_TRACE(fault_site_name(site) + " key " + key);
-            std::vector<std::string> eff;
-            for (int i = 0; i < batch.count; ++i) {
-                lowering.lower(site, i, golden.image(i), s, e);
-                eff.push_back(signature(e));
-                if (key == "masked") EXPECT_TRUE(e.empty());
-                changing += key != "masked" && !e.empty();
-            }
-            masked += key == "masked";
-            masked_buffer += key == "masked" && std::holds_alternative<FmBufBit>(site.where);
-            if (key == "masked") continue;  // empty, checked above
-            const auto it = first_effect.find(key);
-            if (it == first_effect.end()) {
-                first_effect.emplace(key, eff);
-                continue;
-            }
-            ++shared;
-            EXPECT_EQ(eff, it->second);
-        }
-        EXPECT_GT(masked, 0) << "W" << w << "A" << a;
-        EXPECT_GT(masked_buffer, 0) << "W" << w << "A" << a;
-        EXPECT_GT(shared, 0) << "W" << w << "A" << a;
-        EXPECT_GT(changing, 0) << "W" << w << "A" << a << ": no keyed fault changes anything";
+        const CollapseCounts n = check_static_keys(lowering, golden, batch.count, sites);
+        EXPECT_GT(n.masked, 0);
+        EXPECT_GT(n.masked_buffer, 0);
+        EXPECT_GT(n.shared, 0);
+        EXPECT_GT(n.changing, 0) << "no keyed fault changes anything";
+    }
+}
+
+// An engine wider than a layer (SIMD 32 against c0's 27 columns and f1's 20):
+// adder nodes idle in every fold of a layer hold 0 there, so their faults
+// add force(0) to each tree sum whichever node they are in. Every adder site.
+TEST(LoopbackLowering, IdleAdderNodesCollapseExactly) {
+    for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
+        SCOPED_TRACE("W" + std::to_string(w) + "A" + std::to_string(a));
+        const Topology topo = small_topology(w, a);
+        const QnnModel m = random_model(topo, 12);
+        const AccelConfig accel = tight_loopback(topo, 2, 32, Schedule::Interleaved);
+        const Engine engine(m);
+        const InputBatch batch = batch_of(topo, 2, 5);
+        auto hw_model = hw::make_accelerator(m, accel);
+        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+        const auto sites = physical_faults(*hw_model, {SiteClass::AdderNode}, 1000000, 3);
+        const CollapseCounts n = check_static_keys(lowering, golden, batch.count, sites);
+        EXPECT_GT(n.masked, 0);
+        EXPECT_GT(n.shared_idle_first, 0);
+        EXPECT_GT(n.changing, 0);
     }
 }
