@@ -409,9 +409,15 @@ std::string Lowering::collapse_key(const FaultSite& site) const {
     // own site (lower_loopback), and each layer's output depends only on its
     // input and that effect; so sites whose keys agree in every layer have
     // equal effects, and a site masked in every layer it reaches is masked.
-    std::string key = "engine";
     bool masked = true;
-    for (int l = 0; l < layers(); ++l) {
+    const std::string key = engine_keys(site, 0, masked);
+    return masked && !key.empty() ? "masked" : key;
+}
+
+std::string Lowering::engine_keys(const FaultSite& site, int first, bool& masked) const {
+    std::string key = "engine";
+    masked = true;
+    for (int l = first; l < layers(); ++l) {
         if (!engine_site_reaches(site, l)) {
             key += "|-";
             continue;
@@ -421,7 +427,14 @@ std::string Lowering::collapse_key(const FaultSite& site) const {
         masked = masked && k == "masked";
         key += "|" + k;
     }
-    return masked ? "masked" : key;
+    return key;
+}
+
+std::string Lowering::after_first_key(const FaultSite& site) const {
+    if (!loopback_ || layers() < 2 || site.kind == FaultKind::Flip || std::holds_alternative<FmBufBit>(site.where))
+        return "";
+    bool masked = true;
+    return engine_keys(site, 1, masked);
 }
 
 std::string Lowering::layer_collapse_key(const FaultSite& site, int l) const {
@@ -519,6 +532,8 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     s.in_changes = nullptr;
     s.in_forced = -1;
     int first = -1;              // the first layer whose output changed
+    AfterFirstMemo* memo = !fb && only_layer < 0 && L > 1 ? s.after_first : nullptr;
+    std::vector<CodeChange> first_changes;  // layer 0's, for the memo
     for (int l = 0; l < L; ++l) {
         const LayerTrace& gt = g.trace->layers[size_t(l)];
         const int8_t* in = input_changed ? s.trace.layers[size_t(l) - 1].out.data() : g.layer_input(l);
@@ -599,6 +614,20 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
         // (On its golden input the layer changed exactly what the fault did here.)
         std::vector<CodeChange> changes = !own ? std::vector<CodeChange>{} : dirty ? code_changes(gt.out, t.out) : direct;
         input_changed = !changes.empty();
+        if (l == 0 && memo) {  // the rest is what an earlier fault of the key did after the same layer 0
+            for (const AfterFirstMemo::Entry& m : memo->entries)
+                if (m.first.size() == changes.size() &&
+                    std::equal(changes.begin(), changes.end(), m.first.begin(), [](const CodeChange& a, const CodeChange& b) {
+                        return a.idx == b.idx && a.new_code == b.new_code;
+                    })) {
+                    const int unchanged_layer = out.layer;  // (the site's own, when nothing changes)
+                    out = m.effect;
+                    if (out.changes.empty() && out.scores.empty()) out.layer = unchanged_layer;
+                    ++memo->hits;
+                    return;
+                }
+            first_changes = changes;
+        }
         s.in_forced = -1;
         s.in_changes = nullptr;
         if (first >= 0) {
@@ -612,6 +641,13 @@ void Lowering::lower_loopback(const FaultSite& site, const GoldenImage& g, Scrat
     }
     // Trailing layers without changes need no entry.
     while (!out.later.empty() && out.later.back().empty()) out.later.pop_back();
+    if (memo) {
+        if (memo->entries.size() < AfterFirstMemo::kEntries) memo->entries.emplace_back();
+        AfterFirstMemo::Entry& m = memo->entries[memo->next];
+        memo->next = (memo->next + 1) % AfterFirstMemo::kEntries;
+        m.first.swap(first_changes);
+        m.effect = out;
+    }
 }
 
 bool Lowering::rerun_layer(int l, const int8_t* in, const GoldenImage& g, Scratch& s, LayerTrace& t,

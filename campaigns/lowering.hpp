@@ -170,9 +170,28 @@ public:
     // Loopback: the keys of every layer the engine site reaches, together; a
     // feature-map buffer bit no layer uses is masked.
     std::string collapse_key(const FaultSite& site) const;
+    // Loopback, a stuck PE site: the part of its key from layer 1 on ("" when
+    // there is none). Faults sharing it act alike after layer 0, so on an
+    // image where layer 0's output under them is the same, so is their whole
+    // effect (Scratch::after_first).
+    std::string after_first_key(const FaultSite& site) const;
 
     // The stream-order windows of layer `layer` for an input (codes, HWC).
     void stream_inputs(int layer, const int8_t* in, StreamInputs& out) const;
+
+    // Effects on one image of faults sharing one after_first_key, by layer
+    // 0's changes under them (at most kEntries kept, the oldest replaced).
+    struct AfterFirstMemo {
+        static constexpr size_t kEntries = 16;
+        struct Entry {
+            std::vector<CodeChange> first;  // layer 0's changes
+            LoweredEffect effect;
+        };
+        std::vector<Entry> entries;
+        size_t next = 0;
+        int64_t hits = 0;
+        void clear() { entries.clear(), next = 0; }
+    };
 
     // Per-thread scratch.
     struct Scratch {
@@ -217,6 +236,9 @@ public:
         std::vector<int8_t> input;   // a layer input under an fmbuf[0] fault
         LoweredEffect layer_effect;  // the fault in one layer
         std::shared_ptr<Engine::Workspace> ws;
+        // Set by the caller (loopback stuck PE sites of one after_first_key,
+        // this image): effects are looked up there after layer 0, and stored.
+        AfterFirstMemo* after_first = nullptr;
     };
     // The effect of a (checked) site on one image. image_pos: the image's
     // position in the stream since reset (FIFO slots see words by position).
@@ -258,6 +280,10 @@ private:
     void check_engine_site(const FaultSite& site) const;
     bool engine_site_reaches(const FaultSite& site, int l) const;
     bool fmbuf_written(const FmBufBit& fb, int l) const;  // fmbuf[0]: layer l's load writes the bit
+    // The loopback key's layers from `first` on ("engine|k1|k2...", "|-" for a
+    // layer the site does not reach); "" when a layer has no key; `masked`:
+    // masked in every layer it reaches.
+    std::string engine_keys(const FaultSite& site, int first, bool& masked) const;
     // collapse_key of a PE site of layer l (named for that layer).
     std::string layer_collapse_key(const FaultSite& site, int l) const;
     // only_layer >= 0: a buffer fault acts in that layer only (a flip; in

@@ -214,19 +214,40 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
         const FastSweep* fast = lowering_.propagates() ? nullptr : fast_.get();
         const std::vector<StreamInputs>& streams =
             !lowering_.propagates() && streams_layer_ == layer ? streams_ : no_streams;
+        // Work units: one fault, or (loopback) the faults of one
+        // after_first_key, in one thread so that they share its memos.
+        std::vector<std::vector<size_t>> units;
+        {
+            std::map<std::string, size_t> unit_of;
+            for (size_t p : positions) {
+                const std::string key = lowering_.propagates() ? lowering_.after_first_key(sites[p]) : "";
+                if (key.empty()) {
+                    units.push_back({p});
+                    continue;
+                }
+                const auto it = unit_of.emplace(key, units.size()).first;
+                if (it->second == units.size()) units.emplace_back();
+                units[it->second].push_back(p);
+            }
+        }
         std::atomic<size_t> next{0};
         auto work = [&]() {
             Lowering::Scratch ls;
             auto fs = fast ? fast->make_scratch() : decltype(fast->make_scratch())(nullptr, [](FastSweep::Scratch*) {});
             std::vector<LoweredEffect> effects(static_cast<size_t>(count));
-            for (size_t j; !stop && (j = next.fetch_add(1)) < positions.size();) {
-                const size_t pos = positions[j];
+            std::vector<Lowering::AfterFirstMemo> memos(static_cast<size_t>(count));
+            // Fault j of a unit: lowered on every image, its statistics, on_done.
+            const auto evaluate = [&](const std::vector<size_t>& unit, size_t j) {
+                const size_t pos = unit[j];
                 const FaultSite& site = sites[pos];
                 for (int i = 0; i < count; ++i) {
                     GoldenImage g = golden_.image(first + i);
                     if (!streams.empty()) g.stream = &streams[size_t(i)];
+                    if (j == 0) memos[size_t(i)].clear();
+                    ls.after_first = unit.size() > 1 ? &memos[size_t(i)] : nullptr;
                     lowering_.lower(site, first + i, g, ls, effects[size_t(i)]);
                 }
+                ls.after_first = nullptr;
                 const uint64_t h = effect_hash(effects, first);
                 ErrorPatternStats st;
                 bool cached = false;
@@ -297,9 +318,11 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
                 std::lock_guard<std::mutex> lock(mu);
                 if (progress) progress->add(1);
                 if (!on_done(pos, st)) stop = true;
-            }
+            };
+            for (size_t u; !stop && (u = next.fetch_add(1)) < units.size();)
+                for (size_t j = 0; !stop && j < units[u].size(); ++j) evaluate(units[u], j);
         };
-        const int nt = std::max(1, std::min<int>(resolve_threads(threads_), int(positions.size())));
+        const int nt = std::max(1, std::min<int>(resolve_threads(threads_), int(units.size())));
         std::vector<std::thread> pool;
         for (int t = 1; t < nt; ++t) pool.emplace_back(work);
         work();

@@ -422,3 +422,74 @@ TEST(LoopbackLowering, IdleAdderNodesCollapseExactly) {
         EXPECT_GT(n.changing, 0);
     }
 }
+
+// Faults sharing an after_first_key, lowered one after another through one
+// memo per image, have exactly the effects each has lowered alone; and the
+// memo answers some of them (a layer 0 output seen before).
+TEST(LoopbackLowering, AfterFirstMemoMatchesLoweringAlone) {
+    for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
+        SCOPED_TRACE("W" + std::to_string(w) + "A" + std::to_string(a));
+        const Topology topo = small_topology(w, a);
+        const QnnModel m = random_model(topo, 13);
+        const AccelConfig accel = tight_loopback(topo, 2, 32, Schedule::Interleaved);
+        const Engine engine(m);
+        const InputBatch batch = batch_of(topo, 3, 6);
+        auto hw_model = hw::make_accelerator(m, accel);
+        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
+        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+        const auto sites = physical_faults(
+            *hw_model, {SiteClass::AdderNode, SiteClass::Acc, SiteClass::WeightWord, SiteClass::Threshold}, 1500, 5);
+        std::map<std::string, std::vector<const FaultSite*>> groups;
+        for (const FaultSite& site : sites) {
+            const std::string key = lowering.after_first_key(site);
+            if (!key.empty()) groups[key].push_back(&site);
+        }
+        ASSERT_GT(groups.size(), 1u);
+        std::vector<Lowering::AfterFirstMemo> memos(size_t(batch.count));
+        Lowering::Scratch with, alone;
+        LoweredEffect e, f;
+        int64_t hits = 0, compared = 0;
+        for (const auto& [key, members] : groups) {
+            for (auto& memo : memos) memo.clear();
+            for (const FaultSite* site : members) {
+                SCOPED_TRACE(fault_site_name(*site));
+                for (int i = 0; i < batch.count; ++i) {
+                    with.after_first = &memos[size_t(i)];
+                    lowering.lower(*site, i, golden.image(i), with, e);
+                    lowering.lower(*site, i, golden.image(i), alone, f);
+                    ASSERT_EQ(e.layer, f.layer);
+                    ASSERT_EQ(e.scores, f.scores);
+                    const auto same = [](const std::vector<CodeChange>& x, const std::vector<CodeChange>& y) {
+                        return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](auto& p, auto& q) {
+                                   return p.idx == q.idx && p.old_code == q.old_code && p.new_code == q.new_code;
+                               });
+                    };
+                    EXPECT_TRUE(same(e.changes, f.changes));
+                    ASSERT_EQ(e.later.size(), f.later.size());
+                    for (size_t k = 0; k < e.later.size(); ++k) EXPECT_TRUE(same(e.later[k], f.later[k]));
+                    ASSERT_EQ(e.direct.size(), f.direct.size());
+                    for (size_t k = 0; k < e.direct.size(); ++k) EXPECT_TRUE(same(e.direct[k], f.direct[k]));
+                    ++compared;
+                }
+            }
+        }
+        for (const auto& memo : memos) hits += memo.hits;  // (clear() keeps the count)
+        EXPECT_GT(hits, 0);
+        EXPECT_LT(hits, compared);
+        // An entry answers only the same layer 0 codes: one whose first change
+        // names another code is passed over.
+        bool tampered = false;
+        for (const auto& [key, members] : groups) {
+            Lowering::AfterFirstMemo memo;
+            with.after_first = &memo;
+            lowering.lower(*members[0], 0, golden.image(0), with, e);
+            if (memo.entries.empty() || memo.entries[0].first.empty()) continue;
+            memo.entries[0].first[0].new_code ^= 1;
+            lowering.lower(*members[0], 0, golden.image(0), with, e);
+            EXPECT_EQ(memo.hits, 0);
+            tampered = true;
+            break;
+        }
+        EXPECT_TRUE(tampered);
+    }
+}
