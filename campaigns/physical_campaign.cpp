@@ -115,27 +115,63 @@ struct Stat {
     double sd() const { return n > 1 ? std::sqrt(std::max(0.0, (sum2 - sum * sum / double(n)) / double(n - 1))) : 0.0; }
 };
 
-json summarize_physical(const json& manifest, const std::vector<physical_csv::Row>& rows, int images,
-                        double error_free) {
+// What the summary reads of each row, a few bytes a row (a loopback
+// campaign has millions), in row order.
+class RowTally {
+public:
+    struct Facts {
+        uint16_t cls = 0, shape = 0;  // indices into classes / shapes
+        uint8_t eval = 0;             // 0 run, 1 reused, 2 collapsed
+        bool masked = false, changing = false;
+        double accuracy = 0;
+    };
+    void add(const physical_csv::Row& r) {
+        Facts f;
+        f.cls = index(classes, r.cls);
+        f.shape = index(shapes, r.shape);
+        f.eval = r.eval == "run" ? 0 : r.eval == "reused" ? 1 : 2;
+        f.masked = r.masked;
+        f.changing = r.changed > 0;
+        f.accuracy = r.accuracy;
+        rows.push_back(f);
+    }
+    std::vector<std::string> classes, shapes;
+    std::vector<Facts> rows;
+
+private:
+    static uint16_t index(std::vector<std::string>& names, const std::string& name) {
+        for (size_t k = names.size(); k-- > 0;)
+            if (names[k] == name) return uint16_t(k);
+        names.push_back(name);
+        return uint16_t(names.size() - 1);
+    }
+};
+
+json summarize_physical(const json& manifest, const RowTally& tally, int images, double error_free) {
     const double conf = manifest.at("confidence").get<double>();
+    const std::vector<RowTally::Facts>& rows = tally.rows;
     json classes = json::array();
     for (const auto& c : manifest.at("classes")) {
         const std::string cls = c.at("class");
         const uint64_t population = c.at("population");
         uint64_t n = 0, masked = 0, changing = 0, run = 0, reused = 0, collapsed = 0;
         Stat acc;
-        std::map<std::string, uint64_t> shapes;
+        std::vector<uint64_t> shape_count(tally.shapes.size());
+        const size_t ci = std::find(tally.classes.begin(), tally.classes.end(), cls) - tally.classes.begin();
         for (const auto& r : rows) {
-            if (r.cls != cls) continue;
+            if (r.cls != ci) continue;
             ++n;
             masked += r.masked;
-            changing += r.changed > 0;
+            changing += r.changing;
             acc.add(r.accuracy);
-            ++shapes[r.shape];
-            run += r.eval == "run";
-            reused += r.eval == "reused";
-            collapsed += r.eval == "collapsed";
+            ++shape_count[r.shape];
+            run += r.eval == 0;
+            reused += r.eval == 1;
+            collapsed += r.eval == 2;
         }
+        std::map<std::string, uint64_t> shapes;
+        for (size_t k = 0; k < shape_count.size(); ++k)
+            if (shape_count[k]) shapes[tally.shapes[k]] = shape_count[k];
         json entry = {{"class", cls}, {"population", population}, {"faults", n}, {"sampled", n < population}};
         if (n > 0) {
             const double pm = double(masked) / double(n), pc = double(changing) / double(n);
@@ -157,10 +193,13 @@ json summarize_physical(const json& manifest, const std::vector<physical_csv::Ro
     }
     // Over every class: each fault weighs its class's population / faults
     // mapped (a stratified estimate; exact when every class was enumerated).
-    std::map<std::string, double> weight;
+    std::vector<double> weight(tally.classes.size(), 0.0);  // (a class missing from the manifest: 0)
     for (const auto& c : classes)
-        if (c.at("faults").get<uint64_t>() > 0)
-            weight[c.at("class")] = c.at("population").get<double>() / c.at("faults").get<double>();
+        if (c.at("faults").get<uint64_t>() > 0) {
+            const auto it = std::find(tally.classes.begin(), tally.classes.end(), c.at("class").get<std::string>());
+            if (it != tally.classes.end())
+                weight[size_t(it - tally.classes.begin())] = c.at("population").get<double>() / c.at("faults").get<double>();
+        }
     double w_sum = 0, mean = 0, lo = 1e300;
     for (const auto& r : rows) w_sum += weight[r.cls], mean += weight[r.cls] * r.accuracy, lo = std::min(lo, r.accuracy);
     json overall = {{"faults", rows.size()}};
@@ -389,7 +428,8 @@ PhysicalCampaignOutcome PhysicalCampaign::Impl::run() {
     masked_stats.correct = error_free;
     masked_stats.effect_hash = effect_hash({}, 0);
     EffectLabels labels;
-    for (const auto& r : read_rows(out.csv)) labels.label(r, out.csv);  // the rows done before a resume
+    RowTally tally;
+    for (const auto& r : read_rows(out.csv)) labels.label(r, out.csv), tally.add(r);  // the rows done before a resume
 
     // The faults to evaluate, in the order rows need them: unkeyed ones, and
     // the representatives of keys (maybe before the slice or the resume).
@@ -424,7 +464,9 @@ PhysicalCampaignOutcome PhysicalCampaign::Impl::run() {
                 if (keys[k].empty()) results.erase(it);  // only its own row needs it
             }
             eval = labels.label(eval, st.effect_hash);
-            store.add(k - begin, physical_csv::format_row(row_of(sites[k], st, eval, model.topology)));
+            const physical_csv::Row row = row_of(sites[k], st, eval, model.topology);
+            tally.add(row);
+            store.add(k - begin, physical_csv::format_row(row));
             progress.add(1);
         }
     };
@@ -451,11 +493,10 @@ PhysicalCampaignOutcome PhysicalCampaign::Impl::run() {
     progress.finish();
     store.close();
 
-    const std::vector<physical_csv::Row> rows = read_rows(out.csv);
-    if (rows.size() != end - first)
-        throw std::runtime_error(out.csv + ": " + std::to_string(rows.size()) + " rows for " +
+    if (tally.rows.size() != end - first)
+        throw std::runtime_error(out.csv + ": " + std::to_string(tally.rows.size()) + " rows for " +
                                  std::to_string(end - first) + " faults");
-    out.summary_json = summarize_physical(manifest, rows, batch.count, 100.0 * error_free / batch.count);
+    out.summary_json = summarize_physical(manifest, tally, batch.count, 100.0 * error_free / batch.count);
     write_file_atomic(out.summary, out.summary_json.dump(2) + "\n");
     return out;
 }
@@ -474,7 +515,7 @@ PhysicalCampaignOutcome run_physical_campaign(const QnnModel& model, const Accel
 
 MergeOutcome merge_physical_shards(const JoinedShards& joined) {
     // Each shard labelled run / reused over its own rows: again, over all.
-    std::vector<physical_csv::Row> rows;
+    RowTally rows;
     std::string csv = joined.header;
     {
         std::istringstream in(joined.rows);
@@ -485,13 +526,13 @@ MergeOutcome merge_physical_shards(const JoinedShards& joined) {
             physical_csv::Row r = physical_csv::parse_row(line, where, k + 2);
             r.eval = labels.label(r, where);
             csv += physical_csv::format_row(r);
-            rows.push_back(std::move(r));
+            rows.add(r);
         }
     }
     MergeOutcome out = write_merged_files(joined, csv);
     const json summary = summarize_physical(joined.manifest, rows, joined.manifest.value("images", 0), joined.error_free);
     write_file_atomic(out.summary, summary.dump(2) + "\n");
-    out.faults = int(rows.size());
+    out.faults = int(rows.rows.size());
     return out;
 }
 

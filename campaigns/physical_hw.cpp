@@ -66,6 +66,7 @@ std::vector<FaultSite> physical_faults(const hw::Accelerator& accel, const std::
             std::sort(chosen.begin(), chosen.end());
             pick = std::move(chosen);
         }
+        r.reserve(r.size() + (pick.empty() ? n : pick.size()));
         uint64_t k = 0;
         size_t next = 0;
         accel.for_each_fault_site([&](const SiteLocation& where) {
