@@ -164,7 +164,7 @@ void PhysicalEvaluator::prepare(int layer, bool windows) {
     const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
     if (fast_layer_ != layer) {
         fast_.reset();
-        if (layer + 1 < L) {  // (layer -1: changes of the network input)
+        if (layer + 1 < L && !lowering_.propagates()) {  // (a loopback lowering propagates its effects itself)  // (layer -1: changes of the network input)
             fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
             fast_->prepare(layer, first, count, threads_, /*for_predict=*/false);  // (predict_changes only)
         }
@@ -209,11 +209,9 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
             const SiteClass c = site_class(sites[p].where);
             return c == SiteClass::Acc || c == SiteClass::AdderNode;
         });
-        // A loopback lowering propagates its effects itself: no caches to build.
-        if (!lowering_.propagates()) prepare(layer, recompute);
-        const FastSweep* fast = lowering_.propagates() ? nullptr : fast_.get();
-        const std::vector<StreamInputs>& streams =
-            !lowering_.propagates() && streams_layer_ == layer ? streams_ : no_streams;
+        prepare(layer, recompute);
+        const FastSweep* fast = fast_.get();
+        const std::vector<StreamInputs>& streams = streams_layer_ == layer ? streams_ : no_streams;
         // Work units: one fault, or (loopback) the faults of one
         // after_first_key, in one thread so that they share its memos.
         std::vector<std::vector<size_t>> units;

@@ -76,8 +76,8 @@ public:
     size_t run(const std::vector<FaultSite>& sites, Progress* progress,
                const std::function<bool(size_t, const ErrorPatternStats&)>& on_done);
     // Builds the golden caches faults whose effect is in `layer` read (the
-    // fast sweep's, and with `windows` the stream-order windows acc / adder
-    // faults recompute from). Kept for the next run() of the same layer;
+    // fast sweep's, none for a loopback lowering, and with `windows` the
+    // stream-order windows acc / adder faults recompute from). Kept for the next run() of the same layer;
     // run() calls it itself.
     void prepare(int layer, bool windows);
 
