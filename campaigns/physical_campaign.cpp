@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -26,9 +27,19 @@ std::string header() {
            "," + kAccuracy + "," + kChanged + "\n";
 }
 
+namespace {
+void format_accuracy(char (&out)[64], double accuracy) { std::snprintf(out, sizeof out, "%.4f", accuracy); }
+}  // namespace
+
+double accuracy_as_written(double accuracy) {
+    char acc[64];
+    format_accuracy(acc, accuracy);
+    return std::strtod(acc, nullptr);
+}
+
 std::string format_row(const Row& r) {
-    char acc[32];
-    std::snprintf(acc, sizeof acc, "%.4f", r.accuracy);
+    char acc[64];
+    format_accuracy(acc, r.accuracy);
     return r.site + "," + r.cls + "," + r.layer + "," + r.eval + "," + r.effect + "," + (r.masked ? "1" : "0") + "," + r.shape + "," +
            std::to_string(r.images_touched) + "," + std::to_string(r.elements) + "," + r.channels + "," +
            std::to_string(r.pixels) + "," + r.transitions + "," + std::to_string(r.correct) + "," + acc + "," +
@@ -102,7 +113,7 @@ physical_csv::Row row_of(const FaultSite& site, const ErrorPatternStats& st, con
         r.transitions += (r.transitions.empty() ? "" : ";") + std::to_string(t.first) + ">" + std::to_string(t.second) +
                          ":" + std::to_string(n);
     r.correct = st.correct;
-    r.accuracy = st.accuracy();
+    r.accuracy = physical_csv::accuracy_as_written(st.accuracy());  // (the summary reads rows as resumed ones are)
     r.changed = st.changed;
     return r;
 }

@@ -46,6 +46,7 @@ struct Row {
     double accuracy = 0;
 };
 std::string format_row(const Row& r);  // with the newline
+double accuracy_as_written(double accuracy);  // the accuracy a row holds once written (4 decimals)
 // Throws std::runtime_error naming the file and row number on a malformed line.
 Row parse_row(const std::string& line, const std::string& path, size_t row_number);
 }  // namespace physical_csv

@@ -86,7 +86,9 @@ const ConfigSchema& pipeline_spec_schema() {
             {"replicate",
              {path("accel", "none", "accelerator YAML: adds the folded (PE x SIMD) cost to the replication CSVs")}},
             {"physical",
-             {required(list("accels", "paths", "", "dataflow or loopback accelerator YAMLs whose physical faults are mapped")),
+             {required(list("accels", "paths or maps", "",
+                            "dataflow or loopback accelerator YAMLs whose physical faults are mapped (a path, or "
+                            "{path, images} to give its campaigns their own image count)")),
               integer("images", 1, 10000000, std::to_string(d.physical.images), "test images of each physical campaign"),
               integer("sample", 1, 100000000, std::to_string(d.physical.sample),
                       "faults per fault class, drawn by the training seed"),
@@ -97,6 +99,10 @@ const ConfigSchema& pipeline_spec_schema() {
                      "every_site campaigns: error margin of the weight-fault sample (confidence 0.99)"),
               choice("mode", {"fat1", "fat2"}, d.physical.mode, "training of the FAT model on the derived error model"),
               number("p", 0.0, 1.0, num(d.physical.p), "its injection probability (fraction)")}},
+            {"physical.accels[]",
+             {required(path("path", "", "accelerator YAML (relative to the spec)")),
+              integer("images", 1, 10000000, "physical.images",
+                      "test images of this accelerator's campaigns (the derived model's and every model's)")}},
         };
         return s;
     }();
@@ -189,10 +195,27 @@ PipelineSpec parse_pipeline_spec(const std::string& text, const std::string& pat
         if (r.get("accels", accels)) {
             for (size_t i = 0; i < accels.size(); ++i) {
                 const std::string at = "physical.accels[" + std::to_string(i) + "]";
-                if (!accels[i].IsScalar() || accels[i].Scalar().empty())
-                    errs.push_back(at + shown(accels[i]) + " must be the path of an accelerator YAML");
-                else
-                    s.physical.accels.push_back(resolve_relative(path, accels[i].Scalar()));
+                std::string a;
+                int images = 0;
+                if (accels[i].IsMap()) {
+                    const SectionReader er(accels[i], schema.section("physical.accels[]"), at, errs);
+                    er.get("path", a);
+                    er.get("images", images);
+                } else if (accels[i].IsScalar()) {
+                    a = accels[i].Scalar();
+                }
+                if (a.empty()) {
+                    if (!accels[i].IsMap())
+                        errs.push_back(at + shown(accels[i]) + " must be the path of an accelerator YAML or a map {path, images}");
+                    continue;
+                }
+                a = resolve_relative(path, a);
+                if (std::find(s.physical.accels.begin(), s.physical.accels.end(), a) != s.physical.accels.end()) {
+                    errs.push_back(at + "=" + a + " is listed twice");
+                    continue;
+                }
+                s.physical.accels.push_back(a);
+                if (images > 0) s.physical.accel_images[a] = images;
             }
             if (accels.size() == 0) errs.push_back("physical.accels: must list at least one accelerator YAML");
         }
@@ -673,7 +696,7 @@ std::string physical_report(const PipelineSpec& s, const SeedRun& run) {
            << (every ? "every site of every non-weight fault class; weight-memory faults a seeded sample sized for a " +
                            fmt2(100 * s.physical.weight_margin) + "-point margin at 99 % confidence"
                      : "every fault class, " + std::to_string(s.physical.sample) + " sampled per class by the seed")
-           << ") were mapped to activation-level error patterns on " << s.physical.images
+           << ") were mapped to activation-level error patterns on " << s.physical.images_for(pr.accel)
            << " test images and aggregated into an error model (physical/" << pr.name << "/derived_error_model.yaml); "
            << derived.entry.label << " was trained on it (" << derived.entry.mode << ", p = " << derived.entry.p * 100
            << " %). Every model under the same faults"
@@ -718,15 +741,18 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
     std::vector<TrainedModel>& trained = run.trained;
     trained = train_steps(s, s.models, topo, train_set, test_set, train, log);
 
-    const InputBatch phys_images = first_images(test_set, s.physical.images);
+    const auto phys_images = [&](const std::string& accel) { return first_images(test_set, s.physical.images_for(accel)); };
     if (!s.physical.accels.empty()) {
         if (!physical) throw std::invalid_argument("pipeline: the spec has a physical section but no physical-fault steps");
         const std::string sampled = std::to_string(s.physical.sample) + " faults per class";
+        const auto images_said = [&](int n) { return std::to_string(std::min(test_set.count, n)) + " images"; };
+        std::string own_images;  // accelerators with their own image count
+        for (const auto& [a, n] : s.physical.accel_images) own_images += "; " + fs::path(a).stem().string() + " " + images_said(n);
         log_line("== 1b. physical faults of SAT -> derived error models (" +
                  (s.physical.every_site.empty() ? sampled
                                                 : "every non-weight fault on every_site accelerators, " + sampled +
                                                       " elsewhere") +
-                 ", " + std::to_string(phys_images.count) + " images)");
+                 ", " + images_said(s.physical.images) + own_images + ")");
         const TrainedModel sat = *find_mode(trained, kSat);  // a copy: trained grows below
         std::vector<PipelineModel> derived;
         for (const auto& a : s.physical.accels) {
@@ -735,7 +761,7 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
             pr.accel = a;
             pr.dir = s.output + "/physical/" + pr.name;
             const std::string sat_dir =
-                physical_step(s, sat, a, pr.dir, phys_images, *physical, log, s.physical.maps_every_site(a));
+                physical_step(s, sat, a, pr.dir, phys_images(a), *physical, log, s.physical.maps_every_site(a));
             const std::string em = pr.dir + "/derived_error_model.yaml";
             physical->derive(sat_dir, sat.model_path, em);
             PipelineModel e;
@@ -781,13 +807,15 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
     if (!run.physical.empty()) {
         log_line("== 3b. physical-fault campaigns (every model, each accelerator)");
         const TrainedModel* paper = paper_fat(trained, s.physical.mode);
-        for (auto& pr : run.physical)
+        for (auto& pr : run.physical) {
+            const InputBatch images = phys_images(pr.accel);
             for (size_t i = 0; i < trained.size(); ++i) {
                 const bool compared = trained[i].entry.mode == kSat || &trained[i] == paper || i == pr.derived;
                 pr.every_site.push_back(compared && s.physical.maps_every_site(pr.accel));
-                pr.dirs.push_back(physical_step(s, trained[i], pr.accel, pr.dir, phys_images, *physical, log,
+                pr.dirs.push_back(physical_step(s, trained[i], pr.accel, pr.dir, images, *physical, log,
                                                 pr.every_site.back()));
             }
+        }
         log_line("== 3c. selective PE replication under the physical faults");
         for (auto& pr : run.physical) {
             Topology accel_topo;

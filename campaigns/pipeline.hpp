@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <ostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct PipelineModel {
 struct PhysicalSpec {
     std::vector<std::string> accels;  // dataflow accelerator YAMLs (empty: no physical part)
     int images = 1000;                // test images of each physical campaign
+    std::map<std::string, int> accel_images;  // ... of this accelerator's campaigns, where the spec says
+    int images_for(const std::string& accel) const {
+        const auto it = accel_images.find(accel);
+        return it == accel_images.end() ? images : it->second;
+    }
     uint64_t sample = 100;            // faults per class (seeded by the training seed)
     // Accelerators (of accels) whose campaigns of SAT, the paper's FAT model
     // and their derived FAT model map every non-weight fault, weight faults

@@ -165,10 +165,12 @@ check "parallel: a child's log" matches "$(cat "$tmp/out_par/checkpoints/FAT1/tr
 for m in SAT FAT1 FAT-cnv_w1a1_quarter FAT-cnv_w1a1_quarter_loopback; do
   check "parallel: $m is the model trained alone" cmp -s "$tmp/out_phys/models/$m.fatq" "$tmp/out_par/models/$m.fatq"
 done
-sed "s|sample: 4}|sample: 4, every_site: [$src/models/accel/cnv_w1a1_quarter.yaml], weight_margin: 0.2}|" \
+# (The loopback engine's campaigns on 12 images of their own.)
+sed "s|sample: 4}|sample: 4, every_site: [$src/models/accel/cnv_w1a1_quarter.yaml], weight_margin: 0.2}|; s|, \($src/models/accel/cnv_w1a1_quarter_loopback.yaml\)\]|, {path: \1, images: 12}]|" \
   "$tmp/par.yaml" >"$tmp/every.yaml"
 out=$("$fatsim" pipeline "$tmp/every.yaml" 2>/dev/null); rc=$?
 check "every site: run succeeds" test $rc -eq 0
+check "every site: the loopback's own image count said" matches "$out" "30 images; cnv_w1a1_quarter_loopback 12 images)"
 check "every site: trained models kept" matches "$out" "FAT1: up to date"
 every=$(cat "$tmp/out_par/report.md" 2>/dev/null)
 check "every site: report says which campaigns" matches "$every" "| FAT1 | .* | every non-weight, weight sample |"
@@ -185,7 +187,12 @@ for model in ("SAT", "FAT1", "FAT-cnv_w1a1_quarter"):
     assert len(list(csv.DictReader(open(d + "cnv_w1a1_quarter/" + model + "/faults.csv")))) == sum(f for p, f in c.values())
 for run in ("cnv_w1a1_quarter/FAT-cnv_w1a1_quarter_loopback", "cnv_w1a1_quarter_loopback/SAT"):
     assert all(f == min(4, p) for p, f in classes(run).values()), (run, classes(run))
+for model in ("SAT", "FAT1", "FAT-cnv_w1a1_quarter_loopback"):
+    for accel, images in (("cnv_w1a1_quarter", 30), ("cnv_w1a1_quarter_loopback", 12)):
+        m = json.load(open(d + accel + "/" + model + "/manifest.json"))
+        assert m["images"] == images, (model, accel, m["images"])
 PY
+check "every site: the report says the loopback's images" matches "$(cat "$tmp/out_par/report.md" 2>/dev/null)" "were mapped to activation-level error patterns on 12 test images"
 # A child's training that fails: the pipeline says why, naming the file.
 rm -f "$tmp/out_par/models/SAT.fatq"
 truncate -s 100 "$tmp/out_par/checkpoints/SAT/net_epoch0.pt"
@@ -197,6 +204,10 @@ sed "s|every_site: \[|every_site: [$src/models/accel/cnv_w1a1.yaml, |" "$tmp/eve
 refuses "every site not an accel" "$tmp/every_bad.yaml" "physical.every_site\[0\]=.* must be one of physical.accels"
 sed "s|every_site: \[\([^]]*\)\]|every_site: [\1, \1]|" "$tmp/every.yaml" >"$tmp/every_twice.yaml"
 refuses "every site listed twice" "$tmp/every_twice.yaml" "physical.every_site\[1\]=.* is listed twice"
+sed "s|{path: \([^,]*\), images: 12}|{images: 12}|" "$tmp/every.yaml" >"$tmp/accel_nopath.yaml"
+refuses "accelerator map without its path" "$tmp/accel_nopath.yaml" "physical.accels\[1\].path: required"
+sed "s|images: 12}|images: 0}|" "$tmp/every.yaml" >"$tmp/accel_noimages.yaml"
+refuses "accelerator with 0 images" "$tmp/accel_noimages.yaml" "physical.accels\[1\].images=0 must be in 1..10000000"
 sed '/^  - {label: SAT, mode: sat}/d' "$tmp/phys.yaml" >"$tmp/phys_nosat.yaml"
 refuses "physical without SAT" "$tmp/phys_nosat.yaml" "physical: needs a model with mode sat"
 
