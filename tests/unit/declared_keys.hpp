@@ -4,6 +4,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,14 +40,25 @@ inline std::string sample_value(const ParamDecl& d) {
 }
 
 // A document with `key: value` in the section's map, and the error path
-// prefix of that map ("", "input.", "layers[0].").
+// prefix of that map ("", "input.", "layers[0].", "physical.accels[0].").
 inline std::pair<std::string, std::string> doc_with(const std::string& section, const std::string& key,
                                                     const std::string& value) {
-    const std::string kv = "{" + key + ": " + value + "}";
     if (section.empty()) return {key + ": " + value + "\n", ""};
-    const bool list = section.size() > 2 && section.compare(section.size() - 2, 2, "[]") == 0;
-    const std::string name = list ? section.substr(0, section.size() - 2) : section;
-    return {name + ": " + (list ? "[" + kv + "]" : kv) + "\n", name + (list ? "[0]." : ".")};
+    std::vector<std::string> parts;  // "physical", "accels[]"
+    for (size_t a = 0, b; a <= section.size(); a = b + 1) {
+        b = std::min(section.find('.', a), section.size());
+        parts.push_back(section.substr(a, b - a));
+    }
+    std::string v = "{" + key + ": " + value + "}", prefix;
+    for (size_t k = parts.size(); k-- > 0;) {
+        const std::string& part = parts[k];
+        const bool list = part.size() > 2 && part.compare(part.size() - 2, 2, "[]") == 0;
+        const std::string name = list ? part.substr(0, part.size() - 2) : part;
+        if (list) v = "[" + v + "]";
+        v = k == 0 ? name + ": " + v + "\n" : "{" + name + ": " + v + "}";
+        prefix = name + (list ? "[0]." : ".") + prefix;
+    }
+    return {v, prefix};
 }
 
 inline bool has_prefix(const std::vector<std::string>& errs, const std::string& prefix) {

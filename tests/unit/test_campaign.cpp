@@ -314,6 +314,10 @@ TEST(PipelineSpec, ShippedSpecParsesWithDefaults) {
     ASSERT_EQ(s.physical.accels.size(), 2u);
     EXPECT_NE(s.physical.accels[0].find("cnv_w1a1_quarter.yaml"), std::string::npos);
     EXPECT_NE(s.physical.accels[1].find("cnv_w1a1_quarter_loopback.yaml"), std::string::npos);
+    // Every non-weight fault of both; the loopback engine's campaigns on 100 images of their own.
+    EXPECT_TRUE(s.physical.maps_every_site(s.physical.accels[0]) && s.physical.maps_every_site(s.physical.accels[1]));
+    EXPECT_EQ(s.physical.images_for(s.physical.accels[0]), 500);
+    EXPECT_EQ(s.physical.images_for(s.physical.accels[1]), 100);
 }
 
 TEST(PipelineSpec, ShippedStudySpecParses) {
