@@ -447,8 +447,8 @@ std::string Lowering::layer_collapse_key(const FaultSite& site, int l) const {
         case SiteClass::WeightWord: {
             const auto& w = std::get<WeightBit>(site.where);
             const int row = f.row_of(w.pe, w.word / f.sf);
-            if (row >= f.mh) return "masked";
             const int k = (w.word % f.sf) * f.simd + w.bit / g.weight_bits;
+            if (row >= f.mh || k >= f.mw) return "masked";  // (a padding row; an idle lane of a partial last fold)
             const uint64_t field = weight_field(g, L.wstream[size_t(row) * f.mw + k]);
             const uint64_t bit = (field >> (w.bit % g.weight_bits)) & 1;
             return bit == (site.kind == FaultKind::StuckAt1 ? 1u : 0u) ? "masked" : "";

@@ -164,7 +164,9 @@ void PhysicalEvaluator::prepare(int layer, bool windows) {
     const int L = engine_.layers(), first = golden_.first(), count = golden_.count();
     if (fast_layer_ != layer) {
         fast_.reset();
-        if (layer + 1 < L && !lowering_.propagates()) {  // (a loopback lowering propagates its effects itself)  // (layer -1: changes of the network input)
+        // (layer -1: changes of the network input; a loopback lowering
+        // propagates its effects itself)
+        if (layer + 1 < L && !lowering_.propagates()) {
             fast_ = std::make_unique<FastSweep>(engine_, golden_.batch(), ErrorModelKind::Channel);
             fast_->prepare(layer, first, count, threads_, /*for_predict=*/false);  // (predict_changes only)
         }

@@ -77,8 +77,8 @@ public:
                const std::function<bool(size_t, const ErrorPatternStats&)>& on_done);
     // Builds the golden caches faults whose effect is in `layer` read (the
     // fast sweep's, none for a loopback lowering, and with `windows` the
-    // stream-order windows acc / adder faults recompute from). Kept for the next run() of the same layer;
-    // run() calls it itself.
+    // stream-order windows acc / adder faults recompute from). Kept for the
+    // next run() of the same layer; run() calls it itself.
     void prepare(int layer, bool windows);
 
 private:
