@@ -376,6 +376,27 @@ CollapseCounts check_static_keys(const Lowering& lowering, const GoldenTraces& g
     }
     return n;
 }
+// A SIMD-32, 2-PE loopback engine (wider than c0's 27 columns and f1's 20)
+// on the small network, with the golden traces of a few images.
+struct WideEngine {
+    Topology topo;
+    QnnModel m;
+    AccelConfig accel;
+    Engine engine;
+    InputBatch batch;
+    std::unique_ptr<hw::Accelerator> hw_model;
+    Lowering lowering;
+    GoldenTraces golden;
+    WideEngine(int w, int a, uint64_t model_seed, int images, unsigned image_seed)
+        : topo(small_topology(w, a)),
+          m(random_model(topo, model_seed)),
+          accel(tight_loopback(topo, 2, 32, Schedule::Interleaved)),
+          engine(m),
+          batch(batch_of(topo, images, image_seed)),
+          hw_model(hw::make_accelerator(m, accel)),
+          lowering(engine, accel, fifo_geometry(*hw_model, engine.layers())),
+          golden(engine, batch, 0, batch.count, 1) {}
+};
 }  // namespace
 
 TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
@@ -407,16 +428,9 @@ TEST(LoopbackLowering, StaticCollapseKeysAreExact) {
 TEST(LoopbackLowering, IdleAdderNodesCollapseExactly) {
     for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
         SCOPED_TRACE("W" + std::to_string(w) + "A" + std::to_string(a));
-        const Topology topo = small_topology(w, a);
-        const QnnModel m = random_model(topo, 12);
-        const AccelConfig accel = tight_loopback(topo, 2, 32, Schedule::Interleaved);
-        const Engine engine(m);
-        const InputBatch batch = batch_of(topo, 2, 5);
-        auto hw_model = hw::make_accelerator(m, accel);
-        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
-        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
-        const auto sites = physical_faults(*hw_model, {SiteClass::AdderNode}, 1000000, 3);
-        const CollapseCounts n = check_static_keys(lowering, golden, batch.count, sites);
+        const WideEngine x(w, a, 12, 2, 5);
+        const auto sites = physical_faults(*x.hw_model, {SiteClass::AdderNode}, 1000000, 3);
+        const CollapseCounts n = check_static_keys(x.lowering, x.golden, x.batch.count, sites);
         EXPECT_GT(n.masked, 0);
         EXPECT_GT(n.shared_idle_first, 0);
         EXPECT_GT(n.changing, 0);
@@ -429,16 +443,12 @@ TEST(LoopbackLowering, IdleAdderNodesCollapseExactly) {
 TEST(LoopbackLowering, AfterFirstMemoMatchesLoweringAlone) {
     for (const auto& [w, a] : {std::pair{1, 1}, std::pair{2, 2}}) {
         SCOPED_TRACE("W" + std::to_string(w) + "A" + std::to_string(a));
-        const Topology topo = small_topology(w, a);
-        const QnnModel m = random_model(topo, 13);
-        const AccelConfig accel = tight_loopback(topo, 2, 32, Schedule::Interleaved);
-        const Engine engine(m);
-        const InputBatch batch = batch_of(topo, 3, 6);
-        auto hw_model = hw::make_accelerator(m, accel);
-        const Lowering lowering(engine, accel, fifo_geometry(*hw_model, engine.layers()));
-        const GoldenTraces golden(engine, batch, 0, batch.count, 1);
+        const WideEngine x(w, a, 13, 3, 6);
+        const Lowering& lowering = x.lowering;
+        const GoldenTraces& golden = x.golden;
+        const InputBatch& batch = x.batch;
         const auto sites = physical_faults(
-            *hw_model, {SiteClass::AdderNode, SiteClass::Acc, SiteClass::WeightWord, SiteClass::Threshold}, 1500, 5);
+            *x.hw_model, {SiteClass::AdderNode, SiteClass::Acc, SiteClass::WeightWord, SiteClass::Threshold}, 1500, 5);
         std::map<std::string, std::vector<const FaultSite*>> groups;
         for (const FaultSite& site : sites) {
             const std::string key = lowering.after_first_key(site);
