@@ -35,6 +35,7 @@ struct FastSweep::Scratch {
     std::vector<uint32_t> mark, pmark;  // == stamp: output pixel dirty / pooled pixel dirty
     std::vector<uint16_t> taps;         // per dirty output pixel: its window taps that changed
     bool act_ready = false;             // this layer's step left the dirty pixels' codes in act
+    uint64_t macs = 0;                  // FastSweep::macs
     uint32_t stamp = 0;
     std::vector<int> dirty, pdirty;
     // Marks output pixel q dirty; true the first time in this layer.
@@ -107,9 +108,13 @@ struct FastSweep::Impl {
     // Per pooling layer: the pooled pixel each pre-pool pixel falls in (-1:
     // a row or column the pool drops).
     std::vector<std::vector<int>> pooled_of;
+    // MACs of layers l.. to the classifier, run dense (macs_from[n_layers] = 0).
+    std::vector<uint64_t> macs_from;
 
     Impl(const Engine& e, const InputBatch& b, ErrorModelKind k)
-        : engine(e), batch(b), kind(k), n_layers(e.layers()), pooled_of(size_t(n_layers)) {
+        : engine(e), batch(b), kind(k), n_layers(e.layers()), pooled_of(size_t(n_layers)),
+          macs_from(size_t(n_layers) + 1, 0) {
+        for (int l = n_layers - 1; l >= 0; --l) macs_from[size_t(l)] = macs_from[size_t(l) + 1] + uint64_t(prepared(l).macs());
         for (int l = 0; l < n_layers; ++l) {
             const PreparedLayer& Y = prepared(l);
             // The overlays take a conv layer's input as D x D pixels of the previous layer's output.
@@ -211,6 +216,7 @@ int FastSweep::prepared_layer() const { return impl_->layer; }
 int FastSweep::prepared_first() const { return impl_->first; }
 int FastSweep::prepared_count() const { return impl_->count; }
 int FastSweep::golden(int image) const { return impl_->gold[image - impl_->first]; }
+uint64_t FastSweep::macs(const Scratch& s) { return s.macs; }
 
 void FastSweep::prepare(int layer, int first, int count, int threads, bool for_predict) {
     Impl& I = *impl_;
@@ -376,6 +382,7 @@ void FastSweep::Impl::delta_from_tap_sums(Scratch& s, int l, int image) const {
     const int16_t* sums = tap_sums.data() + size_t(c) * tap_sets * mhp;
     const int16_t* gacc = b16.data() + size_t(image - first) * stride16 + acc_off[l];
     int32_t* a = s.acc.data();
+    s.macs += uint64_t(s.dirty.size()) * uint64_t(MH);
     for (int q : s.dirty) {
         const int16_t* g = gacc + size_t(q) * MH;
         const int16_t* t = sums + size_t(s.taps[q]) * mhp;
@@ -409,10 +416,13 @@ int FastSweep::Impl::propagate(Scratch& s, int first_layer, int image, bool chan
             delta_accumulators(s, l, image);
         } else {
             if (!s.whole_input) overlay_changes(s, l, image);
-            if (Y.last || Y.fc) return engine.classify_from(*s.ws, l, input_made_whole(s, l, image));
-            mark_dirty_from_pixels(s, l);
-            if (2.0 * double(s.dirty.size()) * per_pixel > dense)  // dense is cheaper: the engine runs the rest
+            const auto run_dense = [&] {  // the engine runs the rest
+                s.macs += macs_from[size_t(l)];
                 return engine.classify_from(*s.ws, l, input_made_whole(s, l, image));
+            };
+            if (Y.last || Y.fc) return run_dense();
+            mark_dirty_from_pixels(s, l);
+            if (2.0 * double(s.dirty.size()) * per_pixel > dense) return run_dense();  // dense is cheaper
             recompute_dirty(s, l, image);
         }
         if (Y.last) return classify_dirty(s, l, image);
@@ -456,6 +466,7 @@ void FastSweep::Impl::add_changes(Scratch& s, const PreparedLayer& Y, Acc* acc, 
                 std::fill(a + MH, a + mhp, Acc(0));
             }
             add_weight_column(Y, tap * C + c, d, a);
+            s.macs += uint64_t(MH);
         });
     }
 }
@@ -507,6 +518,7 @@ void FastSweep::Impl::recompute_dirty(Scratch& s, int l, int image) const {
         });
     load_input_pixels(Y, s.need_src.data(), s.need_px.data(), int(s.need_px.size()), s.im2col);
     accumulate_loaded(Y, s.im2col, s.dirty.data(), int(s.dirty.size()), s.acc.data(), Y.mhp);
+    s.macs += uint64_t(s.dirty.size()) * uint64_t(Y.MH) * uint64_t(Y.MW);
 }
 
 // The classifier's decision on the new scores at dirty pixels and the golden ones elsewhere.

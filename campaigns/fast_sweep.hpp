@@ -89,6 +89,12 @@ public:
     // golden one by `changes` (any change: a lowered physical fault), carried
     // on by the same delta propagation as predict().
     int predict_changes(Scratch& s, const std::vector<CodeChange>& changes, int image) const;
+    // Multiply-accumulates the propagations run with this scratch have
+    // computed (a weight column of MH values per changed input and window tap
+    // or per pixel of a tap-sum step, MW per recomputed output element, every
+    // MAC of the layers the engine ran dense): the arithmetic the delta
+    // propagation needed, however fast the kernels ran it.
+    static uint64_t macs(const Scratch& s);
     // Fault-free prediction of an image in the prepared range.
     int golden(int image) const;
 

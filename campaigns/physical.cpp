@@ -321,6 +321,10 @@ size_t PhysicalEvaluator::run(const std::vector<FaultSite>& sites, Progress* pro
             };
             for (size_t u; !stop && (u = next.fetch_add(1)) < units.size();)
                 for (size_t j = 0; !stop && j < units[u].size(); ++j) evaluate(units[u], j);
+            if (fs) {
+                std::lock_guard<std::mutex> lock(mu);
+                macs_ += FastSweep::macs(*fs);
+            }
         };
         const int nt = std::max(1, std::min<int>(resolve_threads(threads_), int(units.size())));
         std::vector<std::thread> pool;

@@ -80,6 +80,9 @@ public:
     // stream-order windows acc / adder faults recompute from). Kept for the
     // next run() of the same layer; run() calls it itself.
     void prepare(int layer, bool windows);
+    // MACs of the delta propagations run so far (FastSweep::macs; a loopback
+    // lowering propagates its effects itself and counts none).
+    uint64_t propagation_macs() const { return macs_; }
 
 private:
     const Engine& engine_;
@@ -87,6 +90,7 @@ private:
     const GoldenTraces& golden_;
     int threads_;
     int fast_layer_ = -2, streams_layer_ = -2;
+    uint64_t macs_ = 0;
     std::unique_ptr<FastSweep> fast_;     // prepared for fast_layer_ (null: none needed)
     std::vector<StreamInputs> streams_;   // per image, for streams_layer_
 };

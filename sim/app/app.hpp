@@ -62,6 +62,14 @@ bool parse_or_help(const Args& args, const po::options_description& desc, po::va
 // Peak resident memory of this process so far (getrusage ru_maxrss), MiB.
 double peak_rss_mib();
 
+// The machine's XNOR-popcount peak on `threads` threads at once: binary ops
+// (1-bit multiply-accumulates) per second and per CPU second of a
+// register-only loop of the engine's instructions (cmd_bench.cpp).
+struct XnorPeak {
+    double per_second = 0, per_cpu_second = 0;
+};
+XnorPeak measure_xnor_peak(int threads);
+
 // Shared dataset options: --dataset, --data-dir, --images.
 void add_dataset_options(po::options_description& desc);
 InputBatch load_inputs(const po::variables_map& vm, const Topology& topo);

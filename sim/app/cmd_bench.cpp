@@ -80,19 +80,10 @@ int bench_engine(const po::variables_map& vm) {
     double bin_ops = 0, int_macs = 0;
     for (int l = 0; l < engine.layers(); ++l) {
         const PreparedLayer& p = engine.prepared_layer(l);
-        (p.geo.xnor ? bin_ops : int_macs) += double(p.O) * p.O * p.MH * p.MW;
+        (p.geo.xnor ? bin_ops : int_macs) += p.macs();
     }
-    // Peak: the same XOR + POPCOUNT + ADD on registers only, on every thread at once.
-    constexpr uint64_t kPeakIters = 20'000'000;
-    std::vector<uint64_t> bits(static_cast<size_t>(nt)), sums(bits);
-    std::vector<std::thread> pool;
-    t0 = std::chrono::steady_clock::now();
-    c0 = cpu_seconds();
-    for (int t = 0; t < nt; ++t)
-        pool.emplace_back([&, t] { bits[size_t(t)] = kernels::peak_xnor_loop(isa, kPeakIters, sums[size_t(t)]); });
-    for (auto& t : pool) t.join();
-    const double peak = double(bits[0]) * nt / seconds_since(t0);
-    const double peak_cpu = double(bits[0]) * nt / (cpu_seconds() - c0);  // per CPU second: load-independent
+    const XnorPeak xp = measure_xnor_peak(nt);
+    const double peak = xp.per_second, peak_cpu = xp.per_cpu_second;
     const double achieved = bin_ops * eng_rate, achieved_cpu = bin_ops * n / ce;
     std::printf("golden engine     %10.1f images/s  (%d images in %.2f s, %d threads; %.0f images per CPU second)\n",
                 eng_rate, n, te, nt, n / ce);
@@ -118,6 +109,22 @@ int bench_engine(const po::variables_map& vm) {
     return mismatch ? 1 : 0;
 }
 }  // namespace
+
+XnorPeak measure_xnor_peak(int threads) {
+    // The engine's XOR + POPCOUNT + ADD on registers only, on every thread at once.
+    constexpr uint64_t kPeakIters = 20'000'000;
+    const int nt = std::max(1, threads);
+    std::vector<uint64_t> bits(static_cast<size_t>(nt)), sums(bits);
+    std::vector<std::thread> pool;
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = cpu_seconds();
+    const kernels::Isa isa = kernels::active_isa();
+    for (int t = 0; t < nt; ++t)
+        pool.emplace_back([&, t] { bits[size_t(t)] = kernels::peak_xnor_loop(isa, kPeakIters, sums[size_t(t)]); });
+    for (auto& t : pool) t.join();
+    // (per CPU second: load-independent)
+    return {double(bits[0]) * nt / seconds_since(t0), double(bits[0]) * nt / (cpu_seconds() - c0)};
+}
 
 double peak_rss_mib() {
     rusage u{};

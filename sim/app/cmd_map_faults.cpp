@@ -253,12 +253,12 @@ int cmd_bench_physical(const Args& args_in) {
     auto t0 = std::chrono::steady_clock::now();
     const campaigns::GoldenTraces golden(engine, batch, 0, images, threads);
     std::printf("golden traces: %.2f s\n", seconds_since(t0));
-    std::printf("%-6s %8s %14s %12s %10s %14s %9s\n", "class", "faults", "lowered ev/s", "propagated", "caches s",
-                "cycle ev/s", "speedup");
+    std::printf("%-6s %8s %14s %12s %10s %14s %9s %10s\n", "class", "faults", "lowered ev/s", "propagated", "caches s",
+                "cycle ev/s", "speedup", "M MACs/ev");
     std::fflush(stdout);
     const hw::FaultSiteCounts counts = hw_model->fault_site_counts();
     const int project = vm["project-images"].as<int>();
-    double total_s = 0;
+    double total_s = 0, total_macs = 0;
     std::string projection;
     for (SiteClass cls : classes) {
         const auto sites = campaigns::physical_faults(*hw_model, {cls}, uint64_t(vm["sites"].as<int>()), 7);
@@ -279,6 +279,8 @@ int cmd_bench_physical(const Args& args_in) {
             lowered_s += seconds_since(t0);
         }
         const double lowered_rate = double(sites.size()) * images / lowered_s;
+        // The delta propagation's arithmetic per fault and image (masked ones included).
+        const double macs_per_ev = double(ev.propagation_macs()) / (double(sites.size()) * images);
         // The cycle model: the same faults (the first hw-sites), one run each.
         const int hw_sites = std::max(1, std::min(int(sites.size()), vm["hw-sites"].as<int>()));
         hw_model->load_images(batch.image(0), hw_images);
@@ -291,8 +293,8 @@ int cmd_bench_physical(const Args& args_in) {
         }
         const double hw_rate = double(hw_sites) * hw_images / seconds_since(t0);
         hw_model->disarm_faults();
-        std::printf("%-6s %8zu %14.0f %12zu %10.2f %14.2f %8.0fx\n", site_class_name(cls), sites.size(), lowered_rate,
-                    propagated, prepare_s, hw_rate, lowered_rate / hw_rate);
+        std::printf("%-6s %8zu %14.0f %12zu %10.2f %14.2f %8.0fx %10.3f\n", site_class_name(cls), sites.size(),
+                    lowered_rate, propagated, prepare_s, hw_rate, lowered_rate / hw_rate, macs_per_ev / 1e6);
         std::fflush(stdout);
         // Projection: every fault of the class (weights: a sample), after static collapsing.
         const uint64_t population = 2 * counts.per_class[int(cls)];
@@ -312,6 +314,7 @@ int cmd_bench_physical(const Args& args_in) {
         }
         const double secs = double(evaluated) * project / lowered_rate;
         total_s += secs;
+        total_macs += double(evaluated) * project * macs_per_ev;
         char line[200];
         std::snprintf(line, sizeof line, "  %-6s %10llu faults%s, %10llu after static collapsing: %10.0f s\n",
                       site_class_name(cls), (unsigned long long)faults, sampled ? " (sampled)" : "",
@@ -322,6 +325,13 @@ int cmd_bench_physical(const Args& args_in) {
                 "%.3g confidence), at the rates above:\n%s  total %.0f s (%.1f min); load average now %s\n",
                 project, vm["margin"].as<double>(), vm["confidence"].as<double>(), projection.c_str(), total_s,
                 total_s / 60, load_average().c_str());
+    // A floor no kernel tuning can lower: the MACs the delta propagation
+    // needs, at the machine's register-only XNOR-popcount rate.
+    const XnorPeak peak = measure_xnor_peak(resolve_threads(threads));
+    std::printf("delta propagation of that campaign: %.3g MACs; at this machine's XNOR-popcount peak (%.0f G/s on %d "
+                "threads, same run) that alone takes %.0f s (%.1f min)\n",
+                total_macs, peak.per_second / 1e9, resolve_threads(threads), total_macs / peak.per_second,
+                total_macs / peak.per_second / 60);
     return 0;
 }
 

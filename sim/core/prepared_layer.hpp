@@ -40,6 +40,8 @@ struct PreparedLayer {
 
     size_t acc_size() const { return size_t(O) * O * MH; }  // accumulators = pre-pool codes
     size_t out_size() const { return size_t(Q) * Q * MH; }  // post-pool codes
+    // Multiply-accumulates of one run (XNOR layers: one XNOR-popcount bit each).
+    double macs() const { return double(O) * O * MH * MW; }
     // Accumulator change per unit of weight when one input code changes.
     int acc_delta(int8_t old_code, int8_t new_code) const {
         return (value_of[uint8_t(new_code)] - value_of[uint8_t(old_code)]) / geo.acc_delta_divisor();

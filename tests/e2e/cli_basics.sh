@@ -15,6 +15,12 @@ check "same seed, same model file" cmp -s "$tmp/a.fatq" "$tmp/b.fatq"
 check "other seed, other model file" test -n "$(cmp "$tmp/a.fatq" "$tmp/c.fatq" 2>&1)"
 out=$("$fatsim" model info --model "$tmp/a.fatq"); check "info shows quarter width" matches "$out" "conv1    conv     144     16"
 
+out=$("$fatsim" bench physical --model "$tmp/a.fatq" --accel "$src/models/accel/cnv_w1a1_quarter.yaml" \
+    --classes acc,fifo --sites 4 --images 3 --threads 1 2>&1)
+check "bench physical: a row per class with its MACs" matches "$out" "fifo  *4 .*x  *[0-9][0-9]*\.[0-9][0-9][0-9]$"
+check "bench physical: the arithmetic floor" matches "$out" \
+    "delta propagation of that campaign: [0-9.e+]* MACs; at this machine's XNOR-popcount peak ([0-9]* G/s on 1 threads"
+
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     out=$("$fatsim" eval --model "$tmp/a.fatq" --images 300 --json)
     check "eval --json counts images" matches "$out" '"images": 300'

@@ -139,6 +139,50 @@ TEST_P(FastVsNaive, AnyChangesOfAnyLayerOrTheInput) {
     EXPECT_GT(changed_somewhere, 0);
 }
 
+// FastSweep::macs (what `bench physical` turns into a floor on a campaign's
+// time): every MAC of the later layers when every element of a layer's output
+// changes (the engine runs them dense), something for one change (and less
+// where the next layer is a conv layer: its delta step touches one window).
+TEST_P(FastVsNaive, MacsCountThePropagationsArithmetic) {
+    const Topology topo = small_topology(GetParam().w, GetParam().a);
+    const QnnModel m = random_model(topo, 29);  // (the engine keeps a reference to it)
+    const Engine engine(m);
+    const InputBatch batch = random_batch(topo, 2, 9);
+    auto ws = engine.make_workspace();
+    for (int layer = -1; layer + 1 < engine.layers(); ++layer) {
+        SCOPED_TRACE("layer " + std::to_string(layer));
+        uint64_t later = 0;  // every MAC of layers layer+1.. to the classifier
+        for (int l = layer + 1; l < engine.layers(); ++l) later += uint64_t(engine.prepared_layer(l).macs());
+        FastSweep fast(engine, batch, ErrorModelKind::Channel);
+        fast.prepare(layer, 0, batch.count, 1, /*for_predict=*/false);
+        for (int img = 0; img < batch.count; ++img) {
+            Trace t;
+            engine.classify(*ws, batch.image(img), {}, &t);
+            const std::vector<int8_t> gold = layer < 0 ? std::vector<int8_t>(batch.image(img), batch.image(img) + engine.input_size())
+                                                       : t.layers[size_t(layer)].out;
+            const int lo = layer < 0 ? -128 : engine.prepared_layer(layer).lo;
+            const int levels = layer < 0 ? 256 : engine.prepared_layer(layer).T + 1;
+            std::vector<CodeChange> all;  // every element moved to another level
+            for (size_t k = 0; k < gold.size(); ++k)
+                all.push_back({int(k), gold[k], int8_t(lo + (gold[k] - lo + 1) % levels)});
+            auto fs = fast.make_scratch();
+            EXPECT_EQ(fast.predict_changes(*fs, {}, img), fast.golden(img));
+            EXPECT_EQ(FastSweep::macs(*fs), 0u);
+            fast.predict_changes(*fs, all, img);
+            EXPECT_EQ(FastSweep::macs(*fs), later);
+            auto one = fast.make_scratch();
+            fast.predict_changes(*one, {all[all.size() / 2]}, img);
+            EXPECT_GT(FastSweep::macs(*one), 0u);
+            // (Into an FC layer of these small nets the dense step may be the cheaper one.)
+            const PreparedLayer& next = engine.prepared_layer(layer + 1);
+            if (next.fc || next.last)
+                EXPECT_LE(FastSweep::macs(*one), later);
+            else
+                EXPECT_LT(FastSweep::macs(*one), later);
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllWA, FastVsNaive,
                          ::testing::Values(WA{1, 1}, WA{1, 2}, WA{1, 3}, WA{1, 4}, WA{2, 2}, WA{2, 4}, WA{4, 1},
                                            WA{8, 4}),
