@@ -293,8 +293,10 @@ int cmd_bench_physical(const Args& args_in) {
         }
         const double hw_rate = double(hw_sites) * hw_images / seconds_since(t0);
         hw_model->disarm_faults();
-        std::printf("%-6s %8zu %14.0f %12zu %10.2f %14.2f %8.0fx %10.3f\n", site_class_name(cls), sites.size(),
-                    lowered_rate, propagated, prepare_s, hw_rate, lowered_rate / hw_rate, macs_per_ev / 1e6);
+        char macs[32] = "-";  // (a loopback lowering propagates its faults itself, uncounted)
+        if (!lowering.propagates()) std::snprintf(macs, sizeof macs, "%.3f", macs_per_ev / 1e6);
+        std::printf("%-6s %8zu %14.0f %12zu %10.2f %14.2f %8.0fx %10s\n", site_class_name(cls), sites.size(),
+                    lowered_rate, propagated, prepare_s, hw_rate, lowered_rate / hw_rate, macs);
         std::fflush(stdout);
         // Projection: every fault of the class (weights: a sample), after static collapsing.
         const uint64_t population = 2 * counts.per_class[int(cls)];
@@ -327,6 +329,7 @@ int cmd_bench_physical(const Args& args_in) {
                 total_s / 60, load_average().c_str());
     // A floor no kernel tuning can lower: the MACs the delta propagation
     // needs, at the machine's register-only XNOR-popcount rate.
+    if (lowering.propagates()) return 0;
     const XnorPeak peak = measure_xnor_peak(resolve_threads(threads));
     std::printf("delta propagation of that campaign: %.3g MACs; at this machine's XNOR-popcount peak (%.0f G/s on %d "
                 "threads, same run) that alone takes %.0f s (%.1f min)\n",
