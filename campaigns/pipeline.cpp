@@ -440,6 +440,42 @@ std::string campaign_step(const PipelineSpec& s, const TrainedModel& t, ErrorMod
 
 json load_json(const std::string& path) { return json::parse(read_or_empty(path)); }
 
+// What a result computed from a finished physical campaign (a derived error
+// model, the PEs' criticality) depends on: the campaign's stamp and its
+// summary, written when its last row is. Such a result is redone only when
+// this key changes.
+std::string campaign_key(const std::string& dir) {
+    return hex64(fnv1a64(read_or_empty(dir + "/pipeline.stamp") + "|" + read_or_empty(dir + "/summary.json")));
+}
+
+// The PEs' criticality under a campaign's faults, kept in the campaign's
+// folder (pe_criticality.json, with its campaign_key): reading a 3-million-row
+// faults.csv again on every invocation took seconds per campaign.
+PhysicalCriticality campaign_pe_criticality(const std::string& dir, const AccelConfig& accel, const Topology& topo) {
+    const std::string path = dir + "/pe_criticality.json", key = campaign_key(dir);
+    PhysicalCriticality c;
+    const json kept = json::parse(read_or_empty(path), nullptr, false);
+    if (!kept.is_discarded() && kept.value("key", "") == key) {
+        for (const json& p : kept.at("pes"))
+            c.pes.push_back({p.at("pe").get<std::string>(), p.at("lanes").get<int>(),
+                             p.at("worst_accuracy").get<double>(), p.at("faults").get<int>()});
+        c.outside_worst = kept.at("outside_worst").get<double>();
+        c.outside_faults = kept.at("outside_faults").get<int>();
+        c.total_lanes = kept.at("total_lanes").get<double>();
+        return c;
+    }
+    c = pe_criticality(read_site_accuracy(dir + "/faults.csv"), accel, topo);
+    json out = {{"key", key},
+                {"outside_worst", c.outside_worst},
+                {"outside_faults", c.outside_faults},
+                {"total_lanes", c.total_lanes},
+                {"pes", json::array()}};
+    for (const PeCriticality& p : c.pes)
+        out["pes"].push_back({{"pe", p.pe}, {"lanes", p.lanes}, {"worst_accuracy", p.worst_accuracy}, {"faults", p.faults}});
+    write_file_atomic(path, out.dump(1) + "\n");
+    return c;
+}
+
 // Runs (or resumes, or skips) one physical-fault campaign: `model` under the
 // faults of `accel`, into <dir>/<label>.
 std::string physical_step(const PipelineSpec& s, const TrainedModel& t, const std::string& accel,
@@ -762,8 +798,13 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
             pr.dir = s.output + "/physical/" + pr.name;
             const std::string sat_dir =
                 physical_step(s, sat, a, pr.dir, phys_images(a), *physical, log, s.physical.maps_every_site(a));
-            const std::string em = pr.dir + "/derived_error_model.yaml";
-            physical->derive(sat_dir, sat.model_path, em);
+            const std::string em = pr.dir + "/derived_error_model.yaml", em_key = em + ".key";
+            if (fs::exists(em) && read_or_empty(em_key) == campaign_key(sat_dir)) {
+                log_line("   " + pr.name + "/derived_error_model.yaml: up to date, skipped");
+            } else {
+                physical->derive(sat_dir, sat.model_path, em);
+                write_file_atomic(em_key, campaign_key(sat_dir));
+            }
             PipelineModel e;
             e.label = derived_model_label(a);
             e.mode = s.physical.mode;
@@ -825,8 +866,7 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
                 ReplicationRun r;
                 r.label = trained[i].entry.label;
                 r.error_free = load_json(pr.dirs[i] + "/summary.json").at("error_free_accuracy").get<double>();
-                r.curve = pe_replication_tradeoff(
-                    r.error_free, pe_criticality(read_site_accuracy(pr.dirs[i] + "/faults.csv"), acc, topo));
+                r.curve = pe_replication_tradeoff(r.error_free, campaign_pe_criticality(pr.dirs[i], acc, topo));
                 pr.pe_runs.push_back(std::move(r));
             }
             pr.pe_plot = write_replication(pr.pe_runs, pr.dir + "/pe_replication", "PE");

@@ -152,8 +152,20 @@ assert o["faults"] == len(rows) == 6 * 4, o
 assert abs(o["mean_accuracy"] - mean) < 1e-9 and abs(o["fraction_costing_over_1_point"] - costly) < 1e-12, (o, mean, costly)
 assert o["min_accuracy"] == min(a), o
 PY
+cp "$pdir/pe_replication/replication_FAT1.csv" "$tmp/curve_first.csv"
 out=$("$fatsim" pipeline "$tmp/phys.yaml" 2>/dev/null); rc=$?
 check "physical: second run skips" matches "$out" "cnv_w1a1_quarter/FAT-cnv_w1a1_quarter: up to date, skipped"
+check "physical: second run keeps the derived error model" matches "$out" \
+    "cnv_w1a1_quarter/derived_error_model.yaml: up to date, skipped"
+check "physical: the kept PE criticality gives the same curve" cmp -s "$tmp/curve_first.csv" "$pdir/pe_replication/replication_FAT1.csv"
+# A kept criticality whose key is not the campaign's is recomputed from the rows.
+python3 - "$pdir/FAT1/pe_criticality.json" <<'PY'
+import json, sys
+k = json.load(open(sys.argv[1])); k["key"] = "stale"; k["outside_worst"] = 0; k["pes"] = []
+json.dump(k, open(sys.argv[1], "w"))
+PY
+"$fatsim" pipeline "$tmp/phys.yaml" >/dev/null 2>&1
+check "physical: a stale PE criticality is recomputed" cmp -s "$tmp/curve_first.csv" "$pdir/pe_replication/replication_FAT1.csv"
 # Two models trained at once (each in its own process, one thread): the same
 # models as one at a time. Then every non-weight site of the dataflow folding
 # for SAT, FAT1 and its derived model (weight faults sampled), the rest sampled.
