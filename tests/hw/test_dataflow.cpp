@@ -129,7 +129,9 @@ TEST(HwBackPressure, TinyFifosChangeTimingNotData) {
             }
         }
         // (Pixel: its own input and output buffers absorb the tiny FIFOs here.)
-        if (kFoldings[fi].schedule != Schedule::Pixel) EXPECT_NE(cycles[0], cycles[1]);
+        if (kFoldings[fi].schedule != Schedule::Pixel) {
+            EXPECT_NE(cycles[0], cycles[1]);
+        }
     }
 }
 

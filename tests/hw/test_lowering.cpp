@@ -263,7 +263,9 @@ TEST(PhysicalCollapse, StaticKeysAreExact) {
         }
         EXPECT_GT(masked, 0);
         EXPECT_GT(shared, 0);
-        if (bits == 1) EXPECT_GT(shared_adder_const, 0);
+        if (bits == 1) {
+            EXPECT_GT(shared_adder_const, 0);
+        }
     }
 }
 

@@ -238,8 +238,9 @@ TEST(LoopbackLowering, EvaluatorMatchesReinference) {
         EXPECT_EQ(stats[k].correct, correct) << fault_site_name(sites[k]);
         EXPECT_EQ(stats[k].elements, elements) << fault_site_name(sites[k]);
         several_layers += stats[k].layers.size() > 1;
-        if (pe_local)  // interleaved: channels c mod PE = p in every layer
+        if (pe_local) {  // interleaved: channels c mod PE = p in every layer
             for (int c : stats[k].channels) EXPECT_EQ(c % PE, pe) << fault_site_name(sites[k]) << " channel " << c;
+        }
     }
     EXPECT_GT(several_layers, 0) << "no fault's pattern spans several layers";
 }
@@ -469,8 +470,8 @@ TEST(LoopbackLowering, AfterFirstMemoMatchesLoweringAlone) {
                     lowering.lower(*site, i, golden.image(i), alone, f);
                     ASSERT_EQ(e.layer, f.layer);
                     ASSERT_EQ(e.scores, f.scores);
-                    const auto same = [](const std::vector<CodeChange>& x, const std::vector<CodeChange>& y) {
-                        return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](auto& p, auto& q) {
+                    const auto same = [](const std::vector<CodeChange>& u, const std::vector<CodeChange>& v) {
+                        return u.size() == v.size() && std::equal(u.begin(), u.end(), v.begin(), [](auto& p, auto& q) {
                                    return p.idx == q.idx && p.old_code == q.old_code && p.new_code == q.new_code;
                                });
                     };

@@ -356,8 +356,9 @@ TEST(Injection, TwoLevelAffineFormMatchesTheLookup) {
                 Injection fast(1, o, "conv0"), mid(1, o, "conv0"), slow(1, o, "conv0"), fast_view(1, o, "conv0");
                 ASSERT_TRUE(fast->affine);
                 // (the one-loop path covers these: their regions are whole channels)
-                if (v >= 5 && (gran == ErrorModelKind::Element || gran == ErrorModelKind::Channel))
+                if (v >= 5 && (gran == ErrorModelKind::Element || gran == ErrorModelKind::Channel)) {
                     EXPECT_TRUE(fast->unit_loop_applies()) << v;
+                }
                 mid->sparse = false;
                 slow->affine = false;
                 const std::string what = std::string(to_string(gran)) + " model " + std::to_string(v) + (is4 ? " 4-D" : " 2-D");
