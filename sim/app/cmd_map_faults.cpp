@@ -237,12 +237,14 @@ int cmd_bench_physical(const Args& args_in) {
         ("confidence", po::value<double>()->default_value(0.99), "... and this confidence");
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench physical [--sites N] [--images K] [--threads T]")) return 0;
+    for (const char* count : {"sites", "images", "hw-sites", "hw-images", "project-images"})
+        if (vm[count].as<int>() < 1) throw UsageError(std::string("--") + count + " must be at least 1");
     const QnnModel model = vm.count("model") ? load_model(vm["model"].as<std::string>())
                                              : random_model(load_topology(vm["topology"].as<std::string>()), 1);
     const AccelConfig accel = load_accel_checked(vm["accel"].as<std::string>(), model.topology);
     const Engine engine(model);
-    const int threads = vm["threads"].as<int>(), images = std::max(1, vm["images"].as<int>());
-    const int hw_images = std::max(1, std::min(images, vm["hw-images"].as<int>()));
+    const int threads = vm["threads"].as<int>(), images = vm["images"].as<int>();
+    const int hw_images = std::min(images, vm["hw-images"].as<int>());
     const InputBatch batch = random_batch(engine, model.topology, images, 1);
     auto hw_model = hw::make_accelerator(model, accel);
     const campaigns::Lowering lowering(engine, accel, campaigns::fifo_geometry(*hw_model, engine.layers()));
@@ -282,7 +284,7 @@ int cmd_bench_physical(const Args& args_in) {
         // The delta propagation's arithmetic per fault and image (masked ones included).
         const double macs_per_ev = double(ev.propagation_macs()) / (double(sites.size()) * images);
         // The cycle model: the same faults (the first hw-sites), one run each.
-        const int hw_sites = std::max(1, std::min(int(sites.size()), vm["hw-sites"].as<int>()));
+        const int hw_sites = std::min(int(sites.size()), vm["hw-sites"].as<int>());
         hw_model->load_images(batch.image(0), hw_images);
         t0 = std::chrono::steady_clock::now();
         for (int k = 0; k < hw_sites; ++k) {

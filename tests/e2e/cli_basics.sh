@@ -20,6 +20,9 @@ out=$("$fatsim" bench physical --model "$tmp/a.fatq" --accel "$src/models/accel/
 check "bench physical: a row per class with its MACs" matches "$out" "fifo  *4 .*x  *[0-9][0-9]*\.[0-9][0-9][0-9]$"
 check "bench physical: the arithmetic floor" matches "$out" \
     "delta propagation of that campaign: [0-9.e+]* MACs; at this machine's XNOR-popcount peak ([0-9]* G/s on 1 threads"
+out=$("$fatsim" bench physical --sites 0 2>&1); rc=$?
+check "bench physical --sites 0: exit 2" test $rc -eq 2
+check "bench physical --sites 0: the rule" matches "$out" "--sites must be at least 1"
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     out=$("$fatsim" eval --model "$tmp/a.fatq" --images 300 --json)
