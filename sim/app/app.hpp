@@ -59,6 +59,10 @@ std::unique_ptr<hw::Accelerator> make_rtl_model(const QnnModel& model, const Acc
 bool parse_or_help(const Args& args, const po::options_description& desc, po::variables_map& vm,
                    const std::string& usage, const po::positional_options_description* pos = nullptr);
 
+// Throws UsageError ("--images must be at least 1") for the first of these
+// int options below `min` (a count that silently meant something else is worse).
+void require_at_least(const po::variables_map& vm, std::initializer_list<const char*> names, int min = 1);
+
 // Peak resident memory of this process so far (getrusage ru_maxrss), MiB.
 double peak_rss_mib();
 

@@ -157,7 +157,10 @@ int cmd_bench(const Args& args) {
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench engine [--images N] [--threads T]", &pos)) return 0;
     const std::string what = vm["what"].as<std::string>();
-    if (what == "engine") return bench_engine(vm);
+    if (what == "engine") {
+        require_at_least(vm, {"images", "reference-images"});
+        return bench_engine(vm);
+    }
     throw UsageError("unknown benchmark '" + what + "' (engine | hw | rtl | fifo | campaign | physical)");
 }
 

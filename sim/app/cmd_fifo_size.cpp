@@ -237,17 +237,18 @@ int cmd_bench_fifo(const Args& args) {
     desc.add_options()
         ("what", po::value<std::string>()->required(), "fifo")
         ("accel,a", po::value<std::string>()->default_value("models/accel/cnv_w1a1_bnnpynq.yaml"), "accelerator YAML")
-        ("images", po::value<int>()->default_value(5), "images per trial run")
+        ("images", po::value<int>()->default_value(5), "images per trial run (>= 3: a steady state needs 3)")
         ("threads,j", po::value<int>()->default_value(0), "trial runs side by side (0 = one per core)")
         ("seed", po::value<uint64_t>()->default_value(1), "random model and input seed");
     po::positional_options_description pos;
     pos.add("what", 1);
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench fifo [--accel A] [--images N]", &pos)) return 0;
+    require_at_least(vm, {"images"}, 3);
     Topology topo;
     const AccelConfig acc = load_accel(vm["accel"].as<std::string>(), &topo);
     const QnnModel model = random_model(topo, vm["seed"].as<uint64_t>());
-    const int n = std::max(3, vm["images"].as<int>());
+    const int n = vm["images"].as<int>();
     const std::vector<int8_t> data = random_images(topo, n, vm["seed"].as<uint64_t>());
     hw::FifoSizingOptions opt;
     opt.threads = vm["threads"].as<int>();

@@ -237,8 +237,7 @@ int cmd_bench_physical(const Args& args_in) {
         ("confidence", po::value<double>()->default_value(0.99), "... and this confidence");
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench physical [--sites N] [--images K] [--threads T]")) return 0;
-    for (const char* count : {"sites", "images", "hw-sites", "hw-images", "project-images"})
-        if (vm[count].as<int>() < 1) throw UsageError(std::string("--") + count + " must be at least 1");
+    require_at_least(vm, {"sites", "images", "hw-sites", "hw-images", "project-images"});
     const QnnModel model = vm.count("model") ? load_model(vm["model"].as<std::string>())
                                              : random_model(load_topology(vm["topology"].as<std::string>()), 1);
     const AccelConfig accel = load_accel_checked(vm["accel"].as<std::string>(), model.topology);

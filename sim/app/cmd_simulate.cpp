@@ -269,10 +269,11 @@ int cmd_bench_hw(const Args& args) {
     pos.add("what", 1);
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench hw [--accel A] [--images N]", &pos)) return 0;
+    require_at_least(vm, {"images"});
     Topology topo;
     const AccelConfig acc = load_accel(vm["accel"].as<std::string>(), &topo);
     const QnnModel model = random_model(topo, vm["seed"].as<uint64_t>());
-    const int n = std::max(1, vm["images"].as<int>());
+    const int n = vm["images"].as<int>();
     std::vector<int8_t> data(size_t(n) * topo.in_dim * topo.in_dim * topo.in_channels);
     std::mt19937_64 rng(vm["seed"].as<uint64_t>());
     for (auto& v : data) v = int8_t(int(rng() & 0xFF) - 128);

@@ -135,6 +135,7 @@ int cmd_bench_rtl(const Args& args) {
     pos.add("what", 1);
     po::variables_map vm;
     if (!parse_or_help(args, desc, vm, "fatsim bench rtl [--accel A] [--width W] [--images N]", &pos)) return 0;
+    require_at_least(vm, {"images"});
     Topology topo;
     AccelConfig acc = load_accel(vm["accel"].as<std::string>(), &topo);
     if (vm["width"].as<double>() > 0) {
@@ -142,7 +143,7 @@ int cmd_bench_rtl(const Args& args) {
         bind_folding(acc, topo);
     }
     const QnnModel model = random_model(topo, vm["seed"].as<uint64_t>());
-    const int n = std::max(1, vm["images"].as<int>());
+    const int n = vm["images"].as<int>();
     const std::vector<int8_t> data = random_images(topo, n, vm["seed"].as<uint64_t>());
 
     hw::DataflowModel cpp(model, acc);

@@ -34,6 +34,12 @@ bool parse_or_help(const Args& args, const po::options_description& desc, po::va
     return true;
 }
 
+void require_at_least(const po::variables_map& vm, std::initializer_list<const char*> names, int min) {
+    for (const char* name : names)
+        if (vm[name].as<int>() < min)
+            throw UsageError(std::string("--") + name + " must be at least " + std::to_string(min));
+}
+
 void add_dataset_options(po::options_description& desc) {
     desc.add_options()
         ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist | mnist | cifar10")

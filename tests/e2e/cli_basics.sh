@@ -23,6 +23,10 @@ check "bench physical: the arithmetic floor" matches "$out" \
 out=$("$fatsim" bench physical --sites 0 2>&1); rc=$?
 check "bench physical --sites 0: exit 2" test $rc -eq 2
 check "bench physical --sites 0: the rule" matches "$out" "--sites must be at least 1"
+out=$("$fatsim" bench engine --images -5 2>&1); rc=$?
+check "bench engine --images -5: exit 2 and the rule" test $rc -eq 2 -a "$out" = "fatsim bench: --images must be at least 1"
+out=$("$fatsim" bench fifo --images 2 2>&1); rc=$?
+check "bench fifo --images 2: exit 2 and the rule" test $rc -eq 2 -a "$out" = "fatsim bench: --images must be at least 3"
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     out=$("$fatsim" eval --model "$tmp/a.fatq" --images 300 --json)
