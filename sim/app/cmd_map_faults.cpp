@@ -228,7 +228,10 @@ int cmd_bench_physical(const Args& args_in) {
         ("accel,a", po::value<std::string>()->default_value("models/accel/cnv_w1a1_bnnpynq.yaml"), "accelerator")
         ("classes", po::value<std::string>()->default_value("acc,adder,wmem,thr,cmp,fifo"), "fault classes")
         ("sites", po::value<int>()->default_value(16), "sampled faults per class for the lowered path")
-        ("images", po::value<int>()->default_value(20), "random images for the lowered path")
+        ("images", po::value<int>()->default_value(20), "images for the lowered path (random ones unless --dataset)")
+        ("dataset", po::value<std::string>(), "the first --images test images of this dataset instead (fashion-mnist | "
+                                              "mnist | cifar10): a trained model's faults act on real data")
+        ("data-dir", po::value<std::string>()->default_value(""), "folder of the --dataset files")
         ("hw-sites", po::value<int>()->default_value(1), "of those faults, how many the cycle model runs")
         ("hw-images", po::value<int>()->default_value(1), "images per cycle-model run")
         ("threads,j", po::value<int>()->default_value(2), "worker threads of the lowered path")
@@ -244,13 +247,21 @@ int cmd_bench_physical(const Args& args_in) {
     const Engine engine(model);
     const int threads = vm["threads"].as<int>(), images = vm["images"].as<int>();
     const int hw_images = std::min(images, vm["hw-images"].as<int>());
-    const InputBatch batch = random_batch(engine, model.topology, images, 1);
+    const bool real = vm.count("dataset") > 0;
+    const InputBatch batch = real ? prepare_inputs(load_dataset(parse_dataset_kind(vm["dataset"].as<std::string>()),
+                                                                vm["data-dir"].as<std::string>(), "test", images),
+                                                   model.topology, images)
+                                  : random_batch(engine, model.topology, images, 1);
+    if (batch.count < images)
+        throw std::runtime_error("--dataset " + vm["dataset"].as<std::string>() + " has " + std::to_string(batch.count) +
+                                 " test images, --images asks for " + std::to_string(images));
+    const std::string which = real ? vm["dataset"].as<std::string>() + " test" : "random";
     auto hw_model = hw::make_accelerator(model, accel);
     const campaigns::Lowering lowering(engine, accel, campaigns::fifo_geometry(*hw_model, engine.layers()));
     const auto classes = campaigns::parse_site_classes(vm["classes"].as<std::string>());
-    std::printf("bench physical: %s (width %.3g) on %s (%s), %d random images, %d threads; load average %s\n",
+    std::printf("bench physical: %s (width %.3g) on %s (%s), %d %s images, %d threads; load average %s\n",
                 model.topology.name.c_str(), model.topology.width, vm["accel"].as<std::string>().c_str(),
-                hw_model->architecture(), images, resolve_threads(threads), load_average().c_str());
+                hw_model->architecture(), images, which.c_str(), resolve_threads(threads), load_average().c_str());
     auto t0 = std::chrono::steady_clock::now();
     const campaigns::GoldenTraces golden(engine, batch, 0, images, threads);
     std::printf("golden traces: %.2f s\n", seconds_since(t0));

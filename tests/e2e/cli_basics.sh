@@ -39,6 +39,9 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     check "replicate writes the curve" test "$(wc -l <"$tmp/rep/replication_A.csv")" -eq 66
     check "replicate answers the question" matches "$out" "channels to triplicate"
     check "replicate plots" test -s "$tmp/rep/replication.png"
+    out=$("$fatsim" bench physical --model "$tmp/a.fatq" --accel "$src/models/accel/cnv_w1a1_quarter.yaml" \
+        --classes thr --sites 2 --images 3 --threads 1 --dataset fashion-mnist 2>&1)
+    check "bench physical --dataset: on test images" matches "$out" "3 fashion-mnist test images, 1 threads"
 else
     echo "skip eval/sweep: Fashion-MNIST not installed"
 fi
