@@ -103,7 +103,7 @@ Commands:
   fifo-size   smallest FIFO depths that keep a dataflow accelerator at its bottleneck throughput
   verify-rtl  the Verilated RTL against the cycle model: every stream beat and its cycle, faults included
   faults      `fatsim faults list --accel A [--class C]`: every fault site of an accelerator, per class
-  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo) -> error patterns and accuracy, at engine speed;
+  map-faults  physical faults (acc, adder, wmem, thr, cmp, fifo; fmbuf on loopback) -> error patterns and accuracy;
               `mpirun -n N fatsim map-faults ...` spreads it over MPI ranks, --shard K/N over independent jobs
   derive-error-model  a map-faults folder -> an error model file (pattern classes weighted by how often faults cause them)
   bench       benchmarks against a baseline in the same run: `fatsim bench engine|hw|rtl|fifo|campaign|physical`
