@@ -455,14 +455,18 @@ PhysicalCriticality campaign_pe_criticality(const std::string& dir, const AccelC
     const std::string path = dir + "/pe_criticality.json", key = campaign_key(dir);
     PhysicalCriticality c;
     const json kept = json::parse(read_or_empty(path), nullptr, false);
-    if (!kept.is_discarded() && kept.value("key", "") == key) {
-        for (const json& p : kept.at("pes"))
-            c.pes.push_back({p.at("pe").get<std::string>(), p.at("lanes").get<int>(),
-                             p.at("worst_accuracy").get<double>(), p.at("faults").get<int>()});
-        c.outside_worst = kept.at("outside_worst").get<double>();
-        c.outside_faults = kept.at("outside_faults").get<int>();
-        c.total_lanes = kept.at("total_lanes").get<double>();
-        return c;
+    if (kept.is_object() && kept.value("key", "") == key) {
+        try {
+            for (const json& p : kept.at("pes"))
+                c.pes.push_back({p.at("pe").get<std::string>(), p.at("lanes").get<int>(),
+                                 p.at("worst_accuracy").get<double>(), p.at("faults").get<int>()});
+            c.outside_worst = kept.at("outside_worst").get<double>();
+            c.outside_faults = kept.at("outside_faults").get<int>();
+            c.total_lanes = kept.at("total_lanes").get<double>();
+            return c;
+        } catch (const json::exception&) {  // damaged: made again below
+            c = PhysicalCriticality();
+        }
     }
     c = pe_criticality(read_site_accuracy(dir + "/faults.csv"), accel, topo);
     json out = {{"key", key},

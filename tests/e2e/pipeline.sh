@@ -166,6 +166,14 @@ json.dump(k, open(sys.argv[1], "w"))
 PY
 "$fatsim" pipeline "$tmp/phys.yaml" >/dev/null 2>&1
 check "physical: a stale PE criticality is recomputed" cmp -s "$tmp/curve_first.csv" "$pdir/pe_replication/replication_FAT1.csv"
+# ... and so is a damaged one with the right key.
+python3 - "$pdir/FAT1/pe_criticality.json" <<'PY'
+import json, sys
+k = json.load(open(sys.argv[1])); k["pes"] = [{"pe": 3}]
+json.dump(k, open(sys.argv[1], "w"))
+PY
+"$fatsim" pipeline "$tmp/phys.yaml" >/dev/null 2>&1; rc=$?
+check "physical: a damaged PE criticality is recomputed" test $rc -eq 0 -a -z "$(cmp "$tmp/curve_first.csv" "$pdir/pe_replication/replication_FAT1.csv" 2>&1)"
 # Two models trained at once (each in its own process, one thread): the same
 # models as one at a time. Then every non-weight site of the dataflow folding
 # for SAT, FAT1 and its derived model (weight faults sampled), the rest sampled.
