@@ -124,15 +124,27 @@ struct IntSet {
     }
 };
 constexpr uint64_t kHashBasis = 1469598103934665603ull, kHashPrime = 1099511628211ull;
+// Every bit of v moves every bit of the result (MurmurHash3's finaliser).
+// Without it the chain's multiplications carry only upward, so the element
+// index (bits 16.. of a mixed word) never reached the hash's low 16 bits:
+// effects that differ only in which elements changed were told apart by 48
+// bits, not 64 - and equal hashes mean "propagated once, results shared".
+uint64_t avalanche(uint64_t v) {
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdull;
+    v ^= v >> 33;
+    v *= 0xc4ceb9fe1a85ec53ull;
+    return v ^ (v >> 33);
+}
 }
 
 uint64_t combine_effect_hash(uint64_t earlier, uint64_t later) {
-    return later == kHashBasis ? earlier : (earlier ^ later) * kHashPrime;
+    return later == kHashBasis ? earlier : (earlier ^ avalanche(later)) * kHashPrime;
 }
 
 uint64_t effect_hash(const std::vector<LoweredEffect>& effects, int first) {
     uint64_t h = kHashBasis;
-    auto mix = [&](uint64_t v) { h = (h ^ v) * kHashPrime; };
+    auto mix = [&](uint64_t v) { h = (h ^ avalanche(v)) * kHashPrime; };
     for (size_t i = 0; i < effects.size(); ++i) {
         const LoweredEffect& e = effects[i];
         if (e.empty()) continue;

@@ -217,6 +217,25 @@ TEST(PhysicalEvaluator, FastPathMatchesFullReinference) {
 // Faults collapsed as "masked" change nothing; faults sharing a static key
 // have identical effects (W1A1: XNOR adder nodes stuck at 1 above their range
 // share one key per PE and bit).
+// Faults whose effect hashes are equal are propagated once and share their
+// results, so every part of an effect must reach every bit of the hash: two
+// effects that differ only in which element changed (the index sits above
+// the codes in each mixed word) must differ in the hash's low bits too.
+TEST(EffectHash, EveryPartReachesTheLowBits) {
+    int same_low = 0;
+    for (int idx = 0; idx < 256; ++idx) {
+        LoweredEffect a, b;
+        a.changes = {{idx, 0, 1}};
+        b.changes = {{idx + 1 + idx % 7 * 64, 0, 1}};
+        const uint64_t ha = effect_hash({a}, 0), hb = effect_hash({b}, 0);
+        ASSERT_NE(ha, hb);
+        same_low += ((ha ^ hb) & 0xffff) == 0;
+        // (and the image an effect is on)
+        ASSERT_NE(effect_hash({a}, 0), effect_hash({a}, 1 + idx % 5 * 4096));
+    }
+    EXPECT_EQ(same_low, 0);
+}
+
 TEST(PhysicalCollapse, StaticKeysAreExact) {
     for (const int bits : {2, 1}) {
         SCOPED_TRACE("W" + std::to_string(bits) + "A" + std::to_string(bits));
