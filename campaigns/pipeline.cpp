@@ -803,11 +803,12 @@ SeedRun run_seed(const PipelineSpec& s, const Topology& topo, const InputBatch& 
             const std::string sat_dir =
                 physical_step(s, sat, a, pr.dir, phys_images(a), *physical, log, s.physical.maps_every_site(a));
             const std::string em = pr.dir + "/derived_error_model.yaml", em_key = em + ".key";
-            if (fs::exists(em) && read_or_empty(em_key) == campaign_key(sat_dir)) {
+            const std::string key = campaign_key(sat_dir);
+            if (fs::exists(em) && read_or_empty(em_key) == key) {
                 log_line("   " + pr.name + "/derived_error_model.yaml: up to date, skipped");
             } else {
                 physical->derive(sat_dir, sat.model_path, em);
-                write_file_atomic(em_key, campaign_key(sat_dir));
+                write_file_atomic(em_key, key);
             }
             PipelineModel e;
             e.label = derived_model_label(a);

@@ -69,7 +69,7 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) {
 
 class LoopbackLoweringVsCycleModel : public ::testing::TestWithParam<Case> {};
 
-// One case's network, engine, images and cycle model (seeded per test).
+// A loopback engine on the small network: its model, images and cycle model.
 struct CaseSetup {
     Topology topo;
     QnnModel m;
@@ -77,13 +77,17 @@ struct CaseSetup {
     Engine engine;
     InputBatch batch;
     std::unique_ptr<hw::Accelerator> hw_model;
-    CaseSetup(const Case& c, uint64_t seed)
-        : topo(small_topology(c.w, c.a)),
-          m(random_model(topo, seed + 10 * c.w + c.a + c.pe)),
-          accel(tight_loopback(topo, c.pe, c.simd, c.schedule)),
+    CaseSetup(int w, int a, uint64_t model_seed, int pe, int simd, Schedule schedule, int images, unsigned image_seed)
+        : topo(small_topology(w, a)),
+          m(random_model(topo, model_seed)),
+          accel(tight_loopback(topo, pe, simd, schedule)),
           engine(m),
-          batch(batch_of(topo, kImages, unsigned(seed / 10 + c.pe))),
+          batch(batch_of(topo, images, image_seed)),
           hw_model(hw::make_accelerator(m, accel)) {}
+    // One case's (seeded per test).
+    CaseSetup(const Case& c, uint64_t seed)
+        : CaseSetup(c.w, c.a, seed + 10 * c.w + c.a + c.pe, c.pe, c.simd, c.schedule, kImages,
+                    unsigned(seed / 10 + c.pe)) {}
 };
 
 TEST_P(LoopbackLoweringVsCycleModel, EveryClassAgreesLayerByLayer) {
@@ -379,22 +383,11 @@ CollapseCounts check_static_keys(const Lowering& lowering, const GoldenTraces& g
 }
 // A SIMD-32, 2-PE loopback engine (wider than c0's 27 columns and f1's 20)
 // on the small network, with the golden traces of a few images.
-struct WideEngine {
-    Topology topo;
-    QnnModel m;
-    AccelConfig accel;
-    Engine engine;
-    InputBatch batch;
-    std::unique_ptr<hw::Accelerator> hw_model;
+struct WideEngine : CaseSetup {
     Lowering lowering;
     GoldenTraces golden;
     WideEngine(int w, int a, uint64_t model_seed, int images, unsigned image_seed)
-        : topo(small_topology(w, a)),
-          m(random_model(topo, model_seed)),
-          accel(tight_loopback(topo, 2, 32, Schedule::Interleaved)),
-          engine(m),
-          batch(batch_of(topo, images, image_seed)),
-          hw_model(hw::make_accelerator(m, accel)),
+        : CaseSetup(w, a, model_seed, 2, 32, Schedule::Interleaved, images, image_seed),
           lowering(engine, accel, fifo_geometry(*hw_model, engine.layers())),
           golden(engine, batch, 0, batch.count, 1) {}
 };
